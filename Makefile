@@ -1,0 +1,125 @@
+# cafesync: one hand-written Makefile.
+#
+#   make                  build cafe (and the libraries) into build/
+#   make check            install missing packages, build, run every test
+#   make check SANITIZE=1 the same under AddressSanitizer + UBSan
+#   make bench            build optimized and print the benchmark figures
+#   make fuzz             build the libFuzzer targets with clang
+#   make demo             a hub and a site on this machine, end to end
+#   make install PREFIX=/usr/local DESTDIR=
+#   make clean
+
+CC ?= cc
+PREFIX ?= /usr/local
+DESTDIR ?=
+SANITIZE ?= 0
+BUILD ?= build
+
+PKGS = lmdb libuv libsodium msgpack jansson cmocka
+DEB_PKGS = build-essential pkg-config liblmdb-dev libuv1-dev libmsgpack-dev \
+	libsodium-dev libjansson-dev libcsv-dev libcmocka-dev libinih-dev \
+	libsystemd-dev perl
+DEB_HEADERS = /usr/include/lmdb.h /usr/include/uv.h /usr/include/msgpack.h \
+	/usr/include/sodium.h /usr/include/jansson.h /usr/include/csv.h \
+	/usr/include/cmocka.h /usr/include/ini.h /usr/include/systemd/sd-daemon.h
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual \
+	-Wstrict-prototypes -Wmissing-prototypes -Wvla -Wformat=2 \
+	-Wno-unused-parameter
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -MMD -MP
+CPPFLAGS += -I.
+LDLIBS_CORE = -llmdb -lmsgpackc -lsodium
+LDLIBS_CLI = $(LDLIBS_CORE) -ljansson -lcsv
+
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+BUILD := build-san
+endif
+
+PROTO_SRC = $(wildcard proto/*.c)
+STORAGE_SRC = $(wildcard storage/*.c)
+CLI_SRC = $(wildcard cli/*.c)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+BENCH_SRC = $(wildcard tests/bench/bench_*.c)
+
+PROTO_OBJ = $(PROTO_SRC:%.c=$(BUILD)/%.o)
+STORAGE_OBJ = $(STORAGE_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/%)
+
+LIBPROTO = $(BUILD)/libcafeproto.a
+LIBSTORAGE = $(BUILD)/libcafestorage.a
+CAFE = $(BUILD)/cafe
+
+.PHONY: all check unit cli-test bench fuzz demo install clean deps lint
+
+all: $(CAFE)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIBPROTO): $(PROTO_OBJ)
+	$(AR) rcs $@ $^
+
+$(LIBSTORAGE): $(STORAGE_OBJ)
+	$(AR) rcs $@ $^
+
+$(CAFE): $(CLI_OBJ) $(LIBSTORAGE) $(LIBPROTO)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_CLI)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBSTORAGE) $(LIBPROTO)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_CORE) -lcmocka
+
+$(BUILD)/tests/bench_%: tests/bench/bench_%.c $(LIBSTORAGE) $(LIBPROTO)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_CORE)
+
+# Installs the Debian packages the build and the tests need, once, only
+# when a header is missing.
+deps:
+	@missing=0; for h in $(DEB_HEADERS); do [ -e $$h ] || missing=1; done; \
+	command -v prove >/dev/null || missing=1; \
+	if [ $$missing = 1 ]; then \
+		echo "installing build dependencies: $(DEB_PKGS)"; \
+		apt-get update && apt-get install -y $(DEB_PKGS); \
+	fi
+
+check: deps
+	$(MAKE) $(CAFE) $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+	CAFE=$(abspath $(CAFE)) prove -v tests/cli/
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+bench: deps
+	$(MAKE) BUILD=build-bench CFLAGS="-O2 -g -DNDEBUG" build-bench/cafe $(BENCH_SRC:tests/bench/%.c=build-bench/tests/%)
+	CAFE=$(abspath build-bench/cafe) BENCH_BIN=$(abspath build-bench/tests) sh tests/bench/run.sh
+
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
+	-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I.
+fuzz: deps
+	@mkdir -p build-fuzz
+	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_commit tests/fuzz/fuzz_commit.c $(PROTO_SRC) -lmsgpackc -lsodium
+	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_bundle tests/fuzz/fuzz_bundle.c $(PROTO_SRC) -lmsgpackc -lsodium
+
+demo: deps $(CAFE)
+	CAFE=$(abspath $(CAFE)) sh deploy/demo.sh
+
+install: $(CAFE)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(CAFE) $(DESTDIR)$(PREFIX)/bin/cafe
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr -I. proto storage cli
+
+clean:
+	rm -rf build build-san build-bench build-fuzz
+
+-include $(shell find build build-san build-bench -name '*.d' 2>/dev/null)

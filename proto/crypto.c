@@ -1,0 +1,117 @@
+/*
+ * crypto.c: commit signatures with domain separation, the hash chain, the
+ * hybrid logical clock and record ids.
+ *
+ * A signature covers PROTO_SIG_DOMAIN || network || E, so a commit signed
+ * for one network (or for any other purpose) never verifies in another.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "proto.h"
+
+#define DOMAIN_LEN (sizeof(PROTO_SIG_DOMAIN) - 1)
+#define STACK_MSG 4096
+
+/*
+ * Builds the signed message into a stack buffer when small, else a heap
+ * one; returns the buffer, which the caller frees when it is not stack.
+ */
+static uint8_t *
+sig_message(uint8_t *stack, const uint8_t *e, size_t len,
+    const uint8_t network[PROTO_KEY_LEN], size_t *mlen)
+{
+	uint8_t *m;
+
+	*mlen = DOMAIN_LEN + PROTO_KEY_LEN + len;
+	m = *mlen <= STACK_MSG ? stack : xmalloc(*mlen);
+	memcpy(m, PROTO_SIG_DOMAIN, DOMAIN_LEN);
+	memcpy(m + DOMAIN_LEN, network, PROTO_KEY_LEN);
+	memcpy(m + DOMAIN_LEN + PROTO_KEY_LEN, e, len);
+	return m;
+}
+
+/* Signs E for network with sk. */
+void
+proto_sign(uint8_t sig[PROTO_SIG_LEN], const uint8_t *e, size_t len,
+    const uint8_t network[PROTO_KEY_LEN], const uint8_t sk[PROTO_SK_LEN])
+{
+	uint8_t stack[STACK_MSG], *m;
+	size_t mlen;
+
+	m = sig_message(stack, e, len, network, &mlen);
+	crypto_sign_detached(sig, NULL, m, mlen, sk);
+	if (m != stack)
+		free(m);
+}
+
+/* Verifies sig over E for network by pk; returns 0 or CS_ESIG. */
+int
+proto_verify(const uint8_t sig[PROTO_SIG_LEN], const uint8_t *e, size_t len,
+    const uint8_t network[PROTO_KEY_LEN], const uint8_t pk[PROTO_KEY_LEN])
+{
+	uint8_t stack[STACK_MSG], *m;
+	size_t mlen;
+	int rc;
+
+	m = sig_message(stack, e, len, network, &mlen);
+	rc = crypto_sign_verify_detached(sig, m, mlen, pk) == 0 ? 0 : CS_ESIG;
+	if (m != stack)
+		free(m);
+	return rc;
+}
+
+/* Computes BLAKE2b-256 over E || sig. */
+void
+proto_hash(uint8_t out[PROTO_HASH_LEN], const uint8_t *e, size_t len,
+    const uint8_t sig[PROTO_SIG_LEN])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, PROTO_HASH_LEN);
+	crypto_generichash_update(&st, e, len);
+	crypto_generichash_update(&st, sig, PROTO_SIG_LEN);
+	crypto_generichash_final(&st, out, PROTO_HASH_LEN);
+}
+
+/* Returns a clock for a new local event, strictly after last. */
+uint64_t
+hlc_tick(uint64_t last, uint64_t wall_ms)
+{
+	uint64_t now = (wall_ms & 0xffffffffffffULL) << 16;
+
+	return now > last ? now : last + 1;
+}
+
+/* Returns the clock after seeing remote. */
+uint64_t
+hlc_merge(uint64_t last, uint64_t remote)
+{
+	return remote > last ? remote : last;
+}
+
+/*
+ * Makes a time-ordered record id.  The previous id lives in a static: ids
+ * are made by one thread of one process at a time in this program.
+ */
+void
+proto_id_new(uint8_t id[PROTO_ID_LEN], uint64_t wall_ms)
+{
+	static uint8_t last[PROTO_ID_LEN];
+	uint8_t next[PROTO_ID_LEN];
+	int i;
+
+	for (i = 0; i < 6; i++)
+		next[i] = (uint8_t)(wall_ms >> (40 - 8 * i));
+	randombytes_buf(next + 6, PROTO_ID_LEN - 6);
+	if (memcmp(next, last, PROTO_ID_LEN) <= 0) {
+		memcpy(next, last, PROTO_ID_LEN);
+		for (i = PROTO_ID_LEN - 1; i >= 0; i--)
+			if (++next[i] != 0)
+				break;
+	}
+	memcpy(last, next, PROTO_ID_LEN);
+	memcpy(id, next, PROTO_ID_LEN);
+}

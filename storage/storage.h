@@ -1,0 +1,366 @@
+/*
+ * storage.h: a node's LMDB store and the café schema.
+ *
+ * The one public interface of storage/.  A store is one LMDB environment in
+ * a data directory, beside the node's key file.  It holds the signed log
+ * (commits by origin and seq), the heads, the records materialized from the
+ * log by per-field last-writer-wins merge, the secondary indexes, the
+ * conflicts, the forks kept as evidence, the members and the meta data.
+ * Every local commit and every received batch is one LMDB write
+ * transaction.  storage/ knows nothing of sockets or event loops.
+ *
+ * The schema (one table of types and fields, schema.c) drives validation,
+ * parsing of name=value text, help, CSV columns and JSON keys.
+ */
+#ifndef CAFESYNC_STORAGE_H
+#define CAFESYNC_STORAGE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../proto/proto.h"
+
+/* ---- schema ---------------------------------------------------------- */
+
+/* Field types and how each is encoded in an op (docs/formats.md). */
+enum sch_ftype {
+	SCH_TEXT,  /* str of at most max bytes */
+	SCH_ENUM,  /* str, one of tokens */
+	SCH_SET,   /* array of distinct tokens, sorted by token order */
+	SCH_LIST,  /* array of str, each at most max bytes */
+	SCH_DATE,  /* str YYYY-MM-DD, a real calendar date */
+	SCH_UINT,  /* uint in [min, max] */
+	SCH_DEC2,  /* uint: a decimal with two places times 100, in [min, max] */
+	SCH_REF,   /* bin 16: the id of a record of type ref */
+	SCH_REFS,  /* array of bin 16 ids of records of type ref */
+};
+
+/* Roles, as bits of a type's writers mask. */
+#define SCH_ROLE_ADMIN 0x1
+#define SCH_ROLE_SITE 0x2
+#define SCH_ROLE_CONSULTANT 0x4
+
+struct sch_field {
+	const char *name;
+	enum sch_ftype type;
+	int required;
+	uint32_t min, max;          /* SCH_UINT/DEC2 bounds; TEXT/LIST max bytes */
+	const char *const *tokens;  /* ENUM and SET: NULL-terminated */
+	const char *ref;            /* REF and REFS: the referenced type */
+	const char *help;
+};
+
+struct sch_type {
+	const char *name;
+	unsigned writers;           /* SCH_ROLE_* bits */
+	const struct sch_field *fields;
+	unsigned nfields;
+	const char *help;
+};
+
+extern const struct sch_type sch_types[];
+extern const unsigned sch_ntypes;
+
+/* Looks a type or field up by name (len bytes, not NUL-terminated). */
+const struct sch_type *sch_type_find(const char *name, size_t len);
+const struct sch_field *sch_field_find(const struct sch_type *t,
+    const char *name, size_t len);
+
+/* Returns the field's type as a word for help text ("date", "set", ...). */
+const char *sch_ftype_name(enum sch_ftype t);
+
+/*
+ * Resolves a reference's text (a record id or a unique prefix of one) to an
+ * id of a record of type ref.  Returns 0, or 1 when the text is a full id
+ * not (yet) on this node: allowed, since it may arrive by sync, and worth a
+ * warning; or a negative error with *cause (malloc'd) set.
+ */
+typedef int (*sch_resolve_fn)(void *arg, const char *ref, const char *text,
+    uint8_t id[PROTO_ID_LEN], char **cause);
+
+/*
+ * Parses a field's text form (as typed after name=) and packs its encoded
+ * value into pk.  Empty text packs nil, which clears an optional field.
+ * Returns 0, or CS_EUSAGE with *cause (malloc'd) naming the field and the
+ * rule.  *warn (malloc'd, or left NULL) carries a warning that does not
+ * refuse the value.
+ */
+int sch_parse(const struct sch_field *f, const char *text, msgpack_packer *pk,
+    sch_resolve_fn resolve, void *rarg, char **cause, char **warn);
+
+/*
+ * Checks a decoded value against its field: the same rules as sch_parse()
+ * applies to text.  nil is accepted for optional fields.  Returns 0 or
+ * CS_ESCHEMA with a static *cause.
+ */
+int sch_check(const struct sch_field *f, const msgpack_object *v,
+    const char **cause);
+
+/*
+ * Writes a value's text form (what sch_parse() reads back) to out, a
+ * buffer of size outlen, truncating if needed.  nil writes "".
+ */
+void sch_format(const struct sch_field *f, const msgpack_object *v,
+    char *out, size_t outlen);
+
+/* Parses YYYY-MM-DD into YYYYMMDD as an integer; returns 0 or -1. */
+int sch_date_parse(const char *s, size_t len, uint32_t *ymd);
+
+/* ---- store ------------------------------------------------------------ */
+
+struct store;
+
+/* What a node knows about itself (meta). */
+struct store_info {
+	uint8_t node[PROTO_KEY_LEN];
+	uint8_t network[PROTO_KEY_LEN];
+	char role[16];
+	char name[64];
+};
+
+/*
+ * Creates a node in dir (made if missing, mode 0700): a fresh ed25519 key
+ * pair in dir/node.key (mode 0600, never overwritten) and the store with
+ * its meta.  network NULL makes this node's key the network id.  Returns 0,
+ * CS_EEXIST when dir already holds a node, or another error with *cause.
+ */
+int store_create(const char *dir, const char *name, const char *role,
+    const uint8_t *network, char **cause);
+
+/*
+ * Opens the node in dir.  Refuses a key file that group or others can read.
+ * Returns 0 with *sp set, or an error with *cause (malloc'd).
+ */
+int store_open(struct store **sp, const char *dir, char **cause);
+
+/* Closes the store and wipes the secret key from memory. */
+void store_close(struct store *s);
+
+/* Returns the node's meta; valid until store_close(). */
+const struct store_info *store_info(const struct store *s);
+
+/*
+ * Local writes.  A batch gathers ops and commits them as one or more signed
+ * commits (at most PROTO_MAX_OPS ops and PROTO_MAX_COMMIT bytes each) in
+ * one LMDB write transaction: all land, or none.
+ */
+struct store_batch;
+
+struct store_kv {
+	const char *name;
+	const char *value;
+};
+
+/* Starts an empty batch. */
+struct store_batch *store_batch_new(struct store *s);
+
+/*
+ * Adds a put.  With create, makes a new id into id and requires every
+ * required field; without, id names an existing, live record of type t and
+ * the op carries as base the clock of each field's current value.  Every
+ * field is parsed and checked against the schema.  Warnings (a reference
+ * that may arrive later, a café missing fidelity elements) are appended to
+ * the batch's warnings.  Returns 0 or an error with *cause (malloc'd)
+ * naming the field and the rule; on error the batch is unchanged.
+ */
+int store_batch_put(struct store_batch *b, const struct sch_type *t,
+    uint8_t id[PROTO_ID_LEN], int create, const struct store_kv *kv,
+    size_t n, char **cause);
+
+/* Adds a delete of a live record.  Returns 0 or an error with *cause. */
+int store_batch_del(struct store_batch *b, const uint8_t id[PROTO_ID_LEN],
+    char **cause);
+
+/* Returns the number of ops added so far. */
+size_t store_batch_count(const struct store_batch *b);
+
+/*
+ * Returns the i-th warning gathered so far, or NULL past the last.  Valid
+ * until store_batch_free().
+ */
+const char *store_batch_warning(const struct store_batch *b, size_t i);
+
+/*
+ * Signs and commits the batch in one transaction.  Returns 0, or an error
+ * with *cause, in which case nothing was written.
+ */
+int store_batch_commit(struct store_batch *b, char **cause);
+
+/* Frees a batch (committed or not). */
+void store_batch_free(struct store_batch *b);
+
+/*
+ * Received commits.  Each item carries the exact bytes received; the
+ * store verifies and applies the items in one write transaction, each on
+ * its own: a refused item writes nothing and does not stop the others.
+ * result is 0 (applied), CS_EDUP (already stored: nothing to do) or an
+ * error, with cause saying why.  origin and seq are filled whenever the
+ * commit decodes, so the refusal can name the commit.
+ */
+struct store_item {
+	const uint8_t *e;
+	size_t elen;
+	const uint8_t *sig;
+	int result;
+	uint8_t origin[PROTO_KEY_LEN];
+	uint64_t seq;
+	char cause[160];
+};
+
+/* Applies n items; returns 0 when the transaction committed (look at each
+ * item's result), or an error with *cause when nothing was written. */
+int store_apply(struct store *s, struct store_item *items, size_t n,
+    char **cause);
+
+/*
+ * A materialized record, as read.  fields is the map name -> [value, hlc,
+ * origin] sorted by name.  Valid until store_rec_free().
+ */
+struct store_rec {
+	const struct sch_type *type;
+	uint8_t id[PROTO_ID_LEN];
+	int deleted;
+	const msgpack_object_kv *fields;
+	uint32_t nfields;
+	msgpack_unpacked up;
+};
+
+/* Returns the value of field name, or NULL when absent or nil. */
+const msgpack_object *store_rec_value(const struct store_rec *r,
+    const char *name);
+
+/* Returns the clock of field name (0 when absent). */
+uint64_t store_rec_clock(const struct store_rec *r, const char *name);
+
+/* Releases a record read by store_get(). */
+void store_rec_free(struct store_rec *r);
+
+/* Reads a record by id; returns 0 or CS_ENOTFOUND. */
+int store_get(struct store *s, const uint8_t id[PROTO_ID_LEN],
+    struct store_rec *r);
+
+/*
+ * Resolves text (a full id or a unique hex prefix, at least 4 chars) to an
+ * id.  type, when not NULL, requires a record of that type.  Returns 0,
+ * CS_ENOTFOUND or CS_EAMBIG or CS_EUSAGE with *cause (malloc'd).
+ */
+int store_resolve(struct store *s, const char *text,
+    const struct sch_type *type, uint8_t id[PROTO_ID_LEN], char **cause);
+
+/* Filters for store_list(); zero means no filter. */
+struct store_query {
+	const struct sch_type *type;
+	const uint8_t *site;       /* records whose site field is this id */
+	uint32_t since, until;     /* YYYYMMDD bounds on the date field */
+	int with_deleted;
+};
+
+/* Called for each record; a non-zero return stops the listing. */
+typedef int (*store_rec_fn)(const struct store_rec *r, void *arg);
+
+/* Lists live records matching q in (date, id) or id order. */
+int store_list(struct store *s, const struct store_query *q, store_rec_fn fn,
+    void *arg);
+
+/* One stored commit, as handed to callbacks; valid during the call. */
+struct store_commit {
+	const struct proto_commit *c;
+	const uint8_t *e;
+	size_t elen;
+	const uint8_t *sig;
+	const uint8_t *hash;
+	uint64_t recv_ms;          /* when this node stored it */
+};
+
+typedef int (*store_commit_fn)(const struct store_commit *sc, void *arg);
+
+/* Walks the log of one origin (or of all, origin NULL) from seq from. */
+int store_log(struct store *s, const uint8_t *origin, uint64_t from,
+    store_commit_fn fn, void *arg);
+
+/* One change to a record, for store_history(). */
+struct store_change {
+	const struct store_commit *sc;
+	const struct proto_op *op;
+};
+typedef int (*store_change_fn)(const struct store_change *ch, void *arg);
+
+/* Walks every op that touched id, in clock order. */
+int store_history(struct store *s, const uint8_t id[PROTO_ID_LEN],
+    store_change_fn fn, void *arg);
+
+/* One head: the last commit of an origin. */
+typedef int (*store_head_fn)(const uint8_t origin[PROTO_KEY_LEN],
+    uint64_t seq, const uint8_t hash[PROTO_HASH_LEN], void *arg);
+int store_heads(struct store *s, store_head_fn fn, void *arg);
+
+/* One conflict: a value that lost to a write that had not seen it. */
+struct store_conflict {
+	const struct sch_type *type;
+	const uint8_t *id;
+	const char *field;
+	const msgpack_object *value;      /* the losing value */
+	uint64_t hlc;
+	const uint8_t *origin;
+	const msgpack_object *winner;     /* the value that won */
+	uint64_t winner_hlc;
+	const uint8_t *winner_origin;
+};
+typedef int (*store_conflict_fn)(const struct store_conflict *c, void *arg);
+int store_conflicts(struct store *s, const uint8_t *id,
+    store_conflict_fn fn, void *arg);
+
+/* Counts of live records per type (indexed as sch_types) and the digest. */
+struct store_status {
+	uint64_t counts[16];
+	uint64_t commits;
+	uint64_t forks;
+	uint8_t digest[PROTO_HASH_LEN];
+};
+int store_status(struct store *s, struct store_status *st);
+
+/*
+ * Re-checks every stored commit: decoding, signature and chain.  Calls fn
+ * for each fault with the commit's origin, seq and reason.  Returns the
+ * number of faults (0 when all hold) or a negative error.
+ */
+typedef void (*store_fault_fn)(const uint8_t origin[PROTO_KEY_LEN],
+    uint64_t seq, const char *why, void *arg);
+int store_verify(struct store *s, store_fault_fn fn, void *arg);
+
+/* ---- bundles ---------------------------------------------------------- */
+
+/* A starting point for an export: commits of origin after seq. */
+struct store_since {
+	uint8_t origin[PROTO_KEY_LEN];
+	uint64_t seq;
+};
+
+/*
+ * Writes a plain bundle of every commit (after the since points given for
+ * some origins) to f.  *count gets the number of commits written.
+ */
+int store_bundle_export(struct store *s, FILE *f,
+    const struct store_since *since, size_t nsince, uint64_t *count,
+    char **cause);
+
+/* Called for each refused commit of an import (index is 1-based). */
+typedef void (*store_refuse_fn)(uint64_t index, const uint8_t *origin,
+    uint64_t seq, const char *why, void *arg);
+
+struct store_import_stats {
+	uint64_t read, applied, dup, refused;
+};
+
+/*
+ * Reads a plain bundle from f, verifies every commit as a network peer
+ * would and applies what is valid, in batches.  After a refused commit,
+ * later commits of the same origin are refused too.  A damaged or cut
+ * stream stops the import at the damage (counted as one refusal).  Returns
+ * 0 when the stream was read to its end, or an error with *cause; look at
+ * stats for refusals.
+ */
+int store_bundle_import(struct store *s, FILE *f, store_refuse_fn fn,
+    void *arg, struct store_import_stats *stats, char **cause);
+
+#endif /* CAFESYNC_STORAGE_H */
