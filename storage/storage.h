@@ -223,6 +223,7 @@ struct store_rec {
 	const msgpack_object_kv *fields;
 	uint32_t nfields;
 	msgpack_unpacked up;
+	uint8_t *raw;               /* owned copy of the bytes, or NULL */
 };
 
 /* Returns the value of field name, or NULL when absent or nil. */
@@ -231,6 +232,9 @@ const msgpack_object *store_rec_value(const struct store_rec *r,
 
 /* Returns the clock of field name (0 when absent). */
 uint64_t store_rec_clock(const struct store_rec *r, const char *name);
+
+/* Returns the origin that wrote field name, or NULL when absent. */
+const uint8_t *store_rec_origin(const struct store_rec *r, const char *name);
 
 /* Releases a record read by store_get(). */
 void store_rec_free(struct store_rec *r);

@@ -1,0 +1,488 @@
+/*
+ * batch.c: local writes.  A batch parses and checks typed fields against
+ * the schema, encodes ops, and at commit signs them as one or more commits
+ * (split at the commit bounds) applied in one write transaction through
+ * the same path as received commits.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct store_batch {
+	struct store *s;
+	struct proto_enc ops;     /* the encoded ops, back to back */
+	size_t *off;              /* where each op starts in ops */
+	size_t nops, cap;
+	char **warn;
+	size_t nwarn;
+};
+
+/* Starts an empty batch. */
+struct store_batch *
+store_batch_new(struct store *s)
+{
+	struct store_batch *b = xcalloc(1, sizeof(*b));
+
+	b->s = s;
+	proto_enc_init(&b->ops);
+	return b;
+}
+
+/* Frees a batch. */
+void
+store_batch_free(struct store_batch *b)
+{
+	size_t i;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->nwarn; i++)
+		free(b->warn[i]);
+	free(b->warn);
+	free(b->off);
+	proto_enc_free(&b->ops);
+	free(b);
+}
+
+size_t
+store_batch_count(const struct store_batch *b)
+{
+	return b->nops;
+}
+
+const char *
+store_batch_warning(const struct store_batch *b, size_t i)
+{
+	return i < b->nwarn ? b->warn[i] : NULL;
+}
+
+/* Takes ownership of a warning. */
+static void
+add_warning(struct store_batch *b, char *w)
+{
+	b->warn = xreallocarray(b->warn, b->nwarn + 1, sizeof(*b->warn));
+	b->warn[b->nwarn++] = w;
+}
+
+/* Records where a new op starts. */
+static void
+mark_op(struct store_batch *b, size_t at)
+{
+	if (b->nops == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 64;
+		b->off = xreallocarray(b->off, b->cap, sizeof(*b->off));
+	}
+	b->off[b->nops++] = at;
+}
+
+/* Resolves a reference for sch_parse(). */
+static int
+resolve_ref(void *arg, const char *ref, const char *text,
+    uint8_t id[PROTO_ID_LEN], char **cause)
+{
+	struct store *s = arg;
+	const struct sch_type *t = sch_type_find(ref, strlen(ref));
+	int rc;
+
+	rc = store_resolve(s, text, t, id, cause);
+	if (rc == 0)
+		return 0;
+	if (rc == CS_ENOTFOUND && strlen(text) == 2 * PROTO_ID_LEN &&
+	    proto_unhex(id, PROTO_ID_LEN, text) == 0) {
+		free(*cause);
+		*cause = NULL;
+		return 1;
+	}
+	return rc;
+}
+
+/* One parsed field of a put. */
+struct pfield {
+	const struct sch_field *f;
+	size_t start, len;     /* its encoded value in the scratch buffer */
+	msgpack_object val;
+};
+
+static int
+pfield_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct pfield *)a)->f->name,
+	    ((const struct pfield *)b)->f->name);
+}
+
+/* Returns the uint a field will hold after the put, or -1 if none. */
+static long long
+effective_uint(const struct pfield *pf, size_t n, const struct store_rec *old,
+    const char *name)
+{
+	const msgpack_object *v;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(pf[i].f->name, name) == 0)
+			return pf[i].val.type == MSGPACK_OBJECT_POSITIVE_INTEGER ?
+			    (long long)pf[i].val.via.u64 : -1;
+	if (old == NULL || (v = store_rec_value(old, name)) == NULL ||
+	    v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return -1;
+	return (long long)v->via.u64;
+}
+
+/* Checks the rules that span fields; returns a malloc'd cause or NULL. */
+static char *
+cross_check(const struct sch_type *t, const struct pfield *pf, size_t n,
+    const struct store_rec *old)
+{
+	static const char *const totals[] = { "felt_safe", "learned",
+		"will_return", "followed_through", "wants_role", NULL };
+	long long a, b;
+	int i;
+
+	if (strcmp(t->name, "cafe") == 0) {
+		a = effective_uint(pf, n, old, "attendees");
+		b = effective_uint(pf, n, old, "new_attendees");
+		if (a >= 0 && b > a)
+			return xasprintf("field new_attendees: %lld is more "
+			    "than attendees (%lld)", b, a);
+	} else if (strcmp(t->name, "feedback") == 0) {
+		a = effective_uint(pf, n, old, "responses");
+		for (i = 0; totals[i] != NULL; i++) {
+			b = effective_uint(pf, n, old, totals[i]);
+			if (a >= 0 && b > a)
+				return xasprintf("field %s: %lld is more than "
+				    "responses (%lld)", totals[i], b, a);
+		}
+	}
+	return NULL;
+}
+
+/* Warns about a café that misses fidelity elements or has big tables. */
+static void
+fidelity_warn(struct store_batch *b, const struct pfield *pf, size_t n,
+    const struct store_rec *old)
+{
+	static const char *const all[] = { "welcome", "theme", "agreements",
+		"pair_talk", "table_talk", "commitment_cards", "harvest",
+		"closing", NULL };
+	const msgpack_object *el = NULL;
+	char missing[160] = "";
+	long long size;
+	size_t i;
+	int j;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(pf[i].f->name, "elements") == 0)
+			el = &pf[i].val;
+	if (el == NULL && old != NULL)
+		el = store_rec_value(old, "elements");
+	if (el != NULL && el->type == MSGPACK_OBJECT_ARRAY) {
+		for (j = 0; all[j] != NULL; j++) {
+			uint32_t k;
+			int have = 0;
+
+			for (k = 0; k < el->via.array.size; k++) {
+				const msgpack_object_str *s =
+				    &el->via.array.ptr[k].via.str;
+
+				if (s->size == strlen(all[j]) &&
+				    memcmp(s->ptr, all[j], s->size) == 0)
+					have = 1;
+			}
+			if (!have) {
+				if (missing[0] != '\0')
+					strcat(missing, ",");
+				strcat(missing, all[j]);
+			}
+		}
+		if (missing[0] != '\0')
+			add_warning(b, xasprintf("cafe misses fidelity "
+			    "elements: %s", missing));
+	}
+	size = effective_uint(pf, n, old, "max_table_size");
+	if (size > 5)
+		add_warning(b, xasprintf("cafe has a table of %lld; tables "
+		    "are at most five, host included", size));
+}
+
+/* Adds a put to the batch. */
+int
+store_batch_put(struct store_batch *b, const struct sch_type *t,
+    uint8_t id[PROTO_ID_LEN], int create, const struct store_kv *kv,
+    size_t n, char **cause)
+{
+	struct pfield pf[PROTO_MAX_FIELDS + 1];
+	struct proto_enc vals;
+	struct store_rec old, cafe;
+	int have_old = 0, rc = CS_EUSAGE;
+	size_t i, j, np = 0, mark = b->ops.sb.size, nwarn = b->nwarn;
+	msgpack_zone zone;
+	char *w;
+
+	*cause = NULL;
+	proto_enc_init(&vals);
+	msgpack_zone_init(&zone, 1024);
+	if (n == 0 && !create) {
+		*cause = xstrdup("no field=value to change");
+		goto out;
+	}
+	if (n > PROTO_MAX_FIELDS) {
+		*cause = xstrdup("too many fields");
+		goto out;
+	}
+	if (!create) {
+		if (store_get(b->s, id, &old) != 0) {
+			*cause = xstrdup("no such record");
+			rc = CS_ENOTFOUND;
+			goto out;
+		}
+		have_old = 1;
+		if (old.deleted) {
+			*cause = xstrdup("record is removed");
+			rc = CS_ENOTFOUND;
+			goto out;
+		}
+		if (old.type != t) {
+			*cause = xasprintf("record is a %s, not a %s",
+			    old.type->name, t->name);
+			goto out;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		const struct sch_field *f = sch_field_find(t, kv[i].name,
+		    strlen(kv[i].name));
+
+		if (f == NULL) {
+			*cause = xasprintf("field %s: %s has no such field "
+			    "(see cafe help %s)", kv[i].name, t->name,
+			    t->name);
+			goto out;
+		}
+		for (j = 0; j < np; j++)
+			if (pf[j].f == f) {
+				*cause = xasprintf("field %s: given twice",
+				    f->name);
+				goto out;
+			}
+		pf[np].f = f;
+		pf[np].start = vals.sb.size;
+		w = NULL;
+		if (sch_parse(f, kv[i].value, &vals.pk, resolve_ref, b->s,
+		    cause, &w) != 0)
+			goto out;
+		if (w != NULL)
+			add_warning(b, w);
+		pf[np].len = vals.sb.size - pf[np].start;
+		np++;
+	}
+	/* Unpack the values (zone-backed, pointing into vals). */
+	for (i = 0; i < np; i++) {
+		size_t off = 0;
+
+		if (msgpack_unpack(vals.sb.data + pf[i].start, pf[i].len, &off,
+		    &zone, &pf[i].val) != MSGPACK_UNPACK_SUCCESS) {
+			*cause = xstrdup("internal encoding error");
+			goto out;
+		}
+	}
+	/* A follow-up record takes its café's site. */
+	if (create && sch_field_find(t, "site", 4) != NULL &&
+	    sch_field_find(t, "cafe", 4) != NULL) {
+		int has_site = 0, cafe_i = -1;
+
+		for (i = 0; i < np; i++) {
+			if (strcmp(pf[i].f->name, "site") == 0)
+				has_site = 1;
+			if (strcmp(pf[i].f->name, "cafe") == 0)
+				cafe_i = (int)i;
+		}
+		if (!has_site && cafe_i >= 0 &&
+		    pf[cafe_i].val.type == MSGPACK_OBJECT_BIN &&
+		    store_get(b->s, (const uint8_t *)pf[cafe_i].val.via.bin.ptr,
+		    &cafe) == 0) {
+			const msgpack_object *site = store_rec_value(&cafe,
+			    "site");
+
+			if (site != NULL) {
+				size_t off = 0;
+
+				pf[np].f = sch_field_find(t, "site", 4);
+				pf[np].start = vals.sb.size;
+				msgpack_pack_object(&vals.pk, *site);
+				pf[np].len = vals.sb.size - pf[np].start;
+				msgpack_unpack(vals.sb.data + pf[np].start,
+				    pf[np].len, &off, &zone, &pf[np].val);
+				np++;
+			}
+			store_rec_free(&cafe);
+		}
+	}
+	if (create)
+		for (i = 0; i < t->nfields; i++) {
+			int found = 0;
+
+			if (!t->fields[i].required)
+				continue;
+			for (j = 0; j < np; j++)
+				if (pf[j].f == &t->fields[i])
+					found = 1;
+			if (!found) {
+				*cause = xasprintf("field %s: is required for "
+				    "a %s", t->fields[i].name, t->name);
+				goto out;
+			}
+		}
+	if ((*cause = cross_check(t, pf, np, have_old ? &old : NULL)) != NULL)
+		goto out;
+	if (strcmp(t->name, "cafe") == 0)
+		fidelity_warn(b, pf, np, have_old ? &old : NULL);
+	qsort(pf, np, sizeof(pf[0]), pfield_cmp);
+	if (create)
+		proto_id_new(id, store_now_ms());
+	mark_op(b, b->ops.sb.size);
+	proto_op_begin(&b->ops, PROTO_OP_PUT, t->name, id, (uint32_t)np,
+	    !create);
+	for (i = 0; i < np; i++) {
+		proto_pack_cstr(&b->ops.pk, pf[i].f->name);
+		msgpack_sbuffer_write(&b->ops.sb, vals.sb.data + pf[i].start,
+		    pf[i].len);
+	}
+	if (!create) {
+		proto_op_base(&b->ops, (uint32_t)np);
+		for (i = 0; i < np; i++) {
+			proto_pack_cstr(&b->ops.pk, pf[i].f->name);
+			msgpack_pack_uint64(&b->ops.pk,
+			    store_rec_clock(&old, pf[i].f->name));
+		}
+	}
+	rc = 0;
+out:
+	if (rc != 0) {
+		b->ops.sb.size = mark;
+		while (b->nwarn > nwarn)
+			free(b->warn[--b->nwarn]);
+	}
+	if (have_old)
+		store_rec_free(&old);
+	msgpack_zone_destroy(&zone);
+	proto_enc_free(&vals);
+	return rc;
+}
+
+/* Adds a delete. */
+int
+store_batch_del(struct store_batch *b, const uint8_t id[PROTO_ID_LEN],
+    char **cause)
+{
+	struct store_rec r;
+
+	if (store_get(b->s, id, &r) != 0) {
+		*cause = xstrdup("no such record");
+		return CS_ENOTFOUND;
+	}
+	if (r.deleted) {
+		store_rec_free(&r);
+		*cause = xstrdup("record is already removed");
+		return CS_ENOTFOUND;
+	}
+	mark_op(b, b->ops.sb.size);
+	proto_op_begin(&b->ops, PROTO_OP_DEL, r.type->name, id, 0, 0);
+	store_rec_free(&r);
+	return 0;
+}
+
+struct commit_arg {
+	struct store_batch *b;
+	char *cause;
+};
+
+/* Room kept in a commit for its header. */
+#define HEADER_ROOM 128
+
+/* Splits, signs and applies the batch inside one transaction. */
+static int
+commit_fn(struct store *s, MDB_txn *txn, void *arg)
+{
+	struct commit_arg *ca = arg;
+	struct store_batch *b = ca->b;
+	struct proto_enc *enc = NULL;
+	struct store_item *items = NULL;
+	uint8_t prev[PROTO_HASH_LEN], (*sigs)[PROTO_SIG_LEN] = NULL;
+	uint64_t seq = 0, hlc = 0, meta_hlc = 0;
+	size_t nc = 0, i = 0, k;
+	MDB_val hk = { 3, (void *)(uintptr_t)"hlc" }, d;
+	int rc = 0, have_prev;
+
+	free(ca->cause);
+	ca->cause = NULL;
+	have_prev = store_head_get(s, txn, s->info.node, &seq, prev, &hlc) == 0;
+	if (mdb_get(txn, s->dbi[DB_META], &hk, &d) == 0 && d.mv_size == 8)
+		meta_hlc = get_be64(d.mv_data);
+	if (meta_hlc > hlc)
+		hlc = meta_hlc;
+	/* Each op is at most a few tens of KiB, far below the bound. */
+	enc = xcalloc(b->nops, sizeof(*enc));
+	items = xcalloc(b->nops, sizeof(*items));
+	sigs = xcalloc(b->nops, sizeof(*sigs));
+	while (i < b->nops) {
+		size_t first = i, bytes = 0, end;
+
+		while (i < b->nops && i - first < PROTO_MAX_OPS) {
+			end = i + 1 < b->nops ? b->off[i + 1] : b->ops.sb.size;
+			if (i > first && bytes + (end - b->off[i]) >
+			    PROTO_MAX_COMMIT - HEADER_ROOM)
+				break;
+			bytes += end - b->off[i];
+			i++;
+		}
+		end = i < b->nops ? b->off[i] : b->ops.sb.size;
+		hlc = hlc_tick(hlc, store_now_ms());
+		seq++;
+		proto_enc_init(&enc[nc]);
+		proto_commit_begin(&enc[nc], s->info.node, seq,
+		    have_prev ? prev : NULL, hlc, (uint32_t)(i - first));
+		msgpack_sbuffer_write(&enc[nc].sb, b->ops.sb.data +
+		    b->off[first], end - b->off[first]);
+		proto_sign(sigs[nc], (const uint8_t *)enc[nc].sb.data,
+		    enc[nc].sb.size, s->info.network, s->sk);
+		proto_hash(prev, (const uint8_t *)enc[nc].sb.data,
+		    enc[nc].sb.size, sigs[nc]);
+		have_prev = 1;
+		items[nc].e = (const uint8_t *)enc[nc].sb.data;
+		items[nc].elen = enc[nc].sb.size;
+		items[nc].sig = sigs[nc];
+		nc++;
+	}
+	rc = store_apply_local(s, txn, items, nc);
+	for (k = 0; rc == 0 && k < nc; k++)
+		if (items[k].result != 0) {
+			ca->cause = xasprintf("own commit refused: %s",
+			    items[k].cause);
+			rc = items[k].result;
+		}
+	for (k = 0; k < nc; k++)
+		proto_enc_free(&enc[k]);
+	free(enc);
+	free(items);
+	free(sigs);
+	return rc;
+}
+
+/* Signs and commits the batch. */
+int
+store_batch_commit(struct store_batch *b, char **cause)
+{
+	struct commit_arg ca = { b, NULL };
+	int rc;
+
+	if (b->nops == 0)
+		return 0;
+	*cause = NULL;
+	rc = store_write(b->s, commit_fn, &ca, cause);
+	if (rc != 0 && *cause == NULL)
+		*cause = ca.cause != NULL ? ca.cause :
+		    xstrdup(cs_strerror(rc));
+	else
+		free(ca.cause);
+	return rc;
+}

@@ -1,0 +1,129 @@
+/*
+ * internal.h: what the files of storage/ share and nobody else sees: the
+ * store's handle, the named databases, the write-transaction runner that
+ * grows the map, and key helpers.
+ */
+#ifndef CAFESYNC_STORAGE_INTERNAL_H
+#define CAFESYNC_STORAGE_INTERNAL_H
+
+#include <lmdb.h>
+
+#include "storage.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_KEY_FILE "node.key"
+
+enum store_db {
+	DB_META,
+	DB_COMMITS,   /* origin(32) seq(8) -> recv_ms(8) sig(64) E */
+	DB_HEADS,     /* origin(32) -> seq(8) hash(32) hlc(8) */
+	DB_RECORDS,   /* id(16) -> [type, del, {name: [value, hlc, origin, base]}] */
+	DB_BYTYPE,    /* type(1) id(16) -> "" (live records) */
+	DB_BYSITE,    /* type(1) site(16) ymd(4) id(16) -> "" */
+	DB_BYDATE,    /* type(1) ymd(4) id(16) -> "" */
+	DB_HISTORY,   /* id(16) hlc(8) origin(32) seq(8) op(4) -> "" */
+	DB_CONFLICTS, /* id(16) field NUL hlc(8) origin(32) -> value */
+	DB_FORKS,     /* origin(32) seq(8) hash(32) -> sig(64) E */
+	DB_MEMBERS,   /* key(32) -> {role, name} */
+	DB_COUNT
+};
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+	char *dir;
+	struct store_info info;
+	uint8_t sk[PROTO_SK_LEN];
+	int mdb_err;          /* last LMDB error inside a write function */
+};
+
+/* Big-endian helpers for keys. */
+static inline void
+put_be64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static inline uint64_t
+get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static inline void
+put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline uint32_t
+get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A write function run by store_write(); returns 0 or an error. */
+typedef int (*store_write_fn)(struct store *s, MDB_txn *txn, void *arg);
+
+/*
+ * Runs fn in a write transaction and commits it when fn returns 0.  When
+ * the map is full, aborts, doubles the map and runs fn again from the
+ * start, so fn must be restartable.  Returns fn's result or CS_EDB.
+ */
+int store_write(struct store *s, store_write_fn fn, void *arg, char **cause);
+
+/* Records an LMDB error for store_write() and returns CS_EDB. */
+int store_mdb_fail(struct store *s, int rc);
+
+/* Opens a read transaction, refreshing the map size when another process
+ * grew it.  Returns 0 or CS_EDB. */
+int store_read_begin(struct store *s, MDB_txn **txn);
+
+/* Returns the index of t in sch_types. */
+unsigned store_type_index(const struct sch_type *t);
+
+/* Wall clock in milliseconds. */
+uint64_t store_now_ms(void);
+
+/* Reads the head of origin inside txn; returns 0 or CS_ENOTFOUND. */
+int store_head_get(struct store *s, MDB_txn *txn, const uint8_t *origin,
+    uint64_t *seq, uint8_t hash[PROTO_HASH_LEN], uint64_t *hlc);
+
+/*
+ * Origins with a refused commit: their later commits are refused too, so
+ * nothing after a damaged or missing commit lands.  Owned by the caller.
+ */
+struct store_failed {
+	uint8_t (*origin)[PROTO_KEY_LEN];
+	size_t n;
+};
+
+/* Applies items as store_apply() does, refusing items of failed origins
+ * and adding the origins of refused items to failed. */
+int store_apply_ex(struct store *s, struct store_item *items, size_t n,
+    struct store_failed *failed, char **cause);
+
+/*
+ * Applies the node's own fresh commits inside txn, without re-verifying
+ * their signatures.  Returns 0 or CS_EDB; look at each item's result.
+ */
+int store_apply_local(struct store *s, MDB_txn *txn, struct store_item *items,
+    size_t n);
+
+/* Unpacks a stored record value into r (which references data). */
+int store_rec_unpack(struct store_rec *r, const uint8_t *id,
+    const void *data, size_t len);
+
+#endif

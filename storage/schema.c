@@ -1,0 +1,698 @@
+/*
+ * schema.c: the café record types and their fields, as one table.
+ *
+ * Every rule about a field lives in its row: type, required, bounds, enum
+ * tokens, referenced type, help.  Validation of typed text (sch_parse),
+ * validation of received values (sch_check), text output (sch_format), the
+ * command line's help, CSV columns and JSON keys all read this table.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage.h"
+
+#define A SCH_ROLE_ADMIN
+#define S SCH_ROLE_SITE
+#define C SCH_ROLE_CONSULTANT
+
+static const char *const partner_types[] = { "early_care",
+	"neighborhood_center", "family_resource_center", "school",
+	"immigrant_refugee", "faith_based", "health_department", "other",
+	NULL };
+static const char *const site_status[] = { "exploring", "starting",
+	"active", "paused", "closed", NULL };
+static const char *const person_roles[] = { "parent_leader", "host",
+	"table_host", "partner_staff", "consultant", "coach", NULL };
+static const char *const factors[] = { "resilience", "social_connections",
+	"concrete_support", "child_development", "social_emotional", NULL };
+static const char *const formats[] = { "parent", "dads", "community",
+	"virtual", NULL };
+static const char *const elements[] = { "welcome", "theme", "agreements",
+	"pair_talk", "table_talk", "commitment_cards", "harvest", "closing",
+	NULL };
+static const char *const action_status[] = { "open", "doing", "done",
+	"dropped", NULL };
+static const char *const training_kinds[] = { "orientation",
+	"host_training", "table_host_training", "coaching", NULL };
+static const char *const milestone_status[] = { "not_started",
+	"in_progress", "done", NULL };
+static const char *const severities[] = { "info", "concern",
+	"action_required", NULL };
+static const char *const audit_status[] = { "open", "resolved", NULL };
+
+#define TEXT(n, req, max, h) { n, SCH_TEXT, req, 0, max, NULL, NULL, h }
+#define ENUM(n, req, tok, h) { n, SCH_ENUM, req, 0, 0, tok, NULL, h }
+#define SET(n, req, tok, h) { n, SCH_SET, req, 0, 0, tok, NULL, h }
+#define LIST(n, max, h) { n, SCH_LIST, 0, 0, max, NULL, NULL, h }
+#define DATE(n, req, h) { n, SCH_DATE, req, 0, 0, NULL, NULL, h }
+#define UINT(n, req, lo, hi, h) { n, SCH_UINT, req, lo, hi, NULL, NULL, h }
+#define DEC2(n, lo, hi, h) { n, SCH_DEC2, 0, lo, hi, NULL, NULL, h }
+#define REF(n, req, t, h) { n, SCH_REF, req, 0, 0, NULL, t, h }
+#define REFS(n, t, h) { n, SCH_REFS, 0, 0, 0, NULL, t, h }
+
+static const struct sch_field site_fields[] = {
+	TEXT("name", 1, 200, "the site's name"),
+	TEXT("organization", 0, 200, "the organization that runs it"),
+	TEXT("county", 0, 100, "county"),
+	TEXT("region", 0, 100, "region of the state"),
+	ENUM("partner_type", 0, partner_types, "kind of community partner"),
+	LIST("languages", 64, "languages spoken"),
+	ENUM("status", 0, site_status, "where the site stands"),
+	DATE("started", 0, "when the site started"),
+};
+
+static const struct sch_field person_fields[] = {
+	TEXT("name", 1, 200, "the person's name"),
+	SET("roles", 1, person_roles, "roles in the café team"),
+	REF("site", 0, "site", "the person's site"),
+	DATE("trained", 0, "when the person was trained"),
+	LIST("languages", 64, "languages spoken"),
+};
+
+static const struct sch_field cafe_fields[] = {
+	REF("site", 1, "site", "the site that ran the café"),
+	DATE("date", 1, "the day of the café"),
+	ENUM("format", 1, formats, "café format"),
+	UINT("series_no", 0, 1, 7, "discussion number in the series"),
+	TEXT("topic", 0, 200, "the conversation's theme"),
+	SET("factors", 1, factors, "protective factors at its centre"),
+	REFS("hosts", "person", "hosts (person ids)"),
+	LIST("partners", 200, "community partners who joined"),
+	TEXT("language", 0, 64, "language of the conversation"),
+	UINT("attendees", 0, 0, 100000, "parents and caregivers attending"),
+	UINT("new_attendees", 0, 0, 100000, "first-time attendees"),
+	UINT("children_cared_for", 0, 0, 100000, "children in child care"),
+	UINT("tables", 0, 0, 1000, "number of tables"),
+	UINT("max_table_size", 0, 0, 1000, "largest table, host included"),
+	SET("elements", 0, elements, "fidelity elements that happened"),
+	TEXT("harvest", 0, 8000, "insights, wisdom and actions harvested"),
+};
+
+static const struct sch_field action_fields[] = {
+	REF("cafe", 1, "cafe", "the café the action came from"),
+	TEXT("title", 1, 200, "what is to be done"),
+	TEXT("owner", 0, 200, "who follows it up"),
+	DATE("due", 0, "when it is due"),
+	ENUM("status", 0, action_status, "progress"),
+	TEXT("outcome", 0, 2000, "what came of it"),
+	REF("site", 0, "site", "the café's site (filled in)"),
+};
+
+static const struct sch_field training_fields[] = {
+	REF("site", 1, "site", "the site trained"),
+	DATE("date", 1, "the day of the training"),
+	ENUM("kind", 1, training_kinds, "kind of training"),
+	TEXT("trainer", 0, 200, "who trained"),
+	UINT("participants", 0, 0, 10000, "number of participants"),
+	TEXT("notes", 0, 2000, "notes"),
+};
+
+static const struct sch_field milestone_fields[] = {
+	REF("site", 1, "site", "the site"),
+	UINT("step", 1, 1, 6, "implementation step (1-6)"),
+	ENUM("status", 1, milestone_status, "where the step stands"),
+	DATE("date", 0, "when it was reached"),
+	TEXT("notes", 0, 2000, "notes"),
+};
+
+static const struct sch_field feedback_fields[] = {
+	REF("cafe", 1, "cafe", "the café the forms came from"),
+	REF("site", 0, "site", "the café's site (filled in)"),
+	UINT("responses", 1, 0, 100000, "forms returned"),
+	UINT("felt_safe", 0, 0, 100000, "felt safe sharing"),
+	UINT("learned", 0, 0, 100000, "learned something"),
+	UINT("will_return", 0, 0, 100000, "will return"),
+	UINT("followed_through", 0, 0, 100000,
+	    "followed through on an earlier commitment"),
+	UINT("wants_role", 0, 0, 100000, "wants a role on the café team"),
+	DEC2("pfs_resilience", 100, 700,
+	    "PFS-2 family functioning and resilience mean"),
+	DEC2("pfs_nurturing", 100, 700, "PFS-2 nurturing and attachment mean"),
+	DEC2("pfs_social_support", 100, 700, "PFS-2 social supports mean"),
+	DEC2("pfs_relationship", 100, 700,
+	    "PFS-2 caregiver/practitioner relationship mean"),
+	DEC2("pfs_concrete", 100, 700, "PFS-2 concrete supports mean"),
+};
+
+static const struct sch_field audit_fields[] = {
+	REF("site", 1, "site", "the site audited"),
+	DATE("date", 1, "the day of the finding"),
+	TEXT("finding", 1, 4000, "what was found"),
+	ENUM("severity", 0, severities, "how serious"),
+	ENUM("status", 0, audit_status, "open or resolved"),
+};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+const struct sch_type sch_types[] = {
+	{ "site", A, site_fields, N(site_fields), "a pilot site" },
+	{ "person", A | S, person_fields, N(person_fields),
+	    "a host, parent leader, partner or coach" },
+	{ "cafe", S, cafe_fields, N(cafe_fields), "one café conversation" },
+	{ "action", S, action_fields, N(action_fields),
+	    "a follow-up action from a café" },
+	{ "training", A | S | C, training_fields, N(training_fields),
+	    "an orientation, training or coaching" },
+	{ "milestone", A | C, milestone_fields, N(milestone_fields),
+	    "an implementation step's status" },
+	{ "feedback", S, feedback_fields, N(feedback_fields),
+	    "participant feedback totals for a café" },
+	{ "audit", C, audit_fields, N(audit_fields), "a consultant's finding" },
+};
+const unsigned sch_ntypes = N(sch_types);
+
+/* Finds a type by name. */
+const struct sch_type *
+sch_type_find(const char *name, size_t len)
+{
+	unsigned i;
+
+	for (i = 0; i < sch_ntypes; i++)
+		if (strlen(sch_types[i].name) == len &&
+		    memcmp(sch_types[i].name, name, len) == 0)
+			return &sch_types[i];
+	return NULL;
+}
+
+/* Finds a field of t by name. */
+const struct sch_field *
+sch_field_find(const struct sch_type *t, const char *name, size_t len)
+{
+	unsigned i;
+
+	for (i = 0; i < t->nfields; i++)
+		if (strlen(t->fields[i].name) == len &&
+		    memcmp(t->fields[i].name, name, len) == 0)
+			return &t->fields[i];
+	return NULL;
+}
+
+/* Names a field type for help text. */
+const char *
+sch_ftype_name(enum sch_ftype t)
+{
+	static const char *const names[] = { "text", "one of", "set of",
+		"list", "date", "count", "decimal", "id", "ids" };
+
+	return names[t];
+}
+
+/* Returns the index of token s (len bytes) in tokens, or -1. */
+static int
+token_index(const char *const *tokens, const char *s, size_t len)
+{
+	int i;
+
+	for (i = 0; tokens[i] != NULL; i++)
+		if (strlen(tokens[i]) == len && memcmp(tokens[i], s, len) == 0)
+			return i;
+	return -1;
+}
+
+/* Writes the tokens of an enum, space-separated, for error messages. */
+static char *
+token_list(const char *const *tokens)
+{
+	size_t n = 1, i;
+	char *s;
+
+	for (i = 0; tokens[i] != NULL; i++)
+		n += strlen(tokens[i]) + 1;
+	s = xmalloc(n);
+	s[0] = '\0';
+	for (i = 0; tokens[i] != NULL; i++) {
+		if (i > 0)
+			strcat(s, " ");
+		strcat(s, tokens[i]);
+	}
+	return s;
+}
+
+static int
+is_leap(unsigned y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* Parses YYYY-MM-DD (a real date, years 1900-2999) into YYYYMMDD. */
+int
+sch_date_parse(const char *s, size_t len, uint32_t *ymd)
+{
+	static const unsigned mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
+		31, 30, 31 };
+	unsigned y = 0, m, d, i;
+
+	if (len != 10 || s[4] != '-' || s[7] != '-')
+		return -1;
+	for (i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return -1;
+	for (i = 0; i < 4; i++)
+		y = y * 10 + (unsigned)(s[i] - '0');
+	m = (unsigned)(s[5] - '0') * 10 + (unsigned)(s[6] - '0');
+	d = (unsigned)(s[8] - '0') * 10 + (unsigned)(s[9] - '0');
+	if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1)
+		return -1;
+	if (d > mdays[m - 1] + (m == 2 && is_leap(y)))
+		return -1;
+	*ymd = y * 10000 + m * 100 + d;
+	return 0;
+}
+
+/* Parses an unsigned decimal integer; returns 0 or -1. */
+static int
+parse_uint(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno != 0 || *end != '\0' ? -1 : 0;
+}
+
+/* Parses a decimal with at most two places into hundredths. */
+static int
+parse_dec2(const char *s, uint64_t *v)
+{
+	uint64_t whole = 0, frac = 0;
+	int places = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		whole = whole * 10 + (uint64_t)(*s - '0');
+		if (whole > 1000000)
+			return -1;
+	}
+	if (*s == '.') {
+		s++;
+		for (; *s >= '0' && *s <= '9' && places < 2; s++, places++)
+			frac = frac * 10 + (uint64_t)(*s - '0');
+		if (places == 0)
+			return -1;
+		if (places == 1)
+			frac *= 10;
+	}
+	if (*s != '\0')
+		return -1;
+	*v = whole * 100 + frac;
+	return 0;
+}
+
+/*
+ * Splits a comma-separated list in place; returns the item count or -1 when
+ * there are too many.  Items are trimmed of spaces; empty items are kept
+ * for the caller to refuse.
+ */
+static int
+split_list(char *s, char **items, int max)
+{
+	int n = 0;
+	char *p = s;
+
+	for (;;) {
+		char *comma = strchr(p, ','), *end;
+
+		if (n == max)
+			return -1;
+		if (comma != NULL)
+			*comma = '\0';
+		while (*p == ' ')
+			p++;
+		end = p + strlen(p);
+		while (end > p && end[-1] == ' ')
+			*--end = '\0';
+		items[n++] = p;
+		if (comma == NULL)
+			return n;
+		p = comma + 1;
+	}
+}
+
+/* Sorts set token indexes (insertion sort: sets are tiny). */
+static void
+sort_ints(int *a, int n)
+{
+	int i, j;
+
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && a[j - 1] > a[j]; j--) {
+			int t = a[j];
+
+			a[j] = a[j - 1];
+			a[j - 1] = t;
+		}
+}
+
+/* Checks text has no control characters; returns 0 or -1. */
+static int
+text_clean(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
+			return -1;
+	return 0;
+}
+
+/* Parses text for field f and packs its value. */
+int
+sch_parse(const struct sch_field *f, const char *text, msgpack_packer *pk,
+    sch_resolve_fn resolve, void *rarg, char **cause, char **warn)
+{
+	char *copy = NULL, *items[PROTO_MAX_ITEMS], *list = NULL, *rcause;
+	uint8_t id[PROTO_ID_LEN];
+	uint64_t v;
+	uint32_t ymd;
+	int n, i, idx[64], rc = CS_EUSAGE;
+
+	*cause = NULL;
+	if (text[0] == '\0') {
+		if (f->required) {
+			*cause = xasprintf("field %s: is required and cannot "
+			    "be empty", f->name);
+			return CS_EUSAGE;
+		}
+		msgpack_pack_nil(pk);
+		return 0;
+	}
+	switch (f->type) {
+	case SCH_TEXT:
+		if (strlen(text) > f->max) {
+			*cause = xasprintf("field %s: longer than %u bytes",
+			    f->name, (unsigned)f->max);
+			return CS_EUSAGE;
+		}
+		if (text_clean(text) != 0) {
+			*cause = xasprintf("field %s: holds a control "
+			    "character", f->name);
+			return CS_EUSAGE;
+		}
+		proto_pack_cstr(pk, text);
+		return 0;
+	case SCH_ENUM:
+		if (token_index(f->tokens, text, strlen(text)) < 0) {
+			list = token_list(f->tokens);
+			*cause = xasprintf("field %s: '%s' is not one of: %s",
+			    f->name, text, list);
+			free(list);
+			return CS_EUSAGE;
+		}
+		proto_pack_cstr(pk, text);
+		return 0;
+	case SCH_DATE:
+		if (sch_date_parse(text, strlen(text), &ymd) != 0) {
+			*cause = xasprintf("field %s: '%s' is not a date "
+			    "(YYYY-MM-DD)", f->name, text);
+			return CS_EUSAGE;
+		}
+		proto_pack_cstr(pk, text);
+		return 0;
+	case SCH_UINT:
+		if (parse_uint(text, &v) != 0 || v < f->min || v > f->max) {
+			*cause = xasprintf("field %s: '%s' is not a whole "
+			    "number from %u to %u", f->name, text,
+			    (unsigned)f->min, (unsigned)f->max);
+			return CS_EUSAGE;
+		}
+		msgpack_pack_uint64(pk, v);
+		return 0;
+	case SCH_DEC2:
+		if (parse_dec2(text, &v) != 0 || v < f->min || v > f->max) {
+			*cause = xasprintf("field %s: '%s' is not a number "
+			    "from %u.%02u to %u.%02u with at most two decimals",
+			    f->name, text, (unsigned)f->min / 100,
+			    (unsigned)f->min % 100, (unsigned)f->max / 100,
+			    (unsigned)f->max % 100);
+			return CS_EUSAGE;
+		}
+		msgpack_pack_uint64(pk, v);
+		return 0;
+	case SCH_REF:
+		rc = resolve(rarg, f->ref, text, id, &rcause);
+		if (rc < 0) {
+			*cause = xasprintf("field %s: %s", f->name, rcause);
+			free(rcause);
+			return CS_EUSAGE;
+		}
+		if (rc == 1 && warn != NULL)
+			*warn = xasprintf("field %s: %s %s is not on this "
+			    "node yet", f->name, f->ref, text);
+		msgpack_pack_bin(pk, PROTO_ID_LEN);
+		msgpack_pack_bin_body(pk, id, PROTO_ID_LEN);
+		return 0;
+	case SCH_SET:
+	case SCH_LIST:
+	case SCH_REFS:
+		break;
+	}
+	/* The list types. */
+	copy = xstrdup(text);
+	n = split_list(copy, items, f->type == SCH_SET ? 64 : PROTO_MAX_ITEMS);
+	if (n < 0) {
+		*cause = xasprintf("field %s: too many items", f->name);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (items[i][0] == '\0') {
+			*cause = xasprintf("field %s: has an empty item",
+			    f->name);
+			goto out;
+		}
+	if (f->type == SCH_SET) {
+		for (i = 0; i < n; i++) {
+			int j;
+
+			idx[i] = token_index(f->tokens, items[i],
+			    strlen(items[i]));
+			if (idx[i] < 0) {
+				list = token_list(f->tokens);
+				*cause = xasprintf("field %s: '%s' is not one "
+				    "of: %s", f->name, items[i], list);
+				goto out;
+			}
+			for (j = 0; j < i; j++)
+				if (idx[j] == idx[i]) {
+					*cause = xasprintf("field %s: '%s' is "
+					    "given twice", f->name, items[i]);
+					goto out;
+				}
+		}
+		sort_ints(idx, n);
+		msgpack_pack_array(pk, (size_t)n);
+		for (i = 0; i < n; i++)
+			proto_pack_cstr(pk, f->tokens[idx[i]]);
+	} else if (f->type == SCH_LIST) {
+		for (i = 0; i < n; i++)
+			if (strlen(items[i]) > f->max ||
+			    text_clean(items[i]) != 0) {
+				*cause = xasprintf("field %s: item '%.40s' is "
+				    "longer than %u bytes or holds a control "
+				    "character", f->name, items[i],
+				    (unsigned)f->max);
+				goto out;
+			}
+		msgpack_pack_array(pk, (size_t)n);
+		for (i = 0; i < n; i++)
+			proto_pack_cstr(pk, items[i]);
+	} else {
+		uint8_t (*ids)[PROTO_ID_LEN] = xcalloc((size_t)n,
+		    PROTO_ID_LEN);
+
+		for (i = 0; i < n; i++) {
+			int r = resolve(rarg, f->ref, items[i], ids[i],
+			    &rcause);
+
+			if (r < 0) {
+				*cause = xasprintf("field %s: %s", f->name,
+				    rcause);
+				free(rcause);
+				free(ids);
+				goto out;
+			}
+			if (r == 1 && warn != NULL && *warn == NULL)
+				*warn = xasprintf("field %s: %s %s is not on "
+				    "this node yet", f->name, f->ref,
+				    items[i]);
+		}
+		msgpack_pack_array(pk, (size_t)n);
+		for (i = 0; i < n; i++) {
+			msgpack_pack_bin(pk, PROTO_ID_LEN);
+			msgpack_pack_bin_body(pk, ids[i], PROTO_ID_LEN);
+		}
+		free(ids);
+	}
+	rc = 0;
+out:
+	free(list);
+	free(copy);
+	return rc;
+}
+
+/* Checks a str object against an enum's tokens. */
+static int
+is_token(const char *const *tokens, const msgpack_object *o)
+{
+	return o->type == MSGPACK_OBJECT_STR &&
+	    token_index(tokens, o->via.str.ptr, o->via.str.size) >= 0;
+}
+
+/* Returns whether a str holds no control characters but tab and newline. */
+static int
+str_clean(const msgpack_object *o)
+{
+	uint32_t i;
+
+	for (i = 0; i < o->via.str.size; i++) {
+		unsigned char c = (unsigned char)o->via.str.ptr[i];
+
+		if (c < 0x20 && c != '\n' && c != '\t')
+			return 0;
+	}
+	return 1;
+}
+
+/* Checks a decoded value against field f. */
+int
+sch_check(const struct sch_field *f, const msgpack_object *v,
+    const char **cause)
+{
+	uint32_t i, ymd;
+	int last = -1;
+
+	if (v->type == MSGPACK_OBJECT_NIL)
+		return 0;
+	switch (f->type) {
+	case SCH_TEXT:
+		if (v->type != MSGPACK_OBJECT_STR || v->via.str.size > f->max ||
+		    !str_clean(v))
+			goto bad;
+		return 0;
+	case SCH_ENUM:
+		if (!is_token(f->tokens, v))
+			goto bad;
+		return 0;
+	case SCH_DATE:
+		if (v->type != MSGPACK_OBJECT_STR ||
+		    sch_date_parse(v->via.str.ptr, v->via.str.size, &ymd) != 0)
+			goto bad;
+		return 0;
+	case SCH_UINT:
+	case SCH_DEC2:
+		if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    v->via.u64 < f->min || v->via.u64 > f->max)
+			goto bad;
+		return 0;
+	case SCH_REF:
+		if (v->type != MSGPACK_OBJECT_BIN ||
+		    v->via.bin.size != PROTO_ID_LEN)
+			goto bad;
+		return 0;
+	case SCH_SET:
+	case SCH_LIST:
+	case SCH_REFS:
+		break;
+	}
+	if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size == 0)
+		goto bad;
+	for (i = 0; i < v->via.array.size; i++) {
+		const msgpack_object *o = &v->via.array.ptr[i];
+
+		if (f->type == SCH_SET) {
+			int k;
+
+			if (o->type != MSGPACK_OBJECT_STR)
+				goto bad;
+			k = token_index(f->tokens, o->via.str.ptr,
+			    o->via.str.size);
+			if (k <= last)
+				goto bad;
+			last = k;
+		} else if (f->type == SCH_LIST) {
+			if (o->type != MSGPACK_OBJECT_STR ||
+			    o->via.str.size == 0 || o->via.str.size > f->max ||
+			    !str_clean(o))
+				goto bad;
+		} else if (o->type != MSGPACK_OBJECT_BIN ||
+		    o->via.bin.size != PROTO_ID_LEN)
+			goto bad;
+	}
+	return 0;
+bad:
+	if (cause != NULL)
+		*cause = "a value does not fit its field";
+	return CS_ESCHEMA;
+}
+
+/* Appends s to out (outlen bytes), keeping a NUL. */
+static void
+append(char *out, size_t outlen, size_t *pos, const char *s, size_t n)
+{
+	if (*pos + 1 >= outlen)
+		return;
+	if (n > outlen - 1 - *pos)
+		n = outlen - 1 - *pos;
+	memcpy(out + *pos, s, n);
+	*pos += n;
+	out[*pos] = '\0';
+}
+
+/* Formats one scalar item of f's value. */
+static void
+format_item(const msgpack_object *o, enum sch_ftype t, char *out,
+    size_t outlen, size_t *pos)
+{
+	char buf[64];
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_STR:
+		append(out, outlen, pos, o->via.str.ptr, o->via.str.size);
+		break;
+	case MSGPACK_OBJECT_BIN:
+		if (o->via.bin.size == PROTO_ID_LEN) {
+			proto_hex(buf, (const uint8_t *)o->via.bin.ptr,
+			    PROTO_ID_LEN);
+			append(out, outlen, pos, buf, strlen(buf));
+		}
+		break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		if (t == SCH_DEC2)
+			snprintf(buf, sizeof(buf), "%llu.%02llu",
+			    (unsigned long long)(o->via.u64 / 100),
+			    (unsigned long long)(o->via.u64 % 100));
+		else
+			snprintf(buf, sizeof(buf), "%llu",
+			    (unsigned long long)o->via.u64);
+		append(out, outlen, pos, buf, strlen(buf));
+		break;
+	default:
+		break;
+	}
+}
+
+/* Formats a value as the text sch_parse() reads. */
+void
+sch_format(const struct sch_field *f, const msgpack_object *v, char *out,
+    size_t outlen)
+{
+	size_t pos = 0;
+	uint32_t i;
+
+	if (outlen == 0)
+		return;
+	out[0] = '\0';
+	if (v == NULL)
+		return;
+	if (v->type != MSGPACK_OBJECT_ARRAY) {
+		format_item(v, f->type, out, outlen, &pos);
+		return;
+	}
+	for (i = 0; i < v->via.array.size; i++) {
+		if (i > 0)
+			append(out, outlen, &pos, ",", 1);
+		format_item(&v->via.array.ptr[i], f->type, out, outlen, &pos);
+	}
+}

@@ -1,0 +1,1034 @@
+/*
+ * store.c: opening and creating a node's store, the node key, the
+ * write-transaction runner, and every read: records, listings, the log,
+ * history, heads, conflicts, status and verification.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+
+#define MAP_SIZE_DEFAULT ((size_t)256 << 20)
+
+static const char *const db_names[DB_COUNT] = { "meta", "commits", "heads",
+	"records", "bytype", "bysite", "bydate", "history", "conflicts",
+	"forks", "members" };
+
+/* Returns the wall clock in milliseconds. */
+uint64_t
+store_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Returns the index of t in the schema table. */
+unsigned
+store_type_index(const struct sch_type *t)
+{
+	return (unsigned)(t - sch_types);
+}
+
+/* Records an LMDB failure. */
+int
+store_mdb_fail(struct store *s, int rc)
+{
+	s->mdb_err = rc;
+	return CS_EDB;
+}
+
+/* Opens a read transaction. */
+int
+store_read_begin(struct store *s, MDB_txn **txn)
+{
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+
+	if (rc == MDB_MAP_RESIZED) {
+		mdb_env_set_mapsize(s->env, 0);
+		rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+	}
+	return rc == 0 ? 0 : CS_EDB;
+}
+
+/* Runs fn in a write transaction, growing the map as needed. */
+int
+store_write(struct store *s, store_write_fn fn, void *arg, char **cause)
+{
+	MDB_txn *txn;
+	MDB_envinfo ei;
+	int rc, r;
+
+	for (;;) {
+		s->mdb_err = 0;
+		rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+		if (rc == MDB_MAP_RESIZED) {
+			mdb_env_set_mapsize(s->env, 0);
+			continue;
+		}
+		if (rc != 0)
+			break;
+		r = fn(s, txn, arg);
+		if (r != 0) {
+			mdb_txn_abort(txn);
+			if (s->mdb_err == MDB_MAP_FULL)
+				goto grow;
+			if (s->mdb_err != 0) {
+				rc = s->mdb_err;
+				break;
+			}
+			return r;
+		}
+		rc = mdb_txn_commit(txn);
+		if (rc == 0)
+			return 0;
+		if (rc != MDB_MAP_FULL)
+			break;
+grow:
+		mdb_env_info(s->env, &ei);
+		rc = mdb_env_set_mapsize(s->env, ei.me_mapsize * 2);
+		if (rc != 0)
+			break;
+	}
+	if (cause != NULL)
+		*cause = xasprintf("store: %s", mdb_strerror(rc));
+	return CS_EDB;
+}
+
+/* Reads a whole small file into buf; returns its length or -1. */
+static ssize_t
+read_small(const char *path, uint8_t *buf, size_t max, struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st) != 0) {
+		close(fd);
+		return -1;
+	}
+	n = read(fd, buf, max);
+	close(fd);
+	return n;
+}
+
+/* Writes the secret key to a new file, mode 0600, never overwriting. */
+static int
+write_key(const char *path, const uint8_t sk[PROTO_SK_LEN], char **cause)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		return errno == EEXIST ? CS_EEXIST : CS_EIO;
+	}
+	if (write(fd, sk, PROTO_SK_LEN) != PROTO_SK_LEN || fsync(fd) != 0) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return CS_EIO;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Opens the environment and every named database. */
+static int
+env_open(struct store *s, const char *dir, char **cause)
+{
+	MDB_txn *txn;
+	const char *env_size = getenv("CAFESYNC_MAP_SIZE");
+	size_t size = MAP_SIZE_DEFAULT;
+	int rc, i;
+
+	if (env_size != NULL && atol(env_size) > 0)
+		size = (size_t)atol(env_size);
+	if ((rc = mdb_env_create(&s->env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(s->env, DB_COUNT)) != 0 ||
+	    (rc = mdb_env_set_mapsize(s->env, size)) != 0)
+		goto fail;
+	rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+	if (rc != 0)
+		goto fail;
+	/* The map may already be larger than asked: adopt the file's size. */
+	mdb_env_set_mapsize(s->env, 0);
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		goto fail;
+	for (i = 0; i < DB_COUNT; i++)
+		if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE,
+		    &s->dbi[i])) != 0) {
+			mdb_txn_abort(txn);
+			goto fail;
+		}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail;
+	return 0;
+fail:
+	*cause = xasprintf("%s: cannot open the store: %s", dir,
+	    mdb_strerror(rc));
+	return CS_EDB;
+}
+
+/* Puts a meta key. */
+static int
+meta_put(struct store *s, MDB_txn *txn, const char *key, const void *v,
+    size_t len)
+{
+	MDB_val k = { strlen(key), (void *)(uintptr_t)key };
+	MDB_val d = { len, (void *)(uintptr_t)v };
+	int rc = mdb_put(txn, s->dbi[DB_META], &k, &d, 0);
+
+	return rc == 0 ? 0 : store_mdb_fail(s, rc);
+}
+
+struct create_arg {
+	const char *name;
+	const char *role;
+};
+
+/* Writes the meta and members of a new node. */
+static int
+create_fn(struct store *s, MDB_txn *txn, void *arg)
+{
+	struct create_arg *ca = arg;
+	uint8_t ver[4];
+	uint8_t digest[PROTO_HASH_LEN] = { 0 };
+	struct proto_enc w;
+	MDB_val k, d;
+	int rc;
+
+	put_be32(ver, STORE_SCHEMA_VERSION);
+	if ((rc = meta_put(s, txn, "schema", ver, 4)) != 0 ||
+	    (rc = meta_put(s, txn, "node", s->info.node, PROTO_KEY_LEN)) != 0 ||
+	    (rc = meta_put(s, txn, "network", s->info.network,
+	    PROTO_KEY_LEN)) != 0 ||
+	    (rc = meta_put(s, txn, "role", ca->role, strlen(ca->role))) != 0 ||
+	    (rc = meta_put(s, txn, "name", ca->name, strlen(ca->name))) != 0 ||
+	    (rc = meta_put(s, txn, "digest", digest, sizeof(digest))) != 0)
+		return rc;
+	/* Membership proper arrives with the admin log; until then a node
+	 * knows itself. */
+	proto_enc_init(&w);
+	msgpack_pack_map(&w.pk, 2);
+	proto_pack_cstr(&w.pk, "name");
+	proto_pack_cstr(&w.pk, ca->name);
+	proto_pack_cstr(&w.pk, "role");
+	proto_pack_cstr(&w.pk, ca->role);
+	k.mv_size = PROTO_KEY_LEN;
+	k.mv_data = s->info.node;
+	d.mv_size = w.sb.size;
+	d.mv_data = w.sb.data;
+	rc = mdb_put(txn, s->dbi[DB_MEMBERS], &k, &d, 0);
+	proto_enc_free(&w);
+	return rc == 0 ? 0 : store_mdb_fail(s, rc);
+}
+
+/* Creates a node in dir. */
+int
+store_create(const char *dir, const char *name, const char *role,
+    const uint8_t *network, char **cause)
+{
+	struct store s;
+	struct create_arg ca = { name, role };
+	uint8_t pk[PROTO_KEY_LEN];
+	char *path;
+	struct stat st;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	if (sodium_init() < 0) {
+		*cause = xstrdup("libsodium failed to initialise");
+		return CS_EIO;
+	}
+	if (strlen(name) == 0 || strlen(name) >= sizeof(s.info.name)) {
+		*cause = xasprintf("name: must be 1 to %zu bytes",
+		    sizeof(s.info.name) - 1);
+		return CS_EUSAGE;
+	}
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		*cause = xasprintf("%s: %s", dir, strerror(errno));
+		return CS_EIO;
+	}
+	path = xasprintf("%s/data.mdb", dir);
+	rc = stat(path, &st);
+	free(path);
+	if (rc == 0) {
+		*cause = xasprintf("%s already holds a node", dir);
+		return CS_EEXIST;
+	}
+	crypto_sign_keypair(pk, s.sk);
+	path = xasprintf("%s/%s", dir, STORE_KEY_FILE);
+	rc = write_key(path, s.sk, cause);
+	if (rc == CS_EEXIST) {
+		free(*cause);
+		*cause = xasprintf("%s already holds a node key", dir);
+	}
+	if (rc != 0) {
+		free(path);
+		sodium_memzero(s.sk, sizeof(s.sk));
+		return rc;
+	}
+	memcpy(s.info.node, pk, PROTO_KEY_LEN);
+	memcpy(s.info.network, network != NULL ? network : pk, PROTO_KEY_LEN);
+	if ((rc = env_open(&s, dir, cause)) == 0)
+		rc = store_write(&s, create_fn, &ca, cause);
+	if (s.env != NULL)
+		mdb_env_close(s.env);
+	if (rc != 0)
+		unlink(path);
+	free(path);
+	sodium_memzero(s.sk, sizeof(s.sk));
+	return rc;
+}
+
+/* Reads a meta value into buf (NUL-terminated when text). */
+static int
+meta_get(MDB_txn *txn, MDB_dbi dbi, const char *key, void *buf, size_t max,
+    size_t *len)
+{
+	MDB_val k = { strlen(key), (void *)(uintptr_t)key }, d;
+
+	if (mdb_get(txn, dbi, &k, &d) != 0 || d.mv_size > max)
+		return -1;
+	memcpy(buf, d.mv_data, d.mv_size);
+	if (len != NULL)
+		*len = d.mv_size;
+	return 0;
+}
+
+/* Opens the node in dir. */
+int
+store_open(struct store **sp, const char *dir, char **cause)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+	uint8_t ver[4];
+	char *path;
+	struct stat st;
+	MDB_txn *txn;
+	size_t n;
+	ssize_t kl;
+
+	*sp = NULL;
+	if (sodium_init() < 0) {
+		*cause = xstrdup("libsodium failed to initialise");
+		free(s);
+		return CS_EIO;
+	}
+	path = xasprintf("%s/%s", dir, STORE_KEY_FILE);
+	kl = read_small(path, s->sk, sizeof(s->sk), &st);
+	if (kl < 0) {
+		*cause = errno == ENOENT ?
+		    xasprintf("%s holds no node (run cafe init)", dir) :
+		    xasprintf("%s: %s", path, strerror(errno));
+		free(path);
+		free(s);
+		return CS_ENOTFOUND;
+	}
+	if ((st.st_mode & 077) != 0) {
+		*cause = xasprintf("%s: readable by others (mode %03o); "
+		    "chmod 600 it", path, (unsigned)(st.st_mode & 0777));
+		free(path);
+		store_close(s);
+		return CS_EPERM;
+	}
+	if (kl != PROTO_SK_LEN) {
+		*cause = xasprintf("%s: not a node key", path);
+		free(path);
+		store_close(s);
+		return CS_EIO;
+	}
+	free(path);
+	s->dir = xstrdup(dir);
+	if (env_open(s, dir, cause) != 0) {
+		store_close(s);
+		return CS_EDB;
+	}
+	if (store_read_begin(s, &txn) != 0) {
+		*cause = xasprintf("%s: cannot read the store", dir);
+		store_close(s);
+		return CS_EDB;
+	}
+	if (meta_get(txn, s->dbi[DB_META], "schema", ver, 4, NULL) != 0 ||
+	    get_be32(ver) != STORE_SCHEMA_VERSION ||
+	    meta_get(txn, s->dbi[DB_META], "node", s->info.node,
+	    PROTO_KEY_LEN, NULL) != 0 ||
+	    meta_get(txn, s->dbi[DB_META], "network", s->info.network,
+	    PROTO_KEY_LEN, NULL) != 0 ||
+	    meta_get(txn, s->dbi[DB_META], "role", s->info.role,
+	    sizeof(s->info.role) - 1, &n) != 0) {
+		mdb_txn_abort(txn);
+		*cause = xasprintf("%s: the store's meta data is missing or "
+		    "of another schema version", dir);
+		store_close(s);
+		return CS_EDB;
+	}
+	s->info.role[n] = '\0';
+	if (meta_get(txn, s->dbi[DB_META], "name", s->info.name,
+	    sizeof(s->info.name) - 1, &n) == 0)
+		s->info.name[n] = '\0';
+	mdb_txn_abort(txn);
+	if (memcmp(s->sk + 32, s->info.node, PROTO_KEY_LEN) != 0) {
+		*cause = xasprintf("%s: the key file does not belong to this "
+		    "store", dir);
+		store_close(s);
+		return CS_EPERM;
+	}
+	*sp = s;
+	return 0;
+}
+
+/* Closes the store. */
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->env != NULL)
+		mdb_env_close(s->env);
+	sodium_memzero(s->sk, sizeof(s->sk));
+	free(s->dir);
+	free(s);
+}
+
+/* Returns the node's meta. */
+const struct store_info *
+store_info(const struct store *s)
+{
+	return &s->info;
+}
+
+/* Reads a head inside txn. */
+int
+store_head_get(struct store *s, MDB_txn *txn, const uint8_t *origin,
+    uint64_t *seq, uint8_t hash[PROTO_HASH_LEN], uint64_t *hlc)
+{
+	MDB_val k = { PROTO_KEY_LEN, (void *)(uintptr_t)origin }, d;
+
+	if (mdb_get(txn, s->dbi[DB_HEADS], &k, &d) != 0 || d.mv_size != 48)
+		return CS_ENOTFOUND;
+	*seq = get_be64(d.mv_data);
+	if (hash != NULL)
+		memcpy(hash, (uint8_t *)d.mv_data + 8, PROTO_HASH_LEN);
+	if (hlc != NULL)
+		*hlc = get_be64((uint8_t *)d.mv_data + 40);
+	return 0;
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+/* Unpacks a record value. */
+int
+store_rec_unpack(struct store_rec *r, const uint8_t *id, const void *data,
+    size_t len)
+{
+	const msgpack_object *a;
+	size_t off = 0;
+
+	memset(r, 0, sizeof(*r));
+	memcpy(r->id, id, PROTO_ID_LEN);
+	msgpack_unpacked_init(&r->up);
+	if (msgpack_unpack_next(&r->up, data, len, &off) !=
+	    MSGPACK_UNPACK_SUCCESS || r->up.data.type != MSGPACK_OBJECT_ARRAY ||
+	    r->up.data.via.array.size != 3)
+		goto bad;
+	a = r->up.data.via.array.ptr;
+	if (a[0].type != MSGPACK_OBJECT_STR || a[2].type != MSGPACK_OBJECT_MAP)
+		goto bad;
+	r->type = sch_type_find(a[0].via.str.ptr, a[0].via.str.size);
+	if (r->type == NULL)
+		goto bad;
+	r->deleted = a[1].type != MSGPACK_OBJECT_NIL;
+	r->fields = a[2].via.map.ptr;
+	r->nfields = a[2].via.map.size;
+	return 0;
+bad:
+	msgpack_unpacked_destroy(&r->up);
+	return CS_EDB;
+}
+
+/* Finds the [value, hlc, origin, base] entry of a field. */
+static const msgpack_object *
+rec_entry(const struct store_rec *r, const char *name)
+{
+	size_t n = strlen(name);
+	uint32_t i;
+
+	for (i = 0; i < r->nfields; i++) {
+		const msgpack_object *k = &r->fields[i].key;
+		const msgpack_object *v = &r->fields[i].val;
+
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+		    memcmp(k->via.str.ptr, name, n) == 0 &&
+		    v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size == 4)
+			return v->via.array.ptr;
+	}
+	return NULL;
+}
+
+/* Returns a field's value, or NULL when absent or nil. */
+const msgpack_object *
+store_rec_value(const struct store_rec *r, const char *name)
+{
+	const msgpack_object *e = rec_entry(r, name);
+
+	return e == NULL || e[0].type == MSGPACK_OBJECT_NIL ? NULL : &e[0];
+}
+
+/* Returns a field's clock. */
+uint64_t
+store_rec_clock(const struct store_rec *r, const char *name)
+{
+	const msgpack_object *e = rec_entry(r, name);
+
+	return e == NULL ? 0 : e[1].via.u64;
+}
+
+/* Returns the origin that wrote a field. */
+const uint8_t *
+store_rec_origin(const struct store_rec *r, const char *name)
+{
+	const msgpack_object *e = rec_entry(r, name);
+
+	return e == NULL ? NULL : (const uint8_t *)e[2].via.bin.ptr;
+}
+
+/* Frees a record. */
+void
+store_rec_free(struct store_rec *r)
+{
+	msgpack_unpacked_destroy(&r->up);
+	free(r->raw);
+	r->raw = NULL;
+}
+
+/* Reads a record by id into an owned copy. */
+int
+store_get(struct store *s, const uint8_t id[PROTO_ID_LEN],
+    struct store_rec *r)
+{
+	MDB_txn *txn;
+	MDB_val k = { PROTO_ID_LEN, (void *)(uintptr_t)id }, d;
+	uint8_t *copy;
+	int rc;
+
+	if (store_read_begin(s, &txn) != 0)
+		return CS_EDB;
+	if (mdb_get(txn, s->dbi[DB_RECORDS], &k, &d) != 0) {
+		mdb_txn_abort(txn);
+		return CS_ENOTFOUND;
+	}
+	copy = xmalloc(d.mv_size);
+	memcpy(copy, d.mv_data, d.mv_size);
+	mdb_txn_abort(txn);
+	rc = store_rec_unpack(r, id, copy, d.mv_size);
+	if (rc != 0) {
+		free(copy);
+		return rc;
+	}
+	r->raw = copy;
+	return 0;
+}
+
+/* Parses up to 32 hex chars into bytes; returns the nibble count or -1. */
+static int
+parse_prefix(const char *text, uint8_t *out)
+{
+	int n = 0;
+
+	memset(out, 0, PROTO_ID_LEN);
+	for (; text[n] != '\0'; n++) {
+		char c = text[n];
+		int v;
+
+		if (n >= 2 * PROTO_ID_LEN)
+			return -1;
+		if (c >= '0' && c <= '9')
+			v = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v = c - 'A' + 10;
+		else
+			return -1;
+		out[n / 2] |= (uint8_t)(n % 2 ? v : v << 4);
+	}
+	return n;
+}
+
+/* Returns whether key begins with the first nibbles of prefix. */
+static int
+prefix_match(const uint8_t *key, const uint8_t *prefix, int nibbles)
+{
+	int full = nibbles / 2;
+
+	if (memcmp(key, prefix, (size_t)full) != 0)
+		return 0;
+	return nibbles % 2 == 0 || (key[full] & 0xf0) == prefix[full];
+}
+
+/* Resolves an id or unique prefix. */
+int
+store_resolve(struct store *s, const char *text, const struct sch_type *type,
+    uint8_t id[PROTO_ID_LEN], char **cause)
+{
+	uint8_t prefix[PROTO_ID_LEN];
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	struct store_rec r;
+	int n, rc, found = 0;
+
+	n = parse_prefix(text, prefix);
+	if (n < 4) {
+		*cause = xasprintf("'%s' is not a record id (at least 4 hex "
+		    "digits)", text);
+		return CS_EUSAGE;
+	}
+	if (store_read_begin(s, &txn) != 0) {
+		*cause = xstrdup("cannot read the store");
+		return CS_EDB;
+	}
+	mdb_cursor_open(txn, s->dbi[DB_RECORDS], &cur);
+	k.mv_size = PROTO_ID_LEN;
+	k.mv_data = prefix;
+	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+	while (rc == 0 && prefix_match(k.mv_data, prefix, n)) {
+		if (store_rec_unpack(&r, k.mv_data, d.mv_data, d.mv_size) == 0) {
+			int ok = !r.deleted && (type == NULL || r.type == type);
+
+			msgpack_unpacked_destroy(&r.up);
+			if (ok) {
+				if (found++ == 0)
+					memcpy(id, k.mv_data, PROTO_ID_LEN);
+				else
+					break;
+			}
+		}
+		rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (found == 1)
+		return 0;
+	if (found > 1) {
+		*cause = xasprintf("id prefix '%s' is ambiguous", text);
+		return CS_EAMBIG;
+	}
+	*cause = xasprintf("no %s with id '%s'", type ? type->name : "record",
+	    text);
+	return CS_ENOTFOUND;
+}
+
+/* Returns the date (YYYYMMDD) of a record, 0 when it has none. */
+static uint32_t
+rec_ymd(const struct store_rec *r)
+{
+	const msgpack_object *v = store_rec_value(r, "date");
+	uint32_t ymd = 0;
+
+	if (v != NULL && v->type == MSGPACK_OBJECT_STR)
+		sch_date_parse(v->via.str.ptr, v->via.str.size, &ymd);
+	return ymd;
+}
+
+/* Lists records matching q. */
+int
+store_list(struct store *s, const struct store_query *q, store_rec_fn fn,
+    void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d, rk, rd;
+	uint8_t start[64];
+	size_t plen;
+	unsigned ti = store_type_index(q->type);
+	MDB_dbi dbi;
+	int rc, stop = 0;
+
+	if (store_read_begin(s, &txn) != 0)
+		return CS_EDB;
+	start[0] = (uint8_t)ti;
+	if (q->site != NULL) {
+		dbi = s->dbi[DB_BYSITE];
+		memcpy(start + 1, q->site, PROTO_ID_LEN);
+		plen = 1 + PROTO_ID_LEN;
+		put_be32(start + plen, q->since);
+		k.mv_size = plen + 4;
+	} else if (q->since != 0 || q->until != 0) {
+		dbi = s->dbi[DB_BYDATE];
+		plen = 1;
+		put_be32(start + 1, q->since);
+		k.mv_size = 5;
+	} else {
+		dbi = s->dbi[DB_BYTYPE];
+		plen = 1;
+		k.mv_size = 1;
+	}
+	k.mv_data = start;
+	mdb_cursor_open(txn, dbi, &cur);
+	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+	for (; rc == 0 && !stop; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		const uint8_t *key = k.mv_data;
+		const uint8_t *id = key + k.mv_size - PROTO_ID_LEN;
+		struct store_rec r;
+
+		if (k.mv_size < plen || memcmp(key, start, plen) != 0)
+			break;
+		if (dbi != s->dbi[DB_BYTYPE]) {
+			uint32_t ymd = get_be32(key + plen);
+
+			if (q->until != 0 && ymd > q->until)
+				break;
+			if (ymd < q->since)
+				continue;
+		}
+		rk.mv_size = PROTO_ID_LEN;
+		rk.mv_data = (void *)(uintptr_t)id;
+		if (mdb_get(txn, s->dbi[DB_RECORDS], &rk, &rd) != 0 ||
+		    store_rec_unpack(&r, id, rd.mv_data, rd.mv_size) != 0)
+			continue;
+		if (!r.deleted || q->with_deleted) {
+			uint32_t ymd = rec_ymd(&r);
+
+			if ((q->since == 0 || ymd >= q->since) &&
+			    (q->until == 0 || (ymd != 0 && ymd <= q->until)))
+				stop = fn(&r, arg);
+		}
+		msgpack_unpacked_destroy(&r.up);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+/* Decodes a stored commit value and calls fn. */
+static int
+call_commit(const MDB_val *d, store_commit_fn fn, void *arg, int *err)
+{
+	const uint8_t *v = d->mv_data;
+	struct proto_commit c;
+	struct store_commit sc;
+	uint8_t hash[PROTO_HASH_LEN];
+	int r;
+
+	*err = 0;
+	if (d->mv_size < 8 + PROTO_SIG_LEN) {
+		*err = CS_EDECODE;
+		return 0;
+	}
+	sc.recv_ms = get_be64(v);
+	sc.sig = v + 8;
+	sc.e = v + 8 + PROTO_SIG_LEN;
+	sc.elen = d->mv_size - 8 - PROTO_SIG_LEN;
+	if ((*err = proto_commit_decode(&c, sc.e, sc.elen, NULL)) != 0)
+		return 0;
+	proto_hash(hash, sc.e, sc.elen, sc.sig);
+	sc.c = &c;
+	sc.hash = hash;
+	r = fn(&sc, arg);
+	proto_commit_free(&c);
+	return r;
+}
+
+/* Walks the log. */
+int
+store_log(struct store *s, const uint8_t *origin, uint64_t from,
+    store_commit_fn fn, void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	uint8_t start[40] = { 0 };
+	int rc, err;
+
+	if (store_read_begin(s, &txn) != 0)
+		return CS_EDB;
+	if (origin != NULL)
+		memcpy(start, origin, PROTO_KEY_LEN);
+	put_be64(start + PROTO_KEY_LEN, from);
+	k.mv_size = sizeof(start);
+	k.mv_data = start;
+	mdb_cursor_open(txn, s->dbi[DB_COMMITS], &cur);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if (origin != NULL && memcmp(k.mv_data, origin,
+		    PROTO_KEY_LEN) != 0)
+			break;
+		if (call_commit(&d, fn, arg, &err) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+struct history_arg {
+	uint32_t opidx;
+	store_change_fn fn;
+	void *arg;
+};
+
+static int
+history_commit(const struct store_commit *sc, void *arg)
+{
+	struct history_arg *ha = arg;
+	struct store_change ch;
+
+	if (ha->opidx >= sc->c->nops)
+		return 0;
+	ch.sc = sc;
+	ch.op = &sc->c->ops[ha->opidx];
+	return ha->fn(&ch, ha->arg);
+}
+
+/* Walks the ops that touched id, in clock order. */
+int
+store_history(struct store *s, const uint8_t id[PROTO_ID_LEN],
+    store_change_fn fn, void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d, ck, cd;
+	struct history_arg ha = { 0, fn, arg };
+	int rc, err;
+
+	if (store_read_begin(s, &txn) != 0)
+		return CS_EDB;
+	k.mv_size = PROTO_ID_LEN;
+	k.mv_data = (void *)(uintptr_t)id;
+	mdb_cursor_open(txn, s->dbi[DB_HISTORY], &cur);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		const uint8_t *key = k.mv_data;
+
+		if (k.mv_size != 68 || memcmp(key, id, PROTO_ID_LEN) != 0)
+			break;
+		ck.mv_size = 40;
+		ck.mv_data = (void *)(uintptr_t)(key + 24);
+		ha.opidx = get_be32(key + 64);
+		if (mdb_get(txn, s->dbi[DB_COMMITS], &ck, &cd) == 0 &&
+		    call_commit(&cd, history_commit, &ha, &err) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+/* Walks the heads. */
+int
+store_heads(struct store *s, store_head_fn fn, void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	int rc;
+
+	if (store_read_begin(s, &txn) != 0)
+		return CS_EDB;
+	mdb_cursor_open(txn, s->dbi[DB_HEADS], &cur);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
+		if (k.mv_size == PROTO_KEY_LEN && d.mv_size == 48 &&
+		    fn(k.mv_data, get_be64(d.mv_data),
+		    (const uint8_t *)d.mv_data + 8, arg) != 0)
+			break;
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+/* Walks the conflicts (of one record, or all). */
+int
+store_conflicts(struct store *s, const uint8_t *id, store_conflict_fn fn,
+    void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d, rk, rd;
+	uint8_t zero[PROTO_ID_LEN] = { 0 };
+	int rc;
+
+	if (store_read_begin(s, &txn) != 0)
+		return CS_EDB;
+	k.mv_size = PROTO_ID_LEN;
+	k.mv_data = (void *)(uintptr_t)(id != NULL ? id : zero);
+	mdb_cursor_open(txn, s->dbi[DB_CONFLICTS], &cur);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		const uint8_t *key = k.mv_data;
+		const uint8_t *nul;
+		struct store_conflict c;
+		struct store_rec r;
+		msgpack_unpacked up;
+		size_t off = 0;
+		char field[PROTO_MAX_NAME + 1];
+		const msgpack_object *e;
+		int stop;
+
+		if (id != NULL && memcmp(key, id, PROTO_ID_LEN) != 0)
+			break;
+		nul = memchr(key + PROTO_ID_LEN, 0, k.mv_size - PROTO_ID_LEN);
+		if (nul == NULL || (size_t)(key + k.mv_size - nul) != 41 ||
+		    (size_t)(nul - key - PROTO_ID_LEN) > PROTO_MAX_NAME)
+			continue;
+		memcpy(field, key + PROTO_ID_LEN, (size_t)(nul - key) -
+		    PROTO_ID_LEN);
+		field[nul - key - PROTO_ID_LEN] = '\0';
+		rk.mv_size = PROTO_ID_LEN;
+		rk.mv_data = (void *)(uintptr_t)key;
+		if (mdb_get(txn, s->dbi[DB_RECORDS], &rk, &rd) != 0 ||
+		    store_rec_unpack(&r, key, rd.mv_data, rd.mv_size) != 0)
+			continue;
+		msgpack_unpacked_init(&up);
+		if (msgpack_unpack_next(&up, d.mv_data, d.mv_size, &off) !=
+		    MSGPACK_UNPACK_SUCCESS) {
+			msgpack_unpacked_destroy(&up);
+			msgpack_unpacked_destroy(&r.up);
+			continue;
+		}
+		e = rec_entry(&r, field);
+		c.type = r.type;
+		c.id = key;
+		c.field = field;
+		c.value = &up.data;
+		c.hlc = get_be64(nul + 1);
+		c.origin = nul + 9;
+		c.winner = e != NULL ? &e[0] : NULL;
+		c.winner_hlc = e != NULL ? e[1].via.u64 : 0;
+		c.winner_origin = e != NULL ?
+		    (const uint8_t *)e[2].via.bin.ptr : NULL;
+		stop = fn(&c, arg);
+		msgpack_unpacked_destroy(&up);
+		msgpack_unpacked_destroy(&r.up);
+		if (stop)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+/* Counts the entries of dbi whose key starts with one byte b. */
+static uint64_t
+count_prefix(MDB_txn *txn, MDB_dbi dbi, uint8_t b)
+{
+	MDB_cursor *cur;
+	MDB_val k = { 1, &b }, d;
+	uint64_t n = 0;
+	int rc;
+
+	mdb_cursor_open(txn, dbi, &cur);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+	    rc == 0 && ((uint8_t *)k.mv_data)[0] == b;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
+		n++;
+	mdb_cursor_close(cur);
+	return n;
+}
+
+/* Fills counts, commit totals and the digest. */
+int
+store_status(struct store *s, struct store_status *st)
+{
+	MDB_txn *txn;
+	MDB_stat ms;
+	unsigned i;
+
+	memset(st, 0, sizeof(*st));
+	if (store_read_begin(s, &txn) != 0)
+		return CS_EDB;
+	for (i = 0; i < sch_ntypes && i < 16; i++)
+		st->counts[i] = count_prefix(txn, s->dbi[DB_BYTYPE],
+		    (uint8_t)i);
+	if (mdb_stat(txn, s->dbi[DB_COMMITS], &ms) == 0)
+		st->commits = ms.ms_entries;
+	if (mdb_stat(txn, s->dbi[DB_FORKS], &ms) == 0)
+		st->forks = ms.ms_entries;
+	meta_get(txn, s->dbi[DB_META], "digest", st->digest,
+	    PROTO_HASH_LEN, NULL);
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+struct verify_arg {
+	struct store *s;
+	store_fault_fn fn;
+	void *arg;
+	int faults;
+	uint8_t origin[PROTO_KEY_LEN];
+	uint64_t seq;
+	uint8_t hash[PROTO_HASH_LEN];
+};
+
+/* Re-checks one commit against its predecessor. */
+static int
+verify_commit(const struct store_commit *sc, void *arg)
+{
+	struct verify_arg *va = arg;
+	const struct proto_commit *c = sc->c;
+	const char *why = NULL;
+
+	if (memcmp(va->origin, c->origin, PROTO_KEY_LEN) != 0) {
+		memcpy(va->origin, c->origin, PROTO_KEY_LEN);
+		va->seq = 0;
+	}
+	if (c->seq != va->seq + 1)
+		why = "seq does not follow the previous commit";
+	else if (c->seq > 1 && memcmp(c->prev, va->hash, PROTO_HASH_LEN) != 0)
+		why = "prev is not the hash of the previous commit";
+	else if (proto_verify(sc->sig, sc->e, sc->elen, va->s->info.network,
+	    c->origin) != 0)
+		why = "signature does not verify";
+	if (why != NULL) {
+		va->faults++;
+		va->fn(c->origin, c->seq, why, va->arg);
+	}
+	va->seq = c->seq;
+	memcpy(va->hash, sc->hash, PROTO_HASH_LEN);
+	return 0;
+}
+
+/* Re-checks every stored commit. */
+int
+store_verify(struct store *s, store_fault_fn fn, void *arg)
+{
+	struct verify_arg va;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	int rc, err;
+
+	memset(&va, 0, sizeof(va));
+	va.s = s;
+	va.fn = fn;
+	va.arg = arg;
+	if (store_read_begin(s, &txn) != 0)
+		return CS_EDB;
+	mdb_cursor_open(txn, s->dbi[DB_COMMITS], &cur);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		const uint8_t *key = k.mv_data;
+
+		call_commit(&d, verify_commit, &va, &err);
+		if (err != 0 && k.mv_size == 40) {
+			va.faults++;
+			fn(key, get_be64(key + PROTO_KEY_LEN),
+			    "stored bytes do not decode", arg);
+			memcpy(va.origin, key, PROTO_KEY_LEN);
+			va.seq = get_be64(key + PROTO_KEY_LEN);
+		}
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return va.faults;
+}
