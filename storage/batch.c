@@ -157,6 +157,18 @@ cross_check(const struct sch_type *t, const struct pfield *pf, size_t n,
 	return NULL;
 }
 
+/* Returns whether the put sets the field named name. */
+static int
+has_field(const struct pfield *pf, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(pf[i].f->name, name) == 0)
+			return 1;
+	return 0;
+}
+
 /* Warns about a café that misses fidelity elements or has big tables. */
 static void
 fidelity_warn(struct store_batch *b, const struct pfield *pf, size_t n,
@@ -334,7 +346,9 @@ store_batch_put(struct store_batch *b, const struct sch_type *t,
 		}
 	if ((*cause = cross_check(t, pf, np, have_old ? &old : NULL)) != NULL)
 		goto out;
-	if (strcmp(t->name, "cafe") == 0)
+	if (strcmp(t->name, "cafe") == 0 && (create ||
+	    has_field(pf, np, "elements") || has_field(pf, np,
+	    "max_table_size")))
 		fidelity_warn(b, pf, np, have_old ? &old : NULL);
 	qsort(pf, np, sizeof(pf[0]), pfield_cmp);
 	if (create)

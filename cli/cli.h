@@ -1,0 +1,107 @@
+/*
+ * cli.h: what the files of cli/ share: the command table entry, argument
+ * helpers, error reporting and JSON conversion of records.
+ */
+#ifndef CAFESYNC_CLI_H
+#define CAFESYNC_CLI_H
+
+#include <jansson.h>
+
+#include "../storage/storage.h"
+
+/* Exit codes. */
+#define EXIT_OK 0
+#define EXIT_CHECK 1   /* a check failed: verify, refused commits */
+#define EXIT_USAGE 2   /* usage or input error */
+
+/* Per-invocation state handed to every command. */
+struct cli {
+	const char *cmd;       /* the command's name, for messages */
+	const char *data;      /* the data directory */
+	int json;              /* --json given */
+	int argc;              /* the command's own arguments (after options) */
+	char **argv;
+	struct store *store;   /* opened by the dispatcher when needs_store */
+};
+
+struct cmd_entry {
+	const char *name;
+	const char *usage;
+	const char *help;
+	int needs_store;
+	int (*fn)(struct cli *c);
+};
+
+extern const struct cmd_entry cmd_table[];
+
+/* Prints "cafe: CMD: message" to stderr and returns EXIT_USAGE. */
+int cli_usage_error(struct cli *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints "cafe: CMD: message" to stderr and returns code. */
+int cli_fail(struct cli *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prints "cafe: warning: message" to stderr. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Takes the option named opt (like "--site") and its value out of the
+ * command's arguments.  Returns its value, or NULL when absent.  A second
+ * call returns the next occurrence.  An option without a value is a usage
+ * error (*bad set).
+ */
+const char *cli_take(struct cli *c, const char *opt, int *bad);
+
+/* Takes a flag (like "--json"); returns whether it was there. */
+int cli_flag(struct cli *c, const char *opt);
+
+/* After options are taken: fails on any option left, and on a count of
+ * remaining arguments outside [min, max].  Returns 0 or EXIT_USAGE. */
+int cli_rest(struct cli *c, int min, int max);
+
+/* Resolves a record id argument; prints the error and returns non-zero. */
+int cli_resolve(struct cli *c, const char *text, const struct sch_type *t,
+    uint8_t id[PROTO_ID_LEN]);
+
+/* Looks up a record type by name; prints the error when unknown. */
+const struct sch_type *cli_type(struct cli *c, const char *name);
+
+/* Splits "name=value" arguments into kv (values point into argv). */
+int cli_fields(struct cli *c, char **args, int n, struct store_kv *kv);
+
+/* Converts a record to a flat JSON object (id, type, fields). */
+json_t *cli_rec_json(const struct store_rec *r);
+
+/* Converts one field value to JSON by its schema type. */
+json_t *cli_value_json(const struct sch_field *f, const msgpack_object *v);
+
+/* Prints a JSON value to stdout with a newline. */
+void cli_print_json(json_t *j);
+
+/* Formats an hlc as an ISO 8601 UTC time into buf (at least 32 bytes). */
+void cli_time(uint64_t hlc_or_ms, int is_hlc, char *buf, size_t len);
+
+/* Parses a YYYY-MM-DD option value; prints the error on failure. */
+int cli_date(struct cli *c, const char *opt, const char *text, uint32_t *ymd);
+
+/* Command handlers. */
+int cmd_init(struct cli *c);
+int cmd_id(struct cli *c);
+int cmd_status(struct cli *c);
+int cmd_add(struct cli *c);
+int cmd_edit(struct cli *c);
+int cmd_rm(struct cli *c);
+int cmd_show(struct cli *c);
+int cmd_list(struct cli *c);
+int cmd_history(struct cli *c);
+int cmd_conflicts(struct cli *c);
+int cmd_stats(struct cli *c);
+int cmd_log(struct cli *c);
+int cmd_verify(struct cli *c);
+int cmd_export(struct cli *c);
+int cmd_import(struct cli *c);
+int cmd_bundle(struct cli *c);
+int cmd_help(struct cli *c);
+
+#endif

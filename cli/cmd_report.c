@@ -1,0 +1,591 @@
+/*
+ * cmd_report.c: stats, export and import.  CSV goes through libcsv, JSON
+ * through jansson; the columns and keys are the schema's field names.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <csv.h>
+
+#include "cli.h"
+
+/* Most errors an import lists before it stops looking. */
+#define IMPORT_MAX_ERRORS 20
+
+/* ---- stats ------------------------------------------------------------ */
+
+struct stats_arg {
+	const char *by;
+	json_t *groups;     /* key -> {cafes, attendees, ...} */
+	struct store *s;
+};
+
+static const char *const stat_fields[] = { "attendees", "new_attendees",
+	"children_cared_for", NULL };
+
+/* Adds a café's counts to the group named key. */
+static void
+stats_add(json_t *groups, const char *key, const struct store_rec *r)
+{
+	json_t *g = json_object_get(groups, key);
+	int i;
+
+	if (g == NULL) {
+		g = json_pack("{s:s, s:I, s:I, s:I, s:I}", "key", key,
+		    "cafes", (json_int_t)0, "attendees", (json_int_t)0,
+		    "new_attendees", (json_int_t)0, "children_cared_for",
+		    (json_int_t)0);
+		json_object_set_new(groups, key, g);
+	}
+	json_object_set_new(g, "cafes", json_integer(json_integer_value(
+	    json_object_get(g, "cafes")) + 1));
+	for (i = 0; stat_fields[i] != NULL; i++) {
+		const msgpack_object *v = store_rec_value(r, stat_fields[i]);
+
+		if (v != NULL && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+			json_object_set_new(g, stat_fields[i], json_integer(
+			    json_integer_value(json_object_get(g,
+			    stat_fields[i])) + (json_int_t)v->via.u64));
+	}
+}
+
+static int
+stats_one(const struct store_rec *r, void *arg)
+{
+	struct stats_arg *sa = arg;
+	const msgpack_object *v;
+	char key[64];
+	uint32_t i;
+
+	if (sa->by == NULL) {
+		stats_add(sa->groups, "all", r);
+		return 0;
+	}
+	if (strcmp(sa->by, "factor") == 0) {
+		v = store_rec_value(r, "factors");
+		for (i = 0; v != NULL && i < v->via.array.size; i++) {
+			const msgpack_object_str *s =
+			    &v->via.array.ptr[i].via.str;
+
+			snprintf(key, sizeof(key), "%.*s", (int)s->size,
+			    s->ptr);
+			stats_add(sa->groups, key, r);
+		}
+		return 0;
+	}
+	if (strcmp(sa->by, "site") == 0) {
+		v = store_rec_value(r, "site");
+		if (v == NULL || v->type != MSGPACK_OBJECT_BIN)
+			return 0;
+		proto_hex(key, (const uint8_t *)v->via.bin.ptr, PROTO_ID_LEN);
+	} else if (strcmp(sa->by, "month") == 0) {
+		v = store_rec_value(r, "date");
+		if (v == NULL || v->type != MSGPACK_OBJECT_STR)
+			return 0;
+		snprintf(key, sizeof(key), "%.7s", v->via.str.ptr);
+	} else {
+		v = store_rec_value(r, "format");
+		if (v == NULL || v->type != MSGPACK_OBJECT_STR)
+			return 0;
+		snprintf(key, sizeof(key), "%.*s", (int)v->via.str.size,
+		    v->via.str.ptr);
+	}
+	stats_add(sa->groups, key, r);
+	return 0;
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* cafe stats [--by site|month|format|factor] [--json] */
+int
+cmd_stats(struct cli *c)
+{
+	static const char *const bys[] = { "site", "month", "format",
+		"factor", NULL };
+	struct stats_arg sa = { NULL, NULL, c->store };
+	struct store_query q;
+	const char **keys, *k;
+	json_t *v, *out;
+	size_t n = 0, i;
+	int bad = 0, json;
+
+	json = cli_flag(c, "--json");
+	sa.by = cli_take(c, "--by", &bad);
+	if (bad || cli_rest(c, 0, 0) != 0)
+		return EXIT_USAGE;
+	if (sa.by != NULL) {
+		for (i = 0; bys[i] != NULL; i++)
+			if (strcmp(bys[i], sa.by) == 0)
+				break;
+		if (bys[i] == NULL)
+			return cli_usage_error(c, "option --by: '%s' is not "
+			    "one of: site month format factor", sa.by);
+	}
+	memset(&q, 0, sizeof(q));
+	q.type = sch_type_find("cafe", 4);
+	sa.groups = json_object();
+	store_list(c->store, &q, stats_one, &sa);
+	if (sa.by == NULL) {
+		out = json_object_get(sa.groups, "all");
+		out = out != NULL ? json_incref(out) : json_pack("{s:I, s:I, "
+		    "s:I, s:I}", "cafes", (json_int_t)0, "attendees",
+		    (json_int_t)0, "new_attendees", (json_int_t)0,
+		    "children_cared_for", (json_int_t)0);
+		json_object_del(out, "key");
+	} else {
+		keys = xcalloc(json_object_size(sa.groups) + 1, sizeof(*keys));
+		json_object_foreach(sa.groups, k, v)
+			keys[n++] = k;
+		qsort(keys, n, sizeof(*keys), key_cmp);
+		out = json_array();
+		for (i = 0; i < n; i++) {
+			json_t *g = json_object_get(sa.groups, keys[i]);
+
+			if (strcmp(sa.by, "site") == 0) {
+				uint8_t id[PROTO_ID_LEN];
+				struct store_rec r;
+				const msgpack_object *nm;
+
+				if (proto_unhex(id, PROTO_ID_LEN, keys[i]) == 0 &&
+				    store_get(c->store, id, &r) == 0) {
+					nm = store_rec_value(&r, "name");
+					if (nm != NULL)
+						json_object_set_new(g, "name",
+						    json_stringn(nm->via.str.ptr,
+						    nm->via.str.size));
+					store_rec_free(&r);
+				}
+			}
+			json_array_append(out, g);
+		}
+		free(keys);
+	}
+	json_decref(sa.groups);
+	if (json) {
+		cli_print_json(out);
+		return EXIT_OK;
+	}
+	if (sa.by == NULL)
+		printf("cafes %lld, attendees %lld, new attendees %lld, "
+		    "children cared for %lld\n",
+		    (long long)json_integer_value(json_object_get(out, "cafes")),
+		    (long long)json_integer_value(json_object_get(out,
+		    "attendees")),
+		    (long long)json_integer_value(json_object_get(out,
+		    "new_attendees")),
+		    (long long)json_integer_value(json_object_get(out,
+		    "children_cared_for")));
+	else {
+		printf("%-34s %6s %9s %6s %8s\n", sa.by, "cafes", "attendees",
+		    "new", "children");
+		for (i = 0; i < json_array_size(out); i++) {
+			json_t *g = json_array_get(out, i);
+			json_t *nm = json_object_get(g, "name");
+
+			printf("%-34.34s %6lld %9lld %6lld %8lld\n",
+			    nm ? json_string_value(nm) :
+			    json_string_value(json_object_get(g, "key")),
+			    (long long)json_integer_value(json_object_get(g,
+			    "cafes")),
+			    (long long)json_integer_value(json_object_get(g,
+			    "attendees")),
+			    (long long)json_integer_value(json_object_get(g,
+			    "new_attendees")),
+			    (long long)json_integer_value(json_object_get(g,
+			    "children_cared_for")));
+		}
+	}
+	json_decref(out);
+	return EXIT_OK;
+}
+
+/* ---- export ----------------------------------------------------------- */
+
+struct export_arg {
+	int csv;
+	json_t *a;
+	char *buf;
+};
+
+/* Writes one CSV cell with libcsv's quoting. */
+static void
+csv_cell(const char *s, int first)
+{
+	if (!first)
+		fputc(',', stdout);
+	csv_fwrite(stdout, s, strlen(s));
+}
+
+static int
+export_one(const struct store_rec *r, void *arg)
+{
+	struct export_arg *ea = arg;
+	char hex[2 * PROTO_ID_LEN + 1];
+	unsigned i;
+
+	if (!ea->csv) {
+		json_array_append_new(ea->a, cli_rec_json(r));
+		return 0;
+	}
+	proto_hex(hex, r->id, PROTO_ID_LEN);
+	csv_cell(hex, 1);
+	for (i = 0; i < r->type->nfields; i++) {
+		const struct sch_field *f = &r->type->fields[i];
+
+		sch_format(f, store_rec_value(r, f->name), ea->buf,
+		    PROTO_MAX_VALUE * 4);
+		csv_cell(ea->buf, 0);
+	}
+	fputc('\n', stdout);
+	return 0;
+}
+
+/* cafe export TYPE --format csv|json */
+int
+cmd_export(struct cli *c)
+{
+	struct export_arg ea = { 0, NULL, NULL };
+	struct store_query q;
+	const char *fmt;
+	unsigned i;
+	int bad = 0;
+
+	fmt = cli_take(c, "--format", &bad);
+	if (bad || cli_rest(c, 1, 1) != 0)
+		return EXIT_USAGE;
+	memset(&q, 0, sizeof(q));
+	if ((q.type = cli_type(c, c->argv[0])) == NULL)
+		return EXIT_USAGE;
+	if (fmt == NULL || (strcmp(fmt, "csv") != 0 &&
+	    strcmp(fmt, "json") != 0))
+		return cli_usage_error(c, "option --format: must be csv or "
+		    "json");
+	ea.csv = strcmp(fmt, "csv") == 0;
+	if (ea.csv) {
+		csv_cell("id", 1);
+		for (i = 0; i < q.type->nfields; i++)
+			csv_cell(q.type->fields[i].name, 0);
+		fputc('\n', stdout);
+		ea.buf = xmalloc(PROTO_MAX_VALUE * 4);
+	} else
+		ea.a = json_array();
+	store_list(c->store, &q, export_one, &ea);
+	if (!ea.csv)
+		cli_print_json(ea.a);
+	free(ea.buf);
+	return EXIT_OK;
+}
+
+/* ---- import ----------------------------------------------------------- */
+
+struct import_state {
+	struct cli *c;
+	const struct sch_type *t;
+	const char *path;
+	struct store_batch *b;
+	/* CSV row being gathered */
+	char **cells;
+	size_t ncells, cap;
+	/* header */
+	char **cols;
+	size_t ncols;
+	int *colfield;       /* -1 for an ignored column (id) */
+	unsigned long line;  /* physical line being parsed */
+	unsigned long rows;
+	int errors;
+};
+
+/* Reports a bad row; stops listing after IMPORT_MAX_ERRORS. */
+static void
+row_error(struct import_state *st, const char *where, unsigned long n,
+    const char *cause)
+{
+	if (st->errors++ < IMPORT_MAX_ERRORS)
+		fprintf(stderr, "cafe: import: %s:%s%lu: %s\n", st->path, where,
+		    n, cause);
+}
+
+/* Adds one record from kv; reports errors against the row. */
+static void
+import_row(struct import_state *st, struct store_kv *kv, size_t n,
+    const char *where, unsigned long at)
+{
+	uint8_t id[PROTO_ID_LEN];
+	char *cause = NULL;
+
+	if (store_batch_put(st->b, st->t, id, 1, kv, n, &cause) != 0) {
+		row_error(st, where, at, cause);
+		free(cause);
+	}
+	st->rows++;
+}
+
+static void
+csv_field_cb(void *s, size_t len, void *arg)
+{
+	struct import_state *st = arg;
+	char *cell = xmalloc(len + 1);
+
+	memcpy(cell, s, len);
+	cell[len] = '\0';
+	if (st->ncells == st->cap) {
+		st->cap = st->cap ? st->cap * 2 : 32;
+		st->cells = xreallocarray(st->cells, st->cap,
+		    sizeof(*st->cells));
+	}
+	st->cells[st->ncells++] = cell;
+}
+
+static void
+clear_cells(struct import_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->ncells; i++)
+		free(st->cells[i]);
+	st->ncells = 0;
+}
+
+/* Ends a CSV row: the first is the header, the rest records. */
+static void
+csv_row_cb(int ch, void *arg)
+{
+	struct import_state *st = arg;
+	struct store_kv kv[PROTO_MAX_FIELDS];
+	size_t i, n = 0;
+	char msg[160];
+
+	if (st->cols == NULL) {
+		st->cols = st->cells;
+		st->ncols = st->ncells;
+		st->cells = NULL;
+		st->ncells = st->cap = 0;
+		st->colfield = xcalloc(st->ncols, sizeof(int));
+		for (i = 0; i < st->ncols; i++) {
+			const struct sch_field *f = sch_field_find(st->t,
+			    st->cols[i], strlen(st->cols[i]));
+
+			if (strcmp(st->cols[i], "id") == 0)
+				st->colfield[i] = -1;
+			else if (f == NULL) {
+				snprintf(msg, sizeof(msg), "column %.40s: %s "
+				    "has no such field", st->cols[i],
+				    st->t->name);
+				row_error(st, "", st->line, msg);
+				st->colfield[i] = -1;
+			} else
+				st->colfield[i] = (int)(f - st->t->fields);
+		}
+		return;
+	}
+	if (st->ncells != st->ncols) {
+		snprintf(msg, sizeof(msg), "row has %zu cells, the header %zu",
+		    st->ncells, st->ncols);
+		row_error(st, "", st->line, msg);
+		clear_cells(st);
+		return;
+	}
+	for (i = 0; i < st->ncells && n < PROTO_MAX_FIELDS; i++)
+		if (st->colfield[i] >= 0 && st->cells[i][0] != '\0') {
+			kv[n].name = st->t->fields[st->colfield[i]].name;
+			kv[n].value = st->cells[i];
+			n++;
+		}
+	import_row(st, kv, n, "", st->line);
+	clear_cells(st);
+}
+
+/* Reads a CSV file line by line so errors can name the line. */
+static int
+import_csv(struct import_state *st, FILE *f)
+{
+	struct csv_parser p;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+
+	if (csv_init(&p, CSV_STRICT | CSV_APPEND_NULL | CSV_EMPTY_IS_NULL) != 0)
+		return -1;
+	csv_set_opts(&p, CSV_STRICT | CSV_STRICT_FINI);
+	while ((len = getline(&line, &cap, f)) > 0) {
+		st->line++;
+		if (csv_parse(&p, line, (size_t)len, csv_field_cb, csv_row_cb,
+		    st) != (size_t)len) {
+			row_error(st, "", st->line, csv_strerror(
+			    csv_error(&p)));
+			break;
+		}
+	}
+	if (csv_fini(&p, csv_field_cb, csv_row_cb, st) != 0)
+		row_error(st, "", st->line, "file ends inside a quoted cell");
+	csv_free(&p);
+	free(line);
+	clear_cells(st);
+	return 0;
+}
+
+/* Converts a JSON value to the text form sch_parse() reads. */
+static char *
+json_text(json_t *v)
+{
+	size_t i, n = 0;
+	char *s, **parts;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return xstrdup(json_string_value(v));
+	case JSON_INTEGER:
+		return xasprintf("%lld", (long long)json_integer_value(v));
+	case JSON_REAL:
+		return xasprintf("%.2f", json_real_value(v));
+	case JSON_ARRAY:
+		parts = xcalloc(json_array_size(v) + 1, sizeof(*parts));
+		for (i = 0; i < json_array_size(v); i++) {
+			parts[i] = json_text(json_array_get(v, i));
+			if (parts[i] == NULL) {
+				while (i > 0)
+					free(parts[--i]);
+				free(parts);
+				return NULL;
+			}
+			n += strlen(parts[i]) + 1;
+		}
+		s = xcalloc(n + 1, 1);
+		for (i = 0; i < json_array_size(v); i++) {
+			if (i > 0)
+				strcat(s, ",");
+			strcat(s, parts[i]);
+			free(parts[i]);
+		}
+		free(parts);
+		return s;
+	default:
+		return NULL;
+	}
+}
+
+/* Reads a JSON array of flat objects. */
+static int
+import_json(struct import_state *st, FILE *f)
+{
+	json_error_t err;
+	json_t *root, *o, *v;
+	const char *k;
+	size_t i;
+	char msg[200];
+
+	root = json_loadf(f, JSON_REJECT_DUPLICATES, &err);
+	if (root == NULL) {
+		snprintf(msg, sizeof(msg), "not JSON: %s", err.text);
+		row_error(st, "line ", (unsigned long)err.line, msg);
+		return 0;
+	}
+	if (!json_is_array(root)) {
+		row_error(st, "line ", 1, "not a JSON array of records");
+		json_decref(root);
+		return 0;
+	}
+	json_array_foreach(root, i, o) {
+		struct store_kv kv[PROTO_MAX_FIELDS];
+		char *texts[PROTO_MAX_FIELDS];
+		size_t n = 0, j;
+		int bad = 0;
+
+		if (!json_is_object(o)) {
+			row_error(st, "record ", i + 1, "not a JSON object");
+			continue;
+		}
+		json_object_foreach(o, k, v) {
+			if (strcmp(k, "id") == 0 || strcmp(k, "type") == 0 ||
+			    strcmp(k, "deleted") == 0 || json_is_null(v))
+				continue;
+			if (n == PROTO_MAX_FIELDS) {
+				row_error(st, "record ", i + 1,
+				    "too many fields");
+				bad = 1;
+				break;
+			}
+			if ((texts[n] = json_text(v)) == NULL) {
+				snprintf(msg, sizeof(msg), "field %.40s: not "
+				    "a string, number or list", k);
+				row_error(st, "record ", i + 1, msg);
+				bad = 1;
+				break;
+			}
+			kv[n].name = k;
+			kv[n].value = texts[n];
+			n++;
+		}
+		if (!bad)
+			import_row(st, kv, n, "record ", i + 1);
+		for (j = 0; j < n; j++)
+			free(texts[j]);
+	}
+	json_decref(root);
+	return 0;
+}
+
+/* cafe import TYPE FILE [--format csv|json] */
+int
+cmd_import(struct cli *c)
+{
+	struct import_state st;
+	const char *fmt, *dot;
+	char *cause = NULL;
+	FILE *f;
+	size_t i;
+	int bad = 0, rc = EXIT_USAGE;
+
+	memset(&st, 0, sizeof(st));
+	fmt = cli_take(c, "--format", &bad);
+	if (bad || cli_rest(c, 2, 2) != 0)
+		return EXIT_USAGE;
+	if ((st.t = cli_type(c, c->argv[0])) == NULL)
+		return EXIT_USAGE;
+	st.c = c;
+	st.path = c->argv[1];
+	if (fmt == NULL && (dot = strrchr(st.path, '.')) != NULL)
+		fmt = dot + 1;
+	if (fmt == NULL || (strcmp(fmt, "csv") != 0 &&
+	    strcmp(fmt, "json") != 0))
+		return cli_usage_error(c, "option --format: must be csv or "
+		    "json (or name the file .csv or .json)");
+	if ((f = fopen(st.path, "rb")) == NULL)
+		return cli_usage_error(c, "%s: %s", st.path, strerror(errno));
+	st.b = store_batch_new(c->store);
+	if (strcmp(fmt, "csv") == 0)
+		import_csv(&st, f);
+	else
+		import_json(&st, f);
+	fclose(f);
+	if (st.errors > 0) {
+		fprintf(stderr, "cafe: import: %d error%s; nothing imported\n",
+		    st.errors, st.errors == 1 ? "" : "s");
+		goto out;
+	}
+	for (i = 0; store_batch_warning(st.b, i) != NULL; i++)
+		if (i < IMPORT_MAX_ERRORS)
+			cli_warn("%s", store_batch_warning(st.b, i));
+	if (store_batch_commit(st.b, &cause) != 0) {
+		cli_fail(c, EXIT_USAGE, "%s", cause);
+		free(cause);
+		goto out;
+	}
+	printf("imported %zu %s records\n", store_batch_count(st.b),
+	    st.t->name);
+	rc = EXIT_OK;
+out:
+	store_batch_free(st.b);
+	for (i = 0; i < st.ncols; i++)
+		free(st.cols[i]);
+	free(st.cols);
+	free(st.colfield);
+	free(st.cells);
+	return rc;
+}
