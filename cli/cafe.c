@@ -355,7 +355,8 @@ main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		} else {
-			fprintf(stderr, "cafe: unknown option %s\n", argv[i]);
+			fprintf(stderr, "cafe: %s: unknown option (cafe help "
+			    "lists the commands)\n", argv[i]);
 			return EXIT_USAGE;
 		}
 	}
@@ -367,7 +368,7 @@ main(int argc, char **argv)
 		if (strcmp(e->name, argv[i]) == 0)
 			break;
 	if (e->name == NULL) {
-		fprintf(stderr, "cafe: unknown command '%s' (cafe help lists "
+		fprintf(stderr, "cafe: %s: unknown command (cafe help lists "
 		    "them)\n", argv[i]);
 		free(data);
 		return EXIT_USAGE;

@@ -213,13 +213,19 @@ struct export_arg {
 	char *buf;
 };
 
-/* Writes one CSV cell with libcsv's quoting. */
+/* Writes one CSV cell, quoted by libcsv only when it needs to be. */
 static void
 csv_cell(const char *s, int first)
 {
+	size_t n = strlen(s);
+
 	if (!first)
 		fputc(',', stdout);
-	csv_fwrite(stdout, s, strlen(s));
+	if (strpbrk(s, ",\"\r\n") != NULL || (n > 0 && (s[0] == ' ' ||
+	    s[n - 1] == ' ')))
+		csv_fwrite(stdout, s, n);
+	else
+		fputs(s, stdout);
 }
 
 static int
@@ -483,11 +489,11 @@ import_json(struct import_state *st, FILE *f)
 	root = json_loadf(f, JSON_REJECT_DUPLICATES, &err);
 	if (root == NULL) {
 		snprintf(msg, sizeof(msg), "not JSON: %s", err.text);
-		row_error(st, "line ", (unsigned long)err.line, msg);
+		row_error(st, "", (unsigned long)err.line, msg);
 		return 0;
 	}
 	if (!json_is_array(root)) {
-		row_error(st, "line ", 1, "not a JSON array of records");
+		row_error(st, "", 1, "not a JSON array of records");
 		json_decref(root);
 		return 0;
 	}
@@ -498,7 +504,7 @@ import_json(struct import_state *st, FILE *f)
 		int bad = 0;
 
 		if (!json_is_object(o)) {
-			row_error(st, "record ", i + 1, "not a JSON object");
+			row_error(st, "", i + 1, "not a JSON object");
 			continue;
 		}
 		json_object_foreach(o, k, v) {
@@ -506,7 +512,7 @@ import_json(struct import_state *st, FILE *f)
 			    strcmp(k, "deleted") == 0 || json_is_null(v))
 				continue;
 			if (n == PROTO_MAX_FIELDS) {
-				row_error(st, "record ", i + 1,
+				row_error(st, "", i + 1,
 				    "too many fields");
 				bad = 1;
 				break;
@@ -514,7 +520,7 @@ import_json(struct import_state *st, FILE *f)
 			if ((texts[n] = json_text(v)) == NULL) {
 				snprintf(msg, sizeof(msg), "field %.40s: not "
 				    "a string, number or list", k);
-				row_error(st, "record ", i + 1, msg);
+				row_error(st, "", i + 1, msg);
 				bad = 1;
 				break;
 			}
@@ -523,7 +529,7 @@ import_json(struct import_state *st, FILE *f)
 			n++;
 		}
 		if (!bad)
-			import_row(st, kv, n, "record ", i + 1);
+			import_row(st, kv, n, "", i + 1);
 		for (j = 0; j < n; j++)
 			free(texts[j]);
 	}

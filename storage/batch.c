@@ -85,6 +85,8 @@ resolve_ref(void *arg, const char *ref, const char *text,
 	const struct sch_type *t = sch_type_find(ref, strlen(ref));
 	int rc;
 
+	struct store_rec r;
+
 	rc = store_resolve(s, text, t, id, cause);
 	if (rc == 0)
 		return 0;
@@ -92,7 +94,14 @@ resolve_ref(void *arg, const char *ref, const char *text,
 	    proto_unhex(id, PROTO_ID_LEN, text) == 0) {
 		free(*cause);
 		*cause = NULL;
-		return 1;
+		/* A full id may arrive later by sync, unless it is here
+		 * already as something else. */
+		if (store_get(s, id, &r) != 0)
+			return 1;
+		*cause = r.deleted ? xasprintf("%s %s is removed", ref, text) :
+		    xasprintf("%s is a %s, not a %s", text, r.type->name, ref);
+		store_rec_free(&r);
+		return CS_EUSAGE;
 	}
 	return rc;
 }
@@ -188,7 +197,10 @@ fidelity_warn(struct store_batch *b, const struct pfield *pf, size_t n,
 			el = &pf[i].val;
 	if (el == NULL && old != NULL)
 		el = store_rec_value(old, "elements");
-	if (el != NULL && el->type == MSGPACK_OBJECT_ARRAY) {
+	if (el == NULL)
+		add_warning(b, xstrdup("cafe records no fidelity elements "
+		    "(elements=welcome,theme,...)"));
+	else if (el->type == MSGPACK_OBJECT_ARRAY) {
 		for (j = 0; all[j] != NULL; j++) {
 			uint32_t k;
 			int have = 0;

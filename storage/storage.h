@@ -251,6 +251,10 @@ int store_get(struct store *s, const uint8_t id[PROTO_ID_LEN],
 int store_resolve(struct store *s, const char *text,
     const struct sch_type *type, uint8_t id[PROTO_ID_LEN], char **cause);
 
+/* Resolves like store_resolve(), removed records included, any type. */
+int store_resolve_all(struct store *s, const char *text,
+    uint8_t id[PROTO_ID_LEN], char **cause);
+
 /* Filters for store_list(); zero means no filter. */
 struct store_query {
 	const struct sch_type *type;

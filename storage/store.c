@@ -103,6 +103,27 @@ grow:
 	return CS_EDB;
 }
 
+/* Makes dir and its missing parents (mode 0700). */
+static int
+mkdir_p(const char *dir)
+{
+	char *p = xstrdup(dir), *q;
+	int rc = 0;
+
+	for (q = p + 1; *q != '\0'; q++) {
+		if (*q != '/')
+			continue;
+		*q = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST)
+			rc = -1;
+		*q = '/';
+	}
+	if (mkdir(p, 0700) != 0 && errno != EEXIST)
+		rc = -1;
+	free(p);
+	return rc;
+}
+
 /* Reads a whole small file into buf; returns its length or -1. */
 static ssize_t
 read_small(const char *path, uint8_t *buf, size_t max, struct stat *st)
@@ -254,7 +275,7 @@ store_create(const char *dir, const char *name, const char *role,
 		    sizeof(s.info.name) - 1);
 		return CS_EUSAGE;
 	}
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+	if (mkdir_p(dir) != 0) {
 		*cause = xasprintf("%s: %s", dir, strerror(errno));
 		return CS_EIO;
 	}
@@ -575,10 +596,10 @@ prefix_match(const uint8_t *key, const uint8_t *prefix, int nibbles)
 	return nibbles % 2 == 0 || (key[full] & 0xf0) == prefix[full];
 }
 
-/* Resolves an id or unique prefix. */
-int
-store_resolve(struct store *s, const char *text, const struct sch_type *type,
-    uint8_t id[PROTO_ID_LEN], char **cause)
+/* Resolves an id or unique prefix among live (or all) records. */
+static int
+resolve(struct store *s, const char *text, const struct sch_type *type,
+    int removed_too, uint8_t id[PROTO_ID_LEN], char **cause)
 {
 	uint8_t prefix[PROTO_ID_LEN];
 	MDB_txn *txn;
@@ -603,7 +624,8 @@ store_resolve(struct store *s, const char *text, const struct sch_type *type,
 	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
 	while (rc == 0 && prefix_match(k.mv_data, prefix, n)) {
 		if (store_rec_unpack(&r, k.mv_data, d.mv_data, d.mv_size) == 0) {
-			int ok = !r.deleted && (type == NULL || r.type == type);
+			int ok = (removed_too || !r.deleted) &&
+			    (type == NULL || r.type == type);
 
 			msgpack_unpacked_destroy(&r.up);
 			if (ok) {
@@ -626,6 +648,22 @@ store_resolve(struct store *s, const char *text, const struct sch_type *type,
 	*cause = xasprintf("no %s with id '%s'", type ? type->name : "record",
 	    text);
 	return CS_ENOTFOUND;
+}
+
+/* Resolves among live records. */
+int
+store_resolve(struct store *s, const char *text, const struct sch_type *type,
+    uint8_t id[PROTO_ID_LEN], char **cause)
+{
+	return resolve(s, text, type, 0, id, cause);
+}
+
+/* Resolves among live and removed records. */
+int
+store_resolve_all(struct store *s, const char *text,
+    uint8_t id[PROTO_ID_LEN], char **cause)
+{
+	return resolve(s, text, NULL, 1, id, cause);
 }
 
 /* Returns the date (YYYYMMDD) of a record, 0 when it has none. */
