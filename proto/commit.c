@@ -4,7 +4,7 @@
  * E = [version, origin(bin 32), seq(uint >= 1), prev(bin 32 | nil),
  *      hlc(uint), ops]
  * op = [kind(uint 0 put | 1 del), type(str), id(bin 16),
- *       fields(map str -> value) (, base(map str -> uint))]
+ *       fields(map str -> value) (, base(map str -> uint | [uint]))]
  *
  * Decoding is strict: the bytes are pre-checked by proto_mp_check(), then
  * unpacked by msgpack-c, then every element is checked for type and bound.
@@ -103,6 +103,23 @@ is_name(const msgpack_object *o)
 	    o->via.str.size <= PROTO_MAX_NAME;
 }
 
+/* Returns whether o is a uint or a non-empty array of uints. */
+static int
+is_clocks(const msgpack_object *o)
+{
+	uint32_t i;
+
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return 1;
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size == 0 ||
+	    o->via.array.size > PROTO_MAX_ITEMS)
+		return 0;
+	for (i = 0; i < o->via.array.size; i++)
+		if (o->via.array.ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			return 0;
+	return 1;
+}
+
 /* Checks one scalar field value; returns a static cause or NULL. */
 static const char *
 check_scalar(const msgpack_object *v)
@@ -197,8 +214,12 @@ decode_op(struct proto_op *op, const msgpack_object *o, int *err)
 	op->fields = a[3].via.map.ptr;
 	op->nfields = a[3].via.map.size;
 	for (i = 0; i < op->nfields; i++) {
-		if (!is_name(&op->fields[i].key))
-			return "a field name is not a name";
+		if (!is_name(&op->fields[i].key)) {
+			if (op->fields[i].key.type == MSGPACK_OBJECT_STR &&
+			    op->fields[i].key.via.str.size > PROTO_MAX_NAME)
+				*err = CS_EBOUND;
+			return "a field name is not a name within the bound";
+		}
 		if ((why = check_value(&op->fields[i].val)) != NULL) {
 			*err = CS_EBOUND;
 			return why;
@@ -216,11 +237,18 @@ decode_op(struct proto_op *op, const msgpack_object *o, int *err)
 			return "op base is not a map within the bound";
 		op->base = a[4].via.map.ptr;
 		op->nbase = a[4].via.map.size;
-		for (i = 0; i < op->nbase; i++)
-			if (!is_name(&op->base[i].key) ||
-			    op->base[i].val.type !=
-			    MSGPACK_OBJECT_POSITIVE_INTEGER)
-				return "op base is not a map of name to uint";
+		for (i = 0; i < op->nbase; i++) {
+			const msgpack_object *k = &op->base[i].key;
+
+			if (k->type == MSGPACK_OBJECT_STR &&
+			    k->via.str.size > PROTO_MAX_NAME) {
+				*err = CS_EBOUND;
+				return "a base name exceeds the bound";
+			}
+			if (!is_name(k) || !is_clocks(&op->base[i].val))
+				return "op base is not a map of name to uint "
+				    "or array of uint";
+		}
 		if (!names_sorted(op->base, op->nbase))
 			return "base names are not sorted and unique";
 	}

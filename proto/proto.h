@@ -88,8 +88,10 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /*
  * One decoded op.  Every pointer points into the commit's decoded objects
  * and stays valid until proto_commit_free() on the commit that holds it.
- * base, when present, maps a field name to the hlc (uint) of the value the
- * author saw when it wrote this op; nbase is 0 when the op has no base.
+ * base, when present, maps a field name to the clocks of the values the
+ * author saw when it wrote this op: a uint (the value it replaced) or an
+ * array of uints (that value first, then conflicting values it had in
+ * view); nbase is 0 when the op has no base.
  */
 struct proto_op {
 	unsigned kind;

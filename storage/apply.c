@@ -11,13 +11,16 @@
  * The merge: a record is a map of fields, each a last-writer-wins register
  * ordered by (hlc, origin); a delete is a tombstone register under the
  * same rule.  Each field stores [value, hlc, origin, base], base being the
- * clock of the value its writer saw.  A write that loses to, or wins over,
- * a value its author had not seen leaves that value in the conflicts
- * database; a later write whose base is that value's clock resolves it.
+ * clock of the value its writer saw.  Every write that is not a field's
+ * winner, and that no edit saw (no op's base names its clock), is kept in
+ * the conflicts database.  The seen database remembers every base, so a
+ * value is dropped from, or never enters, the conflicts whichever order
+ * the writes arrive in: the conflicts converge as the records do.
  * Records are re-encoded canonically, so any order of the same commits
  * gives byte-identical records, and the digest (XOR of BLAKE2b(id ||
  * record) over all records) is the same everywhere.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -182,8 +185,8 @@ mrec_insert(struct mrec *m, const char *name, uint32_t nlen)
 	return &m->f[i];
 }
 
-/* Returns the base the op carries for a field, or 0. */
-static uint64_t
+/* Returns the clocks the op saw for a field (uint or array), or NULL. */
+static const msgpack_object *
 op_base(const struct proto_op *op, const char *name, uint32_t nlen)
 {
 	uint32_t i;
@@ -191,8 +194,28 @@ op_base(const struct proto_op *op, const char *name, uint32_t nlen)
 	for (i = 0; i < op->nbase; i++)
 		if (name_cmp(op->base[i].key.via.str.ptr,
 		    op->base[i].key.via.str.size, name, nlen) == 0)
-			return op->base[i].val.via.u64;
-	return 0;
+			return &op->base[i].val;
+	return NULL;
+}
+
+/* Returns the i-th clock of a base (a uint or an array), 0 past the end. */
+static uint64_t
+base_clock(const msgpack_object *b, uint32_t i)
+{
+	if (b == NULL)
+		return 0;
+	if (b->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return i == 0 ? b->via.u64 : 0;
+	return i < b->via.array.size ? b->via.array.ptr[i].via.u64 : 0;
+}
+
+/* Returns how many clocks a base holds. */
+static uint32_t
+base_count(const msgpack_object *b)
+{
+	if (b == NULL)
+		return 0;
+	return b->type == MSGPACK_OBJECT_ARRAY ? b->via.array.size : 1;
 }
 
 /* Builds a conflicts key: id, field, NUL, hlc, origin. */
@@ -229,28 +252,61 @@ conflict_put(struct store *s, MDB_txn *txn, const uint8_t *id,
 	return rc == 0 ? 0 : store_mdb_fail(s, rc);
 }
 
-/* Drops conflicts of (id, field) at clock hlc: a later write saw them. */
+/* Builds a seen key: id, field, NUL, hlc. */
+static size_t
+seen_key(uint8_t *key, const uint8_t *id, const char *name, uint32_t nlen,
+    uint64_t hlc)
+{
+	memcpy(key, id, PROTO_ID_LEN);
+	memcpy(key + PROTO_ID_LEN, name, nlen);
+	key[PROTO_ID_LEN + nlen] = 0;
+	put_be64(key + PROTO_ID_LEN + nlen + 1, hlc);
+	return PROTO_ID_LEN + nlen + 9;
+}
+
+/* Returns whether some edit of (id, field) saw the value at clock hlc. */
 static int
-conflict_resolve(struct store *s, MDB_txn *txn, const uint8_t *id,
-    const char *name, uint32_t nlen, uint64_t hlc)
+seen_has(struct store *s, MDB_txn *txn, const uint8_t *id, const char *name,
+    uint32_t nlen, uint64_t hlc)
+{
+	uint8_t key[PROTO_ID_LEN + PROTO_MAX_NAME + 9];
+	MDB_val k, d;
+
+	k.mv_size = seen_key(key, id, name, nlen, hlc);
+	k.mv_data = key;
+	return mdb_get(txn, s->dbi[DB_SEEN], &k, &d) == 0;
+}
+
+/*
+ * Records that an edit saw the value of (id, field) at clock hlc, and
+ * drops that value's conflicts: its rival replaced it knowingly.
+ */
+static int
+seen_put(struct store *s, MDB_txn *txn, const uint8_t *id, const char *name,
+    uint32_t nlen, uint64_t hlc)
 {
 	uint8_t key[PROTO_ID_LEN + PROTO_MAX_NAME + 9 + PROTO_KEY_LEN];
-	uint8_t zero[PROTO_KEY_LEN] = { 0 };
-	size_t plen = PROTO_ID_LEN + nlen + 9;
+	size_t plen;
 	MDB_cursor *cur;
-	MDB_val k, d;
+	MDB_val k, d = { 0, NULL };
 	int rc;
 
-	k.mv_size = conflict_key(key, id, name, nlen, hlc, zero);
+	k.mv_size = plen = seen_key(key, id, name, nlen, hlc);
 	k.mv_data = key;
+	if ((rc = mdb_put(txn, s->dbi[DB_SEEN], &k, &d, 0)) != 0)
+		return store_mdb_fail(s, rc);
+	memset(key + plen, 0, PROTO_KEY_LEN);
 	if ((rc = mdb_cursor_open(txn, s->dbi[DB_CONFLICTS], &cur)) != 0)
 		return store_mdb_fail(s, rc);
-	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
-	while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, key,
-	    plen) == 0) {
+	for (;;) {
+		k.mv_size = plen + PROTO_KEY_LEN;
+		k.mv_data = key;
+		rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+		if (rc != 0 || k.mv_size < plen ||
+		    memcmp(k.mv_data, key, plen) != 0)
+			break;
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
-		rc = mdb_cursor_get(cur, &k, &d, MDB_GET_CURRENT);
 	}
 	mdb_cursor_close(cur);
 	if (rc != 0 && rc != MDB_NOTFOUND)
@@ -271,14 +327,17 @@ merge_put(struct store *s, MDB_txn *txn, struct mrec *m,
 		const msgpack_object_kv *kv = &op->fields[i];
 		const char *name = kv->key.via.str.ptr;
 		uint32_t nlen = kv->key.via.str.size;
-		uint64_t base = op_base(op, name, nlen);
+		const msgpack_object *bo = op_base(op, name, nlen);
+		uint64_t base = base_clock(bo, 0);
 		struct mfield *f = mrec_field(m, name, nlen);
 		struct mfield lost;
+		uint32_t j;
 		int cmp;
 
-		if (base != 0 && (rc = conflict_resolve(s, txn, op->id, name,
-		    nlen, base)) != 0)
-			return rc;
+		for (j = 0; j < base_count(bo); j++)
+			if (base_clock(bo, j) != 0 && (rc = seen_put(s, txn,
+			    op->id, name, nlen, base_clock(bo, j))) != 0)
+				return rc;
 		if (f == NULL) {
 			f = mrec_insert(m, name, nlen);
 			f->val = &kv->val;
@@ -292,16 +351,17 @@ merge_put(struct store *s, MDB_txn *txn, struct mrec *m,
 			continue;
 		if (cmp > 0) {
 			/* This write wins; the old value is a conflict
-			 * unless the writer saw it. */
-			if (base != f->hlc && (rc = conflict_put(s, txn,
-			    op->id, f, scratch)) != 0)
+			 * unless some edit saw it. */
+			if (!seen_has(s, txn, op->id, name, nlen, f->hlc) &&
+			    (rc = conflict_put(s, txn, op->id, f,
+			    scratch)) != 0)
 				return rc;
 			f->val = &kv->val;
 			f->hlc = hlc;
 			f->origin = origin;
 			f->base = base;
-		} else if (f->base != hlc) {
-			/* This write loses to one that had not seen it. */
+		} else if (!seen_has(s, txn, op->id, name, nlen, hlc)) {
+			/* This write loses, and no edit saw it. */
 			lost.name = name;
 			lost.nlen = nlen;
 			lost.val = &kv->val;
@@ -489,12 +549,47 @@ out:
 	return rc;
 }
 
+/* Orders ops by id, for the same-id check. */
+static int
+op_id_cmp(const void *a, const void *b)
+{
+	const struct proto_op *x = *(const struct proto_op *const *)a;
+	const struct proto_op *y = *(const struct proto_op *const *)b;
+
+	return memcmp(x->id, y->id, PROTO_ID_LEN);
+}
+
+/* Returns whether two ops of c put one id under two types. */
+static int
+ops_mix_types(const struct proto_commit *c)
+{
+	const struct proto_op **v;
+	uint32_t i;
+	int mixed = 0;
+
+	if (c->nops < 2)
+		return 0;
+	v = xcalloc(c->nops, sizeof(*v));
+	for (i = 0; i < c->nops; i++)
+		v[i] = &c->ops[i];
+	qsort(v, c->nops, sizeof(*v), op_id_cmp);
+	for (i = 1; i < c->nops && !mixed; i++)
+		mixed = memcmp(v[i - 1]->id, v[i]->id, PROTO_ID_LEN) == 0 &&
+		    (v[i - 1]->type_len != v[i]->type_len ||
+		    memcmp(v[i - 1]->type, v[i]->type, v[i]->type_len) != 0);
+	free(v);
+	return mixed;
+}
+
 /* Validates every op of c against the schema and the stored types. */
 static const char *
 validate_ops(struct store *s, MDB_txn *txn, const struct proto_commit *c)
 {
 	uint32_t i, j;
 	const char *why;
+
+	if (ops_mix_types(c))
+		return "two ops put one id under two types";
 
 	for (i = 0; i < c->nops; i++) {
 		const struct proto_op *op = &c->ops[i];

@@ -4,6 +4,7 @@
  * (split at the commit bounds) applied in one write transaction through
  * the same path as received commits.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,6 +230,28 @@ fidelity_warn(struct store_batch *b, const struct pfield *pf, size_t n,
 		    "are at most five, host included", size));
 }
 
+/*
+ * The conflicts an edit has in view: their clocks go into the op's base,
+ * so the edit settles them on every node.
+ */
+struct seen_arg {
+	char field[PROTO_MAX_ITEMS - 1][PROTO_MAX_NAME + 1];
+	uint64_t hlc[PROTO_MAX_ITEMS - 1];
+	size_t n;
+};
+
+static int
+seen_conflict(const struct store_conflict *c, void *arg)
+{
+	struct seen_arg *sa = arg;
+
+	if (sa->n == PROTO_MAX_ITEMS - 1)
+		return 1;
+	snprintf(sa->field[sa->n], sizeof(sa->field[0]), "%s", c->field);
+	sa->hlc[sa->n++] = c->hlc;
+	return 0;
+}
+
 /* Adds a put to the batch. */
 int
 store_batch_put(struct store_batch *b, const struct sch_type *t,
@@ -374,11 +397,25 @@ store_batch_put(struct store_batch *b, const struct sch_type *t,
 		    pf[i].len);
 	}
 	if (!create) {
+		struct seen_arg sa;
+
+		memset(&sa, 0, sizeof(sa));
+		store_conflicts(b->s, id, seen_conflict, &sa);
 		proto_op_base(&b->ops, (uint32_t)np);
 		for (i = 0; i < np; i++) {
+			size_t k, nc = 0;
+
+			for (k = 0; k < sa.n; k++)
+				nc += strcmp(sa.field[k], pf[i].f->name) == 0;
 			proto_pack_cstr(&b->ops.pk, pf[i].f->name);
+			if (nc > 0)
+				msgpack_pack_array(&b->ops.pk, nc + 1);
 			msgpack_pack_uint64(&b->ops.pk,
 			    store_rec_clock(&old, pf[i].f->name));
+			for (k = 0; k < sa.n; k++)
+				if (strcmp(sa.field[k], pf[i].f->name) == 0)
+					msgpack_pack_uint64(&b->ops.pk,
+					    sa.hlc[k]);
 		}
 	}
 	rc = 0;

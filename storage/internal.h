@@ -25,6 +25,7 @@ enum store_db {
 	DB_CONFLICTS, /* id(16) field NUL hlc(8) origin(32) -> value */
 	DB_FORKS,     /* origin(32) seq(8) hash(32) -> sig(64) E */
 	DB_MEMBERS,   /* key(32) -> {role, name} */
+	DB_SEEN,      /* id(16) field NUL hlc(8) -> "": values an edit saw */
 	DB_COUNT
 };
 

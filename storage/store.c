@@ -19,7 +19,7 @@
 
 static const char *const db_names[DB_COUNT] = { "meta", "commits", "heads",
 	"records", "bytype", "bysite", "bydate", "history", "conflicts",
-	"forks", "members" };
+	"forks", "members", "seen" };
 
 /* Returns the wall clock in milliseconds. */
 uint64_t
@@ -678,6 +678,28 @@ rec_ymd(const struct store_rec *r)
 	return ymd;
 }
 
+/* Returns whether r passes q's type, site, date and removal filters. */
+static int
+rec_matches(const struct store_rec *r, const struct store_query *q)
+{
+	const msgpack_object *site;
+	uint32_t ymd;
+
+	if ((q->type != NULL && r->type != q->type) ||
+	    (r->deleted && !q->with_deleted))
+		return 0;
+	if (q->site != NULL) {
+		site = store_rec_value(r, "site");
+		if (site == NULL || site->type != MSGPACK_OBJECT_BIN ||
+		    site->via.bin.size != PROTO_ID_LEN ||
+		    memcmp(site->via.bin.ptr, q->site, PROTO_ID_LEN) != 0)
+			return 0;
+	}
+	ymd = rec_ymd(r);
+	return (q->since == 0 || ymd >= q->since) &&
+	    (q->until == 0 || (ymd != 0 && ymd <= q->until));
+}
+
 /* Lists records matching q. */
 int
 store_list(struct store *s, const struct store_query *q, store_rec_fn fn,
@@ -688,14 +710,21 @@ store_list(struct store *s, const struct store_query *q, store_rec_fn fn,
 	MDB_val k, d, rk, rd;
 	uint8_t start[64];
 	size_t plen;
-	unsigned ti = store_type_index(q->type);
 	MDB_dbi dbi;
-	int rc, stop = 0;
+	int rc, stop = 0, scan = q->type == NULL || q->with_deleted;
 
 	if (store_read_begin(s, &txn) != 0)
 		return CS_EDB;
-	start[0] = (uint8_t)ti;
-	if (q->site != NULL) {
+	/*
+	 * The indexes hold live records of one type; any other question
+	 * walks the records themselves.
+	 */
+	start[0] = scan ? 0 : (uint8_t)store_type_index(q->type);
+	if (scan) {
+		dbi = s->dbi[DB_RECORDS];
+		plen = 0;
+		k.mv_size = 0;
+	} else if (q->site != NULL) {
 		dbi = s->dbi[DB_BYSITE];
 		memcpy(start + 1, q->site, PROTO_ID_LEN);
 		plen = 1 + PROTO_ID_LEN;
@@ -713,15 +742,16 @@ store_list(struct store *s, const struct store_query *q, store_rec_fn fn,
 	}
 	k.mv_data = start;
 	mdb_cursor_open(txn, dbi, &cur);
-	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+	rc = mdb_cursor_get(cur, &k, &d, scan ? MDB_FIRST : MDB_SET_RANGE);
 	for (; rc == 0 && !stop; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		const uint8_t *key = k.mv_data;
 		const uint8_t *id = key + k.mv_size - PROTO_ID_LEN;
 		struct store_rec r;
 
-		if (k.mv_size < plen || memcmp(key, start, plen) != 0)
+		if (k.mv_size < plen + PROTO_ID_LEN ||
+		    memcmp(key, start, plen) != 0)
 			break;
-		if (dbi != s->dbi[DB_BYTYPE]) {
+		if (dbi == s->dbi[DB_BYSITE] || dbi == s->dbi[DB_BYDATE]) {
 			uint32_t ymd = get_be32(key + plen);
 
 			if (q->until != 0 && ymd > q->until)
@@ -729,18 +759,18 @@ store_list(struct store *s, const struct store_query *q, store_rec_fn fn,
 			if (ymd < q->since)
 				continue;
 		}
-		rk.mv_size = PROTO_ID_LEN;
-		rk.mv_data = (void *)(uintptr_t)id;
-		if (mdb_get(txn, s->dbi[DB_RECORDS], &rk, &rd) != 0 ||
-		    store_rec_unpack(&r, id, rd.mv_data, rd.mv_size) != 0)
-			continue;
-		if (!r.deleted || q->with_deleted) {
-			uint32_t ymd = rec_ymd(&r);
-
-			if ((q->since == 0 || ymd >= q->since) &&
-			    (q->until == 0 || (ymd != 0 && ymd <= q->until)))
-				stop = fn(&r, arg);
+		if (scan)
+			rd = d;
+		else {
+			rk.mv_size = PROTO_ID_LEN;
+			rk.mv_data = (void *)(uintptr_t)id;
+			if (mdb_get(txn, s->dbi[DB_RECORDS], &rk, &rd) != 0)
+				continue;
 		}
+		if (store_rec_unpack(&r, id, rd.mv_data, rd.mv_size) != 0)
+			continue;
+		if (rec_matches(&r, q))
+			stop = fn(&r, arg);
 		msgpack_unpacked_destroy(&r.up);
 	}
 	mdb_cursor_close(cur);

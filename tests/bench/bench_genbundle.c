@@ -1,0 +1,194 @@
+/*
+ * bench_genbundle.c: writes a bundle of N single-op commits signed by a
+ * node, quickly, for the bundle import benchmark.
+ *
+ *   bench_genbundle DIR N OUT
+ *
+ * DIR is a node made by `cafe init --role site`.  Reads its key (DIR/
+ * node.key) and its network from the store, then builds the node's log
+ * from seq 1 with the proto_* encoder, exactly as store_batch_commit()
+ * would: 20 sites, then cafés (site, date, format, factors, attendees,
+ * new_attendees) spread over those sites, one op per commit, each chained
+ * to the previous commit's hash, with a clock that moves forward, signed
+ * with proto_sign() for the network.  Writes the plain bundle to OUT.
+ * Authoring the same log through store_batch would cost one synced LMDB
+ * transaction per commit (see bench_author); this costs a signature.
+ *
+ * Prints, one "name value" per line:
+ *   gen_commits     N
+ *   gen_bytes       size of OUT
+ *   gen_per_s       commits encoded, signed and hashed per second
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "storage/storage.h"
+
+#define NSITES 20
+
+static const char *const formats[] = { "parent", "dads", "community",
+	"virtual" };
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+pack_id(msgpack_packer *pk, const uint8_t id[PROTO_ID_LEN])
+{
+	msgpack_pack_bin(pk, PROTO_ID_LEN);
+	msgpack_pack_bin_body(pk, id, PROTO_ID_LEN);
+}
+
+/* Reads the node's 64-byte secret key. */
+static void
+read_key(const char *dir, uint8_t sk[PROTO_SK_LEN])
+{
+	char *path = xasprintf("%s/node.key", dir);
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || read(fd, sk, PROTO_SK_LEN) != PROTO_SK_LEN) {
+		fprintf(stderr, "bench_genbundle: %s: %s\n", path,
+		    strerror(errno));
+		exit(1);
+	}
+	close(fd);
+	free(path);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct store *s;
+	struct proto_enc w, item;
+	uint8_t sk[PROTO_SK_LEN], node[PROTO_KEY_LEN], net[PROTO_KEY_LEN];
+	uint8_t prev[PROTO_HASH_LEN], sig[PROTO_SIG_LEN], id[PROTO_ID_LEN];
+	uint8_t sites[NSITES][PROTO_ID_LEN];
+	char *cause = NULL, name[32], date[32];
+	uint64_t hlc, ms, seq;
+	unsigned long bytes = 0;
+	double t0, t;
+	long n;
+	FILE *f;
+
+	if (argc != 4 || (n = atol(argv[2])) <= NSITES) {
+		fprintf(stderr, "usage: bench_genbundle DIR N OUT (N > %d)\n",
+		    NSITES);
+		return 2;
+	}
+	if (store_open(&s, argv[1], &cause) != 0) {
+		fprintf(stderr, "bench_genbundle: %s\n", cause);
+		return 1;
+	}
+	memcpy(node, store_info(s)->node, PROTO_KEY_LEN);
+	memcpy(net, store_info(s)->network, PROTO_KEY_LEN);
+	store_close(s);
+	read_key(argv[1], sk);
+	if (memcmp(sk + 32, node, PROTO_KEY_LEN) != 0) {
+		fprintf(stderr, "bench_genbundle: key and store differ\n");
+		return 1;
+	}
+	if ((f = fopen(argv[3], "wb")) == NULL) {
+		fprintf(stderr, "bench_genbundle: %s: %s\n", argv[3],
+		    strerror(errno));
+		return 1;
+	}
+	proto_enc_init(&w);
+	proto_enc_init(&item);
+	proto_bundle_header(&item, net);
+	fwrite(item.sb.data, 1, item.sb.size, f);
+	bytes += item.sb.size;
+
+	ms = wall_ms();
+	hlc = ms << 16;
+	t0 = now_s();
+	for (seq = 1; seq <= (uint64_t)n; seq++) {
+		long i = (long)seq - 1;
+
+		hlc = hlc_tick(hlc, ms);
+		proto_commit_begin(&w, node, seq, seq > 1 ? prev : NULL, hlc,
+		    1);
+		if (i < NSITES) {
+			proto_id_new(sites[i], ms);
+			proto_op_begin(&w, PROTO_OP_PUT, "site", sites[i], 1,
+			    0);
+			snprintf(name, sizeof(name), "Bench Site %02ld", i);
+			proto_pack_cstr(&w.pk, "name");
+			proto_pack_cstr(&w.pk, name);
+		} else {
+			/* Two years of days, in a scattered order. */
+			long day = (i * 7919) % 731;
+			int y = day < 365 ? 2023 : 2024;
+			int yd = (int)(day < 365 ? day : day - 365);
+			static const int mdays[] = { 31, 28, 31, 30, 31, 30,
+				31, 31, 30, 31, 30, 31 };
+			int m = 0;
+
+			while (yd >= mdays[m] + (m == 1 && y == 2024)) {
+				yd -= mdays[m] + (m == 1 && y == 2024);
+				m++;
+			}
+			snprintf(date, sizeof(date), "%04d-%02d-%02d", y,
+			    m + 1, yd + 1);
+			proto_id_new(id, ms);
+			proto_op_begin(&w, PROTO_OP_PUT, "cafe", id, 6, 0);
+			proto_pack_cstr(&w.pk, "attendees");
+			msgpack_pack_uint64(&w.pk, (uint64_t)(6 + i % 25));
+			proto_pack_cstr(&w.pk, "date");
+			proto_pack_cstr(&w.pk, date);
+			proto_pack_cstr(&w.pk, "factors");
+			msgpack_pack_array(&w.pk, 2);
+			proto_pack_cstr(&w.pk, "resilience");
+			proto_pack_cstr(&w.pk, "social_connections");
+			proto_pack_cstr(&w.pk, "format");
+			proto_pack_cstr(&w.pk, formats[i % 4]);
+			proto_pack_cstr(&w.pk, "new_attendees");
+			msgpack_pack_uint64(&w.pk, (uint64_t)(i % 6));
+			proto_pack_cstr(&w.pk, "site");
+			pack_id(&w.pk, sites[i % NSITES]);
+		}
+		proto_sign(sig, (const uint8_t *)w.sb.data, w.sb.size, net, sk);
+		proto_hash(prev, (const uint8_t *)w.sb.data, w.sb.size, sig);
+		proto_enc_reset(&item);
+		proto_bundle_item(&item, (const uint8_t *)w.sb.data, w.sb.size,
+		    sig);
+		if (fwrite(item.sb.data, 1, item.sb.size, f) != item.sb.size) {
+			fprintf(stderr, "bench_genbundle: %s: %s\n", argv[3],
+			    strerror(errno));
+			return 1;
+		}
+		bytes += item.sb.size;
+	}
+	t = now_s() - t0;
+	if (fclose(f) != 0) {
+		fprintf(stderr, "bench_genbundle: %s: %s\n", argv[3],
+		    strerror(errno));
+		return 1;
+	}
+	proto_enc_free(&w);
+	proto_enc_free(&item);
+	memset(sk, 0, sizeof(sk));
+	printf("gen_commits %ld\n", n);
+	printf("gen_bytes %lu\n", bytes);
+	printf("gen_per_s %.0f\n", (double)n / t);
+	return 0;
+}

@@ -1,0 +1,307 @@
+# lib.sh: the small TAP library the command-line tests source.
+#
+# Each tests/cli/*.t is a bash script that sources this file, drives the
+# real `cafe` binary (named by $CAFE, an absolute path; `make check` sets it)
+# against data directories under a private temporary directory, and prints
+# TAP.  The temporary directory ($T) is removed by an EXIT trap, also when a
+# test fails or the script dies.  The plan is printed last by done_testing.
+#
+# Assertions print `ok N - desc` or `not ok N - desc` followed by `# ...`
+# diagnostics on stderr saying what was got and what was expected.
+#
+#   ok CMD... -- desc         passes when CMD exits 0
+#   nok CMD... -- desc        passes when CMD exits non-zero
+#   is GOT EXPECTED desc      string equality
+#   isnt GOT UNEXPECTED desc  string inequality
+#   like GOT REGEX desc       extended regex match (grep -E semantics, any line)
+#   unlike GOT REGEX desc
+#   ilike GOT REGEX desc      like, ignoring case
+#   pass desc / fail desc / skip desc
+#   run_cafe ARGS...          runs $CAFE ARGS, sets OUT, ERR, RC
+#   cafe_in DIR ARGS...       run_cafe --data DIR ARGS...
+#   run_ok desc DIR ARGS...   cafe_in and assert exit 0 (shows stderr if not)
+#   jq_is JSON FILTER EXPECTED desc
+#   nlines TEXT               number of lines of TEXT (0 for empty)
+#   done_testing              prints the plan, exits non-zero on failures
+
+set -u
+unset CAFE_DATA
+
+if [ -z "${CAFE:-}" ]; then
+	CAFE="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/cafe"
+fi
+if [ ! -x "$CAFE" ]; then
+	echo "Bail out! cafe binary not found at $CAFE (run make first)"
+	exit 255
+fi
+if ! command -v jq >/dev/null 2>&1; then
+	echo "Bail out! jq is required (apt-get install jq)"
+	exit 255
+fi
+
+TESTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+T="$(mktemp -d "${TMPDIR:-/tmp}/cafe-cli.XXXXXX")"
+trap 'rm -rf "$T"' EXIT
+# Keep HOME inside the scratch directory so no per-user default is touched.
+export HOME="$T/home"
+mkdir -p "$HOME"
+
+_tap_n=0
+_tap_fail=0
+
+diag() {
+	local line
+	while IFS= read -r line; do
+		printf '# %s\n' "$line" >&2
+	done <<<"$*"
+}
+
+note() {
+	local line
+	while IFS= read -r line; do
+		printf '# %s\n' "$line"
+	done <<<"$*"
+}
+
+_tap_result() {
+	# _tap_result STATUS DESC
+	_tap_n=$((_tap_n + 1))
+	if [ "$1" = 0 ]; then
+		printf 'ok %d - %s\n' "$_tap_n" "$2"
+		return 0
+	fi
+	_tap_fail=$((_tap_fail + 1))
+	printf 'not ok %d - %s\n' "$_tap_n" "$2"
+	return 1
+}
+
+pass() { _tap_result 0 "$1"; }
+fail() {
+	_tap_result 1 "$1"
+	[ $# -gt 1 ] && diag "$2"
+	return 1
+}
+
+skip() {
+	_tap_n=$((_tap_n + 1))
+	printf 'ok %d # SKIP %s\n' "$_tap_n" "$1"
+}
+
+# ok CMD... -- desc
+ok() {
+	local args=() desc
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+		args+=("$1")
+		shift
+	done
+	shift
+	desc="$*"
+	if "${args[@]}"; then
+		_tap_result 0 "$desc"
+	else
+		_tap_result 1 "$desc"
+		diag "command failed: ${args[*]}"
+		return 1
+	fi
+}
+
+# nok CMD... -- desc
+nok() {
+	local args=() desc
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+		args+=("$1")
+		shift
+	done
+	shift
+	desc="$*"
+	if "${args[@]}"; then
+		_tap_result 1 "$desc"
+		diag "command unexpectedly succeeded: ${args[*]}"
+		return 1
+	fi
+	_tap_result 0 "$desc"
+}
+
+is() {
+	if [ "$1" = "$2" ]; then
+		_tap_result 0 "$3"
+	else
+		_tap_result 1 "$3"
+		diag "     got: '$1'"
+		diag "expected: '$2'"
+		return 1
+	fi
+}
+
+isnt() {
+	if [ "$1" != "$2" ]; then
+		_tap_result 0 "$3"
+	else
+		_tap_result 1 "$3"
+		diag "     got: '$1'"
+		diag "expected anything else"
+		return 1
+	fi
+}
+
+like() {
+	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+		_tap_result 0 "$3"
+	else
+		_tap_result 1 "$3"
+		diag "     got: '$1'"
+		diag "expected to match: /$2/"
+		return 1
+	fi
+}
+
+# ilike: like, ignoring case.
+ilike() {
+	if printf '%s\n' "$1" | grep -Eiq -- "$2"; then
+		_tap_result 0 "$3"
+	else
+		_tap_result 1 "$3"
+		diag "     got: '$1'"
+		diag "expected to match (any case): /$2/"
+		return 1
+	fi
+}
+
+unlike() {
+	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+		_tap_result 1 "$3"
+		diag "     got: '$1'"
+		diag "expected not to match: /$2/"
+		return 1
+	fi
+	_tap_result 0 "$3"
+}
+
+nlines() {
+	if [ -z "$1" ]; then
+		echo 0
+	else
+		printf '%s\n' "$1" | wc -l | tr -d ' '
+	fi
+}
+
+# run_cafe ARGS...: runs the binary, capturing stdout (OUT), stderr (ERR)
+# and the exit code (RC).  A trailing newline is stripped from OUT and ERR.
+OUT=
+ERR=
+RC=
+run_cafe() {
+	local o="$T/.out" e="$T/.err"
+	"$CAFE" "$@" >"$o" 2>"$e" </dev/null
+	RC=$?
+	OUT="$(cat "$o")"
+	ERR="$(cat "$e")"
+	if [ -n "${CAFE_TRACE:-}" ]; then
+		diag "cafe $* -> $RC"
+	fi
+	# A crash is always worth a loud line.
+	if [ "$RC" -ge 128 ]; then
+		diag "cafe $* died with status $RC; stderr: $ERR"
+	fi
+	return 0
+}
+
+cafe_in() {
+	local d="$1"
+	shift
+	run_cafe --data "$d" "$@"
+}
+
+# run_ok desc DIR ARGS...: one test that the command exits 0.
+run_ok() {
+	local desc="$1"
+	shift
+	cafe_in "$@"
+	if [ "$RC" = 0 ]; then
+		_tap_result 0 "$desc"
+	else
+		_tap_result 1 "$desc"
+		shift
+		diag "cafe $* -> exit $RC"
+		diag "stderr: $ERR"
+		return 1
+	fi
+}
+
+# jq_is JSON FILTER EXPECTED desc (compares jq -r output as a string)
+jq_is() {
+	local got
+	got="$(printf '%s' "$1" | jq -r "$2" 2>&1)"
+	is "$got" "$3" "$4"
+}
+
+# json_ok JSON desc: the text is one valid JSON value.
+json_ok() {
+	if printf '%s' "$1" | jq -e . >/dev/null 2>&1 ||
+		[ "$(printf '%s' "$1" | jq -c . 2>/dev/null)" = "null" ] ||
+		[ "$(printf '%s' "$1" | jq -c . 2>/dev/null)" = "false" ]; then
+		_tap_result 0 "$2"
+	else
+		_tap_result 1 "$2"
+		diag "not JSON: '$1'"
+		return 1
+	fi
+}
+
+# new_node DIR NAME [more init args]: initialises a node, one test.
+# Sets NODE to the printed node id.
+NODE=
+new_node() {
+	local d="$1" n="$2"
+	shift 2
+	run_ok "init $n" "$d" init --name "$n" "$@"
+	NODE="$OUT"
+}
+
+# add_rec DIR TYPE FIELDS...: adds a record, one test; sets ID (32 hex).
+ID=
+add_rec() {
+	local d="$1" t="$2"
+	shift 2
+	cafe_in "$d" add "$t" "$@"
+	ID="$(printf '%s\n' "$OUT" | tail -n 1)"
+	if [ "$RC" = 0 ] && printf '%s' "$ID" | grep -Eq '^[0-9a-f]{32}$'; then
+		_tap_result 0 "add $t"
+	else
+		_tap_result 1 "add $t"
+		diag "cafe --data $d add $t $* -> exit $RC"
+		diag "stdout: $OUT"
+		diag "stderr: $ERR"
+		return 1
+	fi
+}
+
+# count_of WORD TEXT: the number next to WORD in TEXT ("3 applied",
+# "applied: 3", "applied=3"), or empty.
+count_of() {
+	local w="$1" text="$2" n
+	n="$(printf '%s\n' "$text" | grep -Eo "$w *[:=] *[0-9]+" | head -n 1 | grep -Eo '[0-9]+$')"
+	if [ -z "$n" ]; then
+		n="$(printf '%s\n' "$text" | grep -Eo "[0-9]+ +$w" | head -n 1 | grep -Eo '^[0-9]+')"
+	fi
+	if [ -z "$n" ]; then
+		n="$(printf '%s\n' "$text" | grep -Eo "$w +[0-9]+" | head -n 1 | grep -Eo '[0-9]+$')"
+	fi
+	printf '%s' "$n"
+}
+
+# status_json DIR: prints `status --json` (empty on failure).
+status_json() {
+	cafe_in "$1" status --json
+	[ "$RC" = 0 ] && printf '%s' "$OUT"
+}
+
+done_testing() {
+	printf '1..%d\n' "$_tap_n"
+	if [ "$_tap_fail" -gt 0 ]; then
+		diag "failed $_tap_fail of $_tap_n tests"
+		[ "$_tap_fail" -gt 254 ] && exit 254
+		exit "$_tap_fail"
+	fi
+	exit 0
+}
