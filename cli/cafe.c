@@ -353,15 +353,18 @@ main(int argc, char **argv)
 			i++;
 		} else if (strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
+			free(data);
 			return EXIT_OK;
 		} else {
 			fprintf(stderr, "cafe: %s: unknown option (cafe help "
 			    "lists the commands)\n", argv[i]);
+			free(data);
 			return EXIT_USAGE;
 		}
 	}
 	if (i >= argc) {
 		usage(stderr);
+		free(data);
 		return EXIT_USAGE;
 	}
 	for (e = cmd_table; e->name != NULL; e++)
@@ -380,7 +383,6 @@ main(int argc, char **argv)
 	c.argc = argc - i - 1;
 	c.argv = argv + i + 1;
 	if (data == NULL && strcmp(e->name, "help") != 0) {
-		free(data);
 		return cli_usage_error(&c, "no data directory: give --data "
 		    "DIR or set CAFE_DATA");
 	}
