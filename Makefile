@@ -27,9 +27,9 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual \
 	-Wstrict-prototypes -Wmissing-prototypes -Wvla -Wformat=2 \
 	-Wno-unused-parameter
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -MMD -MP
+CFLAGS += -pthread -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -MMD -MP
 CPPFLAGS += -I.
-LDLIBS_CORE = -llmdb -lmsgpackc -lsodium
+LDLIBS_CORE = -llmdb -lmsgpackc -lsodium -pthread
 LDLIBS_CLI = $(LDLIBS_CORE) -ljansson -lcsv
 
 ifeq ($(SANITIZE),1)
@@ -91,11 +91,12 @@ deps:
 
 check: deps
 	$(MAKE) $(CAFE) $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
-	CAFE=$(abspath $(CAFE)) prove -v tests/cli/
+	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; \
+	CAFE=$(abspath $(CAFE)) prove tests/cli/ || fail=1; exit $$fail
 
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; \
+	exit $$fail
 
 bench: deps
 	$(MAKE) BUILD=build-bench CFLAGS="-O2 -g -DNDEBUG" build-bench/cafe $(BENCH_SRC:tests/bench/%.c=build-bench/tests/%)

@@ -20,6 +20,7 @@
  * gives byte-identical records, and the digest (XOR of BLAKE2b(id ||
  * record) over all records) is the same everywhere.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -763,7 +764,8 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		    "previous commit");
 		goto out;
 	}
-	if (verify && proto_verify(it->sig, it->e, it->elen, s->info.network,
+	if (verify && !(it->sig_ok && c.origin == it->e + 4) &&
+	    proto_verify(it->sig, it->e, it->elen, s->info.network,
 	    c.origin) != 0) {
 		refuse(it, CS_ESIG, "signature does not verify for this "
 		    "network");
@@ -874,6 +876,54 @@ store_apply(struct store *s, struct store_item *items, size_t n,
 	return store_apply_ex(s, items, n, NULL, cause);
 }
 
+/*
+ * Signatures are checked ahead of the write transaction, on two threads,
+ * since they are most of the cost of applying a commit and need nothing
+ * but the bytes.  A commit whose origin sits where the canonical encoding
+ * puts it (E[4..36]) is checked here; apply_one() trusts the result only
+ * when the decoded origin is that very place, and checks any other commit
+ * itself.
+ */
+struct verify_job {
+	struct store *s;
+	struct store_item *items;
+	size_t from, to;
+};
+
+static void *
+verify_range(void *arg)
+{
+	struct verify_job *j = arg;
+	size_t i;
+
+	for (i = j->from; i < j->to; i++) {
+		struct store_item *it = &j->items[i];
+
+		it->sig_ok = it->elen > 36 && it->e[0] == 0x96 &&
+		    it->e[1] == PROTO_COMMIT_VERSION && it->e[2] == 0xc4 &&
+		    it->e[3] == PROTO_KEY_LEN && proto_verify(it->sig, it->e,
+		    it->elen, j->s->info.network, it->e + 4) == 0;
+	}
+	return NULL;
+}
+
+/* Checks the items' signatures ahead, splitting the work in two. */
+static void
+verify_ahead(struct store *s, struct store_item *items, size_t n)
+{
+	struct verify_job a = { s, items, 0, n / 2 };
+	struct verify_job b = { s, items, n / 2, n };
+	pthread_t t;
+
+	if (n < 16 || pthread_create(&t, NULL, verify_range, &b) != 0) {
+		a.to = n;
+		verify_range(&a);
+		return;
+	}
+	verify_range(&a);
+	pthread_join(t, NULL);
+}
+
 /* Applies items, carrying the failed origins across calls. */
 int
 store_apply_ex(struct store *s, struct store_item *items, size_t n,
@@ -881,6 +931,7 @@ store_apply_ex(struct store *s, struct store_item *items, size_t n,
 {
 	struct apply_arg aa = { items, n, 1, failed, failed ? failed->n : 0 };
 
+	verify_ahead(s, items, n);
 	return store_write(s, apply_fn, &aa, cause);
 }
 

@@ -205,6 +205,7 @@ struct store_item {
 	uint8_t origin[PROTO_KEY_LEN];
 	uint64_t seq;
 	char cause[160];
+	int sig_ok;        /* set by the store: signature checked ahead */
 };
 
 /* Applies n items; returns 0 when the transaction committed (look at each
