@@ -4,8 +4,9 @@
  * Covers the commit codec (proto_commit_begin/proto_op_begin/proto_op_base
  * encoding, proto_commit_decode round trip of every field), strict
  * rejection (every truncation, trailing bytes, wrong types, unknown
- * version, bounds on ops, fields, names, values, items, commit size and
- * nesting), proto_mp_check against huge declared counts and deep nesting,
+ * version, prev nil exactly at seq 1, canonical field and base maps,
+ * base clocks as uint or array of uint, bounds on ops, fields, names,
+ * values, items, commit size and nesting), proto_mp_check against huge declared counts and deep nesting,
  * signatures with their domain separation (proto_sign/proto_verify checked
  * against libsodium directly), the BLAKE2b hash, the hybrid logical clock,
  * record ids, hex helpers, the plain bundle stream (header and items,
@@ -649,6 +650,74 @@ static void test_commit_canonical_maps(void **state)
 	assert_int_equal(decode_err(&w), 0);
 	build_two_fields(&w, "name", "name", 1);
 	assert_true(decode_err(&w) < 0);
+	proto_enc_free(&w);
+}
+
+/*
+ * A base value is a clock (uint) or the clocks the author had in view
+ * (a non-empty array of uint, at most PROTO_MAX_ITEMS); nothing else.
+ */
+static void build_base(struct proto_enc *w, int shape)
+{
+	proto_commit_begin(w, t_origin, 1, NULL, T_HLC0, 1);
+	proto_op_begin(w, PROTO_OP_PUT, "site", t_id0, 1, 1);
+	proto_pack_cstr(&w->pk, "county");
+	proto_pack_cstr(&w->pk, "Lane");
+	proto_op_base(w, 1);
+	proto_pack_cstr(&w->pk, "county");
+	switch (shape) {
+	case 0:		/* [uint, uint] */
+		msgpack_pack_array(&w->pk, 2);
+		msgpack_pack_uint64(&w->pk, T_HLC1);
+		msgpack_pack_uint64(&w->pk, T_HLC2);
+		break;
+	case 1:		/* [] */
+		msgpack_pack_array(&w->pk, 0);
+		break;
+	case 2:		/* [uint, str] */
+		msgpack_pack_array(&w->pk, 2);
+		msgpack_pack_uint64(&w->pk, T_HLC1);
+		proto_pack_cstr(&w->pk, "x");
+		break;
+	case 3:		/* one item too many */
+		msgpack_pack_array(&w->pk, PROTO_MAX_ITEMS + 1);
+		for (int i = 0; i <= PROTO_MAX_ITEMS; i++)
+			msgpack_pack_uint64(&w->pk, (uint64_t)i + 1);
+		break;
+	default:	/* negative */
+		msgpack_pack_int64(&w->pk, -5);
+		break;
+	}
+}
+
+static void test_commit_base_clocks(void **state)
+{
+	struct proto_enc w;
+	struct proto_commit c;
+	const char *cause = NULL;
+	const msgpack_object *b;
+	uint8_t *d;
+	(void)state;
+
+	proto_enc_init(&w);
+	build_base(&w, 0);
+	d = dup_exact(w.sb.data, w.sb.size);
+	memset(&c, 0, sizeof c);
+	assert_int_equal(proto_commit_decode(&c, d, w.sb.size, &cause), 0);
+	assert_int_equal(c.ops[0].nbase, 1);
+	assert_true(str_is(&c.ops[0].base[0].key, "county"));
+	b = &c.ops[0].base[0].val;
+	assert_int_equal(b->type, MSGPACK_OBJECT_ARRAY);
+	assert_int_equal(b->via.array.size, 2);
+	assert_true(b->via.array.ptr[0].via.u64 == T_HLC1);
+	assert_true(b->via.array.ptr[1].via.u64 == T_HLC2);
+	proto_commit_free(&c);
+	free(d);
+	for (int shape = 1; shape <= 4; shape++) {
+		build_base(&w, shape);
+		if (decode_err(&w) >= 0)
+			fail_msg("base shape %d accepted", shape);
+	}
 	proto_enc_free(&w);
 }
 
@@ -1517,6 +1586,7 @@ int main(void)
 		cmocka_unit_test(test_commit_wrong_types),
 		cmocka_unit_test(test_commit_prev_shape),
 		cmocka_unit_test(test_commit_canonical_maps),
+		cmocka_unit_test(test_commit_base_clocks),
 		cmocka_unit_test(test_bound_ops),
 		cmocka_unit_test(test_bound_value),
 		cmocka_unit_test(test_bound_names),

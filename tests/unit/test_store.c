@@ -8,17 +8,23 @@
  * store_batch_put errors (dates, enums, sets, counts, decimals, text
  * length, unknown fields, missing required fields, references that match
  * nothing, ambiguous prefixes, and a full id not on this node accepted
- * with a warning); acceptance of received commits between stores of one
- * network (applied, duplicate, bad signature, seq gap, broken chain,
- * another network, fork kept as evidence and not applied); the merge
+ * with a warning); a batch split at the commit bounds while the LMDB map
+ * grows from a tiny start; acceptance of received commits between stores
+ * of one network (applied, duplicate, bad signature, seq gap, broken
+ * chain, another network, fork kept as evidence and not applied, a clock
+ * that does not move forward, ops that do not fit the schema); the clock
+ * following a received commit from a clock a day ahead; the merge
  * property (about 60 hand-signed commits of three origins with concurrent
  * edits, applied in 20 interleavings one at a time and in batches: same
  * digest, counts, records and conflicts everywhere, and each field holds
- * the last writer's value by (hlc, origin)); conflicts from concurrent
- * local edits; delete, listing and queries; history; verify (clean, and
- * after tampering with a stored commit); bundle export and import (same
- * digest, re-import all duplicates, since points, another network, a cut
- * file).
+ * the last writer's value by (hlc, origin)); the smallest delivery-order
+ * cases for conflicts; conflicts from concurrent local edits and their
+ * settling by a later edit; delete, listing and queries (type, site,
+ * dates, no type, with_deleted); history with each edit's base; verify
+ * (clean, and after tampering with a stored commit); bundle export and
+ * import (same digest, re-import all duplicates, since points, another
+ * network, a cut file, a damaged commit refusing the rest of its origin
+ * only).
  *
  * Every store lives in a directory under one mkdtemp() root in /tmp,
  * removed when the group ends.
@@ -33,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1435,6 +1442,125 @@ static void test_put_validation(void **state)
 	t_close(s);
 }
 
+struct split_acc {
+	size_t n;
+	uint32_t max_ops;
+	size_t max_len;
+	uint64_t ops;
+};
+
+static int split_cb(const struct store_commit *sc, void *arg)
+{
+	struct split_acc *a = arg;
+
+	a->n++;
+	a->ops += sc->c->nops;
+	if (sc->c->nops > a->max_ops)
+		a->max_ops = sc->c->nops;
+	if (sc->elen > a->max_len)
+		a->max_len = sc->elen;
+	return 0;
+}
+
+/*
+ * A batch larger than one commit is split at PROTO_MAX_OPS ops and at
+ * PROTO_MAX_COMMIT bytes, signed as a chain and committed at once; the
+ * LMDB map, started tiny, grows instead of failing.
+ */
+static void test_batch_split_and_growth(void **state)
+{
+	const size_t nsites = PROTO_MAX_OPS + 10, ncafes = 200;
+	uint8_t (*ids)[PROTO_ID_LEN];
+	uint8_t site[16], cafe[16];
+	struct store *s, *r;
+	struct store_batch *b;
+	struct store_status st, sr;
+	struct split_acc acc;
+	struct clist l = { 0 };
+	char *cause = NULL, hsite[33], name[32], *harvest;
+	(void)state;
+
+	/* storage/store.c reads the initial map size from here */
+	setenv("CAFESYNC_MAP_SIZE", "262144", 1);
+	s = mk_store("hub", "hub", NULL, NULL);
+	ids = calloc(nsites, PROTO_ID_LEN);
+	assert_non_null(ids);
+
+	b = store_batch_new(s);
+	for (size_t i = 0; i < nsites; i++) {
+		const struct store_kv kv[] = { { "name", name } };
+		snprintf(name, sizeof name, "Site %zu", i);
+		if (store_batch_put(b, type_of("site"), ids[i], 1, kv, 1,
+		    &cause) != 0)
+			fail_msg("put %zu: %s", i, cause);
+	}
+	assert_int_equal(store_batch_count(b), nsites);
+	if (store_batch_commit(b, &cause) != 0)
+		fail_msg("commit: %s", cause ? cause : "");
+	store_batch_free(b);
+
+	memset(&acc, 0, sizeof acc);
+	assert_int_equal(store_log(s, NULL, 1, split_cb, &acc), 0);
+	assert_int_equal(acc.n, 2);
+	assert_true(acc.max_ops == PROTO_MAX_OPS);
+	assert_true(acc.ops == nsites);
+
+	/* by bytes: 200 cafés of 8000-byte harvests */
+	memcpy(site, ids[0], PROTO_ID_LEN);
+	hexid(site, hsite);
+	harvest = malloc(8001);
+	assert_non_null(harvest);
+	memset(harvest, 'h', 8000);
+	harvest[8000] = '\0';
+	b = store_batch_new(s);
+	for (size_t i = 0; i < ncafes; i++) {
+		const struct store_kv kv[] = { { "site", hsite },
+			{ "date", "2026-04-01" }, { "format", "parent" },
+			{ "factors", "resilience" }, { "harvest", harvest } };
+		if (store_batch_put(b, type_of("cafe"), cafe, 1, kv, NKV(kv),
+		    &cause) != 0)
+			fail_msg("cafe %zu: %s", i, cause);
+	}
+	free(harvest);
+	if (store_batch_commit(b, &cause) != 0)
+		fail_msg("commit: %s", cause ? cause : "");
+	store_batch_free(b);
+	unsetenv("CAFESYNC_MAP_SIZE");
+
+	memset(&acc, 0, sizeof acc);
+	assert_int_equal(store_log(s, NULL, 1, split_cb, &acc), 0);
+	assert_true(acc.n >= 4);
+	assert_true(acc.max_len <= PROTO_MAX_COMMIT);
+	assert_true(acc.ops == nsites + ncafes);
+	assert_int_equal(store_status(s, &st), 0);
+	assert_true(st.counts[type_index("site")] == nsites);
+	assert_true(st.counts[type_index("cafe")] == ncafes);
+	assert_true(st.commits == acc.n);
+	{
+		struct store_rec rec;
+		get_ok(s, ids[nsites - 1], &rec);
+		snprintf(name, sizeof name, "Site %zu", nsites - 1);
+		assert_field(&rec, "name", name);
+		store_rec_free(&rec);
+		get_ok(s, cafe, &rec);
+		assert_int_equal(store_rec_value(&rec, "harvest")->via.str.size,
+		    8000);
+		store_rec_free(&rec);
+	}
+	assert_int_equal(store_verify(s, NULL, NULL), 0);
+
+	/* the split commits form a chain another node accepts */
+	collect(s, NULL, &l);
+	r = mk_store("replica", "replica", store_info(s)->network, NULL);
+	apply_all_ok(r, &l);
+	assert_int_equal(store_status(r, &sr), 0);
+	assert_memory_equal(st.digest, sr.digest, PROTO_HASH_LEN);
+	clist_free(&l);
+	free(ids);
+	t_close(s);
+	t_close(r);
+}
+
 /* ---- accepting received commits --------------------------------------- */
 
 struct head_acc {
@@ -1662,6 +1788,51 @@ static void test_apply_chain_and_fork(void **state)
 	free(c3gap.e);
 	free(fork1.e);
 	free(c1other.e);
+	t_close(b);
+}
+
+/*
+ * The clock: a node that has received a commit from a clock a day ahead
+ * orders its own later edits after it, so its edit of that record wins.
+ */
+static void test_clock_follows_received(void **state)
+{
+	struct origin adm;
+	uint8_t x[16], y[16];
+	struct citem c1;
+	struct hop op;
+	struct store *b;
+	struct clist lb = { 0 };
+	struct store_rec r;
+	struct timespec ts;
+	uint64_t future, hfut;
+	(void)state;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	future = (uint64_t)ts.tv_sec * 1000 + 86400000;
+	hfut = HLC_AT(future, 3);
+	new_origin(&adm);
+	randombytes_buf(x, sizeof x);
+	b = mk_store("hub", "hub", adm.pk, NULL);
+	site_op(&op, x, "From the future");
+	hb_next(&c1, &adm, adm.pk, hfut, &op, 1);
+	assert_int_equal(apply_one(b, &c1), 0);
+
+	PUT_OK(b, "site", y, 1, { "name", "Local" });
+	PUT_OK(b, "site", x, 0, { "name", "Edited here" });
+	collect(b, store_info(b)->node, &lb);
+	assert_int_equal(lb.n, 2);
+	for (size_t i = 0; i < lb.n; i++)
+		if (lb.v[i].hlc <= hfut)
+			fail_msg("local commit %zu has clock %" PRIx64 ", not "
+			    "after the received %" PRIx64, i, lb.v[i].hlc,
+			    hfut);
+	get_ok(b, x, &r);
+	assert_field(&r, "name", "Edited here");
+	assert_true(store_rec_clock(&r, "name") > hfut);
+	store_rec_free(&r);
+	clist_free(&lb);
+	free(c1.e);
 	t_close(b);
 }
 
@@ -2620,6 +2791,42 @@ static void test_list_with_deleted(void **state)
 	list_type(s, "site", &a, 1);
 	assert_int_equal(a.n, 2);
 	assert_true(list_has(&a, s2));
+	/* with the site and date filters too */
+	{
+		uint8_t c1[16], c2[16];
+		char h1[33];
+		struct store_query q;
+
+		hexid(s1, h1);
+		PUT_OK(s, "cafe", c1, 1, { "site", h1 },
+		    { "date", "2026-01-10" }, { "format", "parent" },
+		    { "factors", "resilience" });
+		PUT_OK(s, "cafe", c2, 1, { "site", h1 },
+		    { "date", "2026-02-10" }, { "format", "parent" },
+		    { "factors", "resilience" });
+		del_ok(s, c2);
+		memset(&q, 0, sizeof q);
+		q.type = type_of("cafe");
+		q.site = s1;
+		memset(&a, 0, sizeof a);
+		assert_int_equal(store_list(s, &q, list_cb, &a), 0);
+		assert_int_equal(a.n, 1);
+		q.with_deleted = 1;
+		memset(&a, 0, sizeof a);
+		assert_int_equal(store_list(s, &q, list_cb, &a), 0);
+		assert_int_equal(a.n, 2);
+		q.since = 20260201;
+		memset(&a, 0, sizeof a);
+		assert_int_equal(store_list(s, &q, list_cb, &a), 0);
+		assert_int_equal(a.n, 1);
+		assert_memory_equal(a.ids[0], c2, 16);
+		/* another site's filter matches none */
+		q.site = s2;
+		q.since = 0;
+		memset(&a, 0, sizeof a);
+		assert_int_equal(store_list(s, &q, list_cb, &a), 0);
+		assert_int_equal(a.n, 0);
+	}
 	t_close(s);
 }
 
@@ -2641,11 +2848,36 @@ static void test_list_no_type(void **state)
 	assert_int_equal(a.n, 2);
 	assert_true(list_has(&a, s1));
 	assert_true(list_has(&a, p1));
+	/* no type, a date bound: only dated records in range */
+	{
+		uint8_t c1[16], t1[16];
+		struct store_query q;
+
+		PUT_OK(s, "cafe", c1, 1, { "site", h1 },
+		    { "date", "2026-03-10" }, { "format", "parent" },
+		    { "factors", "resilience" });
+		PUT_OK(s, "training", t1, 1, { "site", h1 },
+		    { "date", "2025-12-01" }, { "kind", "coaching" });
+		memset(&q, 0, sizeof q);
+		q.since = 20260101;
+		memset(&a, 0, sizeof a);
+		assert_int_equal(store_list(s, &q, list_cb, &a), 0);
+		assert_int_equal(a.n, 1);
+		assert_memory_equal(a.ids[0], c1, 16);
+		/* no type, a site: every record of that site */
+		memset(&q, 0, sizeof q);
+		q.site = s1;
+		memset(&a, 0, sizeof a);
+		assert_int_equal(store_list(s, &q, list_cb, &a), 0);
+		assert_int_equal(a.n, 3);	/* person, cafe, training */
+		assert_false(list_has(&a, s1));
+	}
 	t_close(s);
 }
 
 struct hist_acc {
 	size_t n;
+	uint64_t name_base[16];	/* first clock of the op's base for name */
 	uint64_t hlc[16];
 	unsigned kind[16];
 	char name[16][32];
@@ -2661,6 +2893,19 @@ static int hist_cb(const struct store_change *ch, void *arg)
 		h->kind[h->n] = ch->op->kind;
 		h->seq[h->n] = ch->sc->c->seq;
 		h->name[h->n][0] = '\0';
+		h->name_base[h->n] = 0;
+		for (uint32_t i = 0; i < ch->op->nbase; i++) {
+			const msgpack_object_kv *kv = &ch->op->base[i];
+			const msgpack_object *v = &kv->val;
+			if (kv->key.via.str.size != 4 ||
+			    memcmp(kv->key.via.str.ptr, "name", 4) != 0)
+				continue;
+			if (v->type == MSGPACK_OBJECT_ARRAY &&
+			    v->via.array.size > 0)
+				v = &v->via.array.ptr[0];
+			if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+				h->name_base[h->n] = v->via.u64;
+		}
 		for (uint32_t i = 0; i < ch->op->nfields; i++) {
 			const msgpack_object_kv *kv = &ch->op->fields[i];
 			if (kv->key.via.str.size == 4 &&
@@ -2695,6 +2940,12 @@ static void test_history(void **state)
 	memset(&h, 0, sizeof h);
 	assert_int_equal(store_history(s, s1, hist_cb, &h), 0);
 	assert_int_equal(h.n, 5);
+	/* an edit carries as base the clock of the value it replaced: the
+	 * v2 edit saw v1's clock, the v3 edit saw v2's */
+	assert_true(h.name_base[0] == 0);
+	assert_true(h.name_base[1] == h.hlc[0]);
+	assert_true(h.name_base[2] == h.hlc[1]);
+	assert_true(h.name_base[3] == h.hlc[2]);
 	for (size_t i = 0; i < 4; i++) {
 		assert_int_equal(h.kind[i], PROTO_OP_PUT);
 		assert_string_equal(h.name[i], names[i]);
@@ -2941,6 +3192,60 @@ static void test_bundle(void **state)
 		fclose(g);
 	}
 
+	/*
+	 * A hand-made bundle with A's seq 2 damaged: seq 2 and the seq 3
+	 * behind it are refused, B's commits (another origin) still land.
+	 */
+	{
+		FILE *g = tmpfile();
+		struct proto_enc w;
+		struct clist all = { 0 };
+		struct store *e;
+		size_t refused_a = 0;
+
+		assert_non_null(g);
+		collect(b, NULL, &all);
+		assert_int_equal(all.n, total);
+		proto_enc_init(&w);
+		proto_bundle_header(&w, store_info(a)->network);
+		for (size_t i = 0; i < all.n; i++) {
+			uint8_t sig[PROTO_SIG_LEN];
+			memcpy(sig, all.v[i].sig, sizeof sig);
+			if (memcmp(all.v[i].origin, store_info(a)->node,
+			    PROTO_KEY_LEN) == 0 && all.v[i].seq == 2)
+				sig[5] ^= 0x10;
+			if (memcmp(all.v[i].origin, store_info(a)->node,
+			    PROTO_KEY_LEN) == 0 && all.v[i].seq >= 2)
+				refused_a++;
+			proto_bundle_item(&w, all.v[i].e, all.v[i].elen, sig);
+		}
+		assert_int_equal(fwrite(w.sb.data, 1, w.sb.size, g),
+		    w.sb.size);
+		proto_enc_free(&w);
+		rewind(g);
+		e = mk_store("replica", "replica", store_info(a)->network,
+		    NULL);
+		memset(&ra, 0, sizeof ra);
+		assert_int_equal(store_bundle_import(e, g, refuse_cb, &ra, &is,
+		    &cause), 0);
+		assert_int_equal(refused_a, 2);
+		assert_true(is.read == total);
+		assert_true(is.refused == 2);
+		assert_true(is.applied == total - 2);
+		assert_int_equal(ra.n, 2);
+		{
+			struct store_rec r;
+			get_ok(e, p1, &r);	/* B's person landed */
+			store_rec_free(&r);
+			get_ok(e, s1, &r);	/* A's seq 3 did not */
+			assert_null(store_rec_value(&r, "county"));
+			store_rec_free(&r);
+		}
+		t_close(e);
+		fclose(g);
+		clist_free(&all);
+	}
+
 	/* a store of another network takes nothing */
 	x = mk_store("stranger", "hub", NULL, NULL);
 	{
@@ -2992,9 +3297,13 @@ int main(void)
 		cmocka_unit_test_teardown(test_key_mode, test_teardown),
 		cmocka_unit_test_teardown(test_put_every_type, test_teardown),
 		cmocka_unit_test_teardown(test_put_validation, test_teardown),
+		cmocka_unit_test_teardown(test_batch_split_and_growth,
+		    test_teardown),
 		cmocka_unit_test_teardown(test_apply_between_stores, test_teardown),
 		cmocka_unit_test_teardown(test_apply_chain_and_fork, test_teardown),
 		cmocka_unit_test_teardown(test_apply_schema, test_teardown),
+		cmocka_unit_test_teardown(test_clock_follows_received,
+		    test_teardown),
 		cmocka_unit_test_teardown(test_merge_convergence, test_teardown),
 		cmocka_unit_test_teardown(test_conflict_settle_last, test_teardown),
 		cmocka_unit_test_teardown(test_conflicts_order_minimal, test_teardown),
