@@ -79,6 +79,17 @@ json_t *cli_value_json(const struct sch_field *f, const msgpack_object *v);
 /* Prints a JSON value to stdout with a newline. */
 void cli_print_json(json_t *j);
 
+/*
+ * A JSON array printed as it is made, so a listing of any length needs
+ * memory for one element only.
+ */
+struct cli_jstream {
+	size_t n;
+};
+void cli_jstream_begin(struct cli_jstream *js);
+void cli_jstream_add(struct cli_jstream *js, json_t *j);
+void cli_jstream_end(struct cli_jstream *js);
+
 /* Formats an hlc as an ISO 8601 UTC time into buf (at least 32 bytes). */
 void cli_time(uint64_t hlc_or_ms, int is_hlc, char *buf, size_t len);
 

@@ -175,7 +175,7 @@ struct where {
 struct list_arg {
 	struct where *w;
 	int nw;
-	json_t *a;
+	struct cli_jstream js;
 	int json;
 	char *buf;
 };
@@ -240,7 +240,7 @@ list_one(const struct store_rec *r, void *arg)
 		if (!where_match(r, &la->w[i], la->buf))
 			return 0;
 	if (la->json)
-		json_array_append_new(la->a, cli_rec_json(r));
+		cli_jstream_add(&la->js, cli_rec_json(r));
 	else
 		print_line(r, la->buf);
 	return 0;
@@ -304,10 +304,10 @@ cmd_list(struct cli *c)
 	}
 	la.buf = xmalloc(PROTO_MAX_VALUE * 4);
 	if (la.json)
-		la.a = json_array();
+		cli_jstream_begin(&la.js);
 	store_list(c->store, &q, list_one, &la);
 	if (la.json)
-		cli_print_json(la.a);
+		cli_jstream_end(&la.js);
 	rc = EXIT_OK;
 out:
 	free(la.buf);

@@ -13,6 +13,10 @@
 
 /* Most errors an import lists before it stops looking. */
 #define IMPORT_MAX_ERRORS 20
+/* Most records one import takes (all are held until the commit). */
+#define IMPORT_MAX_ROWS 1000000
+/* Largest JSON file an import reads (it is parsed whole). */
+#define IMPORT_MAX_JSON ((long)256 << 20)
 
 /* ---- stats ------------------------------------------------------------ */
 
@@ -209,7 +213,7 @@ cmd_stats(struct cli *c)
 
 struct export_arg {
 	int csv;
-	json_t *a;
+	struct cli_jstream js;
 	char *buf;
 };
 
@@ -236,7 +240,7 @@ export_one(const struct store_rec *r, void *arg)
 	unsigned i;
 
 	if (!ea->csv) {
-		json_array_append_new(ea->a, cli_rec_json(r));
+		cli_jstream_add(&ea->js, cli_rec_json(r));
 		return 0;
 	}
 	proto_hex(hex, r->id, PROTO_ID_LEN);
@@ -256,7 +260,7 @@ export_one(const struct store_rec *r, void *arg)
 int
 cmd_export(struct cli *c)
 {
-	struct export_arg ea = { 0, NULL, NULL };
+	struct export_arg ea = { 0, { 0 }, NULL };
 	struct store_query q;
 	const char *fmt;
 	unsigned i;
@@ -280,10 +284,10 @@ cmd_export(struct cli *c)
 		fputc('\n', stdout);
 		ea.buf = xmalloc(PROTO_MAX_VALUE * 4);
 	} else
-		ea.a = json_array();
+		cli_jstream_begin(&ea.js);
 	store_list(c->store, &q, export_one, &ea);
 	if (!ea.csv)
-		cli_print_json(ea.a);
+		cli_jstream_end(&ea.js);
 	free(ea.buf);
 	return EXIT_OK;
 }
@@ -325,6 +329,14 @@ import_row(struct import_state *st, struct store_kv *kv, size_t n,
 	uint8_t id[PROTO_ID_LEN];
 	char *cause = NULL;
 
+	if (st->rows == IMPORT_MAX_ROWS) {
+		if (st->rows++ == IMPORT_MAX_ROWS)
+			row_error(st, where, at, "more than 1000000 records; "
+			    "split the file");
+		return;
+	}
+	if (st->rows > IMPORT_MAX_ROWS)
+		return;
 	if (store_batch_put(st->b, st->t, id, 1, kv, n, &cause) != 0) {
 		row_error(st, where, at, cause);
 		free(cause);
@@ -486,6 +498,12 @@ import_json(struct import_state *st, FILE *f)
 	size_t i;
 	char msg[200];
 
+	if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > IMPORT_MAX_JSON) {
+		row_error(st, "", 1, "JSON file over 256 MiB; split it or "
+		    "use CSV");
+		return 0;
+	}
+	rewind(f);
 	root = json_loadf(f, JSON_REJECT_DUPLICATES, &err);
 	if (root == NULL) {
 		snprintf(msg, sizeof(msg), "not JSON: %s", err.text);

@@ -81,3 +81,28 @@ cli_print_json(json_t *j)
 	fputc('\n', stdout);
 	json_decref(j);
 }
+
+/* Starts a JSON array streamed to stdout, one element a line. */
+void
+cli_jstream_begin(struct cli_jstream *js)
+{
+	js->n = 0;
+	fputc('[', stdout);
+}
+
+/* Prints one element of a streamed array and releases it. */
+void
+cli_jstream_add(struct cli_jstream *js, json_t *j)
+{
+	fputs(js->n++ > 0 ? ",\n" : "\n", stdout);
+	json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER |
+	    JSON_REAL_PRECISION(6));
+	json_decref(j);
+}
+
+/* Ends a streamed array. */
+void
+cli_jstream_end(struct cli_jstream *js)
+{
+	fputs(js->n > 0 ? "\n]\n" : "]\n", stdout);
+}

@@ -361,7 +361,7 @@ store_open(struct store **sp, const char *dir, char **cause)
 		store_close(s);
 		return CS_EPERM;
 	}
-	if (kl != PROTO_SK_LEN) {
+	if (kl != PROTO_SK_LEN || st.st_size != PROTO_SK_LEN) {
 		*cause = xasprintf("%s: not a node key", path);
 		free(path);
 		store_close(s);
