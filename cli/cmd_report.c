@@ -488,70 +488,124 @@ json_text(json_t *v)
 	}
 }
 
-/* Reads a JSON array of flat objects. */
+/* Adds one JSON object as a record; errors name its line. */
+static void
+import_object(struct import_state *st, json_t *o, unsigned long line)
+{
+	struct store_kv kv[PROTO_MAX_FIELDS];
+	char *texts[PROTO_MAX_FIELDS], msg[200];
+	const char *k;
+	json_t *v;
+	size_t n = 0, j;
+	int bad = 0;
+
+	if (!json_is_object(o)) {
+		row_error(st, "", line, "not a JSON object");
+		return;
+	}
+	json_object_foreach(o, k, v) {
+		if (strcmp(k, "id") == 0 || strcmp(k, "type") == 0 ||
+		    strcmp(k, "deleted") == 0 || json_is_null(v))
+			continue;
+		if (n == PROTO_MAX_FIELDS) {
+			row_error(st, "", line, "too many fields");
+			bad = 1;
+			break;
+		}
+		if ((texts[n] = json_text(v)) == NULL) {
+			snprintf(msg, sizeof(msg), "field %.40s: not a string, "
+			    "number or list", k);
+			row_error(st, "", line, msg);
+			bad = 1;
+			break;
+		}
+		kv[n].name = k;
+		kv[n].value = texts[n];
+		n++;
+	}
+	if (!bad)
+		import_row(st, kv, n, "", line);
+	for (j = 0; j < n; j++)
+		free(texts[j]);
+}
+
+/* Skips JSON white space from *pos, counting lines. */
+static void
+skip_space(const char *buf, size_t len, size_t *pos, unsigned long *line)
+{
+	for (; *pos < len; (*pos)++) {
+		if (buf[*pos] == '\n')
+			(*line)++;
+		else if (buf[*pos] != ' ' && buf[*pos] != '\t' &&
+		    buf[*pos] != '\r')
+			break;
+	}
+}
+
+/*
+ * Reads a JSON array of flat objects, one element at a time, so an error
+ * can name the line its object starts on.
+ */
 static int
 import_json(struct import_state *st, FILE *f)
 {
 	json_error_t err;
-	json_t *root, *o, *v;
-	const char *k;
-	size_t i;
-	char msg[200];
+	json_t *o;
+	char *buf, msg[200];
+	size_t len, pos = 0, i;
+	unsigned long line = 1;
+	long size;
 
-	if (fseek(f, 0, SEEK_END) == 0 && ftell(f) > IMPORT_MAX_JSON) {
+	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0) {
+		row_error(st, "", 1, "cannot size the file");
+		return 0;
+	}
+	if (size > IMPORT_MAX_JSON) {
 		row_error(st, "", 1, "JSON file over 256 MiB; split it or "
 		    "use CSV");
 		return 0;
 	}
 	rewind(f);
-	root = json_loadf(f, JSON_REJECT_DUPLICATES, &err);
-	if (root == NULL) {
-		snprintf(msg, sizeof(msg), "not JSON: %s", err.text);
-		row_error(st, "", (unsigned long)err.line, msg);
-		return 0;
+	buf = xmalloc((size_t)size + 1);
+	len = fread(buf, 1, (size_t)size, f);
+	skip_space(buf, len, &pos, &line);
+	if (pos >= len || buf[pos] != '[') {
+		row_error(st, "", line, "not a JSON array of records");
+		goto out;
 	}
-	if (!json_is_array(root)) {
-		row_error(st, "", 1, "not a JSON array of records");
-		json_decref(root);
-		return 0;
-	}
-	json_array_foreach(root, i, o) {
-		struct store_kv kv[PROTO_MAX_FIELDS];
-		char *texts[PROTO_MAX_FIELDS];
-		size_t n = 0, j;
-		int bad = 0;
-
-		if (!json_is_object(o)) {
-			row_error(st, "", i + 1, "not a JSON object");
-			continue;
+	pos++;
+	for (;;) {
+		skip_space(buf, len, &pos, &line);
+		if (pos < len && buf[pos] == ']')
+			break;
+		o = json_loadb(buf + pos, len - pos, JSON_DISABLE_EOF_CHECK |
+		    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+		if (o == NULL) {
+			snprintf(msg, sizeof(msg), "not JSON: %s", err.text);
+			row_error(st, "", line + (unsigned long)err.line - 1,
+			    msg);
+			goto out;
 		}
-		json_object_foreach(o, k, v) {
-			if (strcmp(k, "id") == 0 || strcmp(k, "type") == 0 ||
-			    strcmp(k, "deleted") == 0 || json_is_null(v))
-				continue;
-			if (n == PROTO_MAX_FIELDS) {
-				row_error(st, "", i + 1,
-				    "too many fields");
-				bad = 1;
-				break;
-			}
-			if ((texts[n] = json_text(v)) == NULL) {
-				snprintf(msg, sizeof(msg), "field %.40s: not "
-				    "a string, number or list", k);
-				row_error(st, "", i + 1, msg);
-				bad = 1;
-				break;
-			}
-			kv[n].name = k;
-			kv[n].value = texts[n];
-			n++;
+		import_object(st, o, line);
+		json_decref(o);
+		for (i = pos; i < pos + err.position && i < len; i++)
+			line += buf[i] == '\n';
+		pos += err.position;
+		skip_space(buf, len, &pos, &line);
+		if (pos < len && buf[pos] == ',')
+			pos++;
+		else if (pos >= len || buf[pos] != ']') {
+			row_error(st, "", line, "expected , or ] after a "
+			    "record");
+			goto out;
 		}
-		if (!bad)
-			import_row(st, kv, n, "", i + 1);
-		for (j = 0; j < n; j++)
-			free(texts[j]);
 	}
-	json_decref(root);
+	pos++;
+	skip_space(buf, len, &pos, &line);
+	if (pos < len)
+		row_error(st, "", line, "text after the array");
+out:
+	free(buf);
 	return 0;
 }
 
