@@ -8,7 +8,7 @@
 # hundred commits travel in one bundle.
 . "$(dirname "$0")/lib.sh"
 
-BT="python3 $TESTS_DIR/bundletool.py"
+BT="$PY $TESTS_DIR/bundletool.py"
 DUP='(already present|already|duplicates?)'
 ELEMENTS=welcome,theme,agreements,pair_talk,table_talk,commitment_cards,harvest,closing
 
@@ -126,6 +126,41 @@ isnt "$RC" 0 "a bundle of another network is refused"
 like "$ERR" 'network' "the refusal names the network"
 jq_is "$(status_json "$X")" .commits 0 "the other network's node holds no commits"
 
+# names_at TEXT POS SEQ: a line of TEXT names #POS and APFX..:SEQ
+names_at() {
+	printf '%s\n' "$1" | grep -E "#$2([^0-9]|\$)" | grep -Eq "$APFX[0-9a-f]*:$3([^0-9]|\$)"
+}
+
+# ---- not a bundle, an empty file ---------------------------------------------------
+head -c 200 /dev/urandom >"$T/junk.bundle"
+: >"$T/empty.bundle"
+for f in junk empty; do
+	cafe_in "$B" bundle import "$T/$f.bundle"
+	isnt "$RC" 0 "a $f file is not imported"
+	is "$(nlines "$ERR")" 1 "$f file: one line on stderr"
+	like "$ERR" "^cafe: bundle( import)?: .*$f\.bundle" "$f file: the message names the file"
+done
+jq_is "$(status_json "$B")" .digest "$(status_json "$A" | jq -r .digest)" "junk files change nothing on B"
+
+# ---- a fork: a node restored from an old copy writes a different seq ----------------
+cp -a "$A" "$T/a-old"
+add_rec "$A" site "name=After the copy"
+add_rec "$T/a-old" site "name=Forked history"
+cafe_in "$A" bundle export "$T/a-new.bundle"
+cafe_in "$T/a-old" bundle export "$T/a-fork.bundle"
+cafe_in "$B" bundle import "$T/a-new.bundle"
+is "$RC" 0 "B imports A's newest commit"
+DIGB="$(status_json "$B" | jq -r .digest)"
+NF="$(status_json "$B" | jq -r .commits)"
+cafe_in "$B" bundle import "$T/a-fork.bundle"
+is "$RC" 1 "a forked commit is refused: exit 1"
+is "$(count_of refused "$OUT")" 1 "fork: 1 refused"
+is "$(count_of "$DUP" "$OUT")" "$((NF - 1))" "fork: the shared history is already present"
+ok names_at "$ERR" "$NF" "$NF" -- "fork: stderr names #$NF and $APFX..:$NF" || diag "$ERR"
+ilike "$ERR" 'fork' "fork: the reason says fork"
+jq_is "$(status_json "$B")" '[.digest, .commits] | tojson' "[\"$DIGB\",$NF]" "fork: nothing applied on B"
+N2=$((N2 + 1))
+
 # ---- damaged bundles ------------------------------------------------------------
 cafe_in "$A" bundle export "$T/full2.bundle"
 K="$($BT find "$T/full2.bundle" MARKERBODYX | head -n 1)"
@@ -134,10 +169,6 @@ KSEQ="$($BT info "$T/full2.bundle" | awk -v k="$K" '$1 == k {print $8}')"
 is "$KSEQ" "$K" "item #$K is seq $K"
 DIGA="$(status_json "$A" | jq -r .digest)"
 
-# names LINE-TEXT POS SEQ: a stderr line names #POS and APFX..:SEQ
-names() {
-	printf '%s\n' "$1" | grep -E "#$2([^0-9]|\$)" | grep -Eq "$APFX[0-9a-f]*:$3([^0-9]|\$)"
-}
 
 # damaged NAME SEQ-NAMED WHY-REGEX: imports $T/NAME.bundle into a fresh node.
 damaged() {
@@ -147,7 +178,7 @@ damaged() {
 	isnt "$RC" 0 "$name: import exits non-zero"
 	is "$RC" 1 "$name: import exits 1"
 	if [ -n "$seqnamed" ]; then
-		ok names "$ERR" "$K" "$seqnamed" -- "$name: stderr names #$K and $APFX..:$seqnamed" || diag "stderr: $ERR"
+		ok names_at "$ERR" "$K" "$seqnamed" -- "$name: stderr names #$K and $APFX..:$seqnamed" || diag "stderr: $ERR"
 	else
 		like "$ERR" "#$K([^0-9]|\$)" "$name: stderr names #$K"
 	fi

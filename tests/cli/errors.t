@@ -23,7 +23,7 @@ add_rec "$A" milestone site="$SITE" step=1 status=done
 MS="$ID"
 
 # The longest prefix (>= 4 hex) that two of these ids share: ambiguous.
-AMBIG="$(printf '%s\n' "$SITE" "$SITE2" "$PERSON" "$CAFE_ID" "$FB" "$MS" | python3 -c '
+AMBIG="$(printf '%s\n' "$SITE" "$SITE2" "$PERSON" "$CAFE_ID" "$FB" "$MS" | $PY -c '
 import sys, itertools
 ids = [l.strip() for l in sys.stdin if l.strip()]
 best = ""
@@ -36,7 +36,7 @@ for a, b in itertools.combinations(ids, 2):
 print(best if len(best) >= 4 else "SKIPAMBIG")')"
 
 # The longest prefix the two sites share: ambiguous for a site reference.
-SAMBIG="$(python3 -c '
+SAMBIG="$($PY -c '
 import sys
 a, b = sys.argv[1], sys.argv[2]
 n = 0
@@ -58,6 +58,7 @@ bad() {
 	cafe_in "$A" "$@"
 	cmd="$*"
 	cmd="${cmd:0:90}"
+	note "$cmd -> ${ERR:0:200}"
 	is "$RC" 2 "exit 2: $cmd"
 	is "$(nlines "$ERR")" 1 "one stderr line: $cmd" || true
 	like "$ERR" "^cafe: [^:]+: " "message is 'cafe: CMD: ...': $cmd"
@@ -139,10 +140,10 @@ topic      ==> add cafe site=$SITE date=2024-03-01 format=parent factors=resilie
 harvest    ==> add cafe site=$SITE date=2024-03-01 format=parent factors=resilience harvest=$LONG
 name       ==> add site name=$LONG
 finding    ==> add audit site=$SITE date=2024-01-01 finding=$LONG
-title      ==> edit $CAFE_ID title=x
 # --- unknown field, unknown type
 colour     ==> add cafe site=$SITE date=2024-03-01 format=parent factors=resilience colour=red
 colour     ==> edit $CAFE_ID colour=red
+title      ==> edit $CAFE_ID title=x
 brunch     ==> add brunch name=x
 brunch     ==> list brunch
 brunch     ==> export brunch --format csv
@@ -208,6 +209,15 @@ format     ==> export cafe --format xml
 by         ==> stats --by weekday
 format     ==> import cafe /dev/null --format xml
 jsn        ==> show $CAFE_ID --jsn
+field|argument ==> edit $CAFE_ID
+# --- files and bundles
+nonexistent|No such ==> import cafe $T/nonexistent.csv
+nonexistent|No such ==> bundle import $T/nonexistent.bundle
+since      ==> bundle export $T/never.bundle --since nothex
+since      ==> bundle export $T/never.bundle --since $SITE:1
+since      ==> bundle export $T/never.bundle --since
+bundle|export|import ==> bundle
+bundle|frob ==> bundle frob
 EOF
 
 

@@ -39,6 +39,13 @@ if ! command -v jq >/dev/null 2>&1; then
 	exit 255
 fi
 
+# The system python3 starts much faster than a version-manager shim.
+if [ -x /usr/bin/python3 ]; then
+	PY=/usr/bin/python3
+else
+	PY=python3
+fi
+
 TESTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 T="$(mktemp -d "${TMPDIR:-/tmp}/cafe-cli.XXXXXX")"
 trap 'rm -rf "$T"' EXIT
@@ -145,7 +152,7 @@ isnt() {
 }
 
 like() {
-	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+	if grep -Eq -- "$2" <<<"$1"; then
 		_tap_result 0 "$3"
 	else
 		_tap_result 1 "$3"
@@ -157,7 +164,7 @@ like() {
 
 # ilike: like, ignoring case.
 ilike() {
-	if printf '%s\n' "$1" | grep -Eiq -- "$2"; then
+	if grep -Eiq -- "$2" <<<"$1"; then
 		_tap_result 0 "$3"
 	else
 		_tap_result 1 "$3"
@@ -168,7 +175,7 @@ ilike() {
 }
 
 unlike() {
-	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+	if grep -Eq -- "$2" <<<"$1"; then
 		_tap_result 1 "$3"
 		diag "     got: '$1'"
 		diag "expected not to match: /$2/"
@@ -178,10 +185,13 @@ unlike() {
 }
 
 nlines() {
+	local nl="${1//[!$'\n']/}"
 	if [ -z "$1" ]; then
 		echo 0
+	elif [ "${1: -1}" = $'\n' ]; then
+		echo "${#nl}"
 	else
-		printf '%s\n' "$1" | wc -l | tr -d ' '
+		echo $((${#nl} + 1))
 	fi
 }
 
@@ -194,8 +204,8 @@ run_cafe() {
 	local o="$T/.out" e="$T/.err"
 	"$CAFE" "$@" >"$o" 2>"$e" </dev/null
 	RC=$?
-	OUT="$(cat "$o")"
-	ERR="$(cat "$e")"
+	OUT="$(<"$o")"
+	ERR="$(<"$e")"
 	if [ -n "${CAFE_TRACE:-}" ]; then
 		diag "cafe $* -> $RC"
 	fi
@@ -265,7 +275,7 @@ add_rec() {
 	shift 2
 	cafe_in "$d" add "$t" "$@"
 	ID="$(printf '%s\n' "$OUT" | tail -n 1)"
-	if [ "$RC" = 0 ] && printf '%s' "$ID" | grep -Eq '^[0-9a-f]{32}$'; then
+	if [ "$RC" = 0 ] && [[ $ID =~ ^[0-9a-f]{32}$ ]]; then
 		_tap_result 0 "add $t"
 	else
 		_tap_result 1 "add $t"

@@ -90,12 +90,13 @@ show_json "$P3"
 jq_is "$J" '.site' "$GHOST" "unknown full-id reference is stored"
 
 # ---- cafés -----------------------------------------------------------------
+HARV=$'Parents said "more, please"\nand a second line'
 ALL_ELEMENTS=welcome,theme,agreements,pair_talk,table_talk,commitment_cards,harvest,closing
 add_rec "$A" cafe site="$S1" date=2024-03-01 format=parent series_no=1 \
 	"topic=Resilience night" factors=social_connections,resilience \
 	hosts="$P1,$P2" "partners=Library,Clinic" language=es attendees=20 \
 	new_attendees=5 children_cared_for=8 tables=4 max_table_size=5 \
-	elements=$ALL_ELEMENTS 'harvest=Parents said "more, please"'
+	elements=$ALL_ELEMENTS "harvest=$HARV"
 C1="$ID"
 is "$ERR" "" "a café with every fidelity element: no warning"
 add_rec "$A" cafe site="$S1" date=2024-03-31 format=dads factors=concrete_support \
@@ -110,6 +111,15 @@ C3="$ID"
 add_rec "$A" cafe site="${S2:0:20}" date=2024-02-29 format=virtual \
 	factors=social_emotional attendees=7 new_attendees=7 elements=$ALL_ELEMENTS
 C4="$ID"
+
+add_rec "$A" cafe site="$S1" date=2024-06-01 format=parent factors=resilience \
+	hosts="$P1,$GHOST" elements=$ALL_ELEMENTS
+GC="$ID"
+like "$ERR" '^cafe: warning: .*'"$GHOST" "a host id not on this node: a warning naming it"
+show_json "$GC"
+jq_is "$J" '.hosts | tojson' "[\"$P1\",\"$GHOST\"]" "... and both hosts are stored"
+cafe_in "$A" rm "$GC"
+is "$RC" 0 "rm that café"
 
 show_json "$C1"
 jq_is "$J" '.type' cafe "cafe: type"
@@ -126,7 +136,7 @@ jq_is "$J" '.language' es "cafe: language"
 jq_is "$J" '[.attendees, .new_attendees, .children_cared_for, .tables, .max_table_size] | map(type) | unique | tojson' '["number"]' "cafe: counts are numbers"
 jq_is "$J" '[.attendees, .new_attendees, .children_cared_for, .tables, .max_table_size] | tojson' '[20,5,8,4,5]' "cafe: count values"
 jq_is "$J" '.elements | length' 8 "cafe: elements set has all 8"
-jq_is "$J" '.harvest' 'Parents said "more, please"' "cafe: harvest text with quotes and comma"
+jq_is "$J" '.harvest' "$HARV" "cafe: harvest text with quotes, a comma and a newline"
 show_json "$C4"
 jq_is "$J" '.date' 2024-02-29 "cafe: a leap day is a real date"
 jq_is "$J" '.site' "$S2" "cafe: site given by a 20-char prefix"
@@ -355,11 +365,11 @@ for ty in $TYPES; do
 	cafe_in "$A" export "$ty" --format csv
 	is "$RC" 0 "export $ty --format csv exits 0"
 	printf '%s\n' "$OUT" >"$T/exp/$ty.csv"
-	hdr="$(python3 -c 'import csv,sys; print(",".join(next(csv.reader(open(sys.argv[1])))))' "$T/exp/$ty.csv")"
+	hdr="$($PY -c 'import csv,sys; print(",".join(next(csv.reader(open(sys.argv[1])))))' "$T/exp/$ty.csv")"
 	is "${hdr%%,*}" id "export $ty csv: id is the first column"
 	is "$(printf '%s' "$hdr" | tr ',' '\n' | sort | tr '\n' ' ')" \
 		"$(printf '%s\n' ${FIELDS[$ty]} | sort | tr '\n' ' ')" "export $ty csv: the header names the fields"
-	is "$(python3 -c 'import csv,sys; print(sum(1 for _ in csv.reader(open(sys.argv[1]))) - 1)' "$T/exp/$ty.csv")" \
+	is "$($PY -c 'import csv,sys; print(sum(1 for _ in csv.reader(open(sys.argv[1]))) - 1)' "$T/exp/$ty.csv")" \
 		"${NLIVE[$ty]}" "export $ty csv: one row per live record"
 	cafe_in "$A" export "$ty" --format json
 	is "$RC" 0 "export $ty --format json exits 0"
@@ -370,11 +380,11 @@ for ty in $TYPES; do
 		"export $ty json: the same objects as list --json"
 done
 # The CSV cell of a quoted harvest survives csv parsing.
-is "$(python3 -c '
+is "$($PY -c '
 import csv,sys
 rows=list(csv.DictReader(open(sys.argv[1])))
 print([r["harvest"] for r in rows if r["id"]==sys.argv[2]][0])' "$T/exp/cafe.csv" "$C1")" \
-	'Parents said "more, please"' "export csv: quotes and commas are quoted properly"
+	"$HARV" "export csv: quotes, commas and newlines are quoted properly"
 
 # ---- import: round trip into other nodes ----------------------------------------
 # strip ids (and references, which keep pointing at A's records) to compare
@@ -408,27 +418,40 @@ is "$RC" 0 "import --format json reads a file without extension"
 
 # ---- import with bad rows: nothing stored -----------------------------------------
 ST0="$(status_json "$A" | jq -cS '{counts, commits, digest}')"
-python3 - "$T/exp/cafe.csv" "$T/bad.csv" <<'EOF'
-import csv, sys
+# Rows 2 and 3 go bad; LINES gets the file lines they start on (a quoted
+# newline in an earlier cell makes a row span two lines).
+LINES="$($PY - "$T/exp/cafe.csv" "$T/bad.csv" <<'EOF'
+import csv, io, sys
 rows = list(csv.reader(open(sys.argv[1], newline='')))
 h = rows[0]
-rows[2][h.index('date')] = '2024-02-30'        # file line 3
-rows[3][h.index('factors')] = 'resilience,happiness'  # file line 4
-with open(sys.argv[2], 'w', newline='') as f:
-    csv.writer(f, lineterminator='\n').writerows(rows)
+rows[2][h.index('date')] = '2024-02-30'
+rows[3][h.index('factors')] = 'resilience,happiness'
+line, starts, out = 1, [], io.StringIO()
+for r in rows:
+    starts.append(line)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator='\n').writerow(r)
+    line += buf.getvalue().count('\n')
+    out.write(buf.getvalue())
+open(sys.argv[2], 'w', newline='').write(out.getvalue())
+print(starts[1], starts[2], starts[3])
 EOF
+)"
+read -r L1 L2 L3 <<<"$LINES"
 cafe_in "$A" import cafe "$T/bad.csv"
 is "$RC" 2 "import csv with bad rows exits 2"
-like "$ERR" 'bad\.csv:3: field date' "the error names line 3 and field date"
-like "$ERR" 'bad\.csv:4: field factors' "the error names line 4 and field factors"
-unlike "$ERR" 'bad\.csv:2:' "the good row 2 is not blamed"
+like "$ERR" "bad\.csv:$L2: field date" "the error names line $L2 and field date"
+like "$ERR" "bad\.csv:$L3: field factors" "the error names line $L3 and field factors"
+unlike "$ERR" "bad\.csv:$L1:" "the good row on line $L1 is not blamed"
 is "$(status_json "$A" | jq -cS '{counts, commits, digest}')" "$ST0" "bad csv import: nothing stored"
 
 jq -c '.[1].date = "2024-13-01" | .[]' "$T/exp/cafe.json" |
 	awk 'BEGIN{print "["} NR>1{print ","} {print} END{print "]"}' >"$T/bad.json"
 cafe_in "$A" import cafe "$T/bad.json"
 is "$RC" 2 "import json with a bad row exits 2"
-like "$ERR" 'bad\.json:[0-9]+: field date' "the json error names a line and field date"
+# one object per line: "[" on line 1, the second object on line 4
+is "$(grep -n 2024-13-01 "$T/bad.json" | cut -d: -f1)" 4 "(the bad object is on line 4 of bad.json)"
+like "$ERR" 'bad\.json:4: field date' "the json error names line 4 (where the bad object is) and field date"
 is "$(status_json "$A" | jq -cS '{counts, commits, digest}')" "$ST0" "bad json import: nothing stored"
 
 { head -n 1 "$T/exp/cafe.csv" | sed 's/$/,colour/'; tail -n +2 "$T/exp/cafe.csv" | sed 's/$/,red/'; } >"$T/badcol.csv"

@@ -35,6 +35,23 @@ add_rec "$B" cafe site="$S" date=2024-07-01 format=dads factors=resilience eleme
 cafe_in "$B" verify
 is "$RC" 0 "verify passes on a node with received and local commits"
 
+# ---- concurrent writers on one node --------------------------------------------
+P="$T/par"
+new_node "$P" "Parallel"
+add_rec "$P" site "name=Busy site"
+PS="$ID"
+for i in $(seq 1 16); do
+	"$CAFE" --data "$P" add cafe site="$PS" date=2024-01-01 format=parent factors=resilience \
+		"topic=Parallel $i" elements=$ELEMENTS >"$T/par.$i.out" 2>"$T/par.$i.err" &
+done
+wait
+is "$(cat "$T"/par.*.err)" "" "16 concurrent adds: no errors"
+STP="$(status_json "$P")"
+jq_is "$STP" '[.counts.cafe, .commits] | tojson' '[16,17]' "16 concurrent adds: 16 cafés in 17 commits"
+jq_is "$STP" '[.heads[].seq] | tojson' '[17]' "16 concurrent adds: one chain up to seq 17"
+cafe_in "$P" verify
+is "$RC" 0 "verify passes after concurrent adds"
+
 # ---- damage a stored commit on a copy -----------------------------------------
 if ! command -v mdb_dump >/dev/null 2>&1 || ! command -v mdb_load >/dev/null 2>&1; then
 	skip "lmdb-utils (mdb_dump, mdb_load) not installed: stored-commit damage not tested"
@@ -86,7 +103,7 @@ C1="$T/flip"
 cp -a "$A" "$C1"
 mdb_dump -s "$CDB" "$ENVDIR" >"$T/commits.dump" 2>"$T/dump.err"
 ok test -s "$T/commits.dump" -- "mdb_dump of the commits database" || diag "$(cat "$T/dump.err")"
-python3 "$T/pick.py" "$T/commits.dump" "$AID" 3 flip >"$T/flip.dump"
+$PY "$T/pick.py" "$T/commits.dump" "$AID" 3 flip >"$T/flip.dump"
 mdb_load -s "$CDB" -f "$T/flip.dump" "$C1$REL" 2>"$T/load.err"
 is "$?" 0 "mdb_load the altered commit into a copy" || diag "$(cat "$T/load.err")"
 cafe_in "$C1" verify
@@ -100,7 +117,7 @@ C2="$T/drop"
 cp -a "$A" "$C2"
 rm -f "$C2$REL/data.mdb" "$C2$REL/lock.mdb"
 mdb_dump -a "$ENVDIR" >"$T/all.dump" 2>"$T/dump.err"
-python3 - "$T/all.dump" "$CDB" "$T/commits-drop.dump" "$T/rest.dump" <<'EOF'
+$PY - "$T/all.dump" "$CDB" "$T/commits-drop.dump" "$T/rest.dump" <<'EOF'
 import sys
 text = open(sys.argv[1]).read()
 chunks, cur = [], []
@@ -114,7 +131,7 @@ rest = [c for c in chunks if c not in commits]
 open(sys.argv[3], 'w').write(commits[0])
 open(sys.argv[4], 'w').write(''.join(rest))
 EOF
-python3 "$T/pick.py" "$T/commits-drop.dump" "$AID" 3 drop >"$T/drop.dump"
+$PY "$T/pick.py" "$T/commits-drop.dump" "$AID" 3 drop >"$T/drop.dump"
 mdb_load -f "$T/rest.dump" "$C2$REL" 2>"$T/load.err" &&
 	mdb_load -s "$CDB" -f "$T/drop.dump" "$C2$REL" 2>>"$T/load.err"
 is "$?" 0 "mdb_load a copy of the store without commit 3" || diag "$(cat "$T/load.err")"
