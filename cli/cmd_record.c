@@ -317,6 +317,7 @@ out:
 
 struct history_arg {
 	const struct sch_type *t;
+	int seen;           /* changes printed so far */
 	json_t *last;       /* field -> last value seen */
 	json_t *a;
 	int json;
@@ -360,7 +361,8 @@ history_one(const struct store_change *ch, void *arg)
 	}
 	printf("%s  %.16s:%llu  %s\n", t, o,
 	    (unsigned long long)ch->sc->c->seq,
-	    op->kind == PROTO_OP_DEL ? "removed" : "changed");
+	    op->kind == PROTO_OP_DEL ? "removed" :
+	    ha->seen++ == 0 ? "created" : "changed");
 	for (i = 0; i < json_array_size(changes); i++) {
 		json_t *x = json_array_get(changes, i);
 		char *ov = json_dumps(json_object_get(x, "old"),

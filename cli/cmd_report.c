@@ -423,26 +423,35 @@ csv_row_cb(int ch, void *arg)
 static int
 import_csv(struct import_state *st, FILE *f)
 {
-	struct csv_parser p;
+	struct csv_parser parser;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
 
-	if (csv_init(&p, CSV_STRICT | CSV_APPEND_NULL | CSV_EMPTY_IS_NULL) != 0)
+	if (csv_init(&parser, CSV_STRICT | CSV_APPEND_NULL |
+	    CSV_EMPTY_IS_NULL) != 0)
 		return -1;
-	csv_set_opts(&p, CSV_STRICT | CSV_STRICT_FINI);
+	csv_set_opts(&parser, CSV_STRICT | CSV_STRICT_FINI);
 	while ((len = getline(&line, &cap, f)) > 0) {
+		char *p = line;
+
 		st->line++;
-		if (csv_parse(&p, line, (size_t)len, csv_field_cb, csv_row_cb,
-		    st) != (size_t)len) {
+		/* A spreadsheet's UTF-8 byte-order mark is not a column. */
+		if (st->line == 1 && len >= 3 && memcmp(line, "\xef\xbb\xbf",
+		    3) == 0) {
+			p += 3;
+			len -= 3;
+		}
+		if (csv_parse(&parser, p, (size_t)len, csv_field_cb,
+		    csv_row_cb, st) != (size_t)len) {
 			row_error(st, "", st->line, csv_strerror(
-			    csv_error(&p)));
+			    csv_error(&parser)));
 			break;
 		}
 	}
-	if (csv_fini(&p, csv_field_cb, csv_row_cb, st) != 0)
+	if (csv_fini(&parser, csv_field_cb, csv_row_cb, st) != 0)
 		row_error(st, "", st->line, "file ends inside a quoted cell");
-	csv_free(&p);
+	csv_free(&parser);
 	free(line);
 	clear_cells(st);
 	return 0;
@@ -501,6 +510,14 @@ import_object(struct import_state *st, json_t *o, unsigned long line)
 
 	if (!json_is_object(o)) {
 		row_error(st, "", line, "not a JSON object");
+		return;
+	}
+	v = json_object_get(o, "type");
+	if (v != NULL && (!json_is_string(v) ||
+	    strcmp(json_string_value(v), st->t->name) != 0)) {
+		snprintf(msg, sizeof(msg), "type: this is not a %s record",
+		    st->t->name);
+		row_error(st, "", line, msg);
 		return;
 	}
 	json_object_foreach(o, k, v) {

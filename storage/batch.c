@@ -375,7 +375,9 @@ store_batch_put(struct store_batch *b, const struct sch_type *t,
 					found = 1;
 			if (!found) {
 				*cause = xasprintf("field %s: is required for "
-				    "a %s", t->fields[i].name, t->name);
+				    "%s %s", t->fields[i].name,
+				    strchr("aeiou", t->name[0]) ? "an" : "a",
+				    t->name);
 				goto out;
 			}
 		}

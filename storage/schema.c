@@ -194,7 +194,8 @@ const char *
 sch_ftype_name(enum sch_ftype t)
 {
 	static const char *const names[] = { "text", "one of", "set of",
-		"list", "date", "count", "decimal", "id", "ids" };
+		"list", "date (YYYY-MM-DD, 1900-2999)", "count", "decimal",
+		"id", "ids" };
 
 	return names[t];
 }
@@ -370,6 +371,22 @@ sch_parse(const struct sch_field *f, const char *text, msgpack_packer *pk,
 	int n, i, idx[64], rc = CS_EUSAGE;
 
 	*cause = NULL;
+	if (f->type != SCH_TEXT && f->type != SCH_LIST) {
+		/* Spaces around a token, number, date or id mean nothing. */
+		size_t tl;
+
+		while (*text == ' ')
+			text++;
+		tl = strlen(text);
+		if (tl > 0 && text[tl - 1] == ' ') {
+			copy = xstrdup(text);
+			while (tl > 0 && copy[tl - 1] == ' ')
+				copy[--tl] = '\0';
+			rc = sch_parse(f, copy, pk, resolve, rarg, cause, warn);
+			free(copy);
+			return rc;
+		}
+	}
 	if (text[0] == '\0') {
 		if (f->required) {
 			*cause = xasprintf("field %s: is required and cannot "
