@@ -745,7 +745,9 @@ static void test_schema_dates(void **state)
 	assert_int_equal(parse_rc("cafe", "date", "2026-02-30"), CS_EUSAGE);
 	assert_int_equal(parse_rc("cafe", "date", "2026-1-1"), CS_EUSAGE);
 	assert_int_equal(parse_rc("cafe", "date", "x"), CS_EUSAGE);
-	assert_int_equal(parse_rc("cafe", "date", "2026-03-14 "), CS_EUSAGE);
+	/* spaces around a date are trimmed; inside one they are not */
+	assert_int_equal(parse_rc("cafe", "date", " 2026-03-14 "), 0);
+	assert_int_equal(parse_rc("cafe", "date", "2026-03 -14"), CS_EUSAGE);
 }
 
 static void test_schema_parse(void **state)
@@ -806,7 +808,9 @@ static void test_schema_parse(void **state)
 	assert_int_equal(parse_rc("cafe", "attendees", "twelve"), CS_EUSAGE);
 	assert_int_equal(parse_rc("cafe", "attendees", "12x"), CS_EUSAGE);
 	assert_int_equal(parse_rc("cafe", "attendees", "1.5"), CS_EUSAGE);
-	assert_int_equal(parse_rc("cafe", "attendees", " 12"), CS_EUSAGE);
+	/* spaces around a number are trimmed; inside one they are not */
+	assert_int_equal(parse_rc("cafe", "attendees", " 12 "), 0);
+	assert_int_equal(parse_rc("cafe", "attendees", "1 2"), CS_EUSAGE);
 	assert_int_equal(parse_rc("cafe", "attendees",
 	    "99999999999999999999999"), CS_EUSAGE);
 	assert_int_equal(parse_rc("milestone", "step", "6"), 0);
