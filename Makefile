@@ -27,14 +27,15 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual \
 	-Wstrict-prototypes -Wmissing-prototypes -Wvla -Wformat=2 \
 	-Wno-unused-parameter
 CFLAGS ?= -O2 -g
-CFLAGS += -pthread -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -MMD -MP
+override CFLAGS += -pthread -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -MMD -MP
 CPPFLAGS += -I.
 LDLIBS_CORE = -llmdb -lmsgpackc -lsodium -pthread
 LDLIBS_CLI = $(LDLIBS_CORE) -ljansson -lcsv
 
 ifeq ($(SANITIZE),1)
-CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-LDFLAGS += -fsanitize=address,undefined
+override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=address,undefined
 BUILD := build-san
 endif
 

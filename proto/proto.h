@@ -123,7 +123,8 @@ struct proto_commit {
 /*
  * Decodes commit bytes E strictly: exactly one MessagePack array of the
  * documented shape, every bound checked, no trailing bytes.  On failure
- * returns CS_EDECODE, CS_EBOUND or CS_EVERSION with *cause (if cause is not
+ * returns CS_EDECODE, CS_ETRUNC (the bytes end inside an object),
+ * CS_EBOUND or CS_EVERSION with *cause (if cause is not
  * NULL) set to a static string saying what is wrong, and frees what it made.
  */
 int proto_commit_decode(struct proto_commit *c, const uint8_t *e, size_t len,

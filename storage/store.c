@@ -182,6 +182,19 @@ env_open(struct store *s, const char *dir, char **cause)
 		goto fail;
 	/* The map may already be larger than asked: adopt the file's size. */
 	mdb_env_set_mapsize(s->env, 0);
+	/*
+	 * Open the databases in a read transaction when they all exist, so
+	 * a reader never waits for the writer's lock; create them otherwise.
+	 */
+	if (store_read_begin(s, &txn) == 0) {
+		for (i = 0; i < DB_COUNT; i++)
+			if (mdb_dbi_open(txn, db_names[i], 0, &s->dbi[i]) != 0)
+				break;
+		if (i == DB_COUNT && mdb_txn_commit(txn) == 0)
+			return 0;
+		if (i != DB_COUNT)
+			mdb_txn_abort(txn);
+	}
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		goto fail;
 	for (i = 0; i < DB_COUNT; i++)

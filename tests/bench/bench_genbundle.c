@@ -2,15 +2,20 @@
  * bench_genbundle.c: writes a bundle of N single-op commits signed by a
  * node, quickly, for the bundle import benchmark.
  *
- *   bench_genbundle DIR N OUT
+ *   bench_genbundle DIR N OUT [ordered|scattered]
  *
  * DIR is a node made by `cafe init --role site`.  Reads its key (DIR/
  * node.key) and its network from the store, then builds the node's log
  * from seq 1 with the proto_* encoder, exactly as store_batch_commit()
  * would: 20 sites, then cafés (site, date, format, factors, attendees,
- * new_attendees) spread over those sites, one op per commit, each chained
+ * new_attendees) spread over those sites and two years (2023-2024), one op
+ * per commit, each chained
  * to the previous commit's hash, with a clock that moves forward, signed
  * with proto_sign() for the network.  Writes the plain bundle to OUT.
+ * "ordered" (the default) gives the cafés dates that move forward with
+ * the log, as a site that logs each café after it happens; "scattered"
+ * gives each a pseudo-random date of the two years, so that every index
+ * insert by date lands on a random page (the worst case for the store).
  * Authoring the same log through store_batch would cost one synced LMDB
  * transaction per commit (see bench_author); this costs a signature.
  *
@@ -88,11 +93,16 @@ main(int argc, char **argv)
 	unsigned long bytes = 0;
 	double t0, t;
 	long n;
+	int scattered = 0;
 	FILE *f;
 
-	if (argc != 4 || (n = atol(argv[2])) <= NSITES) {
-		fprintf(stderr, "usage: bench_genbundle DIR N OUT (N > %d)\n",
-		    NSITES);
+	if (argc == 5 && strcmp(argv[4], "scattered") == 0)
+		scattered = 1;
+	else if (argc == 5 && strcmp(argv[4], "ordered") != 0)
+		argc = 0;
+	if ((argc != 4 && argc != 5) || (n = atol(argv[2])) <= NSITES) {
+		fprintf(stderr, "usage: bench_genbundle DIR N OUT "
+		    "[ordered|scattered] (N > %d)\n", NSITES);
 		return 2;
 	}
 	if (store_open(&s, argv[1], &cause) != 0) {
@@ -135,8 +145,10 @@ main(int argc, char **argv)
 			proto_pack_cstr(&w.pk, "name");
 			proto_pack_cstr(&w.pk, name);
 		} else {
-			/* Two years of days, in a scattered order. */
-			long day = (i * 7919) % 731;
+			/* A day of the two years. */
+			long day = scattered ? (i * 7919) % 731 :
+			    (long)((double)(i - NSITES) * 731 /
+			    (double)(n - NSITES));
 			int y = day < 365 ? 2023 : 2024;
 			int yd = (int)(day < 365 ? day : day - 365);
 			static const int mdays[] = { 31, 28, 31, 30, 31, 30,

@@ -11,7 +11,8 @@
  *      the decoded commit points to (so ASan sees a pointer that escapes
  *      the input or the zone), checks what the decoder promises (version,
  *      seq >= 1, prev nil only at seq 1, 1..PROTO_MAX_OPS ops, bounded and
- *      sorted field names, del ops without fields), re-encodes the commit
+ *      sorted field names, del ops without fields, base values that are a
+ *      clock or a bounded array of clocks), re-encodes the commit
  *      with proto_commit_begin()/proto_op_begin()/proto_op_base() and
  *      checks that the re-encoding decodes to the same commit and is a
  *      fixed point of decode+encode;
@@ -104,6 +105,25 @@ check_names(const msgpack_object_kv *kv, uint32_t n)
 	}
 }
 
+/*
+ * Checks a base value: the clock of the value the author replaced (a
+ * uint), or a non-empty, bounded array of clocks (that value's, then the
+ * conflicting values' the author had in view).
+ */
+static void
+check_clocks(const msgpack_object *v)
+{
+	uint32_t i;
+
+	if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return;
+	CHECK(v->type == MSGPACK_OBJECT_ARRAY);
+	CHECK(v->via.array.size >= 1 && v->via.array.size <= PROTO_MAX_ITEMS);
+	for (i = 0; i < v->via.array.size; i++)
+		CHECK(v->via.array.ptr[i].type ==
+		    MSGPACK_OBJECT_POSITIVE_INTEGER);
+}
+
 /* Checks what proto_commit_decode() promises about an accepted commit. */
 static void
 check_commit(const struct proto_commit *c)
@@ -148,8 +168,7 @@ check_commit(const struct proto_commit *c)
 		CHECK(op->nbase == 0 || op->base != NULL);
 		check_names(op->base, op->nbase);
 		for (j = 0; j < op->nbase; j++)
-			CHECK(op->base[j].val.type ==
-			    MSGPACK_OBJECT_POSITIVE_INTEGER);
+			check_clocks(&op->base[j].val);
 	}
 }
 
@@ -232,7 +251,8 @@ check_same(const struct proto_commit *a, const struct proto_commit *b)
 		for (j = 0; j < x->nbase; j++) {
 			CHECK(msgpack_object_equal(x->base[j].key,
 			    y->base[j].key));
-			CHECK(x->base[j].val.via.u64 == y->base[j].val.via.u64);
+			CHECK(msgpack_object_equal(x->base[j].val,
+			    y->base[j].val));
 		}
 	}
 }

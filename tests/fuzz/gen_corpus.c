@@ -127,7 +127,7 @@ make_commits(struct proto_enc *w, uint8_t (*sig)[PROTO_SIG_LEN])
 	msgpack_pack_nil(p);
 	seal(w, sig, 1, prev);
 
-	/* seq 3: an edit carrying the clocks it saw. */
+	/* seq 3: an edit carrying the clocks it saw (a uint, an array). */
 	proto_commit_begin(&w[2], pk, 3, prev, HLC0 + 0x20000, 1);
 	p = &w[2].pk;
 	proto_op_begin(&w[2], PROTO_OP_PUT, "cafe", cafe, 2, 1);
@@ -137,7 +137,9 @@ make_commits(struct proto_enc *w, uint8_t (*sig)[PROTO_SIG_LEN])
 	msgpack_pack_uint64(p, 4);
 	proto_op_base(&w[2], 2);
 	proto_pack_cstr(p, "attendees");
+	msgpack_pack_array(p, 2);	/* the value replaced, one in view */
 	msgpack_pack_uint64(p, HLC0 + 0x10000);
+	msgpack_pack_uint64(p, HLC0 + 5);
 	proto_pack_cstr(p, "tables");
 	msgpack_pack_uint64(p, 0);
 	seal(w, sig, 2, prev);

@@ -42,4 +42,6 @@ cafe_id=$("$cafe" --data "$n" add cafe site="$site" date=2025-01-15 \
 rm -rf "$out"
 mkdir -p "$out"
 "$tmp/gen_corpus" "$out" "$tmp/cafe_export.bundle"
-echo "corpus: $(ls "$out/commit" | wc -l) commit seeds, $(ls "$out/bundle" | wc -l) bundle seeds in $out"
+nc=$(find "$out/commit" -type f | wc -l)
+nb=$(find "$out/bundle" -type f | wc -l)
+echo "corpus: $nc commit seeds, $nb bundle seeds in $out"
