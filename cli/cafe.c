@@ -6,6 +6,7 @@
  * $CAFE_DATA, else $XDG_DATA_HOME/cafesync, else ~/.local/share/cafesync.
  * Exit codes: 0 ok, 1 a check failed, 2 usage or input error.
  */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,14 +54,49 @@ const struct cmd_entry cmd_table[] = {
 	{ NULL, NULL, NULL, 0, NULL },
 };
 
+/* Longest message printed; the rest is cut, marked by "...". */
+#define MSG_MAX 400
+
+/*
+ * Prints "cafe: [cmd: ]message" on one line of stderr: a control
+ * character (a newline in a quoted CSV cell, say) is shown escaped, so
+ * every message stays one line.
+ */
 static void
 vmsg(const char *cmd, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "cafe: ");
+	char buf[MSG_MAX + 1];
+	const unsigned char *p;
+	int n;
+
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	fputs("cafe: ", stderr);
 	if (cmd != NULL)
 		fprintf(stderr, "%s: ", cmd);
-	vfprintf(stderr, fmt, ap);
+	for (p = (const unsigned char *)buf; *p != '\0'; p++) {
+		if (*p == '\n')
+			fputs("\\n", stderr);
+		else if (*p == '\t')
+			fputs("\\t", stderr);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(stderr, "\\x%02x", *p);
+		else
+			fputc(*p, stderr);
+	}
+	if (n > MSG_MAX)
+		fputs("...", stderr);
 	fputc('\n', stderr);
+}
+
+/* Prints one message line for cmd; see vmsg(). */
+void
+cli_msg(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(cmd, fmt, ap);
+	va_end(ap);
 }
 
 /* Prints a usage error. */
@@ -342,6 +378,13 @@ main(int argc, char **argv)
 	int i = 1, rc;
 
 	memset(&c, 0, sizeof(c));
+	/*
+	 * An import or a bundle decodes commits of up to a MiB again and
+	 * again: keep freed memory in the heap rather than hand it back to
+	 * the kernel and fault it in anew each time.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	while (i < argc && strncmp(argv[i], "--", 2) == 0) {
 		if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
 			free(data);

@@ -42,6 +42,10 @@ int cli_usage_error(struct cli *c, const char *fmt, ...)
 int cli_fail(struct cli *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Prints "cafe: CMD: message" on one line, control characters escaped. */
+void cli_msg(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Prints "cafe: warning: message" to stderr. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

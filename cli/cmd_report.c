@@ -301,12 +301,14 @@ struct import_state {
 	struct store_batch *b;
 	/* CSV row being gathered */
 	char **cells;
+	size_t *cellcap;
 	size_t ncells, cap;
 	/* header */
 	char **cols;
 	size_t ncols;
 	int *colfield;       /* -1 for an ignored column (id) */
 	unsigned long line;  /* physical line being parsed */
+	unsigned long start; /* line the current CSV row starts on */
 	unsigned long rows;
 	int errors;
 };
@@ -317,8 +319,7 @@ row_error(struct import_state *st, const char *where, unsigned long n,
     const char *cause)
 {
 	if (st->errors++ < IMPORT_MAX_ERRORS)
-		fprintf(stderr, "cafe: import: %s:%s%lu: %s\n", st->path, where,
-		    n, cause);
+		cli_msg("import", "%s:%s%lu: %s", st->path, where, n, cause);
 }
 
 /* Adds one record from kv; reports errors against the row. */
@@ -348,26 +349,51 @@ static void
 csv_field_cb(void *s, size_t len, void *arg)
 {
 	struct import_state *st = arg;
-	char *cell = xmalloc(len + 1);
 
-	memcpy(cell, s, len);
-	cell[len] = '\0';
+	/* Cell buffers are kept from row to row and grown as needed. */
 	if (st->ncells == st->cap) {
+		size_t old = st->cap;
+
 		st->cap = st->cap ? st->cap * 2 : 32;
 		st->cells = xreallocarray(st->cells, st->cap,
 		    sizeof(*st->cells));
+		st->cellcap = xreallocarray(st->cellcap, st->cap,
+		    sizeof(*st->cellcap));
+		memset(st->cells + old, 0, (st->cap - old) *
+		    sizeof(*st->cells));
+		memset(st->cellcap + old, 0, (st->cap - old) *
+		    sizeof(*st->cellcap));
 	}
-	st->cells[st->ncells++] = cell;
+	if (st->cellcap[st->ncells] < len + 1) {
+		st->cellcap[st->ncells] = len + 1 < 64 ? 64 : len + 1;
+		free(st->cells[st->ncells]);
+		st->cells[st->ncells] = xmalloc(st->cellcap[st->ncells]);
+	}
+	memcpy(st->cells[st->ncells], s, len);
+	st->cells[st->ncells][len] = '\0';
+	st->ncells++;
 }
 
+/* Ends a row's cells; their buffers stay for the next row. */
 static void
 clear_cells(struct import_state *st)
 {
+	st->ncells = 0;
+}
+
+/* Frees the cell buffers. */
+static void
+free_cells(struct import_state *st)
+{
 	size_t i;
 
-	for (i = 0; i < st->ncells; i++)
+	for (i = 0; i < st->cap; i++)
 		free(st->cells[i]);
-	st->ncells = 0;
+	free(st->cells);
+	free(st->cellcap);
+	st->cells = NULL;
+	st->cellcap = NULL;
+	st->ncells = st->cap = 0;
 }
 
 /* Ends a CSV row: the first is the header, the rest records. */
@@ -377,13 +403,18 @@ csv_row_cb(int ch, void *arg)
 	struct import_state *st = arg;
 	struct store_kv kv[PROTO_MAX_FIELDS];
 	size_t i, n = 0;
+	unsigned long at;
 	char msg[160];
 
+	/* A quoted cell may span lines: errors name the row's first. */
+	at = st->start;
+	st->start = st->line + 1;
 	if (st->cols == NULL) {
-		st->cols = st->cells;
+		st->cols = xcalloc(st->ncells + 1, sizeof(*st->cols));
 		st->ncols = st->ncells;
-		st->cells = NULL;
-		st->ncells = st->cap = 0;
+		for (i = 0; i < st->ncols; i++)
+			st->cols[i] = xstrdup(st->cells[i]);
+		clear_cells(st);
 		st->colfield = xcalloc(st->ncols, sizeof(int));
 		for (i = 0; i < st->ncols; i++) {
 			const struct sch_field *f = sch_field_find(st->t,
@@ -395,7 +426,7 @@ csv_row_cb(int ch, void *arg)
 				snprintf(msg, sizeof(msg), "column %.40s: %s "
 				    "has no such field", st->cols[i],
 				    st->t->name);
-				row_error(st, "", st->line, msg);
+				row_error(st, "", at, msg);
 				st->colfield[i] = -1;
 			} else
 				st->colfield[i] = (int)(f - st->t->fields);
@@ -405,7 +436,7 @@ csv_row_cb(int ch, void *arg)
 	if (st->ncells != st->ncols) {
 		snprintf(msg, sizeof(msg), "row has %zu cells, the header %zu",
 		    st->ncells, st->ncols);
-		row_error(st, "", st->line, msg);
+		row_error(st, "", at, msg);
 		clear_cells(st);
 		return;
 	}
@@ -415,7 +446,7 @@ csv_row_cb(int ch, void *arg)
 			kv[n].value = st->cells[i];
 			n++;
 		}
-	import_row(st, kv, n, "", st->line);
+	import_row(st, kv, n, "", at);
 	clear_cells(st);
 }
 
@@ -453,7 +484,7 @@ import_csv(struct import_state *st, FILE *f)
 		row_error(st, "", st->line, "file ends inside a quoted cell");
 	csv_free(&parser);
 	free(line);
-	clear_cells(st);
+	free_cells(st);
 	return 0;
 }
 
@@ -645,6 +676,7 @@ cmd_import(struct cli *c)
 		return EXIT_USAGE;
 	st.c = c;
 	st.path = c->argv[1];
+	st.start = 1;
 	if (fmt == NULL && (dot = strrchr(st.path, '.')) != NULL)
 		fmt = dot + 1;
 	if (fmt == NULL || (strcmp(fmt, "csv") != 0 &&
@@ -681,6 +713,6 @@ out:
 		free(st.cols[i]);
 	free(st.cols);
 	free(st.colfield);
-	free(st.cells);
+	free_cells(&st);
 	return rc;
 }

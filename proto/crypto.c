@@ -105,7 +105,14 @@ proto_id_new(uint8_t id[PROTO_ID_LEN], uint64_t wall_ms)
 
 	for (i = 0; i < 6; i++)
 		next[i] = (uint8_t)(wall_ms >> (40 - 8 * i));
-	randombytes_buf(next + 6, PROTO_ID_LEN - 6);
+	/*
+	 * Within the millisecond of the previous id (or when the clock
+	 * steps back) the previous id plus one serves: no new randomness.
+	 */
+	if (memcmp(next, last, 6) > 0)
+		randombytes_buf(next + 6, PROTO_ID_LEN - 6);
+	else
+		memcpy(next, last, PROTO_ID_LEN);
 	if (memcmp(next, last, PROTO_ID_LEN) <= 0) {
 		memcpy(next, last, PROTO_ID_LEN);
 		for (i = PROTO_ID_LEN - 1; i >= 0; i--)

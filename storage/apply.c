@@ -10,8 +10,9 @@
  *
  * The merge: a record is a map of fields, each a last-writer-wins register
  * ordered by (hlc, origin); a delete is a tombstone register under the
- * same rule.  Each field stores [value, hlc, origin, base], base being the
- * clock of the value its writer saw.  Every write that is not a field's
+ * same rule.  Each field stores its value, its clock (by index into the
+ * record's table of clocks) and base, the clock of the value its writer
+ * saw.  Every write that is not a field's
  * winner, and that no edit saw (no op's base names its clock), is kept in
  * the conflicts database.  The seen database remembers every base, so a
  * value is dropped from, or never enters, the conflicts whichever order
@@ -97,21 +98,25 @@ mrec_load(struct store *s, MDB_txn *txn, const uint8_t *id, struct mrec *m)
 	m->exists = 1;
 	m->type = m->old.type;
 	a = m->old.up.data.via.array.ptr;
-	if (a[1].type == MSGPACK_OBJECT_ARRAY && a[1].via.array.size == 2) {
+	if (a[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		const msgpack_object *c =
+		    m->old.clocks[a[1].via.u64].via.array.ptr;
+
 		m->has_del = 1;
-		m->del_hlc = a[1].via.array.ptr[0].via.u64;
-		m->del_origin = (const uint8_t *)a[1].via.array.ptr[1].via.bin.ptr;
+		m->del_hlc = c[0].via.u64;
+		m->del_origin = (const uint8_t *)c[1].via.bin.ptr;
 	}
 	for (i = 0; i < m->old.nfields && i < PROTO_MAX_FIELDS; i++) {
 		const msgpack_object *e = m->old.fields[i].val.via.array.ptr;
+		const msgpack_object *c = m->old.clocks[e[1].via.u64].via.array.ptr;
 		struct mfield *f = &m->f[m->n++];
 
 		f->name = m->old.fields[i].key.via.str.ptr;
 		f->nlen = m->old.fields[i].key.via.str.size;
 		f->val = &e[0];
-		f->hlc = e[1].via.u64;
-		f->origin = (const uint8_t *)e[2].via.bin.ptr;
-		f->base = e[3].via.u64;
+		f->hlc = c[0].via.u64;
+		f->origin = (const uint8_t *)c[1].via.bin.ptr;
+		f->base = e[2].via.u64;
 	}
 	return 0;
 }
@@ -137,33 +142,87 @@ mrec_field(struct mrec *m, const char *name, uint32_t nlen)
 	return NULL;
 }
 
-/* Encodes m canonically into w. */
-static void
-mrec_encode(const struct mrec *m, struct proto_enc *w)
+/* One entry of a record's clock table. */
+struct mclock {
+	uint64_t hlc;
+	const uint8_t *origin;
+};
+
+/*
+ * Adds a clock to a sorted, duplicate-free table of n entries; returns
+ * the new count.
+ */
+static uint32_t
+clock_add(struct mclock *t, uint32_t n, uint64_t hlc, const uint8_t *origin)
+{
+	uint32_t i = n;
+	int cmp = 1;
+
+	while (i > 0 && (cmp = clock_cmp(t[i - 1].hlc, t[i - 1].origin, hlc,
+	    origin)) > 0)
+		i--;
+	if (i > 0 && cmp == 0)
+		return n;
+	memmove(&t[i + 1], &t[i], (n - i) * sizeof(*t));
+	t[i].hlc = hlc;
+	t[i].origin = origin;
+	return n + 1;
+}
+
+/* Returns the index of a clock in a table that holds it. */
+static uint32_t
+clock_index(const struct mclock *t, uint32_t n, uint64_t hlc,
+    const uint8_t *origin)
 {
 	uint32_t i;
 
+	for (i = 0; i < n; i++)
+		if (clock_cmp(t[i].hlc, t[i].origin, hlc, origin) == 0)
+			break;
+	return i;
+}
+
+/*
+ * Encodes m canonically into w: [type, del, clocks, fields], where clocks
+ * holds each distinct (hlc, origin) of the record once, sorted, and del
+ * and every field name a clock by its index.  A record written by one op
+ * carries its origin once, not once per field.
+ */
+static void
+mrec_encode(const struct mrec *m, struct proto_enc *w)
+{
+	struct mclock t[PROTO_MAX_FIELDS + 1];
+	uint32_t i, n = 0;
+
+	for (i = 0; i < m->n; i++)
+		n = clock_add(t, n, m->f[i].hlc, m->f[i].origin);
+	if (m->has_del)
+		n = clock_add(t, n, m->del_hlc, m->del_origin);
 	proto_enc_reset(w);
-	msgpack_pack_array(&w->pk, 3);
+	msgpack_pack_array(&w->pk, 4);
 	proto_pack_cstr(&w->pk, m->type->name);
-	if (m->has_del) {
-		msgpack_pack_array(&w->pk, 2);
-		msgpack_pack_uint64(&w->pk, m->del_hlc);
-		msgpack_pack_bin(&w->pk, PROTO_KEY_LEN);
-		msgpack_pack_bin_body(&w->pk, m->del_origin, PROTO_KEY_LEN);
-	} else
+	if (m->has_del)
+		msgpack_pack_uint64(&w->pk, clock_index(t, n, m->del_hlc,
+		    m->del_origin));
+	else
 		msgpack_pack_nil(&w->pk);
+	msgpack_pack_array(&w->pk, n);
+	for (i = 0; i < n; i++) {
+		msgpack_pack_array(&w->pk, 2);
+		msgpack_pack_uint64(&w->pk, t[i].hlc);
+		msgpack_pack_bin(&w->pk, PROTO_KEY_LEN);
+		msgpack_pack_bin_body(&w->pk, t[i].origin, PROTO_KEY_LEN);
+	}
 	msgpack_pack_map(&w->pk, m->n);
 	for (i = 0; i < m->n; i++) {
 		const struct mfield *f = &m->f[i];
 
 		msgpack_pack_str(&w->pk, f->nlen);
 		msgpack_pack_str_body(&w->pk, f->name, f->nlen);
-		msgpack_pack_array(&w->pk, 4);
+		msgpack_pack_array(&w->pk, 3);
 		msgpack_pack_object(&w->pk, *f->val);
-		msgpack_pack_uint64(&w->pk, f->hlc);
-		msgpack_pack_bin(&w->pk, PROTO_KEY_LEN);
-		msgpack_pack_bin_body(&w->pk, f->origin, PROTO_KEY_LEN);
+		msgpack_pack_uint64(&w->pk, clock_index(t, n, f->hlc,
+		    f->origin));
 		msgpack_pack_uint64(&w->pk, f->base);
 	}
 }
@@ -426,17 +485,13 @@ index_apply(struct store *s, MDB_txn *txn, const uint8_t *id,
 {
 	uint8_t key[1 + PROTO_ID_LEN + 4 + PROTO_ID_LEN];
 	MDB_val k, d = { 0, NULL };
-	MDB_dbi dbs[3];
-	size_t lens[3];
-	uint8_t keys[3][sizeof(key)];
+	MDB_dbi dbs[2];
+	size_t lens[2];
+	uint8_t keys[2][sizeof(key)];
 	int i, n = 0, rc;
 
 	if (!ik->live)
 		return 0;
-	keys[n][0] = ik->type;
-	memcpy(keys[n] + 1, id, PROTO_ID_LEN);
-	lens[n] = 1 + PROTO_ID_LEN;
-	dbs[n++] = s->dbi[DB_BYTYPE];
 	keys[n][0] = ik->type;
 	put_be32(keys[n] + 1, ik->ymd);
 	memcpy(keys[n] + 5, id, PROTO_ID_LEN);
@@ -771,7 +826,8 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		    "network");
 		goto out;
 	}
-	if ((why = validate_ops(s, txn, &c)) != NULL) {
+	/* The node's own fresh commits were built from checked fields. */
+	if (verify && (why = validate_ops(s, txn, &c)) != NULL) {
 		refuse(it, CS_ESCHEMA, why);
 		goto out;
 	}

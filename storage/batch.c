@@ -10,8 +10,19 @@
 
 #include "internal.h"
 
+/* Recently resolved references: an import names the same site each row. */
+#define REF_CACHE 64
+
+struct ref_cache {
+	char text[2 * PROTO_ID_LEN + 1];
+	const char *ref;
+	uint8_t id[PROTO_ID_LEN];
+};
+
 struct store_batch {
 	struct store *s;
+	struct ref_cache refs[REF_CACHE];
+	unsigned nrefs;
 	struct proto_enc ops;     /* the encoded ops, back to back */
 	size_t *off;              /* where each op starts in ops */
 	size_t nops, cap;
@@ -77,20 +88,36 @@ mark_op(struct store_batch *b, size_t at)
 	b->off[b->nops++] = at;
 }
 
-/* Resolves a reference for sch_parse(). */
+/* Resolves a reference for sch_parse(), through the batch's cache. */
 static int
 resolve_ref(void *arg, const char *ref, const char *text,
     uint8_t id[PROTO_ID_LEN], char **cause)
 {
-	struct store *s = arg;
+	struct store_batch *b = arg;
+	struct store *s = b->s;
 	const struct sch_type *t = sch_type_find(ref, strlen(ref));
+	struct ref_cache *rc_entry;
+	struct store_rec r;
+	unsigned i;
 	int rc;
 
-	struct store_rec r;
-
+	for (i = 0; i < b->nrefs && i < REF_CACHE; i++)
+		if (b->refs[i].ref == ref && strcmp(b->refs[i].text,
+		    text) == 0) {
+			memcpy(id, b->refs[i].id, PROTO_ID_LEN);
+			return 0;
+		}
 	rc = store_resolve(s, text, t, id, cause);
-	if (rc == 0)
+	if (rc == 0) {
+		if (strlen(text) < sizeof(b->refs[0].text)) {
+			rc_entry = &b->refs[b->nrefs++ % REF_CACHE];
+			snprintf(rc_entry->text, sizeof(rc_entry->text), "%s",
+			    text);
+			rc_entry->ref = ref;
+			memcpy(rc_entry->id, id, PROTO_ID_LEN);
+		}
 		return 0;
+	}
 	if (rc == CS_ENOTFOUND && strlen(text) == 2 * PROTO_ID_LEN &&
 	    proto_unhex(id, PROTO_ID_LEN, text) == 0) {
 		free(*cause);
@@ -314,7 +341,7 @@ store_batch_put(struct store_batch *b, const struct sch_type *t,
 		pf[np].f = f;
 		pf[np].start = vals.sb.size;
 		w = NULL;
-		if (sch_parse(f, kv[i].value, &vals.pk, resolve_ref, b->s,
+		if (sch_parse(f, kv[i].value, &vals.pk, resolve_ref, b,
 		    cause, &w) != 0)
 			goto out;
 		if (w != NULL)

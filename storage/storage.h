@@ -214,13 +214,17 @@ int store_apply(struct store *s, struct store_item *items, size_t n,
     char **cause);
 
 /*
- * A materialized record, as read.  fields is the map name -> [value, hlc,
- * origin] sorted by name.  Valid until store_rec_free().
+ * A materialized record, as read.  clocks is the record's table of
+ * [hlc, origin] pairs; fields is the map name -> [value, clock index,
+ * base] sorted by name.  Use the accessors below.  Valid until
+ * store_rec_free().
  */
 struct store_rec {
 	const struct sch_type *type;
 	uint8_t id[PROTO_ID_LEN];
 	int deleted;
+	const msgpack_object *clocks;
+	uint32_t nclocks;
 	const msgpack_object_kv *fields;
 	uint32_t nfields;
 	msgpack_unpacked up;

@@ -18,7 +18,7 @@
 #define MAP_SIZE_DEFAULT ((size_t)256 << 20)
 
 static const char *const db_names[DB_COUNT] = { "meta", "commits", "heads",
-	"records", "bytype", "bysite", "bydate", "history", "conflicts",
+	"records", "bysite", "bydate", "history", "conflicts",
 	"forks", "members", "seen" };
 
 /* Returns the wall clock in milliseconds. */
@@ -467,29 +467,58 @@ store_rec_unpack(struct store_rec *r, const uint8_t *id, const void *data,
 	const msgpack_object *a;
 	size_t off = 0;
 
+	uint32_t i;
+
 	memset(r, 0, sizeof(*r));
 	memcpy(r->id, id, PROTO_ID_LEN);
 	msgpack_unpacked_init(&r->up);
 	if (msgpack_unpack_next(&r->up, data, len, &off) !=
 	    MSGPACK_UNPACK_SUCCESS || r->up.data.type != MSGPACK_OBJECT_ARRAY ||
-	    r->up.data.via.array.size != 3)
+	    r->up.data.via.array.size != 4)
 		goto bad;
 	a = r->up.data.via.array.ptr;
-	if (a[0].type != MSGPACK_OBJECT_STR || a[2].type != MSGPACK_OBJECT_MAP)
+	if (a[0].type != MSGPACK_OBJECT_STR ||
+	    a[2].type != MSGPACK_OBJECT_ARRAY || a[3].type != MSGPACK_OBJECT_MAP)
 		goto bad;
 	r->type = sch_type_find(a[0].via.str.ptr, a[0].via.str.size);
 	if (r->type == NULL)
 		goto bad;
+	r->clocks = a[2].via.array.ptr;
+	r->nclocks = a[2].via.array.size;
+	for (i = 0; i < r->nclocks; i++) {
+		const msgpack_object *c = &r->clocks[i];
+
+		if (c->type != MSGPACK_OBJECT_ARRAY || c->via.array.size != 2 ||
+		    c->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    c->via.array.ptr[1].type != MSGPACK_OBJECT_BIN ||
+		    c->via.array.ptr[1].via.bin.size != PROTO_KEY_LEN)
+			goto bad;
+	}
+	if (a[1].type != MSGPACK_OBJECT_NIL &&
+	    (a[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+	    a[1].via.u64 >= r->nclocks))
+		goto bad;
 	r->deleted = a[1].type != MSGPACK_OBJECT_NIL;
-	r->fields = a[2].via.map.ptr;
-	r->nfields = a[2].via.map.size;
+	r->fields = a[3].via.map.ptr;
+	r->nfields = a[3].via.map.size;
+	for (i = 0; i < r->nfields; i++) {
+		const msgpack_object *k = &r->fields[i].key;
+		const msgpack_object *v = &r->fields[i].val;
+
+		if (k->type != MSGPACK_OBJECT_STR ||
+		    v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != 3 ||
+		    v->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    v->via.array.ptr[1].via.u64 >= r->nclocks ||
+		    v->via.array.ptr[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			goto bad;
+	}
 	return 0;
 bad:
 	msgpack_unpacked_destroy(&r->up);
 	return CS_EDB;
 }
 
-/* Finds the [value, hlc, origin, base] entry of a field. */
+/* Finds the [value, clock index, base] entry of a field. */
 static const msgpack_object *
 rec_entry(const struct store_rec *r, const char *name)
 {
@@ -498,14 +527,18 @@ rec_entry(const struct store_rec *r, const char *name)
 
 	for (i = 0; i < r->nfields; i++) {
 		const msgpack_object *k = &r->fields[i].key;
-		const msgpack_object *v = &r->fields[i].val;
 
-		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
-		    memcmp(k->via.str.ptr, name, n) == 0 &&
-		    v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size == 4)
-			return v->via.array.ptr;
+		if (k->via.str.size == n && memcmp(k->via.str.ptr, name, n) == 0)
+			return r->fields[i].val.via.array.ptr;
 	}
 	return NULL;
+}
+
+/* Returns the [hlc, origin] clock of an entry. */
+static const msgpack_object *
+entry_clock(const struct store_rec *r, const msgpack_object *e)
+{
+	return r->clocks[e[1].via.u64].via.array.ptr;
 }
 
 /* Returns a field's value, or NULL when absent or nil. */
@@ -523,7 +556,7 @@ store_rec_clock(const struct store_rec *r, const char *name)
 {
 	const msgpack_object *e = rec_entry(r, name);
 
-	return e == NULL ? 0 : e[1].via.u64;
+	return e == NULL ? 0 : entry_clock(r, e)[0].via.u64;
 }
 
 /* Returns the origin that wrote a field. */
@@ -532,7 +565,8 @@ store_rec_origin(const struct store_rec *r, const char *name)
 {
 	const msgpack_object *e = rec_entry(r, name);
 
-	return e == NULL ? NULL : (const uint8_t *)e[2].via.bin.ptr;
+	return e == NULL ? NULL :
+	    (const uint8_t *)entry_clock(r, e)[1].via.bin.ptr;
 }
 
 /* Frees a record. */
@@ -749,7 +783,7 @@ store_list(struct store *s, const struct store_query *q, store_rec_fn fn,
 		put_be32(start + 1, q->since);
 		k.mv_size = 5;
 	} else {
-		dbi = s->dbi[DB_BYTYPE];
+		dbi = s->dbi[DB_BYDATE];
 		plen = 1;
 		k.mv_size = 1;
 	}
@@ -985,9 +1019,8 @@ store_conflicts(struct store *s, const uint8_t *id, store_conflict_fn fn,
 		c.hlc = get_be64(nul + 1);
 		c.origin = nul + 9;
 		c.winner = e != NULL ? &e[0] : NULL;
-		c.winner_hlc = e != NULL ? e[1].via.u64 : 0;
-		c.winner_origin = e != NULL ?
-		    (const uint8_t *)e[2].via.bin.ptr : NULL;
+		c.winner_hlc = store_rec_clock(&r, field);
+		c.winner_origin = store_rec_origin(&r, field);
 		stop = fn(&c, arg);
 		msgpack_unpacked_destroy(&up);
 		msgpack_unpacked_destroy(&r.up);
@@ -1029,7 +1062,7 @@ store_status(struct store *s, struct store_status *st)
 	if (store_read_begin(s, &txn) != 0)
 		return CS_EDB;
 	for (i = 0; i < sch_ntypes && i < 16; i++)
-		st->counts[i] = count_prefix(txn, s->dbi[DB_BYTYPE],
+		st->counts[i] = count_prefix(txn, s->dbi[DB_BYDATE],
 		    (uint8_t)i);
 	if (mdb_stat(txn, s->dbi[DB_COMMITS], &ms) == 0)
 		st->commits = ms.ms_entries;
