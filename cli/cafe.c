@@ -6,7 +6,6 @@
  * $CAFE_DATA, else $XDG_DATA_HOME/cafesync, else ~/.local/share/cafesync.
  * Exit codes: 0 ok, 1 a check failed, 2 usage or input error.
  */
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,13 +377,6 @@ main(int argc, char **argv)
 	int i = 1, rc;
 
 	memset(&c, 0, sizeof(c));
-	/*
-	 * An import or a bundle decodes commits of up to a MiB again and
-	 * again: keep freed memory in the heap rather than hand it back to
-	 * the kernel and fault it in anew each time.
-	 */
-	mallopt(M_MMAP_THRESHOLD, 64 << 20);
-	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	while (i < argc && strncmp(argv[i], "--", 2) == 0) {
 		if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
 			free(data);

@@ -276,7 +276,9 @@ proto_commit_decode(struct proto_commit *c, const uint8_t *e, size_t len,
 	if ((err = proto_mp_check(e, len, 5, &why)) != 0)
 		goto bad;
 	err = CS_EDECODE;
-	c->zone = msgpack_zone_new(len < 2048 ? 2048 : len * 2);
+	/* Chunks of at most 64 KiB come from the heap and are reused. */
+	c->zone = msgpack_zone_new(len < 2048 ? 2048 :
+	    len > 32768 ? 65536 : len * 2);
 	if (c->zone == NULL) {
 		why = "out of memory";
 		err = CS_ENOMEM;

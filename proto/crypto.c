@@ -27,8 +27,7 @@ sig_message(uint8_t *stack, const uint8_t *e, size_t len,
 
 	*mlen = DOMAIN_LEN + PROTO_KEY_LEN + len;
 	m = *mlen <= STACK_MSG ? stack : xmalloc(*mlen);
-	memcpy(m, PROTO_SIG_DOMAIN, DOMAIN_LEN);
-	memcpy(m + DOMAIN_LEN, network, PROTO_KEY_LEN);
+	proto_sig_prefix(m, network);
 	memcpy(m + DOMAIN_LEN + PROTO_KEY_LEN, e, len);
 	return m;
 }
@@ -45,6 +44,23 @@ proto_sign(uint8_t sig[PROTO_SIG_LEN], const uint8_t *e, size_t len,
 	crypto_sign_detached(sig, NULL, m, mlen, sk);
 	if (m != stack)
 		free(m);
+}
+
+/* Writes the signed message's prefix. */
+void
+proto_sig_prefix(uint8_t out[PROTO_SIG_PREFIX_LEN],
+    const uint8_t network[PROTO_KEY_LEN])
+{
+	memcpy(out, PROTO_SIG_DOMAIN, DOMAIN_LEN);
+	memcpy(out + DOMAIN_LEN, network, PROTO_KEY_LEN);
+}
+
+/* Signs prefix || E laid out by the caller. */
+void
+proto_sign_framed(uint8_t sig[PROTO_SIG_LEN], const uint8_t *m, size_t mlen,
+    const uint8_t sk[PROTO_SK_LEN])
+{
+	crypto_sign_detached(sig, NULL, m, mlen, sk);
 }
 
 /* Verifies sig over E for network by pk; returns 0 or CS_ESIG. */

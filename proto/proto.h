@@ -186,6 +186,21 @@ void proto_op_base(struct proto_enc *w, uint32_t nbase);
 void proto_sign(uint8_t sig[PROTO_SIG_LEN], const uint8_t *e, size_t len,
     const uint8_t network[PROTO_KEY_LEN], const uint8_t sk[PROTO_SK_LEN]);
 
+/* Bytes before E in the signed message: the domain, then the network. */
+#define PROTO_SIG_PREFIX_LEN (sizeof(PROTO_SIG_DOMAIN) - 1 + PROTO_KEY_LEN)
+
+/* Writes the signed message's prefix for network into out. */
+void proto_sig_prefix(uint8_t out[PROTO_SIG_PREFIX_LEN],
+    const uint8_t network[PROTO_KEY_LEN]);
+
+/*
+ * Signs a message the caller laid out itself as the prefix followed by E
+ * (saving proto_sign()'s copy of a large E).  The same signature as
+ * proto_sign() over E.
+ */
+void proto_sign_framed(uint8_t sig[PROTO_SIG_LEN], const uint8_t *m,
+    size_t mlen, const uint8_t sk[PROTO_SK_LEN]);
+
 /* Verifies a signature made by proto_sign(); returns 0 or CS_ESIG. */
 int proto_verify(const uint8_t sig[PROTO_SIG_LEN], const uint8_t *e,
     size_t len, const uint8_t network[PROTO_KEY_LEN],

@@ -24,6 +24,8 @@ struct store_batch {
 	struct ref_cache refs[REF_CACHE];
 	unsigned nrefs;
 	struct proto_enc ops;     /* the encoded ops, back to back */
+	struct proto_enc vals;    /* scratch: one put's encoded values */
+	msgpack_zone zone;        /* scratch: one put's decoded values */
 	size_t *off;              /* where each op starts in ops */
 	size_t nops, cap;
 	char **warn;
@@ -38,6 +40,8 @@ store_batch_new(struct store *s)
 
 	b->s = s;
 	proto_enc_init(&b->ops);
+	proto_enc_init(&b->vals);
+	msgpack_zone_init(&b->zone, 4096);
 	return b;
 }
 
@@ -54,6 +58,8 @@ store_batch_free(struct store_batch *b)
 	free(b->warn);
 	free(b->off);
 	proto_enc_free(&b->ops);
+	proto_enc_free(&b->vals);
+	msgpack_zone_destroy(&b->zone);
 	free(b);
 }
 
@@ -286,16 +292,16 @@ store_batch_put(struct store_batch *b, const struct sch_type *t,
     size_t n, char **cause)
 {
 	struct pfield pf[PROTO_MAX_FIELDS + 1];
-	struct proto_enc vals;
+	struct proto_enc *vals = &b->vals;
 	struct store_rec old, cafe;
 	int have_old = 0, rc = CS_EUSAGE;
 	size_t i, j, np = 0, mark = b->ops.sb.size, nwarn = b->nwarn;
-	msgpack_zone zone;
+	msgpack_zone *zone = &b->zone;
 	char *w;
 
 	*cause = NULL;
-	proto_enc_init(&vals);
-	msgpack_zone_init(&zone, 1024);
+	proto_enc_reset(vals);
+	msgpack_zone_clear(zone);
 	if (n == 0 && !create) {
 		*cause = xstrdup("no field=value to change");
 		goto out;
@@ -339,22 +345,22 @@ store_batch_put(struct store_batch *b, const struct sch_type *t,
 				goto out;
 			}
 		pf[np].f = f;
-		pf[np].start = vals.sb.size;
+		pf[np].start = vals->sb.size;
 		w = NULL;
-		if (sch_parse(f, kv[i].value, &vals.pk, resolve_ref, b,
+		if (sch_parse(f, kv[i].value, &vals->pk, resolve_ref, b,
 		    cause, &w) != 0)
 			goto out;
 		if (w != NULL)
 			add_warning(b, w);
-		pf[np].len = vals.sb.size - pf[np].start;
+		pf[np].len = vals->sb.size - pf[np].start;
 		np++;
 	}
 	/* Unpack the values (zone-backed, pointing into vals). */
 	for (i = 0; i < np; i++) {
 		size_t off = 0;
 
-		if (msgpack_unpack(vals.sb.data + pf[i].start, pf[i].len, &off,
-		    &zone, &pf[i].val) != MSGPACK_UNPACK_SUCCESS) {
+		if (msgpack_unpack(vals->sb.data + pf[i].start, pf[i].len, &off,
+		    zone, &pf[i].val) != MSGPACK_UNPACK_SUCCESS) {
 			*cause = xstrdup("internal encoding error");
 			goto out;
 		}
@@ -381,11 +387,11 @@ store_batch_put(struct store_batch *b, const struct sch_type *t,
 				size_t off = 0;
 
 				pf[np].f = sch_field_find(t, "site", 4);
-				pf[np].start = vals.sb.size;
-				msgpack_pack_object(&vals.pk, *site);
-				pf[np].len = vals.sb.size - pf[np].start;
-				msgpack_unpack(vals.sb.data + pf[np].start,
-				    pf[np].len, &off, &zone, &pf[np].val);
+				pf[np].start = vals->sb.size;
+				msgpack_pack_object(&vals->pk, *site);
+				pf[np].len = vals->sb.size - pf[np].start;
+				msgpack_unpack(vals->sb.data + pf[np].start,
+				    pf[np].len, &off, zone, &pf[np].val);
 				np++;
 			}
 			store_rec_free(&cafe);
@@ -422,7 +428,7 @@ store_batch_put(struct store_batch *b, const struct sch_type *t,
 	    !create);
 	for (i = 0; i < np; i++) {
 		proto_pack_cstr(&b->ops.pk, pf[i].f->name);
-		msgpack_sbuffer_write(&b->ops.sb, vals.sb.data + pf[i].start,
+		msgpack_sbuffer_write(&b->ops.sb, vals->sb.data + pf[i].start,
 		    pf[i].len);
 	}
 	if (!create) {
@@ -456,8 +462,6 @@ out:
 	}
 	if (have_old)
 		store_rec_free(&old);
-	msgpack_zone_destroy(&zone);
-	proto_enc_free(&vals);
 	return rc;
 }
 
@@ -491,17 +495,22 @@ struct commit_arg {
 /* Room kept in a commit for its header. */
 #define HEADER_ROOM 128
 
-/* Splits, signs and applies the batch inside one transaction. */
+/*
+ * Splits, signs and applies the batch inside one transaction.  Each
+ * commit is laid out once, behind the signature's prefix, in one buffer
+ * reused from commit to commit, and applied before the next is built.
+ */
 static int
 commit_fn(struct store *s, MDB_txn *txn, void *arg)
 {
 	struct commit_arg *ca = arg;
 	struct store_batch *b = ca->b;
-	struct proto_enc *enc = NULL;
-	struct store_item *items = NULL;
-	uint8_t prev[PROTO_HASH_LEN], (*sigs)[PROTO_SIG_LEN] = NULL;
+	struct proto_enc hdr, msg;
+	struct store_item item;
+	uint8_t prev[PROTO_HASH_LEN], sig[PROTO_SIG_LEN];
+	uint8_t prefix[PROTO_SIG_PREFIX_LEN];
 	uint64_t seq = 0, hlc = 0, meta_hlc = 0;
-	size_t nc = 0, i = 0, k;
+	size_t i = 0;
 	MDB_val hk = { 3, (void *)(uintptr_t)"hlc" }, d;
 	int rc = 0, have_prev;
 
@@ -512,13 +521,13 @@ commit_fn(struct store *s, MDB_txn *txn, void *arg)
 		meta_hlc = get_be64(d.mv_data);
 	if (meta_hlc > hlc)
 		hlc = meta_hlc;
-	/* Each op is at most a few tens of KiB, far below the bound. */
-	enc = xcalloc(b->nops, sizeof(*enc));
-	items = xcalloc(b->nops, sizeof(*items));
-	sigs = xcalloc(b->nops, sizeof(*sigs));
-	while (i < b->nops) {
+	proto_sig_prefix(prefix, s->info.network);
+	proto_enc_init(&hdr);
+	proto_enc_init(&msg);
+	while (rc == 0 && i < b->nops) {
 		size_t first = i, bytes = 0, end;
 
+		/* Each op is at most a few tens of KiB, far below the bound. */
 		while (i < b->nops && i - first < PROTO_MAX_OPS) {
 			end = i + 1 < b->nops ? b->off[i + 1] : b->ops.sb.size;
 			if (i > first && bytes + (end - b->off[i]) >
@@ -530,33 +539,31 @@ commit_fn(struct store *s, MDB_txn *txn, void *arg)
 		end = i < b->nops ? b->off[i] : b->ops.sb.size;
 		hlc = hlc_tick(hlc, store_now_ms());
 		seq++;
-		proto_enc_init(&enc[nc]);
-		proto_commit_begin(&enc[nc], s->info.node, seq,
+		proto_commit_begin(&hdr, s->info.node, seq,
 		    have_prev ? prev : NULL, hlc, (uint32_t)(i - first));
-		msgpack_sbuffer_write(&enc[nc].sb, b->ops.sb.data +
-		    b->off[first], end - b->off[first]);
-		proto_sign(sigs[nc], (const uint8_t *)enc[nc].sb.data,
-		    enc[nc].sb.size, s->info.network, s->sk);
-		proto_hash(prev, (const uint8_t *)enc[nc].sb.data,
-		    enc[nc].sb.size, sigs[nc]);
+		proto_enc_reset(&msg);
+		msgpack_sbuffer_write(&msg.sb, (const char *)prefix,
+		    sizeof(prefix));
+		msgpack_sbuffer_write(&msg.sb, hdr.sb.data, hdr.sb.size);
+		msgpack_sbuffer_write(&msg.sb, b->ops.sb.data + b->off[first],
+		    end - b->off[first]);
+		proto_sign_framed(sig, (const uint8_t *)msg.sb.data,
+		    msg.sb.size, s->sk);
+		memset(&item, 0, sizeof(item));
+		item.e = (const uint8_t *)msg.sb.data + sizeof(prefix);
+		item.elen = msg.sb.size - sizeof(prefix);
+		item.sig = sig;
+		proto_hash(prev, item.e, item.elen, sig);
 		have_prev = 1;
-		items[nc].e = (const uint8_t *)enc[nc].sb.data;
-		items[nc].elen = enc[nc].sb.size;
-		items[nc].sig = sigs[nc];
-		nc++;
-	}
-	rc = store_apply_local(s, txn, items, nc);
-	for (k = 0; rc == 0 && k < nc; k++)
-		if (items[k].result != 0) {
+		rc = store_apply_local(s, txn, &item, 1);
+		if (rc == 0 && item.result != 0) {
 			ca->cause = xasprintf("own commit refused: %s",
-			    items[k].cause);
-			rc = items[k].result;
+			    item.cause);
+			rc = item.result;
 		}
-	for (k = 0; k < nc; k++)
-		proto_enc_free(&enc[k]);
-	free(enc);
-	free(items);
-	free(sigs);
+	}
+	proto_enc_free(&hdr);
+	proto_enc_free(&msg);
 	return rc;
 }
 
