@@ -14,6 +14,7 @@
 #define REF_CACHE 64
 
 struct ref_cache {
+	uint32_t hash;
 	char text[2 * PROTO_ID_LEN + 1];
 	const char *ref;
 	uint8_t id[PROTO_ID_LEN];
@@ -101,25 +102,29 @@ resolve_ref(void *arg, const char *ref, const char *text,
 {
 	struct store_batch *b = arg;
 	struct store *s = b->s;
-	const struct sch_type *t = sch_type_find(ref, strlen(ref));
 	struct ref_cache *rc_entry;
 	struct store_rec r;
+	uint32_t h = 2166136261u;
+	const char *p;
 	unsigned i;
 	int rc;
 
+	for (p = text; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;	/* FNV-1a */
 	for (i = 0; i < b->nrefs && i < REF_CACHE; i++)
-		if (b->refs[i].ref == ref && strcmp(b->refs[i].text,
-		    text) == 0) {
+		if (b->refs[i].hash == h && b->refs[i].ref == ref &&
+		    strcmp(b->refs[i].text, text) == 0) {
 			memcpy(id, b->refs[i].id, PROTO_ID_LEN);
 			return 0;
 		}
-	rc = store_resolve(s, text, t, id, cause);
+	rc = store_resolve(s, text, sch_type_find(ref, strlen(ref)), id, cause);
 	if (rc == 0) {
 		if (strlen(text) < sizeof(b->refs[0].text)) {
 			rc_entry = &b->refs[b->nrefs++ % REF_CACHE];
 			snprintf(rc_entry->text, sizeof(rc_entry->text), "%s",
 			    text);
 			rc_entry->ref = ref;
+			rc_entry->hash = h;
 			memcpy(rc_entry->id, id, PROTO_ID_LEN);
 		}
 		return 0;

@@ -183,8 +183,9 @@ sch_field_find(const struct sch_type *t, const char *name, size_t len)
 	unsigned i;
 
 	for (i = 0; i < t->nfields; i++)
-		if (strlen(t->fields[i].name) == len &&
-		    memcmp(t->fields[i].name, name, len) == 0)
+		if (len > 0 && t->fields[i].name[0] == name[0] &&
+		    strncmp(t->fields[i].name, name, len) == 0 &&
+		    t->fields[i].name[len] == '\0')
 			return &t->fields[i];
 	return NULL;
 }
