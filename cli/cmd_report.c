@@ -686,6 +686,8 @@ cmd_import(struct cli *c)
 	if ((f = fopen(st.path, "rb")) == NULL)
 		return cli_usage_error(c, "%s: %s", st.path, strerror(errno));
 	st.b = store_batch_new(c->store);
+	/* Write while parsing; errors in any row still abort it all. */
+	store_batch_stream(st.b);
 	if (strcmp(fmt, "csv") == 0)
 		import_csv(&st, f);
 	else

@@ -4,6 +4,7 @@
  * (split at the commit bounds) applied in one write transaction through
  * the same path as received commits.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,12 @@ struct store_batch {
 	size_t nops, cap;
 	char **warn;
 	size_t nwarn;
+	struct stream *stream;    /* set by store_batch_stream() */
 };
+
+static void stream_seal(struct store_batch *b, int final);
+static int stream_finish(struct store_batch *b, int commit, int *map_full,
+    char **cause);
 
 /* Starts an empty batch. */
 struct store_batch *
@@ -54,6 +60,11 @@ store_batch_free(struct store_batch *b)
 
 	if (b == NULL)
 		return;
+	if (b->stream != NULL) {
+		int map_full;
+
+		stream_finish(b, 0, &map_full, NULL);
+	}
 	for (i = 0; i < b->nwarn; i++)
 		free(b->warn[i]);
 	free(b->warn);
@@ -459,6 +470,8 @@ store_batch_put(struct store_batch *b, const struct sch_type *t,
 		}
 	}
 	rc = 0;
+	if (b->stream != NULL)
+		stream_seal(b, 0);
 out:
 	if (rc != 0) {
 		b->ops.sb.size = mark;
@@ -489,7 +502,111 @@ store_batch_del(struct store_batch *b, const uint8_t id[PROTO_ID_LEN],
 	mark_op(b, b->ops.sb.size);
 	proto_op_begin(&b->ops, PROTO_OP_DEL, r.type->name, id, 0, 0);
 	store_rec_free(&r);
+	if (b->stream != NULL)
+		stream_seal(b, 0);
 	return 0;
+}
+
+/* Room kept in a commit for its header. */
+#define HEADER_ROOM 128
+
+/*
+ * Returns where the commit that starts at op first ends: it takes ops
+ * while it holds fewer than PROTO_MAX_OPS and stays within the size
+ * bound.  Each op is at most a few tens of KiB, far below the bound.
+ */
+static size_t
+chunk_end(const struct store_batch *b, size_t first)
+{
+	size_t i = first, bytes = 0, end;
+
+	while (i < b->nops && i - first < PROTO_MAX_OPS) {
+		end = i + 1 < b->nops ? b->off[i + 1] : b->ops.sb.size;
+		if (i > first && bytes + (end - b->off[i]) >
+		    PROTO_MAX_COMMIT - HEADER_ROOM)
+			break;
+		bytes += end - b->off[i];
+		i++;
+	}
+	return i;
+}
+
+/* The node's chain while commits are written in one transaction. */
+struct chain {
+	struct store *s;
+	uint64_t seq, hlc;
+	uint8_t prev[PROTO_HASH_LEN];
+	int have_prev;
+	uint8_t prefix[PROTO_SIG_PREFIX_LEN];
+	struct proto_enc hdr, msg;
+	char *cause;
+};
+
+/* Reads the node's head and clock inside txn. */
+static void
+chain_start(struct chain *ch, struct store *s, MDB_txn *txn)
+{
+	MDB_val hk = { 3, (void *)(uintptr_t)"hlc" }, d;
+	uint64_t meta_hlc = 0;
+
+	ch->s = s;
+	ch->seq = ch->hlc = 0;
+	ch->cause = NULL;
+	ch->have_prev = store_head_get(s, txn, s->info.node, &ch->seq,
+	    ch->prev, &ch->hlc) == 0;
+	if (mdb_get(txn, s->dbi[DB_META], &hk, &d) == 0 && d.mv_size == 8)
+		meta_hlc = get_be64(d.mv_data);
+	if (meta_hlc > ch->hlc)
+		ch->hlc = meta_hlc;
+	proto_sig_prefix(ch->prefix, s->info.network);
+	proto_enc_init(&ch->hdr);
+	proto_enc_init(&ch->msg);
+}
+
+static void
+chain_end(struct chain *ch)
+{
+	proto_enc_free(&ch->hdr);
+	proto_enc_free(&ch->msg);
+}
+
+/*
+ * Makes the next commit of nops encoded ops (len bytes), signs it and
+ * applies it inside txn.  The commit is laid out once, behind the
+ * signature's prefix, in a buffer reused from commit to commit.  Returns
+ * 0 or an error with ch->cause set when the store refused it.
+ */
+static int
+chain_commit(struct chain *ch, MDB_txn *txn, const char *ops, size_t len,
+    uint32_t nops)
+{
+	struct store_item item;
+	uint8_t sig[PROTO_SIG_LEN];
+	int rc;
+
+	ch->hlc = hlc_tick(ch->hlc, store_now_ms());
+	ch->seq++;
+	proto_commit_begin(&ch->hdr, ch->s->info.node, ch->seq,
+	    ch->have_prev ? ch->prev : NULL, ch->hlc, nops);
+	proto_enc_reset(&ch->msg);
+	msgpack_sbuffer_write(&ch->msg.sb, (const char *)ch->prefix,
+	    sizeof(ch->prefix));
+	msgpack_sbuffer_write(&ch->msg.sb, ch->hdr.sb.data, ch->hdr.sb.size);
+	msgpack_sbuffer_write(&ch->msg.sb, ops, len);
+	proto_sign_framed(sig, (const uint8_t *)ch->msg.sb.data,
+	    ch->msg.sb.size, ch->s->sk);
+	memset(&item, 0, sizeof(item));
+	item.e = (const uint8_t *)ch->msg.sb.data + sizeof(ch->prefix);
+	item.elen = ch->msg.sb.size - sizeof(ch->prefix);
+	item.sig = sig;
+	proto_hash(ch->prev, item.e, item.elen, sig);
+	ch->have_prev = 1;
+	rc = store_apply_local(ch->s, txn, &item, 1);
+	if (rc == 0 && item.result != 0) {
+		ch->cause = xasprintf("own commit refused: %s", item.cause);
+		rc = item.result;
+	}
+	return rc;
 }
 
 struct commit_arg {
@@ -497,79 +614,208 @@ struct commit_arg {
 	char *cause;
 };
 
-/* Room kept in a commit for its header. */
-#define HEADER_ROOM 128
-
-/*
- * Splits, signs and applies the batch inside one transaction.  Each
- * commit is laid out once, behind the signature's prefix, in one buffer
- * reused from commit to commit, and applied before the next is built.
- */
+/* Splits, signs and applies the whole batch inside one transaction. */
 static int
 commit_fn(struct store *s, MDB_txn *txn, void *arg)
 {
 	struct commit_arg *ca = arg;
 	struct store_batch *b = ca->b;
-	struct proto_enc hdr, msg;
-	struct store_item item;
-	uint8_t prev[PROTO_HASH_LEN], sig[PROTO_SIG_LEN];
-	uint8_t prefix[PROTO_SIG_PREFIX_LEN];
-	uint64_t seq = 0, hlc = 0, meta_hlc = 0;
-	size_t i = 0;
-	MDB_val hk = { 3, (void *)(uintptr_t)"hlc" }, d;
-	int rc = 0, have_prev;
+	struct chain ch;
+	size_t i = 0, end;
+	int rc = 0;
 
 	free(ca->cause);
 	ca->cause = NULL;
-	have_prev = store_head_get(s, txn, s->info.node, &seq, prev, &hlc) == 0;
-	if (mdb_get(txn, s->dbi[DB_META], &hk, &d) == 0 && d.mv_size == 8)
-		meta_hlc = get_be64(d.mv_data);
-	if (meta_hlc > hlc)
-		hlc = meta_hlc;
-	proto_sig_prefix(prefix, s->info.network);
-	proto_enc_init(&hdr);
-	proto_enc_init(&msg);
+	chain_start(&ch, s, txn);
 	while (rc == 0 && i < b->nops) {
-		size_t first = i, bytes = 0, end;
-
-		/* Each op is at most a few tens of KiB, far below the bound. */
-		while (i < b->nops && i - first < PROTO_MAX_OPS) {
-			end = i + 1 < b->nops ? b->off[i + 1] : b->ops.sb.size;
-			if (i > first && bytes + (end - b->off[i]) >
-			    PROTO_MAX_COMMIT - HEADER_ROOM)
-				break;
-			bytes += end - b->off[i];
-			i++;
-		}
-		end = i < b->nops ? b->off[i] : b->ops.sb.size;
-		hlc = hlc_tick(hlc, store_now_ms());
-		seq++;
-		proto_commit_begin(&hdr, s->info.node, seq,
-		    have_prev ? prev : NULL, hlc, (uint32_t)(i - first));
-		proto_enc_reset(&msg);
-		msgpack_sbuffer_write(&msg.sb, (const char *)prefix,
-		    sizeof(prefix));
-		msgpack_sbuffer_write(&msg.sb, hdr.sb.data, hdr.sb.size);
-		msgpack_sbuffer_write(&msg.sb, b->ops.sb.data + b->off[first],
-		    end - b->off[first]);
-		proto_sign_framed(sig, (const uint8_t *)msg.sb.data,
-		    msg.sb.size, s->sk);
-		memset(&item, 0, sizeof(item));
-		item.e = (const uint8_t *)msg.sb.data + sizeof(prefix);
-		item.elen = msg.sb.size - sizeof(prefix);
-		item.sig = sig;
-		proto_hash(prev, item.e, item.elen, sig);
-		have_prev = 1;
-		rc = store_apply_local(s, txn, &item, 1);
-		if (rc == 0 && item.result != 0) {
-			ca->cause = xasprintf("own commit refused: %s",
-			    item.cause);
-			rc = item.result;
-		}
+		end = chunk_end(b, i);
+		rc = chain_commit(&ch, txn, b->ops.sb.data + b->off[i],
+		    (end < b->nops ? b->off[end] : b->ops.sb.size) - b->off[i],
+		    (uint32_t)(end - i));
+		i = end;
 	}
-	proto_enc_free(&hdr);
-	proto_enc_free(&msg);
+	ca->cause = ch.cause;
+	chain_end(&ch);
 	return rc;
+}
+
+/* ---- streaming ----------------------------------------------------------
+ *
+ * A large batch (an import) can be committed while it is still being
+ * filled: a worker thread holds the write transaction and signs and
+ * applies each commit's worth of ops as soon as the batch has it, so
+ * parsing and writing overlap.  The ops of a finished commit are copied
+ * out for the worker (the batch's own buffer keeps growing), and nothing
+ * is durable before store_batch_commit(): a batch freed uncommitted, or a
+ * failure, aborts the transaction.  When the map fills, the worker gives
+ * up and the commit runs again, whole, through store_write().
+ */
+struct chunk {
+	char *ops;
+	size_t len;
+	uint32_t nops;
+};
+
+struct stream {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct chunk *chunks;
+	size_t nchunks, cap;
+	size_t sealed;            /* ops handed to the worker so far */
+	int done;                 /* no more chunks will come */
+	int commit;               /* with done: commit (else abort) */
+	int rc;                   /* the worker's result */
+	int map_full;
+	char *cause;
+};
+
+/* The worker: one write transaction, one commit per chunk. */
+static void *
+stream_main(void *arg)
+{
+	struct store_batch *b = arg;
+	struct stream *st = b->stream;
+	struct store *s = b->s;
+	struct chain ch;
+	MDB_txn *txn;
+	size_t ci = 0;
+	int rc, commit;
+
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc == MDB_MAP_RESIZED) {
+		mdb_env_set_mapsize(s->env, 0);
+		rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	}
+	if (rc != 0) {
+		pthread_mutex_lock(&st->mu);
+		st->rc = CS_EDB;
+		st->cause = xasprintf("store: %s", mdb_strerror(rc));
+		pthread_mutex_unlock(&st->mu);
+		return NULL;
+	}
+	s->mdb_err = 0;
+	chain_start(&ch, s, txn);
+	for (;;) {
+		struct chunk c;
+
+		pthread_mutex_lock(&st->mu);
+		while (ci >= st->nchunks && !st->done)
+			pthread_cond_wait(&st->cv, &st->mu);
+		if (ci >= st->nchunks || (st->done && !st->commit)) {
+			pthread_mutex_unlock(&st->mu);
+			break;
+		}
+		c = st->chunks[ci++];
+		pthread_mutex_unlock(&st->mu);
+		if ((rc = chain_commit(&ch, txn, c.ops, c.len, c.nops)) != 0)
+			break;
+	}
+	pthread_mutex_lock(&st->mu);
+	while (rc == 0 && !st->done)
+		pthread_cond_wait(&st->cv, &st->mu);
+	commit = rc == 0 && st->commit;
+	pthread_mutex_unlock(&st->mu);
+	if (commit) {
+		rc = mdb_txn_commit(txn);
+		if (rc != 0) {
+			s->mdb_err = rc;
+			rc = CS_EDB;
+		}
+	} else
+		mdb_txn_abort(txn);
+	pthread_mutex_lock(&st->mu);
+	st->map_full = s->mdb_err == MDB_MAP_FULL;
+	st->rc = rc;
+	st->cause = ch.cause != NULL ? ch.cause : rc == CS_EDB ?
+	    xasprintf("store: %s", mdb_strerror(s->mdb_err)) : NULL;
+	pthread_mutex_unlock(&st->mu);
+	chain_end(&ch);
+	return NULL;
+}
+
+/* Hands every finished commit's worth of ops (all, when final) over. */
+static void
+stream_seal(struct store_batch *b, int final)
+{
+	struct stream *st = b->stream;
+	size_t end, from, to;
+
+	while (st->sealed < b->nops) {
+		end = chunk_end(b, st->sealed);
+		if (end == b->nops && !final)
+			break;	/* the last chunk may still grow */
+		from = b->off[st->sealed];
+		to = end < b->nops ? b->off[end] : b->ops.sb.size;
+		pthread_mutex_lock(&st->mu);
+		if (st->nchunks == st->cap) {
+			st->cap = st->cap ? st->cap * 2 : 16;
+			st->chunks = xreallocarray(st->chunks, st->cap,
+			    sizeof(*st->chunks));
+		}
+		st->chunks[st->nchunks].ops = xmalloc(to - from);
+		memcpy(st->chunks[st->nchunks].ops, b->ops.sb.data + from,
+		    to - from);
+		st->chunks[st->nchunks].len = to - from;
+		st->chunks[st->nchunks].nops = (uint32_t)(end - st->sealed);
+		st->nchunks++;
+		pthread_cond_signal(&st->cv);
+		pthread_mutex_unlock(&st->mu);
+		st->sealed = end;
+	}
+}
+
+/* Tells the worker to commit or abort, waits for it and frees it. */
+static int
+stream_finish(struct store_batch *b, int commit, int *map_full,
+    char **cause)
+{
+	struct stream *st = b->stream;
+	size_t i;
+	int rc;
+
+	pthread_mutex_lock(&st->mu);
+	st->done = 1;
+	st->commit = commit;
+	pthread_cond_signal(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+	pthread_join(st->thread, NULL);
+	rc = st->rc;
+	*map_full = st->map_full;
+	if (cause != NULL)
+		*cause = st->cause;
+	else
+		free(st->cause);
+	for (i = 0; i < st->nchunks; i++)
+		free(st->chunks[i].ops);
+	free(st->chunks);
+	pthread_mutex_destroy(&st->mu);
+	pthread_cond_destroy(&st->cv);
+	free(st);
+	b->stream = NULL;
+	return rc;
+}
+
+/* Starts committing the batch in the background as it fills. */
+int
+store_batch_stream(struct store_batch *b)
+{
+	struct stream *st;
+
+	if (b->stream != NULL || b->nops != 0)
+		return CS_EUSAGE;
+	st = xcalloc(1, sizeof(*st));
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->cv, NULL);
+	b->stream = st;
+	if (pthread_create(&st->thread, NULL, stream_main, b) != 0) {
+		pthread_mutex_destroy(&st->mu);
+		pthread_cond_destroy(&st->cv);
+		free(st);
+		b->stream = NULL;
+		return CS_EIO;
+	}
+	return 0;
 }
 
 /* Signs and commits the batch. */
@@ -577,11 +823,20 @@ int
 store_batch_commit(struct store_batch *b, char **cause)
 {
 	struct commit_arg ca = { b, NULL };
-	int rc;
+	int rc, map_full = 0;
 
+	*cause = NULL;
+	if (b->stream != NULL) {
+		stream_seal(b, 1);
+		rc = stream_finish(b, 1, &map_full, cause);
+		if (!map_full)
+			return rc;
+		/* The map filled: grow it and write the whole batch again. */
+		free(*cause);
+		*cause = NULL;
+	}
 	if (b->nops == 0)
 		return 0;
-	*cause = NULL;
 	rc = store_write(b->s, commit_fn, &ca, cause);
 	if (rc != 0 && *cause == NULL)
 		*cause = ca.cause != NULL ? ca.cause :

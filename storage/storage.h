@@ -181,6 +181,17 @@ size_t store_batch_count(const struct store_batch *b);
 const char *store_batch_warning(const struct store_batch *b, size_t i);
 
 /*
+ * Starts writing the batch while it is still being filled: a thread of
+ * the store's takes the write transaction now (other writers wait until
+ * the batch is committed or freed) and signs and applies each commit's
+ * worth of ops as soon as the batch holds it.  Nothing is durable before
+ * store_batch_commit(); store_batch_free() without it writes nothing.
+ * Call it on an empty batch.  Returns 0, or an error and the batch works
+ * as without it.
+ */
+int store_batch_stream(struct store_batch *b);
+
+/*
  * Signs and commits the batch in one transaction.  Returns 0, or an error
  * with *cause, in which case nothing was written.
  */
