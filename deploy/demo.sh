@@ -110,7 +110,7 @@ hub stats
 say "open follow-up actions"
 hub list action --where status=open
 
-say "convergence: the hub and Pine County hold the same Pine records"
+say "convergence: every node now holds the same records"
 hub bundle export "$DEMO/back.bundle"
 pine bundle import "$DEMO/back.bundle"
 river bundle import "$DEMO/back.bundle"
