@@ -98,18 +98,6 @@ cli_msg(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Prints a usage error. */
-int
-cli_usage_error(struct cli *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg(c->cmd, fmt, ap);
-	va_end(ap);
-	return EXIT_USAGE;
-}
-
 /* Prints an error and returns code. */
 int
 cli_fail(struct cli *c, int code, const char *fmt, ...)
@@ -391,8 +379,8 @@ main(int argc, char **argv)
 			free(data);
 			return EXIT_OK;
 		} else {
-			fprintf(stderr, "cafe: %s: unknown option (cafe help "
-			    "lists the commands)\n", argv[i]);
+			cli_msg(NULL, "%s: unknown option (cafe help lists "
+			    "the commands)", argv[i]);
 			free(data);
 			return EXIT_USAGE;
 		}
@@ -406,8 +394,8 @@ main(int argc, char **argv)
 		if (strcmp(e->name, argv[i]) == 0)
 			break;
 	if (e->name == NULL) {
-		fprintf(stderr, "cafe: %s: unknown command (cafe help lists "
-		    "them)\n", argv[i]);
+		cli_msg(NULL, "%s: unknown command (cafe help lists them)",
+		    argv[i]);
 		free(data);
 		return EXIT_USAGE;
 	}

@@ -34,13 +34,12 @@ struct cmd_entry {
 
 extern const struct cmd_entry cmd_table[];
 
-/* Prints "cafe: CMD: message" to stderr and returns EXIT_USAGE. */
-int cli_usage_error(struct cli *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 /* Prints "cafe: CMD: message" to stderr and returns code. */
 int cli_fail(struct cli *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Prints "cafe: CMD: message" to stderr and returns EXIT_USAGE. */
+#define cli_usage_error(c, ...) cli_fail((c), EXIT_USAGE, __VA_ARGS__)
 
 /* Prints "cafe: CMD: message" on one line, control characters escaped. */
 void cli_msg(const char *cmd, const char *fmt, ...)

@@ -99,8 +99,20 @@ is_bin(const msgpack_object *o, uint32_t n)
 static int
 is_name(const msgpack_object *o)
 {
-	return o->type == MSGPACK_OBJECT_STR && o->via.str.size > 0 &&
-	    o->via.str.size <= PROTO_MAX_NAME;
+	uint32_t i;
+
+	if (o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 ||
+	    o->via.str.size > PROTO_MAX_NAME)
+		return 0;
+	/* Type and field names are lower_snake_case, nothing else. */
+	for (i = 0; i < o->via.str.size; i++) {
+		char c = o->via.str.ptr[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '_'))
+			return 0;
+	}
+	return 1;
 }
 
 /* Returns whether o is a uint or a non-empty array of uints. */
@@ -196,7 +208,8 @@ decode_op(struct proto_op *op, const msgpack_object *o, int *err)
 		return "an op kind is not 0 (put) or 1 (del)";
 	op->kind = (unsigned)a[0].via.u64;
 	if (!is_name(&a[1])) {
-		if (a[1].type == MSGPACK_OBJECT_STR)
+		if (a[1].type == MSGPACK_OBJECT_STR &&
+		    a[1].via.str.size > PROTO_MAX_NAME)
 			*err = CS_EBOUND;
 		return "an op type is not a name";
 	}

@@ -98,7 +98,10 @@ hlc_tick(uint64_t last, uint64_t wall_ms)
 {
 	uint64_t now = (wall_ms & 0xffffffffffffULL) << 16;
 
-	return now > last ? now : last + 1;
+	if (now > last)
+		return now;
+	/* Received clocks are bounded (PROTO_HLC_MAX_MS): never wraps. */
+	return last == UINT64_MAX ? last : last + 1;
 }
 
 /* Returns the clock after seeing remote. */

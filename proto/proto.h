@@ -217,6 +217,11 @@ void proto_hash(uint8_t out[PROTO_HASH_LEN], const uint8_t *e, size_t len,
  * remote clock (the larger of the two).
  */
 #define HLC_MS(h) ((h) >> 16)
+/*
+ * The latest clock a commit may carry: 2200-01-01T00:00:00Z.  Later ones
+ * are refused, so no commit can push every node's clock to its end.
+ */
+#define PROTO_HLC_MAX_MS 7258118400000ULL
 uint64_t hlc_tick(uint64_t last, uint64_t wall_ms);
 uint64_t hlc_merge(uint64_t last, uint64_t remote);
 

@@ -106,7 +106,13 @@ mrec_load(struct store *s, MDB_txn *txn, const uint8_t *id, struct mrec *m)
 		m->del_hlc = c[0].via.u64;
 		m->del_origin = (const uint8_t *)c[1].via.bin.ptr;
 	}
-	for (i = 0; i < m->old.nfields && i < PROTO_MAX_FIELDS; i++) {
+	if (m->old.nfields > PROTO_MAX_FIELDS) {
+		msgpack_unpacked_destroy(&m->old.up);
+		free(m->oldbuf);
+		m->oldbuf = NULL;
+		return CS_EDB;
+	}
+	for (i = 0; i < m->old.nfields; i++) {
 		const msgpack_object *e = m->old.fields[i].val.via.array.ptr;
 		const msgpack_object *c = m->old.clocks[e[1].via.u64].via.array.ptr;
 		struct mfield *f = &m->f[m->n++];
@@ -399,6 +405,10 @@ merge_put(struct store *s, MDB_txn *txn, struct mrec *m,
 			    op->id, name, nlen, base_clock(bo, j))) != 0)
 				return rc;
 		if (f == NULL) {
+			/* validate_ops() admits schema fields only, far
+			 * fewer than this; the bound guards the array. */
+			if (m->n == PROTO_MAX_FIELDS)
+				return CS_ESCHEMA;
 			f = mrec_insert(m, name, nlen);
 			f->val = &kv->val;
 			f->hlc = hlc;
@@ -812,6 +822,10 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 	if (c.seq > 1 && memcmp(c.prev, head_hash, PROTO_HASH_LEN) != 0) {
 		refuse(it, CS_ECHAIN, "prev is not the hash of the previous "
 		    "commit");
+		goto out;
+	}
+	if (HLC_MS(c.hlc) > PROTO_HLC_MAX_MS) {
+		refuse(it, CS_ESCHEMA, "clock is past the year 2200");
 		goto out;
 	}
 	if (c.seq > 1 && c.hlc <= head_hlc) {

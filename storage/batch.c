@@ -667,6 +667,7 @@ struct stream {
 	int commit;               /* with done: commit (else abort) */
 	int rc;                   /* the worker's result */
 	int map_full;
+	int started;              /* the worker holds its transaction */
 	char *cause;
 };
 
@@ -687,13 +688,16 @@ stream_main(void *arg)
 		mdb_env_set_mapsize(s->env, 0);
 		rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	}
+	pthread_mutex_lock(&st->mu);
+	st->started = 1;
+	pthread_cond_broadcast(&st->cv);
 	if (rc != 0) {
-		pthread_mutex_lock(&st->mu);
 		st->rc = CS_EDB;
 		st->cause = xasprintf("store: %s", mdb_strerror(rc));
 		pthread_mutex_unlock(&st->mu);
 		return NULL;
 	}
+	pthread_mutex_unlock(&st->mu);
 	s->mdb_err = 0;
 	chain_start(&ch, s, txn);
 	for (;;) {
@@ -759,7 +763,7 @@ stream_seal(struct store_batch *b, int final)
 		st->chunks[st->nchunks].len = to - from;
 		st->chunks[st->nchunks].nops = (uint32_t)(end - st->sealed);
 		st->nchunks++;
-		pthread_cond_signal(&st->cv);
+		pthread_cond_broadcast(&st->cv);
 		pthread_mutex_unlock(&st->mu);
 		st->sealed = end;
 	}
@@ -777,7 +781,7 @@ stream_finish(struct store_batch *b, int commit, int *map_full,
 	pthread_mutex_lock(&st->mu);
 	st->done = 1;
 	st->commit = commit;
-	pthread_cond_signal(&st->cv);
+	pthread_cond_broadcast(&st->cv);
 	pthread_mutex_unlock(&st->mu);
 	pthread_join(st->thread, NULL);
 	rc = st->rc;
@@ -815,6 +819,15 @@ store_batch_stream(struct store_batch *b)
 		b->stream = NULL;
 		return CS_EIO;
 	}
+	/*
+	 * Wait until the worker holds its transaction: it may have to adopt
+	 * a map another process grew, which LMDB allows only while this
+	 * process has no transaction open, and the caller's reads start next.
+	 */
+	pthread_mutex_lock(&st->mu);
+	while (!st->started)
+		pthread_cond_wait(&st->cv, &st->mu);
+	pthread_mutex_unlock(&st->mu);
 	return 0;
 }
 

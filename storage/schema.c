@@ -182,10 +182,11 @@ sch_field_find(const struct sch_type *t, const char *name, size_t len)
 {
 	unsigned i;
 
+	/* name is len bytes and may hold anything, a NUL included. */
 	for (i = 0; i < t->nfields; i++)
 		if (len > 0 && t->fields[i].name[0] == name[0] &&
-		    strncmp(t->fields[i].name, name, len) == 0 &&
-		    t->fields[i].name[len] == '\0')
+		    strlen(t->fields[i].name) == len &&
+		    memcmp(t->fields[i].name, name, len) == 0)
 			return &t->fields[i];
 	return NULL;
 }
@@ -350,14 +351,57 @@ sort_ints(int *a, int n)
 		}
 }
 
-/* Checks text has no control characters; returns 0 or -1. */
+/*
+ * Returns whether n bytes are UTF-8 with no control characters but tab
+ * and newline: what a text value may hold, typed or received.
+ */
+static int
+utf8_clean(const unsigned char *p, size_t n)
+{
+	size_t i = 0, k, len;
+	uint32_t cp;
+
+	while (i < n) {
+		unsigned char c = p[i];
+
+		if (c < 0x80) {
+			if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+				return 0;
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			cp = c & 0x07;
+		} else
+			return 0;
+		if (n - i < len)
+			return 0;
+		for (k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i + k] & 0x3f);
+		}
+		/* No overlong forms, surrogates or code points past U+10FFFF. */
+		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+/* Checks typed text; returns 0 or -1. */
 static int
 text_clean(const char *s)
 {
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
-			return -1;
-	return 0;
+	return utf8_clean((const unsigned char *)s, strlen(s)) ? 0 : -1;
 }
 
 /* Parses text for field f and packs its value. */
@@ -405,8 +449,8 @@ sch_parse(const struct sch_field *f, const char *text, msgpack_packer *pk,
 			return CS_EUSAGE;
 		}
 		if (text_clean(text) != 0) {
-			*cause = xasprintf("field %s: holds a control "
-			    "character", f->name);
+			*cause = xasprintf("field %s: is not UTF-8 text or "
+			    "holds a control character", f->name);
 			return CS_EUSAGE;
 		}
 		proto_pack_cstr(pk, text);
@@ -558,19 +602,12 @@ is_token(const char *const *tokens, const msgpack_object *o)
 	    token_index(tokens, o->via.str.ptr, o->via.str.size) >= 0;
 }
 
-/* Returns whether a str holds no control characters but tab and newline. */
+/* Returns whether a received str is clean text. */
 static int
 str_clean(const msgpack_object *o)
 {
-	uint32_t i;
-
-	for (i = 0; i < o->via.str.size; i++) {
-		unsigned char c = (unsigned char)o->via.str.ptr[i];
-
-		if (c < 0x20 && c != '\n' && c != '\t')
-			return 0;
-	}
-	return 1;
+	return utf8_clean((const unsigned char *)o->via.str.ptr,
+	    o->via.str.size);
 }
 
 /* Checks a decoded value against field f. */

@@ -758,6 +758,38 @@ static void build_one_field(struct proto_enc *w, const char *type,
 		pack_strn(&w->pk, val, vlen);
 }
 
+/*
+ * Names are lower_snake_case and nothing else: a field name with a NUL
+ * inside ("site\0ABCD") once passed as the field "site" and let one commit
+ * give a record unbounded phantom fields.
+ */
+static void test_names_charset(void **state)
+{
+	struct proto_enc w;
+	(void)state;
+
+	proto_enc_init(&w);
+	build_one_field(&w, "site", "name", 4, 0, "x", 1);
+	assert_int_equal(decode_err(&w), 0);
+	build_one_field(&w, "site", "site\0ABCD", 9, 0, "x", 1);
+	assert_int_equal(decode_err(&w), CS_EDECODE);
+	build_one_field(&w, "site", "Name", 4, 0, "x", 1);
+	assert_int_equal(decode_err(&w), CS_EDECODE);
+	build_one_field(&w, "site", "na-me", 5, 0, "x", 1);
+	assert_int_equal(decode_err(&w), CS_EDECODE);
+	build_one_field(&w, "Site", "name", 4, 0, "x", 1);
+	assert_int_equal(decode_err(&w), CS_EDECODE);
+	proto_enc_free(&w);
+}
+
+/* hlc_tick never wraps, whatever clock it is handed. */
+static void test_hlc_no_wrap(void **state)
+{
+	(void)state;
+	assert_int_equal(hlc_tick(UINT64_MAX, 0), UINT64_MAX);
+	assert_true(hlc_tick(UINT64_MAX - 1, 0) == UINT64_MAX);
+}
+
 static void test_bound_value(void **state)
 {
 	struct proto_enc w;
@@ -1590,6 +1622,8 @@ int main(void)
 		cmocka_unit_test(test_bound_ops),
 		cmocka_unit_test(test_bound_value),
 		cmocka_unit_test(test_bound_names),
+		cmocka_unit_test(test_names_charset),
+		cmocka_unit_test(test_hlc_no_wrap),
 		cmocka_unit_test(test_bound_fields_items),
 		cmocka_unit_test(test_bound_commit_size),
 		cmocka_unit_test(test_mp_check_huge_counts),

@@ -1841,6 +1841,63 @@ static void test_clock_follows_received(void **state)
 }
 
 /* An op of an unknown type or field, or a bad value, is refused whole. */
+/*
+ * A commit whose clock is past PROTO_HLC_MAX_MS is refused: accepted, it
+ * would push every node's clock to the end and stop local writes.
+ */
+static void test_apply_clock_bound(void **state)
+{
+	struct origin adm;
+	uint8_t id1[16];
+	struct citem c;
+	struct store *b;
+	struct hop ops[1];
+	(void)state;
+
+	new_origin(&adm);
+	randombytes_buf(id1, sizeof id1);
+	b = mk_store("replica", "replica", adm.pk, NULL);
+	site_op(&ops[0], id1, "Alpha");
+	hb_make(&c, &adm, adm.pk, 1, NULL, UINT64_MAX, ops, 1);
+	assert_int_equal(apply_one(b, &c), CS_ESCHEMA);
+	free(c.e);
+	hb_make(&c, &adm, adm.pk, 1, NULL, (PROTO_HLC_MAX_MS + 1) << 16, ops,
+	    1);
+	assert_int_equal(apply_one(b, &c), CS_ESCHEMA);
+	free(c.e);
+	hb_make(&c, &adm, adm.pk, 1, NULL, PROTO_HLC_MAX_MS << 16, ops, 1);
+	assert_int_equal(apply_one(b, &c), 0);
+	free(c.e);
+	t_close(b);
+}
+
+/* Text must be UTF-8, typed or received. */
+static void test_text_utf8(void **state)
+{
+	const struct sch_type *t = sch_type_find("site", 4);
+	const struct sch_field *f = sch_field_find(t, "name", 4);
+	msgpack_object o;
+	const char *why;
+	(void)state;
+
+	assert_int_equal(parse_rc("site", "name", "Caf\xc3\xa9 Uni\xc3\xb3n"), 0);
+	assert_int_equal(parse_rc("site", "name", "bad \xff byte"), CS_EUSAGE);
+	assert_int_equal(parse_rc("site", "name", "overlong \xc0\xaf"),
+	    CS_EUSAGE);
+	assert_int_equal(parse_rc("site", "name", "cut \xe2\x82"), CS_EUSAGE);
+	memset(&o, 0, sizeof o);
+	o.type = MSGPACK_OBJECT_STR;
+	o.via.str.ptr = "ok \xe2\x82\xac";
+	o.via.str.size = 6;
+	assert_int_equal(sch_check(f, &o, &why), 0);
+	o.via.str.ptr = "no \xed\xa0\x80";	/* a surrogate */
+	o.via.str.size = 6;
+	assert_int_equal(sch_check(f, &o, &why), CS_ESCHEMA);
+	/* A name with a NUL inside is no field's name. */
+	assert_null(sch_field_find(t, "name\0xyz", 8));
+	assert_null(sch_field_find(t, "nam", 3));
+}
+
 static void test_apply_schema(void **state)
 {
 	struct origin adm;
@@ -3306,6 +3363,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_apply_between_stores, test_teardown),
 		cmocka_unit_test_teardown(test_apply_chain_and_fork, test_teardown),
 		cmocka_unit_test_teardown(test_apply_schema, test_teardown),
+		cmocka_unit_test_teardown(test_apply_clock_bound, test_teardown),
+		cmocka_unit_test(test_text_utf8),
 		cmocka_unit_test_teardown(test_clock_follows_received,
 		    test_teardown),
 		cmocka_unit_test_teardown(test_merge_convergence, test_teardown),
