@@ -10,11 +10,10 @@
  *
  * The merge: a record is a map of fields, each a last-writer-wins register
  * ordered by (hlc, origin); a delete is a tombstone register under the
- * same rule.  Each field stores its value, its clock (by index into the
- * record's table of clocks) and base, the clock of the value its writer
- * saw.  Every write that is not a field's
- * winner, and that no edit saw (no op's base names its clock), is kept in
- * the conflicts database.  The seen database remembers every base, so a
+ * same rule.  Each field stores its value and its clock (by index into the
+ * record's table of clocks).  Every write that is not a field's winner,
+ * and that no edit saw (no op's base names its clock), is kept in the
+ * conflicts database.  The seen database remembers every base, so a
  * value is dropped from, or never enters, the conflicts whichever order
  * the writes arrive in: the conflicts converge as the records do.
  * Records are re-encoded canonically, so any order of the same commits
@@ -36,7 +35,6 @@ struct mfield {
 	const msgpack_object *val;
 	uint64_t hlc;
 	const uint8_t *origin;
-	uint64_t base;
 };
 
 /* A record being merged: its old state unpacked from a private copy. */
@@ -122,7 +120,6 @@ mrec_load(struct store *s, MDB_txn *txn, const uint8_t *id, struct mrec *m)
 		f->val = &e[0];
 		f->hlc = c[0].via.u64;
 		f->origin = (const uint8_t *)c[1].via.bin.ptr;
-		f->base = e[2].via.u64;
 	}
 	return 0;
 }
@@ -225,11 +222,10 @@ mrec_encode(const struct mrec *m, struct proto_enc *w)
 
 		msgpack_pack_str(&w->pk, f->nlen);
 		msgpack_pack_str_body(&w->pk, f->name, f->nlen);
-		msgpack_pack_array(&w->pk, 3);
+		msgpack_pack_array(&w->pk, 2);
 		msgpack_pack_object(&w->pk, *f->val);
 		msgpack_pack_uint64(&w->pk, clock_index(t, n, f->hlc,
 		    f->origin));
-		msgpack_pack_uint64(&w->pk, f->base);
 	}
 }
 
@@ -394,7 +390,6 @@ merge_put(struct store *s, MDB_txn *txn, struct mrec *m,
 		const char *name = kv->key.via.str.ptr;
 		uint32_t nlen = kv->key.via.str.size;
 		const msgpack_object *bo = op_base(op, name, nlen);
-		uint64_t base = base_clock(bo, 0);
 		struct mfield *f = mrec_field(m, name, nlen);
 		struct mfield lost;
 		uint32_t j;
@@ -413,7 +408,6 @@ merge_put(struct store *s, MDB_txn *txn, struct mrec *m,
 			f->val = &kv->val;
 			f->hlc = hlc;
 			f->origin = origin;
-			f->base = base;
 			continue;
 		}
 		cmp = clock_cmp(hlc, origin, f->hlc, f->origin);
@@ -429,7 +423,6 @@ merge_put(struct store *s, MDB_txn *txn, struct mrec *m,
 			f->val = &kv->val;
 			f->hlc = hlc;
 			f->origin = origin;
-			f->base = base;
 		} else if (!seen_has(s, txn, op->id, name, nlen, hlc)) {
 			/* This write loses, and no edit saw it. */
 			lost.name = name;

@@ -17,7 +17,7 @@ enum store_db {
 	DB_META,
 	DB_COMMITS,   /* origin(32) seq(8) -> recv_ms(8) sig(64) E */
 	DB_HEADS,     /* origin(32) -> seq(8) hash(32) hlc(8) */
-	DB_RECORDS,   /* id(16) -> [type, del, {name: [value, hlc, origin, base]}] */
+	DB_RECORDS,   /* id(16) -> [type, del, clocks, {name: [value, clock]}] */
 	DB_BYSITE,    /* type(1) site(16) ymd(4) id(16) -> "" (live records) */
 	DB_BYDATE,    /* type(1) ymd(4) id(16) -> "" (every live record; ymd
 	               * 0 when it has no date) */

@@ -226,8 +226,8 @@ int store_apply(struct store *s, struct store_item *items, size_t n,
 
 /*
  * A materialized record, as read.  clocks is the record's table of
- * [hlc, origin] pairs; fields is the map name -> [value, clock index,
- * base] sorted by name.  Use the accessors below.  Valid until
+ * [hlc, origin] pairs; fields is the map name -> [value, clock index]
+ * sorted by name.  Use the accessors below.  Valid until
  * store_rec_free().
  */
 struct store_rec {

@@ -506,10 +506,9 @@ store_rec_unpack(struct store_rec *r, const uint8_t *id, const void *data,
 		const msgpack_object *v = &r->fields[i].val;
 
 		if (k->type != MSGPACK_OBJECT_STR ||
-		    v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != 3 ||
+		    v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != 2 ||
 		    v->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-		    v->via.array.ptr[1].via.u64 >= r->nclocks ||
-		    v->via.array.ptr[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		    v->via.array.ptr[1].via.u64 >= r->nclocks)
 			goto bad;
 	}
 	return 0;
@@ -518,7 +517,7 @@ bad:
 	return CS_EDB;
 }
 
-/* Finds the [value, clock index, base] entry of a field. */
+/* Finds the [value, clock index] entry of a field. */
 static const msgpack_object *
 rec_entry(const struct store_rec *r, const char *name)
 {
