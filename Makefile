@@ -90,14 +90,16 @@ deps:
 		apt-get update && apt-get install -y $(DEB_PKGS); \
 	fi
 
+# Runs every unit test binary, failing after the last if any failed.
+RUN_UNIT = fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done
+
 check: deps
 	$(MAKE) $(CAFE) $(UNIT_BIN)
-	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; \
-	CAFE=$(abspath $(CAFE)) prove tests/cli/ || fail=1; exit $$fail
+	@$(RUN_UNIT); CAFE=$(abspath $(CAFE)) prove tests/cli/ || fail=1; \
+	exit $$fail
 
 unit: $(UNIT_BIN)
-	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; \
-	exit $$fail
+	@$(RUN_UNIT); exit $$fail
 
 bench: deps
 	$(MAKE) BUILD=build-bench CFLAGS="-O2 -g -DNDEBUG" build-bench/cafe $(BENCH_SRC:tests/bench/%.c=build-bench/tests/%)

@@ -210,7 +210,18 @@ cli_rest(struct cli *c, int min, int max)
 	return 0;
 }
 
-/* Resolves an id argument. */
+/* Reports a failed resolution; returns 0 or EXIT_USAGE. */
+static int
+resolved(struct cli *c, int rc, char *cause)
+{
+	if (rc == 0)
+		return 0;
+	cli_usage_error(c, "%s", cause);
+	free(cause);
+	return EXIT_USAGE;
+}
+
+/* Resolves an id argument among live records. */
 int
 cli_resolve(struct cli *c, const char *text, const struct sch_type *t,
     uint8_t id[PROTO_ID_LEN])
@@ -218,12 +229,17 @@ cli_resolve(struct cli *c, const char *text, const struct sch_type *t,
 	char *cause = NULL;
 	int rc = store_resolve(c->store, text, t, id, &cause);
 
-	if (rc != 0) {
-		cli_usage_error(c, "%s", cause);
-		free(cause);
-		return EXIT_USAGE;
-	}
-	return 0;
+	return resolved(c, rc, cause);
+}
+
+/* Resolves an id argument among live and removed records. */
+int
+cli_resolve_all(struct cli *c, const char *text, uint8_t id[PROTO_ID_LEN])
+{
+	char *cause = NULL;
+	int rc = store_resolve_all(c->store, text, id, &cause);
+
+	return resolved(c, rc, cause);
 }
 
 /* Looks up a type. */

@@ -67,6 +67,10 @@ int cli_rest(struct cli *c, int min, int max);
 int cli_resolve(struct cli *c, const char *text, const struct sch_type *t,
     uint8_t id[PROTO_ID_LEN]);
 
+/* Resolves like cli_resolve(), removed records of any type included. */
+int cli_resolve_all(struct cli *c, const char *text,
+    uint8_t id[PROTO_ID_LEN]);
+
 /* Looks up a record type by name; prints the error when unknown. */
 const struct sch_type *cli_type(struct cli *c, const char *name);
 

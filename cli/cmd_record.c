@@ -110,19 +110,6 @@ cmd_rm(struct cli *c)
 	return rc;
 }
 
-/* Resolves an id among live and removed records; prints the error. */
-static int
-resolve_all(struct cli *c, const char *text, uint8_t id[PROTO_ID_LEN])
-{
-	char *cause = NULL;
-
-	if (store_resolve_all(c->store, text, id, &cause) == 0)
-		return 0;
-	cli_usage_error(c, "%s", cause);
-	free(cause);
-	return EXIT_USAGE;
-}
-
 /* Prints a record for people: one field a line. */
 static void
 print_rec(const struct store_rec *r)
@@ -391,7 +378,7 @@ cmd_history(struct cli *c)
 	ha.json = cli_flag(c, "--json");
 	if (cli_rest(c, 1, 1) != 0)
 		return EXIT_USAGE;
-	if (resolve_all(c, c->argv[0], id) != 0)
+	if (cli_resolve_all(c, c->argv[0], id) != 0)
 		return EXIT_USAGE;
 	if (store_get(c->store, id, &r) != 0)
 		return cli_usage_error(c, "no record %s", c->argv[0]);

@@ -100,6 +100,13 @@ stats_one(const struct store_rec *r, void *arg)
 	return 0;
 }
 
+/* Returns a group's count named k. */
+static long long
+count(json_t *g, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(g, k));
+}
+
 static int
 key_cmp(const void *a, const void *b)
 {
@@ -177,14 +184,9 @@ cmd_stats(struct cli *c)
 	}
 	if (sa.by == NULL)
 		printf("cafes %lld, attendees %lld, new attendees %lld, "
-		    "children cared for %lld\n",
-		    (long long)json_integer_value(json_object_get(out, "cafes")),
-		    (long long)json_integer_value(json_object_get(out,
-		    "attendees")),
-		    (long long)json_integer_value(json_object_get(out,
-		    "new_attendees")),
-		    (long long)json_integer_value(json_object_get(out,
-		    "children_cared_for")));
+		    "children cared for %lld\n", count(out, "cafes"),
+		    count(out, "attendees"), count(out, "new_attendees"),
+		    count(out, "children_cared_for"));
 	else {
 		printf("%-34s %6s %9s %6s %8s\n", sa.by, "cafes", "attendees",
 		    "new", "children");
@@ -195,14 +197,9 @@ cmd_stats(struct cli *c)
 			printf("%-34.34s %6lld %9lld %6lld %8lld\n",
 			    nm ? json_string_value(nm) :
 			    json_string_value(json_object_get(g, "key")),
-			    (long long)json_integer_value(json_object_get(g,
-			    "cafes")),
-			    (long long)json_integer_value(json_object_get(g,
-			    "attendees")),
-			    (long long)json_integer_value(json_object_get(g,
-			    "new_attendees")),
-			    (long long)json_integer_value(json_object_get(g,
-			    "children_cared_for")));
+			    count(g, "cafes"), count(g, "attendees"),
+			    count(g, "new_attendees"),
+			    count(g, "children_cared_for"));
 		}
 	}
 	json_decref(out);
