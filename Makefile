@@ -31,6 +31,7 @@ override CFLAGS += -pthread -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 CPPFLAGS += -I.
 LDLIBS_CORE = -llmdb -lmsgpackc -lsodium -pthread
 LDLIBS_CLI = $(LDLIBS_CORE) -ljansson -lcsv
+LDLIBS_DAEMON = $(LDLIBS_CORE) -luv -ljansson -linih -lsystemd
 
 ifeq ($(SANITIZE),1)
 override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -42,22 +43,25 @@ endif
 PROTO_SRC = $(wildcard proto/*.c)
 STORAGE_SRC = $(wildcard storage/*.c)
 CLI_SRC = $(wildcard cli/*.c)
+DAEMON_SRC = $(wildcard daemon/*.c)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 BENCH_SRC = $(wildcard tests/bench/bench_*.c)
 
 PROTO_OBJ = $(PROTO_SRC:%.c=$(BUILD)/%.o)
 STORAGE_OBJ = $(STORAGE_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
+DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/%)
 
 LIBPROTO = $(BUILD)/libcafeproto.a
 LIBSTORAGE = $(BUILD)/libcafestorage.a
 CAFE = $(BUILD)/cafe
+CAFED = $(BUILD)/cafed
 
 .PHONY: all check unit cli-test bench fuzz demo install clean deps lint
 
-all: $(CAFE)
+all: $(CAFE) $(CAFED)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -71,6 +75,9 @@ $(LIBSTORAGE): $(STORAGE_OBJ)
 
 $(CAFE): $(CLI_OBJ) $(LIBSTORAGE) $(LIBPROTO)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_CLI)
+
+$(CAFED): $(DAEMON_OBJ) $(LIBSTORAGE) $(LIBPROTO)
+	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_DAEMON)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBSTORAGE) $(LIBPROTO)
 	@mkdir -p $(@D)
@@ -116,7 +123,7 @@ fuzz: deps
 demo: deps $(CAFE)
 	CAFE=$(abspath $(CAFE)) sh deploy/demo.sh
 
-install: $(CAFE)
+install: $(CAFE) $(CAFED)
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(CAFE) $(DESTDIR)$(PREFIX)/bin/cafe
 

@@ -16,8 +16,8 @@
 
 const struct cmd_entry cmd_table[] = {
 	{ "init", "init --name NAME [--role site|hub|consultant] "
-	    "[--network HEX]", "create this node: key pair and store", 0,
-	    cmd_init },
+	    "[--network HEX] [--restore KEYFILE [--force]]",
+	    "create this node: key pair and store", 0, cmd_init },
 	{ "id", "id", "print this node's id", 1, cmd_id },
 	{ "status", "status [--json]", "node, counts, heads and digest", 1,
 	    cmd_status },
@@ -48,6 +48,12 @@ const struct cmd_entry cmd_table[] = {
 	    "add records from a file, all or none", 1, cmd_import },
 	{ "bundle", "bundle export FILE [--since HEX:SEQ ...] | "
 	    "bundle import FILE", "carry commits as a file", 1, cmd_bundle },
+	{ "peer", "peer add NAME HOST:PORT|--inbound --key HEX | "
+	    "peer rm NAME | peer list [--json]",
+	    "the nodes cafed syncs with", 1, cmd_peer },
+	{ "sync", "sync [--wait] [--timeout S] [--json]",
+	    "push now; with --wait, until every connected peer is caught up",
+	    1, cmd_sync },
 	{ "help", "help [COMMAND|TYPE]", "this help, or a type's fields", 0,
 	    cmd_help },
 	{ NULL, NULL, NULL, 0, NULL },
@@ -378,6 +384,7 @@ main(int argc, char **argv)
 	const struct cmd_entry *e;
 	struct cli c;
 	char *data = NULL, *cause = NULL;
+	uint64_t txnid;
 	int i = 1, rc;
 
 	memset(&c, 0, sizeof(c));
@@ -434,7 +441,12 @@ main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	txnid = c.store != NULL ? store_txnid(c.store) : 0;
 	rc = e->fn(&c);
+	/* New commits: tell a running cafed to push them now. */
+	if (c.store != NULL && store_txnid(c.store) != txnid &&
+	    strcmp(e->name, "peer") != 0)
+		cli_ctl_tell(data, "nudge");
 	store_close(c.store);
 	free(data);
 	if (fflush(stdout) != 0 && rc == 0) {

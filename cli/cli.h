@@ -121,5 +121,21 @@ int cmd_export(struct cli *c);
 int cmd_import(struct cli *c);
 int cmd_bundle(struct cli *c);
 int cmd_help(struct cli *c);
+int cmd_peer(struct cli *c);
+int cmd_sync(struct cli *c);
+
+/*
+ * The control socket of the node's daemon (cmd_sync.c).  cli_ctl() sends
+ * one request and waits at most timeout_ms for the answer: 0 with *reply,
+ * CS_ENOTFOUND when no daemon runs, CS_EIO with *cause (malloc'd).
+ */
+int cli_ctl(const char *data, json_t *req, int timeout_ms, json_t **reply,
+    char **cause);
+/* Sends {"cmd": cmd} and ignores the answer; warns when cafed fails. */
+void cli_ctl_tell(const char *data, const char *cmd);
+/* The daemon's status object, or NULL when it does not run. */
+json_t *cli_daemon_status(struct cli *c);
+/* Prints the daemon's part of `cafe status`. */
+void cli_print_daemon(json_t *d);
 
 #endif

@@ -8,23 +8,51 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "cli.h"
 
-/* cafe init --name NAME [--role ROLE] [--network HEX] */
+/* Reads a backed-up node key (64 bytes, as node.key); 0 or EXIT_USAGE. */
+static int
+read_keyfile(struct cli *c, const char *path, uint8_t sk[PROTO_SK_LEN])
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+	int extra;
+
+	if (f == NULL)
+		return cli_usage_error(c, "option --restore: %s: %s", path,
+		    strerror(errno));
+	n = fread(sk, 1, PROTO_SK_LEN, f);
+	extra = fgetc(f);
+	fclose(f);
+	if (n != PROTO_SK_LEN || extra != EOF)
+		return cli_usage_error(c, "option --restore: %s: not a node "
+		    "key (a node.key file holds exactly %d bytes)", path,
+		    PROTO_SK_LEN);
+	return 0;
+}
+
+/*
+ * cafe init --name NAME [--role ROLE] [--network HEX]
+ *     [--restore KEYFILE [--force]]
+ */
 int
 cmd_init(struct cli *c)
 {
 	static const char *const roles[] = { "site", "hub", "consultant",
 		NULL };
-	const char *name, *role, *net;
-	uint8_t network[PROTO_KEY_LEN];
+	const char *name, *role, *net, *restore;
+	uint8_t network[PROTO_KEY_LEN], sk[PROTO_SK_LEN];
 	char *cause = NULL, hex[2 * PROTO_KEY_LEN + 1];
 	struct store *s;
-	int bad = 0, rc, i;
+	int bad = 0, rc, i, force;
 
 	name = cli_take(c, "--name", &bad);
 	role = cli_take(c, "--role", &bad);
 	net = cli_take(c, "--network", &bad);
+	restore = cli_take(c, "--restore", &bad);
+	force = cli_flag(c, "--force");
 	if (bad || cli_rest(c, 0, 0) != 0)
 		return EXIT_USAGE;
 	if (name == NULL)
@@ -40,7 +68,21 @@ cmd_init(struct cli *c)
 	if (net != NULL && proto_unhex(network, PROTO_KEY_LEN, net) != 0)
 		return cli_usage_error(c, "option --network: not a network id "
 		    "(64 hex digits)");
-	rc = store_create(c->data, name, role, net ? network : NULL, &cause);
+	if (force && restore == NULL)
+		return cli_usage_error(c, "option --force: only with "
+		    "--restore");
+	if (restore != NULL) {
+		if (read_keyfile(c, restore, sk) != 0)
+			return EXIT_USAGE;
+		/* A hub's network id is its own key. */
+		if (net == NULL)
+			memcpy(network, sk + 32, PROTO_KEY_LEN);
+		rc = store_restore(c->data, name, role, network, sk, force,
+		    &cause);
+		sodium_memzero(sk, sizeof(sk));
+	} else
+		rc = store_create(c->data, name, role, net ? network : NULL,
+		    &cause);
 	if (rc != 0) {
 		cli_usage_error(c, "%s", cause);
 		free(cause);
@@ -53,6 +95,10 @@ cmd_init(struct cli *c)
 	}
 	proto_hex(hex, store_info(s)->node, PROTO_KEY_LEN);
 	printf("%s\n", hex);
+	if (restore != NULL && !force)
+		cli_warn("restored: local writes wait until cafed has fetched "
+		    "this node's own log from a peer (cafe peer add, then "
+		    "start cafed)");
 	store_close(s);
 	return EXIT_OK;
 }
@@ -90,7 +136,7 @@ cmd_status(struct cli *c)
 	const struct store_info *in = store_info(c->store);
 	struct store_status st;
 	char node[65], net[65], dig[65];
-	json_t *o, *counts, *heads;
+	json_t *o, *counts, *heads, *daemon;
 	size_t i;
 	unsigned t;
 
@@ -108,12 +154,16 @@ cmd_status(struct cli *c)
 		    json_integer((json_int_t)st.counts[t]));
 	heads = json_array();
 	store_heads(c->store, head_json, heads);
+	daemon = cli_daemon_status(c);
 	if (c->json) {
-		o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:s}",
-		    "node", node, "name", in->name, "role", in->role,
+		o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:s, "
+		    "s:b}", "node", node, "name", in->name, "role", in->role,
 		    "network", net, "counts", counts, "heads", heads,
 		    "commits", (json_int_t)st.commits,
-		    "forks", (json_int_t)st.forks, "digest", dig);
+		    "forks", (json_int_t)st.forks, "digest", dig,
+		    "restore_pending", store_restore_pending(c->store));
+		json_object_set_new(o, "daemon", daemon ? daemon :
+		    json_null());
 		cli_print_json(o);
 		return EXIT_OK;
 	}
@@ -123,6 +173,9 @@ cmd_status(struct cli *c)
 	if (st.forks > 0)
 		printf("forks    %llu (see cafe log)\n",
 		    (unsigned long long)st.forks);
+	if (store_restore_pending(c->store))
+		printf("restore  waiting for this node's own log from a peer; "
+		    "local writes are refused until then\n");
 	printf("records ");
 	for (t = 0; t < sch_ntypes; t++)
 		printf(" %s=%llu", sch_types[t].name,
@@ -135,6 +188,8 @@ cmd_status(struct cli *c)
 		    json_string_value(json_object_get(h, "origin")),
 		    (long long)json_integer_value(json_object_get(h, "seq")));
 	}
+	cli_print_daemon(daemon);
+	json_decref(daemon);
 	json_decref(counts);
 	json_decref(heads);
 	return EXIT_OK;

@@ -238,6 +238,14 @@ void proto_hex(char *out, const uint8_t *in, size_t len);
 int proto_unhex(uint8_t *out, size_t len, const char *hex);
 
 /*
+ * Splits a peer address "host:port" (or "[v6]:port") into host and a
+ * port in 1..65535.  Returns 0, or -1 when it is not of that shape or a
+ * part does not fit its buffer.
+ */
+int proto_split_addr(const char *addr, char *host, size_t hostlen,
+    char *port, size_t portlen);
+
+/*
  * Plain bundle stream: a header map {"format": "cafesync-bundle",
  * "version": 1, "network": bin 32}, then one [E (bin), sig (bin 64)] array
  * per commit.  proto_bundle_header() packs the header.

@@ -2,6 +2,7 @@
  * util.c: the error names shared by every layer, fatal-on-failure
  * allocation wrappers and hex helpers.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,5 +154,42 @@ proto_unhex(uint8_t *out, size_t len, const char *hex)
 			return CS_EUSAGE;
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
+	return 0;
+}
+
+/* Splits "host:port" or "[v6]:port". */
+int
+proto_split_addr(const char *addr, char *host, size_t hostlen, char *port,
+    size_t portlen)
+{
+	const char *colon, *h = addr, *p;
+	size_t hl;
+	char *end;
+	long n;
+
+	if (addr[0] == '[') {
+		const char *close = strchr(addr, ']');
+
+		if (close == NULL || close[1] != ':')
+			return -1;
+		h = addr + 1;
+		hl = (size_t)(close - h);
+		p = close + 2;
+	} else {
+		colon = strrchr(addr, ':');
+		if (colon == NULL || strchr(addr, ':') != colon)
+			return -1;
+		hl = (size_t)(colon - addr);
+		p = colon + 1;
+	}
+	if (hl == 0 || hl >= hostlen || strlen(p) >= portlen)
+		return -1;
+	errno = 0;
+	n = strtol(p, &end, 10);
+	if (*p == '\0' || *end != '\0' || errno != 0 || n < 1 || n > 65535)
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	snprintf(port, portlen, "%ld", n);
 	return 0;
 }

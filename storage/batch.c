@@ -808,6 +808,8 @@ store_batch_stream(struct store_batch *b)
 
 	if (b->stream != NULL || b->nops != 0)
 		return CS_EUSAGE;
+	if (store_restore_pending(b->s))
+		return CS_EPERM;
 	st = xcalloc(1, sizeof(*st));
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->cv, NULL);
@@ -839,6 +841,8 @@ store_batch_commit(struct store_batch *b, char **cause)
 	int rc, map_full = 0;
 
 	*cause = NULL;
+	if ((rc = store_write_allowed(b->s, cause)) != 0)
+		return rc;
 	if (b->stream != NULL) {
 		stream_seal(b, 1);
 		rc = stream_finish(b, 1, &map_full, cause);

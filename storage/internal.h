@@ -26,6 +26,7 @@ enum store_db {
 	DB_FORKS,     /* origin(32) seq(8) hash(32) -> sig(64) E */
 	DB_MEMBERS,   /* key(32) -> {role, name} */
 	DB_SEEN,      /* id(16) field NUL hlc(8) -> "": values an edit saw */
+	DB_PEERS,     /* name -> {"addr": str, "key": bin 32} */
 	DB_COUNT
 };
 
@@ -95,6 +96,19 @@ int store_read_begin(struct store *s, MDB_txn **txn);
 /* Returns the index of t in sch_types. */
 unsigned store_type_index(const struct sch_type *t);
 
+/* Reads a meta value into buf (NUL-terminated when text); returns 0 or
+ * -1 when absent or larger than max. */
+int store_meta_get(MDB_txn *txn, MDB_dbi dbi, const char *key, void *buf,
+    size_t max, size_t *len);
+
+/* Puts a meta key inside txn; returns 0 or CS_EDB. */
+int store_meta_put(struct store *s, MDB_txn *txn, const char *key,
+    const void *v, size_t len);
+
+/* Returns CS_EPERM with *cause when the node waits for its own log after
+ * a restore, else 0. */
+int store_write_allowed(struct store *s, char **cause);
+
 /* Wall clock in milliseconds. */
 uint64_t store_now_ms(void);
 
@@ -102,19 +116,6 @@ uint64_t store_now_ms(void);
 int store_head_get(struct store *s, MDB_txn *txn, const uint8_t *origin,
     uint64_t *seq, uint8_t hash[PROTO_HASH_LEN], uint64_t *hlc);
 
-/*
- * Origins with a refused commit: their later commits are refused too, so
- * nothing after a damaged or missing commit lands.  Owned by the caller.
- */
-struct store_failed {
-	uint8_t (*origin)[PROTO_KEY_LEN];
-	size_t n;
-};
-
-/* Applies items as store_apply() does, refusing items of failed origins
- * and adding the origins of refused items to failed. */
-int store_apply_ex(struct store *s, struct store_item *items, size_t n,
-    struct store_failed *failed, char **cause);
 
 /*
  * Applies the node's own fresh commits inside txn, without re-verifying

@@ -128,6 +128,29 @@ int store_create(const char *dir, const char *name, const char *role,
     const uint8_t *network, char **cause);
 
 /*
+ * Creates a node in dir from a backed-up secret key sk (64 bytes, as in
+ * node.key) for network.  Unless force, the node is marked restored: it
+ * refuses local writes (CS_EPERM) until store_restore_done(), which the
+ * daemon calls once a peer has given back the node's own log, so a
+ * restore never forks the node's log.  Returns 0 or an error with *cause.
+ */
+int store_restore(const char *dir, const char *name, const char *role,
+    const uint8_t network[PROTO_KEY_LEN], const uint8_t sk[PROTO_SK_LEN],
+    int force, char **cause);
+
+/* Returns 1 while a restored node waits for its own log, else 0. */
+int store_restore_pending(struct store *s);
+
+/* Ends the wait of a restored node; returns 0 or an error with *cause. */
+int store_restore_done(struct store *s, char **cause);
+
+/*
+ * Returns the id of the last committed write transaction of the store
+ * (by any process): a cheap way to notice that something was written.
+ */
+uint64_t store_txnid(struct store *s);
+
+/*
  * Opens the node in dir.  Refuses a key file that group or others can read.
  * Returns 0 with *sp set, or an error with *cause (malloc'd).
  */
@@ -138,6 +161,12 @@ void store_close(struct store *s);
 
 /* Returns the node's meta; valid until store_close(). */
 const struct store_info *store_info(const struct store *s);
+
+/*
+ * Returns the node's secret key (64 bytes), for the daemon's handshake
+ * signature; valid until store_close(), which wipes it.
+ */
+const uint8_t *store_secret_key(const struct store *s);
 
 /*
  * Local writes.  A batch gathers ops and commits them as one or more signed
@@ -225,6 +254,21 @@ int store_apply(struct store *s, struct store_item *items, size_t n,
     char **cause);
 
 /*
+ * Origins with a refused commit: their later commits are refused too, so
+ * nothing after a damaged or missing commit lands.  Owned by the caller;
+ * a receiver keeps one per connection.
+ */
+struct store_failed {
+	uint8_t (*origin)[PROTO_KEY_LEN];
+	size_t n;
+};
+
+/* Applies items as store_apply() does, refusing items of failed origins
+ * and adding the origins of refused items to failed. */
+int store_apply_ex(struct store *s, struct store_item *items, size_t n,
+    struct store_failed *failed, char **cause);
+
+/*
  * A materialized record, as read.  clocks is the record's table of
  * [hlc, origin] pairs; fields is the map name -> [value, clock index]
  * sorted by name.  Use the accessors below.  Valid until
@@ -285,6 +329,16 @@ typedef int (*store_rec_fn)(const struct store_rec *r, void *arg);
 /* Lists live records matching q in (date, id) or id order. */
 int store_list(struct store *s, const struct store_query *q, store_rec_fn fn,
     void *arg);
+
+/*
+ * Walks one origin's stored commits from seq from, in order, stopping at
+ * a gap, handing each one's exact bytes (valid during the call) to fn.
+ * fn returns 0 to go on, > 0 to stop, < 0 to stop with that error.
+ */
+typedef int (*store_raw_fn)(uint64_t seq, const uint8_t *e, size_t elen,
+    const uint8_t *sig, void *arg);
+int store_log_raw(struct store *s, const uint8_t origin[PROTO_KEY_LEN],
+    uint64_t from, store_raw_fn fn, void *arg);
 
 /* One stored commit, as handed to callbacks; valid during the call. */
 struct store_commit {
@@ -351,6 +405,30 @@ int store_status(struct store *s, struct store_status *st);
 typedef void (*store_fault_fn)(const uint8_t origin[PROTO_KEY_LEN],
     uint64_t seq, const char *why, void *arg);
 int store_verify(struct store *s, store_fault_fn fn, void *arg);
+
+/* ---- peers ------------------------------------------------------------ */
+
+/*
+ * A peer the node syncs with, kept in the store so that `cafe peer add`
+ * works with or without a running daemon.  addr is "host:port" to dial,
+ * or "" for a peer that only connects to us.
+ */
+struct store_peer {
+	char name[64];
+	char addr[272];
+	uint8_t key[PROTO_KEY_LEN];
+};
+
+/* Adds or replaces a peer (by name); returns 0 or an error with *cause. */
+int store_peer_put(struct store *s, const struct store_peer *p,
+    char **cause);
+
+/* Removes a peer; returns 0, CS_ENOTFOUND, or an error with *cause. */
+int store_peer_del(struct store *s, const char *name, char **cause);
+
+/* Calls fn for each peer, by name; a non-zero return stops. */
+typedef int (*store_peer_fn)(const struct store_peer *p, void *arg);
+int store_peers(struct store *s, store_peer_fn fn, void *arg);
 
 /* ---- bundles ---------------------------------------------------------- */
 

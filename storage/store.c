@@ -19,7 +19,7 @@
 
 static const char *const db_names[DB_COUNT] = { "meta", "commits", "heads",
 	"records", "bysite", "bydate", "history", "conflicts",
-	"forks", "members", "seen" };
+	"forks", "members", "seen", "peers" };
 
 /* Returns the wall clock in milliseconds. */
 uint64_t
@@ -213,8 +213,8 @@ fail:
 }
 
 /* Puts a meta key. */
-static int
-meta_put(struct store *s, MDB_txn *txn, const char *key, const void *v,
+int
+store_meta_put(struct store *s, MDB_txn *txn, const char *key, const void *v,
     size_t len)
 {
 	MDB_val k = { strlen(key), (void *)(uintptr_t)key };
@@ -227,6 +227,7 @@ meta_put(struct store *s, MDB_txn *txn, const char *key, const void *v,
 struct create_arg {
 	const char *name;
 	const char *role;
+	int restore;
 };
 
 /* Writes the meta and members of a new node. */
@@ -241,13 +242,15 @@ create_fn(struct store *s, MDB_txn *txn, void *arg)
 	int rc;
 
 	put_be32(ver, STORE_SCHEMA_VERSION);
-	if ((rc = meta_put(s, txn, "schema", ver, 4)) != 0 ||
-	    (rc = meta_put(s, txn, "node", s->info.node, PROTO_KEY_LEN)) != 0 ||
-	    (rc = meta_put(s, txn, "network", s->info.network,
+	if ((rc = store_meta_put(s, txn, "schema", ver, 4)) != 0 ||
+	    (rc = store_meta_put(s, txn, "node", s->info.node, PROTO_KEY_LEN)) != 0 ||
+	    (rc = store_meta_put(s, txn, "network", s->info.network,
 	    PROTO_KEY_LEN)) != 0 ||
-	    (rc = meta_put(s, txn, "role", ca->role, strlen(ca->role))) != 0 ||
-	    (rc = meta_put(s, txn, "name", ca->name, strlen(ca->name))) != 0 ||
-	    (rc = meta_put(s, txn, "digest", digest, sizeof(digest))) != 0)
+	    (rc = store_meta_put(s, txn, "role", ca->role, strlen(ca->role))) != 0 ||
+	    (rc = store_meta_put(s, txn, "name", ca->name, strlen(ca->name))) != 0 ||
+	    (rc = store_meta_put(s, txn, "digest", digest, sizeof(digest))) != 0)
+		return rc;
+	if (ca->restore && (rc = store_meta_put(s, txn, "restore", "1", 1)) != 0)
 		return rc;
 	/* Membership proper arrives with the admin log; until then a node
 	 * knows itself. */
@@ -266,13 +269,16 @@ create_fn(struct store *s, MDB_txn *txn, void *arg)
 	return rc == 0 ? 0 : store_mdb_fail(s, rc);
 }
 
-/* Creates a node in dir. */
-int
-store_create(const char *dir, const char *name, const char *role,
-    const uint8_t *network, char **cause)
+/*
+ * Creates a node in dir with the key sk (NULL: a fresh one); restore
+ * marks it as waiting for its own log (see store_restore()).
+ */
+static int
+create_node(const char *dir, const char *name, const char *role,
+    const uint8_t *network, const uint8_t *sk, int restore, char **cause)
 {
 	struct store s;
-	struct create_arg ca = { name, role };
+	struct create_arg ca = { name, role, restore };
 	uint8_t pk[PROTO_KEY_LEN];
 	char *path;
 	struct stat st;
@@ -299,7 +305,11 @@ store_create(const char *dir, const char *name, const char *role,
 		*cause = xasprintf("%s already holds a node", dir);
 		return CS_EEXIST;
 	}
-	crypto_sign_keypair(pk, s.sk);
+	if (sk != NULL) {
+		memcpy(s.sk, sk, PROTO_SK_LEN);
+		memcpy(pk, sk + 32, PROTO_KEY_LEN);
+	} else
+		crypto_sign_keypair(pk, s.sk);
 	path = xasprintf("%s/%s", dir, STORE_KEY_FILE);
 	rc = write_key(path, s.sk, cause);
 	if (rc == CS_EEXIST) {
@@ -324,9 +334,95 @@ store_create(const char *dir, const char *name, const char *role,
 	return rc;
 }
 
-/* Reads a meta value into buf (NUL-terminated when text). */
+/* Creates a node with a fresh key. */
+int
+store_create(const char *dir, const char *name, const char *role,
+    const uint8_t *network, char **cause)
+{
+	return create_node(dir, name, role, network, NULL, 0, cause);
+}
+
+/* Creates a node from a backed-up key. */
+int
+store_restore(const char *dir, const char *name, const char *role,
+    const uint8_t network[PROTO_KEY_LEN], const uint8_t sk[PROTO_SK_LEN],
+    int force, char **cause)
+{
+	uint8_t pk[PROTO_KEY_LEN];
+
+	if (sodium_init() < 0) {
+		*cause = xstrdup("libsodium failed to initialise");
+		return CS_EIO;
+	}
+	/* The public half must be the one the secret half derives. */
+	crypto_sign_ed25519_sk_to_pk(pk, sk);
+	if (memcmp(pk, sk + 32, PROTO_KEY_LEN) != 0) {
+		*cause = xstrdup("the key file is not an ed25519 node key "
+		    "(its two halves do not match)");
+		return CS_EUSAGE;
+	}
+	return create_node(dir, name, role, network, sk, !force, cause);
+}
+
+/* Tells whether the node still waits for its own log after a restore. */
+int
+store_restore_pending(struct store *s)
+{
+	MDB_txn *txn;
+	char v[4];
+	int pending;
+
+	if (store_read_begin(s, &txn) != 0)
+		return 0;
+	pending = store_meta_get(txn, s->dbi[DB_META], "restore", v,
+	    sizeof(v), NULL) == 0;
+	mdb_txn_abort(txn);
+	return pending;
+}
+
 static int
-meta_get(MDB_txn *txn, MDB_dbi dbi, const char *key, void *buf, size_t max,
+restore_done_fn(struct store *s, MDB_txn *txn, void *arg)
+{
+	MDB_val k = { 7, (void *)(uintptr_t)"restore" };
+	int rc = mdb_del(txn, s->dbi[DB_META], &k, NULL);
+
+	(void)arg;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_mdb_fail(s, rc);
+}
+
+/* Lets a restored node write again. */
+int
+store_restore_done(struct store *s, char **cause)
+{
+	return store_write(s, restore_done_fn, NULL, cause);
+}
+
+/* Refuses local writes while a restore waits for the node's own log. */
+int
+store_write_allowed(struct store *s, char **cause)
+{
+	if (!store_restore_pending(s))
+		return 0;
+	*cause = xstrdup("this node was restored from its key and may not "
+	    "write until cafed has fetched its own log from a peer "
+	    "(see cafe status)");
+	return CS_EPERM;
+}
+
+/* Returns the id of the store's last committed write transaction. */
+uint64_t
+store_txnid(struct store *s)
+{
+	MDB_envinfo ei;
+
+	if (mdb_env_info(s->env, &ei) != 0)
+		return 0;
+	return (uint64_t)ei.me_last_txnid;
+}
+
+/* Reads a meta value into buf. */
+int
+store_meta_get(MDB_txn *txn, MDB_dbi dbi, const char *key, void *buf, size_t max,
     size_t *len)
 {
 	MDB_val k = { strlen(key), (void *)(uintptr_t)key }, d;
@@ -391,13 +487,13 @@ store_open(struct store **sp, const char *dir, char **cause)
 		store_close(s);
 		return CS_EDB;
 	}
-	if (meta_get(txn, s->dbi[DB_META], "schema", ver, 4, NULL) != 0 ||
+	if (store_meta_get(txn, s->dbi[DB_META], "schema", ver, 4, NULL) != 0 ||
 	    get_be32(ver) != STORE_SCHEMA_VERSION ||
-	    meta_get(txn, s->dbi[DB_META], "node", s->info.node,
+	    store_meta_get(txn, s->dbi[DB_META], "node", s->info.node,
 	    PROTO_KEY_LEN, NULL) != 0 ||
-	    meta_get(txn, s->dbi[DB_META], "network", s->info.network,
+	    store_meta_get(txn, s->dbi[DB_META], "network", s->info.network,
 	    PROTO_KEY_LEN, NULL) != 0 ||
-	    meta_get(txn, s->dbi[DB_META], "role", s->info.role,
+	    store_meta_get(txn, s->dbi[DB_META], "role", s->info.role,
 	    sizeof(s->info.role) - 1, &n) != 0) {
 		mdb_txn_abort(txn);
 		*cause = xasprintf("%s: the store's meta data is missing or "
@@ -406,7 +502,7 @@ store_open(struct store **sp, const char *dir, char **cause)
 		return CS_EDB;
 	}
 	s->info.role[n] = '\0';
-	if (meta_get(txn, s->dbi[DB_META], "name", s->info.name,
+	if (store_meta_get(txn, s->dbi[DB_META], "name", s->info.name,
 	    sizeof(s->info.name) - 1, &n) == 0)
 		s->info.name[n] = '\0';
 	mdb_txn_abort(txn);
@@ -438,6 +534,13 @@ const struct store_info *
 store_info(const struct store *s)
 {
 	return &s->info;
+}
+
+/* Returns the node's secret key. */
+const uint8_t *
+store_secret_key(const struct store *s)
+{
+	return s->sk;
 }
 
 /* Reads a head inside txn. */
@@ -885,6 +988,45 @@ store_log(struct store *s, const uint8_t *origin, uint64_t from,
 	return 0;
 }
 
+/* Walks one origin's stored commits from seq from, without decoding. */
+int
+store_log_raw(struct store *s, const uint8_t origin[PROTO_KEY_LEN],
+    uint64_t from, store_raw_fn fn, void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	uint8_t start[40];
+	uint64_t want = from;
+	int rc, r = 0;
+
+	if (store_read_begin(s, &txn) != 0)
+		return CS_EDB;
+	memcpy(start, origin, PROTO_KEY_LEN);
+	put_be64(start + PROTO_KEY_LEN, from);
+	k.mv_size = sizeof(start);
+	k.mv_data = start;
+	mdb_cursor_open(txn, s->dbi[DB_COMMITS], &cur);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		const uint8_t *v = d.mv_data;
+
+		if (k.mv_size != 40 || memcmp(k.mv_data, origin,
+		    PROTO_KEY_LEN) != 0 ||
+		    get_be64((const uint8_t *)k.mv_data + 32) != want ||
+		    d.mv_size <= 8 + PROTO_SIG_LEN)
+			break;
+		r = fn(want, v + 8 + PROTO_SIG_LEN,
+		    d.mv_size - 8 - PROTO_SIG_LEN, v + 8, arg);
+		if (r != 0)
+			break;
+		want++;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return r < 0 ? r : 0;
+}
+
 struct history_arg {
 	uint32_t opidx;
 	store_change_fn fn;
@@ -1067,7 +1209,7 @@ store_status(struct store *s, struct store_status *st)
 		st->commits = ms.ms_entries;
 	if (mdb_stat(txn, s->dbi[DB_FORKS], &ms) == 0)
 		st->forks = ms.ms_entries;
-	meta_get(txn, s->dbi[DB_META], "digest", st->digest,
+	store_meta_get(txn, s->dbi[DB_META], "digest", st->digest,
 	    PROTO_HASH_LEN, NULL);
 	mdb_txn_abort(txn);
 	return 0;

@@ -1,0 +1,436 @@
+/*
+ * cmd_sync.c: the commands that talk to the node's daemon, cafed, over
+ * its control socket (DATA/ctl/cafed.sock): peer add, rm and list, sync,
+ * and the daemon's part of status; and the nudge every writing command
+ * sends so that cafed pushes the new commits at once.
+ *
+ * The control protocol is one JSON object per line each way (see
+ * daemon/control.c).  cafe never links libuv: this is plain blocking
+ * socket code with poll() bounding every wait.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define CTL_MAX_REPLY (1024 * 1024)
+
+/* Returns a monotonic clock in milliseconds. */
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Connects to the daemon's socket; returns the fd or -1 (errno set). */
+static int
+ctl_connect(const char *data)
+{
+	struct sockaddr_un sun;
+	int fd, n;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/ctl/cafed.sock",
+	    data);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Sends one request and reads the one-line answer within timeout_ms.
+ * Returns 0 with *reply set, CS_ENOTFOUND when no daemon serves data, or
+ * CS_EIO with *cause (malloc'd).
+ */
+int
+cli_ctl(const char *data, json_t *req, int timeout_ms, json_t **reply,
+    char **cause)
+{
+	char *text = json_dumps(req, JSON_COMPACT), *buf = NULL;
+	size_t len = 0, cap = 0;
+	int64_t deadline = mono_ms() + timeout_ms;
+	json_error_t err;
+	struct pollfd pfd;
+	ssize_t n;
+	int fd, rc = CS_EIO;
+
+	*reply = NULL;
+	*cause = NULL;
+	if ((fd = ctl_connect(data)) < 0) {
+		free(text);
+		if (errno == ENOENT || errno == ECONNREFUSED)
+			return CS_ENOTFOUND;
+		*cause = xasprintf("control socket: %s", strerror(errno));
+		return CS_EIO;
+	}
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
+	    write(fd, "\n", 1) != 1) {
+		*cause = xasprintf("control socket: %s", strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		int64_t left = deadline - mono_ms();
+
+		if (left <= 0) {
+			*cause = xstrdup("cafed did not answer in time");
+			goto out;
+		}
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
+			*cause = xasprintf("poll: %s", strerror(errno));
+			goto out;
+		}
+		if (pfd.revents == 0)
+			continue;
+		if (len + 4096 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			if (cap > CTL_MAX_REPLY) {
+				*cause = xstrdup("cafed's answer is too long");
+				goto out;
+			}
+			buf = xreallocarray(buf, cap, 1);
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (memchr(buf + len - n, '\n', (size_t)n) != NULL)
+			break;
+	}
+	if (len == 0) {
+		*cause = xstrdup("cafed closed the control connection without "
+		    "an answer");
+		goto out;
+	}
+	buf[len] = '\0';
+	if ((*reply = json_loads(buf, 0, &err)) == NULL) {
+		*cause = xasprintf("cafed's answer is not JSON: %s", err.text);
+		goto out;
+	}
+	rc = 0;
+out:
+	close(fd);
+	free(buf);
+	free(text);
+	return rc;
+}
+
+/* Sends a request whose answer does not matter (nudge, reload). */
+void
+cli_ctl_tell(const char *data, const char *cmd)
+{
+	json_t *req = json_pack("{s:s}", "cmd", cmd), *rep = NULL;
+	char *cause = NULL;
+
+	if (cli_ctl(data, req, 2000, &rep, &cause) == CS_EIO)
+		cli_warn("could not tell cafed (%s): %s", cmd, cause);
+	json_decref(req);
+	json_decref(rep);
+	free(cause);
+}
+
+/* Asks the running daemon for its status; NULL when none runs. */
+json_t *
+cli_daemon_status(struct cli *c)
+{
+	json_t *req = json_pack("{s:s}", "cmd", "status"), *rep = NULL;
+	char *cause = NULL;
+
+	if (cli_ctl(c->data, req, 5000, &rep, &cause) == CS_EIO)
+		cli_warn("%s", cause);
+	json_decref(req);
+	free(cause);
+	return rep;
+}
+
+/* Formats milliseconds since the epoch, or "never". */
+static void
+when(json_t *ms, char *buf, size_t len)
+{
+	if (!json_is_integer(ms))
+		snprintf(buf, len, "never");
+	else
+		cli_time((uint64_t)json_integer_value(ms), 0, buf, len);
+}
+
+/* Prints the daemon's part of `cafe status`. */
+void
+cli_print_daemon(json_t *d)
+{
+	json_t *peers, *p;
+	size_t i;
+	char last[40];
+
+	if (d == NULL) {
+		printf("daemon   not running\n");
+		return;
+	}
+	printf("daemon   running, listening on %s%s\n",
+	    json_string_value(json_object_get(d, "listen")),
+	    json_is_true(json_object_get(d, "restore_pending")) ?
+	    "; restored: waiting for this node's own log" : "");
+	peers = json_object_get(d, "peers");
+	if (json_array_size(peers) == 0) {
+		printf("peers    none (cafe peer add)\n");
+		return;
+	}
+	printf("peers\n");
+	json_array_foreach(peers, i, p) {
+		const char *st = json_string_value(json_object_get(p, "state"));
+		json_t *err = json_object_get(p, "error");
+
+		when(json_object_get(p, "last_sync"), last, sizeof(last));
+		printf("  %-16s %-10s", json_string_value(json_object_get(p,
+		    "name")), st);
+		if (json_object_get(p, "to_send") != NULL)
+			printf(" to send %lld, to receive %lld,",
+			    (long long)json_integer_value(json_object_get(p,
+			    "to_send")),
+			    (long long)json_integer_value(json_object_get(p,
+			    "to_receive")));
+		printf(" sent %lld, received %lld, last sync %s",
+		    (long long)json_integer_value(json_object_get(p, "sent")),
+		    (long long)json_integer_value(json_object_get(p,
+		    "received")), last);
+		if (json_is_string(err) && strcmp(st, "idle") != 0 &&
+		    strcmp(st, "syncing") != 0)
+			printf(" (%s)", json_string_value(err));
+		printf("\n");
+		{
+			json_t *lag = json_object_get(p, "lag"), *l;
+			size_t k;
+
+			json_array_foreach(lag, k, l) {
+				printf("    lag %.16s: ours %lld, theirs %lld\n",
+				    json_string_value(json_object_get(l,
+				    "origin")),
+				    (long long)json_integer_value(
+				    json_object_get(l, "ours")),
+				    (long long)json_integer_value(
+				    json_object_get(l, "theirs")));
+			}
+		}
+	}
+}
+
+/* ---- cafe peer -------------------------------------------------------- */
+
+struct peer_list {
+	json_t *a;
+	json_t *states;    /* name -> daemon's peer object, or NULL */
+};
+
+static int
+peer_add_json(const struct store_peer *p, void *arg)
+{
+	struct peer_list *pl = arg;
+	char key[2 * PROTO_KEY_LEN + 1];
+	json_t *o, *dp = NULL;
+	size_t i;
+
+	proto_hex(key, p->key, PROTO_KEY_LEN);
+	o = json_pack("{s:s, s:s, s:s}", "name", p->name, "addr",
+	    p->addr[0] ? p->addr : "inbound", "key", key);
+	if (pl->states != NULL) {
+		json_t *x;
+
+		json_array_foreach(pl->states, i, x)
+			if (strcmp(json_string_value(json_object_get(x, "name")),
+			    p->name) == 0)
+				dp = x;
+	}
+	json_object_set_new(o, "state", dp ? json_incref(json_object_get(dp,
+	    "state")) : json_null());
+	json_array_append_new(pl->a, o);
+	return 0;
+}
+
+/* cafe peer add NAME ADDR|--inbound --key HEX; peer rm NAME; peer list */
+int
+cmd_peer(struct cli *c)
+{
+	const char *verb = c->argc > 0 ? c->argv[0] : NULL;
+	struct store_peer p;
+	char *cause = NULL;
+	int bad = 0, rc;
+
+	if (verb == NULL)
+		return cli_rest(c, 1, -1);
+	c->argc--;
+	c->argv++;
+	if (strcmp(verb, "add") == 0) {
+		const char *key = cli_take(c, "--key", &bad);
+		int inbound = cli_flag(c, "--inbound");
+		char host[256], port[16];
+
+		if (bad || cli_rest(c, inbound ? 1 : 2, inbound ? 1 : 2) != 0)
+			return EXIT_USAGE;
+		memset(&p, 0, sizeof(p));
+		if (key == NULL)
+			return cli_usage_error(c, "option --key: is required "
+			    "(the peer's node id, from cafe id)");
+		if (proto_unhex(p.key, PROTO_KEY_LEN, key) != 0)
+			return cli_usage_error(c, "option --key: '%s' is not "
+			    "a node id (64 hex digits)", key);
+		if (memcmp(p.key, store_info(c->store)->node,
+		    PROTO_KEY_LEN) == 0)
+			return cli_usage_error(c, "option --key: that is this "
+			    "node's own id");
+		if (strlen(c->argv[0]) == 0 ||
+		    strlen(c->argv[0]) >= sizeof(p.name))
+			return cli_usage_error(c, "peer name: must be 1 to "
+			    "%zu bytes", sizeof(p.name) - 1);
+		snprintf(p.name, sizeof(p.name), "%s", c->argv[0]);
+		if (!inbound) {
+			if (strlen(c->argv[1]) >= sizeof(p.addr) ||
+			    proto_split_addr(c->argv[1], host, sizeof(host),
+			    port, sizeof(port)) != 0)
+				return cli_usage_error(c, "address '%s': not "
+				    "host:port (or give --inbound)",
+				    c->argv[1]);
+			snprintf(p.addr, sizeof(p.addr), "%s", c->argv[1]);
+		}
+		if ((rc = store_peer_put(c->store, &p, &cause)) != 0) {
+			cli_usage_error(c, "%s", cause);
+			free(cause);
+			return EXIT_USAGE;
+		}
+		cli_ctl_tell(c->data, "reload");
+		return EXIT_OK;
+	}
+	if (strcmp(verb, "rm") == 0) {
+		if (cli_rest(c, 1, 1) != 0)
+			return EXIT_USAGE;
+		if ((rc = store_peer_del(c->store, c->argv[0], &cause)) != 0) {
+			cli_usage_error(c, "%s", cause);
+			free(cause);
+			return EXIT_USAGE;
+		}
+		cli_ctl_tell(c->data, "reload");
+		return EXIT_OK;
+	}
+	if (strcmp(verb, "list") == 0) {
+		struct peer_list pl;
+		json_t *d, *x;
+		size_t i;
+
+		c->json = cli_flag(c, "--json");
+		if (cli_rest(c, 0, 0) != 0)
+			return EXIT_USAGE;
+		d = cli_daemon_status(c);
+		pl.a = json_array();
+		pl.states = d ? json_object_get(d, "peers") : NULL;
+		store_peers(c->store, peer_add_json, &pl);
+		if (c->json)
+			cli_print_json(json_incref(pl.a));
+		else
+			json_array_foreach(pl.a, i, x) {
+				json_t *st = json_object_get(x, "state");
+
+				printf("%-16s %-24s %s %s\n",
+				    json_string_value(json_object_get(x, "name")),
+				    json_string_value(json_object_get(x, "addr")),
+				    json_string_value(json_object_get(x, "key")),
+				    json_is_string(st) ? json_string_value(st) :
+				    d ? "-" : "(cafed not running)");
+			}
+		json_decref(pl.a);
+		json_decref(d);
+		return EXIT_OK;
+	}
+	return cli_usage_error(c, "'%s' is not add, rm or list; usage: cafe "
+	    "peer add NAME HOST:PORT|--inbound --key HEX | peer rm NAME | "
+	    "peer list [--json]", verb);
+}
+
+/* ---- cafe sync -------------------------------------------------------- */
+
+/* cafe sync [--wait] [--timeout S] [--json] */
+int
+cmd_sync(struct cli *c)
+{
+	const char *t;
+	long timeout = 30;
+	char *end, *cause = NULL;
+	json_t *req, *rep = NULL, *x;
+	int bad = 0, wait, rc;
+	size_t i;
+
+	wait = cli_flag(c, "--wait");
+	c->json = cli_flag(c, "--json");
+	t = cli_take(c, "--timeout", &bad);
+	if (bad || cli_rest(c, 0, 0) != 0)
+		return EXIT_USAGE;
+	if (t != NULL) {
+		errno = 0;
+		timeout = strtol(t, &end, 10);
+		if (*t == '\0' || *end != '\0' || errno != 0 || timeout < 1 ||
+		    timeout > 86400)
+			return cli_usage_error(c, "option --timeout: '%s' is "
+			    "not a number of seconds from 1 to 86400", t);
+	}
+	req = json_pack("{s:s, s:I}", "cmd", wait ? "sync" : "nudge",
+	    "timeout", (json_int_t)timeout);
+	rc = cli_ctl(c->data, req, wait ? (int)(timeout * 1000 + 5000) :
+	    5000, &rep, &cause);
+	json_decref(req);
+	if (rc == CS_ENOTFOUND)
+		return cli_fail(c, EXIT_CHECK, "cafed is not running for %s "
+		    "(start it: cafed --data %s)", c->data, c->data);
+	if (rc != 0) {
+		cli_fail(c, EXIT_CHECK, "%s", cause);
+		free(cause);
+		return EXIT_CHECK;
+	}
+	if (!wait) {
+		json_decref(rep);
+		return EXIT_OK;
+	}
+	if (c->json)
+		cli_print_json(json_incref(rep));
+	json_array_foreach(json_object_get(rep, "offline"), i, x)
+		cli_warn("peer %s not reached: %s",
+		    json_string_value(json_object_get(x, "name")),
+		    json_string_value(json_object_get(x, "reason")));
+	if (!json_is_true(json_object_get(rep, "ok"))) {
+		char names[256] = "";
+
+		json_array_foreach(json_object_get(rep, "pending"), i, x) {
+			if (strlen(names) + strlen(json_string_value(x)) + 2 <
+			    sizeof(names)) {
+				strcat(names, " ");
+				strcat(names, json_string_value(x));
+			}
+		}
+		json_decref(rep);
+		return cli_fail(c, EXIT_CHECK, "timed out after %ld s; not "
+		    "caught up:%s", timeout, names[0] ? names : " (none)");
+	}
+	json_decref(rep);
+	return EXIT_OK;
+}

@@ -1,0 +1,264 @@
+/*
+ * daemon.h: what the files of daemon/ share.
+ *
+ * cafed is one libuv loop.  The loop thread owns every socket, timer and
+ * peer; it never touches LMDB.  Every store access runs on one store
+ * thread (worker.c), in submission order, and reports back to the loop,
+ * so no transaction is ever open on the loop thread and the map can grow
+ * safely while the daemon runs.
+ *
+ *   cafed.c    start, signals, sd_notify, the tick timer, shutdown
+ *   config.c   the configuration file (inih), one table of options
+ *   log.c      leveled logging to stderr
+ *   worker.c   the store thread and its job queue
+ *   peer.c     the peer list, outbound dialing with backoff, listening
+ *   conn.c     one connection: handshake, frames, messages, keepalive
+ *   sync.c     anti-entropy: heads, batches, acks, flow control, relay
+ *   control.c  the control socket that `cafe` talks to
+ */
+#ifndef CAFESYNC_DAEMON_H
+#define CAFESYNC_DAEMON_H
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "../proto/proto.h"
+#include "../proto/wire.h"
+#include "../storage/storage.h"
+
+/* ---- log.c ------------------------------------------------------------ */
+
+enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+extern int log_level;
+
+/* Parses "error", "warn", "info" or "debug"; returns the level or -1. */
+int log_level_parse(const char *s);
+
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+    noreturn));
+
+/* Writes a short form of a key (its first 8 bytes in hex) into buf. */
+const char *log_key(const uint8_t *key, char buf[17]);
+
+/* ---- config.c --------------------------------------------------------- */
+
+/* A peer as configured: addr "host:port" to dial, or "" (inbound only). */
+struct cfg_peer {
+	char name[64];
+	char addr[272];
+	uint8_t key[PROTO_KEY_LEN];
+};
+
+struct cfg {
+	char listen[272];            /* "host:port", or "" for none */
+	int log_level;
+	unsigned handshake_timeout;  /* s: from accept/connect to open */
+	unsigned ping_interval;      /* s of silence before a PING */
+	unsigned ping_timeout;       /* s of silence before the cut */
+	unsigned backoff_min;        /* ms: first retry delay */
+	unsigned backoff_max;        /* ms: longest retry delay */
+	unsigned max_handshakes;     /* connections not yet authenticated */
+	unsigned window;             /* bytes of unacknowledged batches */
+	unsigned batch_commits;      /* commits in one batch at most */
+	struct cfg_peer *peers;
+	size_t npeers;
+};
+
+/* Sets every option to its default. */
+void cfg_defaults(struct cfg *c);
+
+/*
+ * Reads a configuration file over the defaults.  Refuses a file others
+ * can write.  Returns 0, or -1 with *cause (malloc'd) as "file:line:
+ * message".
+ */
+int cfg_load(struct cfg *c, const char *path, char **cause);
+
+/* Frees the peers. */
+void cfg_free(struct cfg *c);
+
+
+/* ---- worker.c --------------------------------------------------------- */
+
+/*
+ * A job for the store thread.  run() runs there (it may use the store);
+ * done() runs on the loop thread afterwards, and owns the job (frees it).
+ * A job submitted while the daemon stops still runs to its end, so a
+ * batch is committed or rolled back, never cut in half.
+ */
+struct job {
+	void (*run)(struct job *j);
+	void (*done)(struct job *j);
+	struct job *next;
+	int ran;                    /* 0 when dropped at shutdown unrun */
+};
+
+int worker_start(uv_loop_t *loop, struct store *s);
+void worker_submit(struct job *j);
+/* Waits for the running job, drops the queued ones, stops the thread. */
+void worker_stop(void);
+/* The store, for run() callbacks only. */
+struct store *worker_store(void);
+
+/* ---- peer.c / conn.c / sync.c ----------------------------------------- */
+
+enum peer_state {
+	PEER_OFFLINE,      /* no connection (inbound peer not connected) */
+	PEER_CONNECTING,   /* dialing or in the handshake */
+	PEER_SYNCING,      /* connected, commits to send or to receive */
+	PEER_IDLE,         /* connected and caught up */
+	PEER_ERROR,        /* the last attempt failed: see error */
+};
+
+/* A version vector: origin -> seq, sorted by origin. */
+struct vv_entry {
+	uint8_t origin[PROTO_KEY_LEN];
+	uint64_t seq;
+};
+struct vv {
+	struct vv_entry *e;
+	size_t n, cap;
+};
+uint64_t vv_get(const struct vv *v, const uint8_t *origin);
+/* Raises origin's seq to seq (never lowers it). */
+void vv_raise(struct vv *v, const uint8_t *origin, uint64_t seq);
+void vv_free(struct vv *v);
+
+struct conn;
+struct dial;
+
+struct peer {
+	struct peer *next;
+	char name[64];
+	char addr[272];              /* "" when inbound only */
+	uint8_t key[PROTO_KEY_LEN];
+	int from_store;              /* added by `cafe peer add` */
+	struct conn *conn;           /* the open (or opening) connection */
+	enum peer_state state;
+	char error[200];
+	uv_timer_t *retry;           /* outbound: the reconnect timer */
+	unsigned attempts;           /* failed dials since the last open */
+	uint64_t last_sync_ms;       /* when last caught up, or 0 */
+	uint64_t sent, received;     /* commits, over every connection */
+	int mark;                    /* used while reloading */
+	struct dial *resolving;      /* a name lookup pointing at us */
+};
+
+struct rx_batch;
+
+/* Batches a sender may have unacknowledged, besides the byte window. */
+#define SYNC_MAX_UNACKED 256
+
+struct conn {
+	struct conn *next;
+	uv_tcp_t tcp;
+	struct peer *peer;           /* NULL until known */
+	int outbound;
+	int open;                    /* handshake done */
+	int closing;
+	int refs;                    /* the handle and each job in flight */
+	char addr[272];              /* the remote address, for logs */
+	struct wire w;
+	uint64_t opened_ms, last_rx_ms;
+	uint64_t ping_nonce;
+	int ping_out;
+	/* Reading: our own buffer, so that reading can pause mid-buffer. */
+	uint8_t *rbuf;
+	size_t roff, rlen;
+	int paused;
+	/* Receiving. */
+	int got_heads;
+	struct vv theirs;            /* what the peer has, as far as we know */
+	struct rx_batch *applying, *queued;
+	struct store_failed failed;
+	uint64_t rx_commits, rx_refused;
+	uint64_t batch_in;           /* batches received */
+	/* Sending. */
+	int heads_sent;
+	int reading;                 /* a read job in flight */
+	uint64_t batch_out;          /* batches sent */
+	uint64_t batch_acked;
+	size_t inflight;             /* bytes of unacknowledged batches */
+	size_t ring[SYNC_MAX_UNACKED]; /* bytes of each unacked batch */
+	size_t rr;                   /* round-robin position among origins */
+	uint64_t tx_commits;
+};
+
+/* The daemon: one per process. */
+struct daemon {
+	uv_loop_t *loop;
+	struct store *store;
+	struct store_info info;
+	char *data;
+	char *config_path;
+	struct cfg cfg;
+	uv_tcp_t listener;
+	int listening;
+	uv_timer_t tick;
+	uv_signal_t sig[3];
+	struct peer *peers;
+	struct conn *conns;
+	unsigned handshakes;         /* connections not yet open */
+	struct vv ours;              /* this node's heads */
+	uint64_t txnid;              /* the last store write we know of */
+	int heads_loading;
+	int heads_again;
+	int restore_pending;         /* waiting for our own log back */
+	int restore_ready;           /* a peer told us how far it goes */
+	uint64_t restore_target;
+	int stopping;
+	uint64_t started_ms;
+};
+
+extern struct daemon D;
+
+uint64_t now_ms(void);
+
+/* peer.c */
+int peers_load(char **cause);           /* config + store peers */
+void peers_reload(void);                /* again, applying changes */
+struct peer *peer_find_key(const uint8_t key[PROTO_KEY_LEN]);
+void peer_set_state(struct peer *p, enum peer_state st, const char *error);
+void peer_dial_soon(struct peer *p, int now);
+void peers_free(void);
+const char *peer_state_name(enum peer_state st);
+int listener_start(char **cause);
+
+/* conn.c */
+struct conn *conn_new(int outbound, struct peer *p);
+void conn_start_read(struct conn *c);
+void conn_close(struct conn *c, const char *why);
+void conn_unref(struct conn *c);
+/* Seals msg and writes it; returns 0 or -1 (the connection is closing). */
+int conn_send(struct conn *c, const struct proto_enc *msg);
+void conn_pause(struct conn *c);
+void conn_resume(struct conn *c);
+/* Handles one decrypted message (sync.c). */
+int sync_msg(struct conn *c, const uint8_t *data, size_t len);
+void conn_keepalive(struct conn *c, uint64_t now);
+
+/* sync.c */
+void sync_open(struct conn *c);         /* the handshake is done */
+void sync_pump(struct conn *c);         /* send what the peer lacks */
+void sync_pump_all(void);
+void sync_heads_refresh(void);          /* re-read our heads, then pump */
+void sync_conn_free(struct conn *c);
+/* Counts for status: commits to send and to receive. */
+void sync_counts(const struct conn *c, uint64_t *to_send,
+    uint64_t *to_recv);
+int sync_caught_up(const struct conn *c);
+void sync_update_state(struct conn *c);
+
+/* control.c */
+int control_start(char **cause);
+void control_stop(void);
+void control_check_waiters(void);       /* a peer's state moved */
+
+#endif /* CAFESYNC_DAEMON_H */

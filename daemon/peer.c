@@ -1,0 +1,527 @@
+/*
+ * peer.c: the peers this node syncs with, from the configuration file and
+ * from the store (`cafe peer add`), the listener for inbound connections,
+ * and dialing outbound peers: forever, with exponential backoff and
+ * jitter, so a site whose link comes and goes catches up each time it
+ * comes back.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "daemon.h"
+
+static const char *const state_names[] = { "offline", "connecting",
+	"syncing", "idle", "error" };
+
+/* Finds a peer by key. */
+struct peer *
+peer_find_key(const uint8_t key[PROTO_KEY_LEN])
+{
+	struct peer *p;
+
+	for (p = D.peers; p != NULL; p = p->next)
+		if (memcmp(p->key, key, PROTO_KEY_LEN) == 0)
+			return p;
+	return NULL;
+}
+
+static struct peer *
+peer_find_name(const char *name)
+{
+	struct peer *p;
+
+	for (p = D.peers; p != NULL; p = p->next)
+		if (strcmp(p->name, name) == 0)
+			return p;
+	return NULL;
+}
+
+/* Returns a state's name. */
+const char *
+peer_state_name(enum peer_state st)
+{
+	return state_names[st];
+}
+
+/* Moves a peer to a state, logging the change. */
+void
+peer_set_state(struct peer *p, enum peer_state st, const char *error)
+{
+	if (error != NULL)
+		snprintf(p->error, sizeof(p->error), "%s", error);
+	else if (st == PEER_SYNCING || st == PEER_IDLE)
+		p->error[0] = '\0';
+	if (p->state == st)
+		return;
+	if (st == PEER_ERROR && p->error[0] != '\0')
+		log_info("peer %s: %s -> error (%s)", p->name,
+		    state_names[p->state], p->error);
+	else
+		log_info("peer %s: %s -> %s", p->name, state_names[p->state],
+		    state_names[st]);
+	p->state = st;
+	if (st == PEER_IDLE)
+		p->last_sync_ms = now_ms();
+	control_check_waiters();
+}
+
+/* ---- dialing ---------------------------------------------------------- */
+
+struct dial {
+	uv_getaddrinfo_t gai;
+	uv_connect_t req;
+	struct peer *p;
+	struct conn *c;
+};
+
+static void
+on_connect(uv_connect_t *req, int status)
+{
+	struct dial *dl = req->data;
+	struct conn *c = dl->c;
+	const uint8_t *m1;
+	size_t len;
+	uv_buf_t b;
+
+	free(dl);
+	if (c->closing)
+		return;
+	if (status != 0) {
+		conn_close(c, uv_strerror(status));
+		return;
+	}
+	conn_start_read(c);
+	if (c->closing)
+		return;
+	m1 = wire_start(&c->w, &len);
+	b = uv_buf_init((char *)(uintptr_t)m1, (unsigned)len);
+	/* M1 is 41 bytes: a new TCP socket takes it whole or fails. */
+	if (uv_try_write((uv_stream_t *)&c->tcp, &b, 1) != (int)len)
+		conn_close(c, "cannot write the handshake");
+}
+
+static void
+on_resolved(uv_getaddrinfo_t *gai, int status, struct addrinfo *res)
+{
+	struct dial *dl = gai->data;
+	struct peer *p = dl->p;
+	struct conn *c;
+	int rc;
+
+	if (status != 0 || res == NULL || D.stopping || p == NULL ||
+	    p->conn != NULL) {
+		if (p != NULL && !D.stopping && p->conn == NULL) {
+			peer_set_state(p, PEER_ERROR, status != 0 ?
+			    uv_strerror(status) : "no address");
+			peer_dial_soon(p, 0);
+		}
+		if (p != NULL)
+			p->resolving = NULL;
+		uv_freeaddrinfo(res);
+		free(dl);
+		return;
+	}
+	p->resolving = NULL;
+	c = conn_new(1, p);
+	p->conn = c;
+	dl->c = c;
+	dl->req.data = dl;
+	rc = uv_tcp_connect(&dl->req, &c->tcp, res->ai_addr, on_connect);
+	uv_freeaddrinfo(res);
+	if (rc != 0) {
+		free(dl);
+		conn_close(c, uv_strerror(rc));
+	}
+}
+
+/* Dials an outbound peer now. */
+static void
+dial(struct peer *p)
+{
+	struct dial *dl;
+	char host[256], port[8];
+	struct addrinfo hints;
+
+	if (p->conn != NULL || p->addr[0] == '\0' || D.stopping ||
+	    p->resolving != NULL)
+		return;
+	if (proto_split_addr(p->addr, host, sizeof(host), port,
+	    sizeof(port)) != 0) {
+		peer_set_state(p, PEER_ERROR, "bad address");
+		return;
+	}
+	dl = xcalloc(1, sizeof(*dl));
+	dl->p = p;
+	dl->gai.data = dl;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	peer_set_state(p, PEER_CONNECTING, NULL);
+	p->resolving = dl;
+	if (uv_getaddrinfo(D.loop, &dl->gai, on_resolved, host, port,
+	    &hints) != 0) {
+		p->resolving = NULL;
+		free(dl);
+		peer_set_state(p, PEER_ERROR, "cannot resolve");
+		peer_dial_soon(p, 0);
+	}
+}
+
+static void
+on_retry(uv_timer_t *t)
+{
+	dial(t->data);
+}
+
+/*
+ * Schedules a dial: at once with now, else after a delay that doubles
+ * with each failure, from backoff_min up to backoff_max, times a random
+ * factor in [0.5, 1) so that many sites do not all call back together.
+ */
+void
+peer_dial_soon(struct peer *p, int now)
+{
+	uint64_t delay;
+	unsigned shift;
+
+	if (p->addr[0] == '\0' || D.stopping)
+		return;
+	if (p->retry == NULL) {
+		p->retry = xcalloc(1, sizeof(*p->retry));
+		uv_timer_init(D.loop, p->retry);
+		p->retry->data = p;
+	}
+	if (now) {
+		p->attempts = 0;
+		uv_timer_stop(p->retry);
+		dial(p);
+		return;
+	}
+	shift = p->attempts < 20 ? p->attempts : 20;
+	delay = (uint64_t)D.cfg.backoff_min << shift;
+	if (delay > D.cfg.backoff_max)
+		delay = D.cfg.backoff_max;
+	delay = delay / 2 + randombytes_uniform((uint32_t)(delay / 2 + 1));
+	p->attempts++;
+	uv_timer_start(p->retry, on_retry, delay, 0);
+	log_debug("peer %s: next attempt in %llu ms", p->name,
+	    (unsigned long long)delay);
+}
+
+/* ---- the peer list ---------------------------------------------------- */
+
+static void
+free_timer(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* Drops a peer: its connection closes, its timer stops. */
+static void
+peer_drop(struct peer *p)
+{
+	if (p->resolving != NULL)
+		p->resolving->p = NULL;   /* the lookup ends on its own */
+	if (p->conn != NULL) {
+		struct conn *c = p->conn;
+
+		p->conn = NULL;
+		c->peer = NULL;
+		conn_close(c, "peer removed from the configuration");
+	}
+	if (p->retry != NULL) {
+		uv_close((uv_handle_t *)p->retry, free_timer);
+		p->retry = NULL;
+	}
+	free(p);
+}
+
+struct load {
+	struct cfg_peer *list;
+	size_t n;
+	int from_store;
+	int *from;
+};
+
+static int
+load_store_peer(const struct store_peer *sp, void *arg)
+{
+	struct load *l = arg;
+	struct cfg_peer *cp;
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->list[i].name, sp->name) == 0)
+			break;
+	if (i == l->n) {
+		l->list = xreallocarray(l->list, l->n + 1, sizeof(*l->list));
+		l->from = xreallocarray(l->from, l->n + 1, sizeof(*l->from));
+		l->n++;
+	} else
+		log_warnx("peer %s: the store's entry replaces the "
+		    "configuration file's", sp->name);
+	cp = &l->list[i];
+	memset(cp, 0, sizeof(*cp));
+	snprintf(cp->name, sizeof(cp->name), "%s", sp->name);
+	snprintf(cp->addr, sizeof(cp->addr), "%s", sp->addr);
+	memcpy(cp->key, sp->key, PROTO_KEY_LEN);
+	l->from[i] = 1;
+	return 0;
+}
+
+/* Reads the peers of the store (on the store thread). */
+struct peers_job {
+	struct job j;
+	struct load l;
+};
+
+static void
+peers_run(struct job *j)
+{
+	struct peers_job *pj = (struct peers_job *)j;
+
+	store_peers(worker_store(), load_store_peer, &pj->l);
+}
+
+/*
+ * Replaces the peer list with the configuration's peers and the store's:
+ * unchanged peers keep their connection; removed or changed ones lose it;
+ * new ones are dialed.
+ */
+static void
+peers_apply(struct load *l)
+{
+	struct peer *p, **pp, *next;
+	size_t i;
+
+	for (p = D.peers; p != NULL; p = p->next)
+		p->mark = 0;
+	for (i = 0; i < l->n; i++) {
+		const struct cfg_peer *cp = &l->list[i];
+
+		if (memcmp(cp->key, D.info.node, PROTO_KEY_LEN) == 0) {
+			log_warnx("peer %s: has this node's own key; ignored",
+			    cp->name);
+			continue;
+		}
+		p = peer_find_name(cp->name);
+		if (p != NULL && (memcmp(p->key, cp->key,
+		    PROTO_KEY_LEN) != 0 || strcmp(p->addr, cp->addr) != 0)) {
+			p->mark = 0;   /* changed: drop and add anew */
+			p = NULL;
+		}
+		if (p == NULL && peer_find_key(cp->key) != NULL &&
+		    peer_find_key(cp->key)->mark) {
+			log_warnx("peer %s: same key as peer %s; ignored",
+			    cp->name, peer_find_key(cp->key)->name);
+			continue;
+		}
+		if (p != NULL) {
+			p->mark = 1;
+			p->from_store = l->from[i];
+			continue;
+		}
+		p = xcalloc(1, sizeof(*p));
+		snprintf(p->name, sizeof(p->name), "%s", cp->name);
+		snprintf(p->addr, sizeof(p->addr), "%s", cp->addr);
+		memcpy(p->key, cp->key, PROTO_KEY_LEN);
+		p->from_store = l->from[i];
+		p->mark = 1;
+		p->state = PEER_OFFLINE;
+		/* Keep names unique: a changed peer's old entry goes. */
+		for (pp = &D.peers; *pp != NULL; pp = &(*pp)->next)
+			;
+		*pp = p;
+		log_info("peer %s: added (%s)", p->name,
+		    p->addr[0] ? p->addr : "inbound only");
+	}
+	for (pp = &D.peers; (p = *pp) != NULL; pp = p ? &p->next : pp) {
+		if (p->mark)
+			continue;
+		/* Names are unique among kept peers; this one goes. */
+		next = p->next;
+		log_info("peer %s: removed", p->name);
+		*pp = next;
+		peer_drop(p);
+		p = NULL;
+	}
+	for (p = D.peers; p != NULL; p = p->next)
+		if (p->addr[0] != '\0' && p->conn == NULL &&
+		    (p->retry == NULL || !uv_is_active(
+		    (uv_handle_t *)p->retry)))
+			dial(p);
+	control_check_waiters();
+}
+
+static void
+peers_done(struct job *j)
+{
+	struct peers_job *pj = (struct peers_job *)j;
+
+	if (j->ran && !D.stopping)
+		peers_apply(&pj->l);
+	free(pj->l.list);
+	free(pj->l.from);
+	free(pj);
+}
+
+/* Starts (re)loading the peers: the configuration's now, the store's on
+ * the store thread. */
+static void
+peers_start_load(void)
+{
+	struct peers_job *pj = xcalloc(1, sizeof(*pj));
+	size_t i;
+
+	pj->l.n = D.cfg.npeers;
+	pj->l.list = xreallocarray(NULL, pj->l.n + 1, sizeof(*pj->l.list));
+	pj->l.from = xcalloc(pj->l.n + 1, sizeof(*pj->l.from));
+	for (i = 0; i < D.cfg.npeers; i++)
+		pj->l.list[i] = D.cfg.peers[i];
+	pj->j.run = peers_run;
+	pj->j.done = peers_done;
+	worker_submit(&pj->j);
+}
+
+/* Loads the peers at start. */
+int
+peers_load(char **cause)
+{
+	(void)cause;
+	peers_start_load();
+	return 0;
+}
+
+/* Reloads the configuration file (SIGHUP) and the store's peers. */
+void
+peers_reload(void)
+{
+	struct cfg nc;
+	char *cause = NULL;
+
+	if (D.config_path != NULL) {
+		cfg_defaults(&nc);
+		if (cfg_load(&nc, D.config_path, &cause) != 0) {
+			log_warnx("reload: %s; keeping the old configuration",
+			    cause);
+			free(cause);
+			cfg_free(&nc);
+			return;
+		}
+		/* Peers and limits change now; the listen address needs a
+		 * restart. */
+		if (strcmp(nc.listen, D.cfg.listen) != 0)
+			log_warnx("reload: listen changed; restart cafed to "
+			    "use it");
+		snprintf(nc.listen, sizeof(nc.listen), "%s", D.cfg.listen);
+		cfg_free(&D.cfg);
+		D.cfg = nc;
+		log_level = D.cfg.log_level;
+	}
+	log_info("reloading peers");
+	peers_start_load();
+}
+
+/* Frees every peer (at exit). */
+void
+peers_free(void)
+{
+	struct peer *p, *next;
+
+	for (p = D.peers; p != NULL; p = next) {
+		next = p->next;
+		peer_drop(p);
+	}
+	D.peers = NULL;
+}
+
+/* ---- listening -------------------------------------------------------- */
+
+/* Closes the oldest connection still in its handshake. */
+static void
+drop_oldest_handshake(void)
+{
+	struct conn *c, *old = NULL;
+
+	for (c = D.conns; c != NULL; c = c->next)
+		if (!c->open && !c->closing && !c->outbound &&
+		    (old == NULL || c->opened_ms <= old->opened_ms))
+			old = c;
+	if (old != NULL)
+		conn_close(old, "too many handshakes at once: the oldest "
+		    "goes");
+}
+
+static void
+on_connection(uv_stream_t *server, int status)
+{
+	struct conn *c;
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	char ip[64];
+
+	if (status != 0) {
+		log_warnx("accept: %s", uv_strerror(status));
+		return;
+	}
+	if (D.handshakes >= D.cfg.max_handshakes)
+		drop_oldest_handshake();
+	c = conn_new(0, NULL);
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+		conn_close(c, "accept failed");
+		return;
+	}
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			uv_ip6_name((struct sockaddr_in6 *)&ss, ip,
+			    sizeof(ip));
+			snprintf(c->addr, sizeof(c->addr), "[%s]:%u", ip,
+			    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+		} else {
+			uv_ip4_name((struct sockaddr_in *)&ss, ip,
+			    sizeof(ip));
+			snprintf(c->addr, sizeof(c->addr), "%s:%u", ip,
+			    ntohs(((struct sockaddr_in *)&ss)->sin_port));
+		}
+	}
+	log_debug("connection from %s", c->addr);
+	conn_start_read(c);
+}
+
+/* Listens on the configured address. */
+int
+listener_start(char **cause)
+{
+	char host[256], port[8];
+	struct sockaddr_storage ss;
+	int rc;
+
+	if (D.cfg.listen[0] == '\0')
+		return 0;
+	if (proto_split_addr(D.cfg.listen, host, sizeof(host), port,
+	    sizeof(port)) != 0) {
+		*cause = xasprintf("listen: '%s' is not host:port",
+		    D.cfg.listen);
+		return -1;
+	}
+	if (uv_ip4_addr(host, atoi(port), (struct sockaddr_in *)&ss) != 0 &&
+	    uv_ip6_addr(host, atoi(port), (struct sockaddr_in6 *)&ss) != 0) {
+		*cause = xasprintf("listen: '%s' is not an IP address",
+		    host);
+		return -1;
+	}
+	uv_tcp_init(D.loop, &D.listener);
+	if ((rc = uv_tcp_bind(&D.listener, (struct sockaddr *)&ss, 0)) != 0 ||
+	    (rc = uv_listen((uv_stream_t *)&D.listener, 128,
+	    on_connection)) != 0) {
+		*cause = xasprintf("listen on %s: %s", D.cfg.listen,
+		    uv_strerror(rc));
+		uv_close((uv_handle_t *)&D.listener, NULL);
+		return -1;
+	}
+	D.listening = 1;
+	log_info("listening on %s", D.cfg.listen);
+	return 0;
+}

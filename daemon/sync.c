@@ -1,0 +1,774 @@
+/*
+ * sync.c: anti-entropy and live push over one connection.
+ *
+ * Each side sends HEADS once (its version vector), then streams, origin by
+ * origin and in log order, the commits the other side lacks, in COMMITS
+ * batches read by the store thread.  The receiver applies each batch in
+ * one LMDB transaction on the store thread and answers ACK; a sender keeps
+ * at most `window` bytes and SYNC_MAX_UNACKED batches unacknowledged, so a
+ * slow or stalled reader costs it a bounded amount of memory.  While a
+ * batch is applied, one more may wait; then reading pauses and TCP pushes
+ * back on the sender.
+ *
+ * What a peer has is tracked as a version vector per connection (theirs):
+ * its HEADS, raised by every commit it sent us and every commit we sent
+ * it.  Whenever our own heads move (a batch from any peer, or `cafe`
+ * writing and nudging us), every connection is pumped again: that is both
+ * live push and relay (site A -> hub -> site B).  An interrupted sync
+ * resumes from the heads exchanged on the next connection, which reflect
+ * what was committed, never from the start.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+
+/* ---- version vectors -------------------------------------------------- */
+
+/* Finds origin's slot: its index, or where it would go (*found 0). */
+static size_t
+vv_find(const struct vv *v, const uint8_t *origin, int *found)
+{
+	size_t lo = 0, hi = v->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int d = memcmp(v->e[mid].origin, origin, PROTO_KEY_LEN);
+
+		if (d == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = 0;
+	return lo;
+}
+
+/* Returns origin's seq, 0 when unknown. */
+uint64_t
+vv_get(const struct vv *v, const uint8_t *origin)
+{
+	int found;
+	size_t i = vv_find(v, origin, &found);
+
+	return found ? v->e[i].seq : 0;
+}
+
+/* Raises origin's seq. */
+void
+vv_raise(struct vv *v, const uint8_t *origin, uint64_t seq)
+{
+	int found;
+	size_t i = vv_find(v, origin, &found);
+
+	if (found) {
+		if (v->e[i].seq < seq)
+			v->e[i].seq = seq;
+		return;
+	}
+	if (v->n == v->cap) {
+		v->cap = v->cap ? v->cap * 2 : 16;
+		v->e = xreallocarray(v->e, v->cap, sizeof(*v->e));
+	}
+	memmove(&v->e[i + 1], &v->e[i], (v->n - i) * sizeof(*v->e));
+	memcpy(v->e[i].origin, origin, PROTO_KEY_LEN);
+	v->e[i].seq = seq;
+	v->n++;
+}
+
+void
+vv_free(struct vv *v)
+{
+	free(v->e);
+	memset(v, 0, sizeof(*v));
+}
+
+/* ---- state ------------------------------------------------------------ */
+
+/* Counts commits we have that the peer lacks, and the reverse. */
+void
+sync_counts(const struct conn *c, uint64_t *to_send, uint64_t *to_recv)
+{
+	size_t i = 0, j = 0;
+	const struct vv *a = &D.ours, *b = &c->theirs;
+
+	*to_send = *to_recv = 0;
+	while (i < a->n || j < b->n) {
+		int d = i == a->n ? 1 : j == b->n ? -1 :
+		    memcmp(a->e[i].origin, b->e[j].origin, PROTO_KEY_LEN);
+
+		if (d < 0)
+			*to_send += a->e[i++].seq;
+		else if (d > 0)
+			*to_recv += b->e[j++].seq;
+		else {
+			if (a->e[i].seq > b->e[j].seq)
+				*to_send += a->e[i].seq - b->e[j].seq;
+			else
+				*to_recv += b->e[j].seq - a->e[i].seq;
+			i++, j++;
+		}
+	}
+}
+
+/* Tells whether both sides hold the same commits and nothing moves. */
+int
+sync_caught_up(const struct conn *c)
+{
+	uint64_t s, r;
+
+	if (!c->open || c->closing || !c->got_heads || !c->heads_sent ||
+	    c->reading || c->applying != NULL || c->queued != NULL ||
+	    c->inflight != 0)
+		return 0;
+	sync_counts(c, &s, &r);
+	return s == 0 && r == 0;
+}
+
+/* Moves the peer between syncing and idle. */
+void
+sync_update_state(struct conn *c)
+{
+	if (c->peer != NULL && c->peer->conn == c && !c->closing)
+		peer_set_state(c->peer, sync_caught_up(c) ? PEER_IDLE :
+		    PEER_SYNCING, NULL);
+	control_check_waiters();
+}
+
+/* Frees what sync state a connection holds. */
+void
+sync_conn_free(struct conn *c)
+{
+	vv_free(&c->theirs);
+	free(c->failed.origin);
+	c->failed.origin = NULL;
+}
+
+/* ---- our heads -------------------------------------------------------- */
+
+struct heads_job {
+	struct job j;
+	struct vv vv;
+	uint64_t txnid;
+	struct conn *c;          /* to send HEADS to, or NULL */
+	struct proto_enc msg;
+	size_t count;
+};
+
+static int
+heads_collect(const uint8_t origin[PROTO_KEY_LEN], uint64_t seq,
+    const uint8_t hash[PROTO_HASH_LEN], void *arg)
+{
+	struct heads_job *hj = arg;
+
+	vv_raise(&hj->vv, origin, seq);
+	if (hj->c != NULL) {
+		msgpack_pack_array(&hj->msg.pk, 3);
+		msgpack_pack_bin(&hj->msg.pk, PROTO_KEY_LEN);
+		msgpack_pack_bin_body(&hj->msg.pk, origin, PROTO_KEY_LEN);
+		msgpack_pack_uint64(&hj->msg.pk, seq);
+		msgpack_pack_bin(&hj->msg.pk, PROTO_HASH_LEN);
+		msgpack_pack_bin_body(&hj->msg.pk, hash, PROTO_HASH_LEN);
+		hj->count++;
+	}
+	return 0;
+}
+
+static void
+heads_run(struct job *j)
+{
+	struct heads_job *hj = (struct heads_job *)j;
+	struct store *s = worker_store();
+
+	hj->txnid = store_txnid(s);
+	proto_enc_init(&hj->msg);
+	store_heads(s, heads_collect, hj);
+}
+
+/* Merges heads read from the store into ours. */
+static void
+ours_merge(const struct vv *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		vv_raise(&D.ours, v->e[i].origin, v->e[i].seq);
+}
+
+static void
+heads_done(struct job *j)
+{
+	struct heads_job *hj = (struct heads_job *)j;
+	struct conn *c = hj->c;
+	struct proto_enc m;
+
+	if (j->ran && !D.stopping) {
+		ours_merge(&hj->vv);
+		if (hj->txnid > D.txnid)
+			D.txnid = hj->txnid;
+	}
+	if (c != NULL) {
+		if (j->ran && !c->closing) {
+			/* The heads were packed without their header. */
+			proto_enc_init(&m);
+			wire_pack_heads_begin(&m, hj->count);
+			msgpack_sbuffer_write(&m.sb, hj->msg.sb.data,
+			    hj->msg.sb.size);
+			if (conn_send(c, &m) == 0) {
+				c->heads_sent = 1;
+				log_debug("peer %s: sent heads of %zu origins",
+				    c->peer ? c->peer->name : c->addr,
+				    hj->count);
+			}
+			proto_enc_free(&m);
+			sync_pump(c);
+			sync_update_state(c);
+		}
+		conn_unref(c);
+	} else {
+		D.heads_loading = 0;
+		if (D.heads_again && !D.stopping) {
+			D.heads_again = 0;
+			sync_heads_refresh();
+		}
+		if (j->ran && !D.stopping) {
+			sync_pump_all();
+			control_check_waiters();
+		}
+	}
+	proto_enc_free(&hj->msg);
+	vv_free(&hj->vv);
+	free(hj);
+}
+
+/* Re-reads our heads (after `cafe` wrote), then pumps every peer. */
+void
+sync_heads_refresh(void)
+{
+	struct heads_job *hj;
+
+	if (D.heads_loading) {
+		D.heads_again = 1;
+		return;
+	}
+	D.heads_loading = 1;
+	hj = xcalloc(1, sizeof(*hj));
+	hj->j.run = heads_run;
+	hj->j.done = heads_done;
+	worker_submit(&hj->j);
+}
+
+/* The handshake is done: send our heads (read fresh from the store). */
+void
+sync_open(struct conn *c)
+{
+	struct heads_job *hj = xcalloc(1, sizeof(*hj));
+
+	hj->j.run = heads_run;
+	hj->j.done = heads_done;
+	hj->c = c;
+	c->refs++;
+	worker_submit(&hj->j);
+}
+
+/* ---- restore ---------------------------------------------------------- */
+
+struct restore_job {
+	struct job j;
+	int rc;
+	char *cause;
+};
+
+static void
+restore_run(struct job *j)
+{
+	struct restore_job *rj = (struct restore_job *)j;
+
+	rj->rc = store_restore_done(worker_store(), &rj->cause);
+}
+
+static void
+restore_done(struct job *j)
+{
+	struct restore_job *rj = (struct restore_job *)j;
+
+	if (j->ran && rj->rc == 0) {
+		D.restore_pending = 0;
+		log_info("restore: this node's own log is back (seq %llu); "
+		    "local writes are allowed again", (unsigned long long)
+		    vv_get(&D.ours, D.info.node));
+	} else if (j->ran) {
+		D.restore_ready = 0;
+		log_warnx("restore: %s", rj->cause ? rj->cause : "failed");
+	}
+	free(rj->cause);
+	free(rj);
+}
+
+/*
+ * A restored node may write again once a peer has said how far its own
+ * log goes and that much is back.  A hub always knows (it holds every
+ * log); another peer counts only when it holds some of ours.
+ */
+static void
+restore_check(struct conn *c)
+{
+	struct restore_job *rj;
+	uint64_t theirs;
+
+	if (!D.restore_pending)
+		return;
+	if (c != NULL && c->got_heads) {
+		theirs = vv_get(&c->theirs, D.info.node);
+		if (theirs > 0 || strcmp(c->w.peer_role, "hub") == 0) {
+			if (theirs > D.restore_target)
+				D.restore_target = theirs;
+			if (D.restore_ready == 0)
+				log_info("restore: peer %s holds this node's "
+				    "log up to seq %llu", c->peer ?
+				    c->peer->name : c->addr,
+				    (unsigned long long)theirs);
+			D.restore_ready = 1;
+		}
+	}
+	if (D.restore_ready != 1 ||
+	    vv_get(&D.ours, D.info.node) < D.restore_target)
+		return;
+	D.restore_ready = 2;   /* asked once */
+	rj = xcalloc(1, sizeof(*rj));
+	rj->j.run = restore_run;
+	rj->j.done = restore_done;
+	worker_submit(&rj->j);
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+struct want {
+	uint8_t origin[PROTO_KEY_LEN];
+	uint64_t from, to;      /* seqs to send, inclusive */
+	uint64_t last;          /* the last one read */
+};
+
+struct read_job {
+	struct job j;
+	struct conn *c;
+	struct want *w;
+	size_t nw;
+	uint64_t batch;
+	unsigned max_commits;
+	struct proto_enc items;
+	size_t n;
+	struct want *cur;
+};
+
+static int
+read_one(uint64_t seq, const uint8_t *e, size_t elen, const uint8_t *sig,
+    void *arg)
+{
+	struct read_job *rj = arg;
+
+	if (seq > rj->cur->to)
+		return 1;
+	if (rj->n > 0 && rj->items.sb.size + elen > WIRE_BATCH_BYTES)
+		return 1;
+	proto_bundle_item(&rj->items, e, elen, sig);
+	rj->cur->last = seq;
+	rj->n++;
+	return rj->n >= rj->max_commits ? 1 : 0;
+}
+
+static void
+read_run(struct job *j)
+{
+	struct read_job *rj = (struct read_job *)j;
+	struct store *s = worker_store();
+	size_t i;
+
+	proto_enc_init(&rj->items);
+	for (i = 0; i < rj->nw; i++) {
+		rj->cur = &rj->w[i];
+		store_log_raw(s, rj->w[i].origin, rj->w[i].from, read_one,
+		    rj);
+		if (rj->n >= rj->max_commits ||
+		    rj->items.sb.size >= WIRE_BATCH_BYTES)
+			break;
+	}
+}
+
+static void
+read_done(struct job *j)
+{
+	struct read_job *rj = (struct read_job *)j;
+	struct conn *c = rj->c;
+	struct proto_enc m;
+	size_t i, bytes;
+
+	c->reading = 0;
+	if (j->ran && !c->closing && rj->n > 0) {
+		for (i = 0; i < rj->nw; i++)
+			if (rj->w[i].last != 0)
+				vv_raise(&c->theirs, rj->w[i].origin,
+				    rj->w[i].last);
+		proto_enc_init(&m);
+		wire_pack_commits_begin(&m, rj->batch, rj->n);
+		msgpack_sbuffer_write(&m.sb, rj->items.sb.data,
+		    rj->items.sb.size);
+		bytes = m.sb.size;
+		if (conn_send(c, &m) == 0) {
+			c->batch_out = rj->batch;
+			c->ring[rj->batch % SYNC_MAX_UNACKED] = bytes;
+			c->inflight += bytes;
+			c->tx_commits += rj->n;
+			if (c->peer != NULL)
+				c->peer->sent += rj->n;
+			log_debug("peer %s: sent batch %llu: %zu commits, "
+			    "%zu bytes", c->peer ? c->peer->name : c->addr,
+			    (unsigned long long)rj->batch, rj->n, bytes);
+		}
+		proto_enc_free(&m);
+		sync_pump(c);
+	} else if (j->ran && !c->closing) {
+		/* Nothing where the heads said there was: wait for news. */
+		for (i = 0; i < rj->nw; i++)
+			vv_raise(&c->theirs, rj->w[i].origin, rj->w[i].to);
+		log_warnx("peer %s: the store lacks commits its heads "
+		    "announce", c->peer ? c->peer->name : c->addr);
+	}
+	if (!c->closing)
+		sync_update_state(c);
+	proto_enc_free(&rj->items);
+	free(rj->w);
+	free(rj);
+	conn_unref(c);
+}
+
+/*
+ * Sends what the peer lacks, one batch at a time, while the window has
+ * room.  Origins take turns (rr), so one long log does not hold back the
+ * others.
+ */
+void
+sync_pump(struct conn *c)
+{
+	struct read_job *rj;
+	size_t i, k, n = D.ours.n;
+
+	if (!c->open || c->closing || !c->got_heads || !c->heads_sent ||
+	    c->reading || D.stopping)
+		return;
+	if (c->inflight >= D.cfg.window ||
+	    c->batch_out - c->batch_acked >= SYNC_MAX_UNACKED)
+		return;
+	rj = NULL;
+	for (k = 0; k < n; k++) {
+		const struct vv_entry *e = &D.ours.e[(c->rr + k) % n];
+		uint64_t have = vv_get(&c->theirs, e->origin);
+
+		if (e->seq <= have)
+			continue;
+		if (rj == NULL) {
+			rj = xcalloc(1, sizeof(*rj));
+			rj->w = xreallocarray(NULL, n, sizeof(*rj->w));
+		}
+		i = rj->nw++;
+		memcpy(rj->w[i].origin, e->origin, PROTO_KEY_LEN);
+		rj->w[i].from = have + 1;
+		rj->w[i].to = e->seq;
+		rj->w[i].last = 0;
+	}
+	if (rj == NULL)
+		return;
+	c->rr = (c->rr + 1) % n;
+	rj->c = c;
+	rj->batch = c->batch_out + 1;
+	rj->max_commits = D.cfg.batch_commits;
+	rj->j.run = read_run;
+	rj->j.done = read_done;
+	c->reading = 1;
+	c->refs++;
+	worker_submit(&rj->j);
+}
+
+/* Pumps every open connection. */
+void
+sync_pump_all(void)
+{
+	struct conn *c;
+
+	for (c = D.conns; c != NULL; c = c->next) {
+		sync_pump(c);
+		sync_update_state(c);
+	}
+	restore_check(NULL);
+}
+
+/* ---- receiving -------------------------------------------------------- */
+
+struct rx_batch {
+	struct job j;
+	struct conn *c;
+	uint8_t *buf;              /* the message's bytes, owned */
+	struct wire_msg m;
+	struct store_item *items;
+	size_t n;
+	int rc;
+	char *cause;
+	uint64_t txnid;
+};
+
+static void
+apply_run(struct job *j)
+{
+	struct rx_batch *b = (struct rx_batch *)j;
+	struct store *s = worker_store();
+
+	b->rc = store_apply_ex(s, b->items, b->n, &b->c->failed, &b->cause);
+	b->txnid = store_txnid(s);
+}
+
+static void apply_start(struct conn *c, struct rx_batch *b);
+static int protocol_error(struct conn *c, const char *why);
+
+static void
+rx_free(struct rx_batch *b)
+{
+	wire_msg_free(&b->m);
+	free(b->items);
+	free(b->buf);
+	free(b->cause);
+	free(b);
+}
+
+static void
+apply_done(struct job *j)
+{
+	struct rx_batch *b = (struct rx_batch *)j;
+	struct conn *c = b->c;
+	const char *name = c->peer ? c->peer->name : c->addr;
+	uint64_t applied = 0, refused = 0;
+	struct proto_enc m;
+	char k[17];
+	size_t i;
+
+	c->applying = NULL;
+	if (!j->ran || D.stopping) {
+		rx_free(b);
+		conn_unref(c);
+		return;
+	}
+	if (b->rc != 0) {
+		log_warnx("peer %s: batch %llu not stored: %s", name,
+		    (unsigned long long)b->m.n, b->cause ? b->cause :
+		    cs_strerror(b->rc));
+		conn_close(c, "a batch could not be stored");
+		rx_free(b);
+		conn_unref(c);
+		return;
+	}
+	if (b->txnid > D.txnid)
+		D.txnid = b->txnid;
+	for (i = 0; i < b->n; i++) {
+		const struct store_item *it = &b->items[i];
+
+		if (it->result == 0 || it->result == CS_EDUP) {
+			applied += it->result == 0;
+			vv_raise(&D.ours, it->origin, it->seq);
+			vv_raise(&c->theirs, it->origin, it->seq);
+			continue;
+		}
+		refused++;
+		if (it->seq != 0)
+			vv_raise(&c->theirs, it->origin, it->seq);
+		log_warnx("peer %s: refused commit %s:%llu: %s", name,
+		    log_key(it->origin, k), (unsigned long long)it->seq,
+		    it->cause);
+	}
+	c->rx_commits += applied;
+	c->rx_refused += refused;
+	if (c->peer != NULL)
+		c->peer->received += applied;
+	if (!c->closing) {
+		proto_enc_init(&m);
+		wire_pack_ack(&m, b->m.n, applied, refused);
+		conn_send(c, &m);
+		proto_enc_free(&m);
+	}
+	log_debug("peer %s: batch %llu: %llu applied, %llu refused", name,
+	    (unsigned long long)b->m.n, (unsigned long long)applied,
+	    (unsigned long long)refused);
+	rx_free(b);
+	if (!c->closing && c->queued != NULL) {
+		struct rx_batch *q = c->queued;
+
+		c->queued = NULL;
+		apply_start(c, q);
+		conn_resume(c);
+	}
+	restore_check(c);
+	/* Our heads moved: relay to every peer that lacks the news. */
+	if (applied > 0)
+		sync_pump_all();
+	else if (!c->closing)
+		sync_update_state(c);
+	conn_unref(c);
+}
+
+static void
+apply_start(struct conn *c, struct rx_batch *b)
+{
+	c->applying = b;
+	b->j.run = apply_run;
+	b->j.done = apply_done;
+	worker_submit(&b->j);
+}
+
+/* Takes a COMMITS message: queue it for the store thread. */
+static int
+on_commits(struct conn *c, const uint8_t *data, size_t len)
+{
+	struct rx_batch *b = xcalloc(1, sizeof(*b));
+	const char *cause;
+	size_t i;
+
+	b->c = c;
+	b->buf = xmalloc(len);
+	memcpy(b->buf, data, len);
+	if (wire_msg_decode(&b->m, b->buf, len, &cause) != 0) {
+		rx_free(b);
+		conn_close(c, cause);
+		return -1;
+	}
+	if (b->m.n != c->batch_in + 1) {
+		rx_free(b);
+		return protocol_error(c, "protocol: batch out of order");
+	}
+	c->batch_in = b->m.n;
+	b->n = b->m.nitems;
+	b->items = xcalloc(b->n, sizeof(*b->items));
+	for (i = 0; i < b->n; i++) {
+		b->items[i].e = b->m.items[i].e;
+		b->items[i].elen = b->m.items[i].elen;
+		b->items[i].sig = b->m.items[i].sig;
+	}
+	c->refs++;
+	if (c->applying == NULL)
+		apply_start(c, b);
+	else {
+		c->queued = b;
+		conn_pause(c);
+	}
+	return 0;
+}
+
+/* Sends ERROR with a reason, then closes. */
+static int
+protocol_error(struct conn *c, const char *why)
+{
+	struct proto_enc m;
+
+	proto_enc_init(&m);
+	wire_pack_error(&m, why);
+	conn_send(c, &m);
+	proto_enc_free(&m);
+	conn_close(c, why);
+	return -1;
+}
+
+/* Handles one message from an open connection. */
+int
+sync_msg(struct conn *c, const uint8_t *data, size_t len)
+{
+	struct wire_msg m;
+	struct proto_enc e;
+	const char *cause;
+	char reason[WIRE_MAX_REASON + 1];
+	uint64_t s, r;
+	size_t i;
+
+	/* COMMITS is decoded from its own copy, kept while it is applied. */
+	if (len > 0 && (data[0] & 0xf0) == 0x90 && len > 1 &&
+	    data[1] == WIRE_MSG_COMMITS) {
+		if (!c->got_heads)
+			return protocol_error(c, "protocol: COMMITS before "
+			    "HEADS");
+		if (c->queued != NULL)
+			return protocol_error(c, "protocol: batches beyond "
+			    "flow control");
+		return on_commits(c, data, len);
+	}
+	if (wire_msg_decode(&m, data, len, &cause) != 0)
+		return protocol_error(c, cause);
+	switch (m.type) {
+	case WIRE_MSG_HEADS:
+		if (c->got_heads) {
+			wire_msg_free(&m);
+			return protocol_error(c, "protocol: HEADS twice");
+		}
+		for (i = 0; i < m.nheads; i++)
+			vv_raise(&c->theirs, m.heads[i].origin,
+			    m.heads[i].seq);
+		c->got_heads = 1;
+		sync_counts(c, &s, &r);
+		log_info("peer %s: heads of %zu origins: %llu commits to "
+		    "receive, %llu to send", c->peer ? c->peer->name :
+		    c->addr, m.nheads, (unsigned long long)r,
+		    (unsigned long long)s);
+		restore_check(c);
+		sync_pump(c);
+		sync_update_state(c);
+		break;
+	case WIRE_MSG_ACK:
+		if (m.n != c->batch_acked + 1 || m.n > c->batch_out) {
+			wire_msg_free(&m);
+			return protocol_error(c, "protocol: ACK of a batch "
+			    "not awaiting one");
+		}
+		c->batch_acked = m.n;
+		c->inflight -= c->ring[m.n % SYNC_MAX_UNACKED];
+		if (m.refused > 0 && c->peer != NULL)
+			log_warnx("peer %s: refused %llu commits of batch "
+			    "%llu (see its log)", c->peer->name,
+			    (unsigned long long)m.refused,
+			    (unsigned long long)m.n);
+		sync_pump(c);
+		sync_update_state(c);
+		break;
+	case WIRE_MSG_COMMITS:
+		/* Not the usual encoding: take the slow path. */
+		wire_msg_free(&m);
+		if (!c->got_heads || c->queued != NULL)
+			return protocol_error(c, "protocol: COMMITS out of "
+			    "place");
+		return on_commits(c, data, len);
+	case WIRE_MSG_PING:
+		proto_enc_init(&e);
+		wire_pack_ping(&e, WIRE_MSG_PONG, m.n);
+		conn_send(c, &e);
+		proto_enc_free(&e);
+		break;
+	case WIRE_MSG_PONG:
+		if (m.n == c->ping_nonce)
+			c->ping_out = 0;
+		break;
+	case WIRE_MSG_ERROR:
+		snprintf(reason, sizeof(reason), "%.*s", (int)m.reason_len,
+		    m.reason);
+		for (i = 0; reason[i] != '\0'; i++)
+			if ((unsigned char)reason[i] < 0x20)
+				reason[i] = '?';
+		log_warnx("peer %s says: %s", c->peer ? c->peer->name :
+		    c->addr, reason);
+		wire_msg_free(&m);
+		conn_close(c, "the peer reported an error");
+		return -1;
+	default:
+		wire_msg_free(&m);
+		return protocol_error(c, "protocol: unexpected message");
+	}
+	wire_msg_free(&m);
+	return 0;
+}
