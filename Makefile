@@ -46,6 +46,7 @@ CLI_SRC = $(wildcard cli/*.c)
 DAEMON_SRC = $(wildcard daemon/*.c)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 BENCH_SRC = $(wildcard tests/bench/bench_*.c)
+NETTOOL_SRC = $(wildcard tests/net/*.c)
 
 PROTO_OBJ = $(PROTO_SRC:%.c=$(BUILD)/%.o)
 STORAGE_OBJ = $(STORAGE_SRC:%.c=$(BUILD)/%.o)
@@ -53,13 +54,15 @@ CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/%)
+NETTOOL_BIN = $(NETTOOL_SRC:tests/net/%.c=$(BUILD)/tests/%) \
+	$(BUILD)/tests/bench_genbundle
 
 LIBPROTO = $(BUILD)/libcafeproto.a
 LIBSTORAGE = $(BUILD)/libcafestorage.a
 CAFE = $(BUILD)/cafe
 CAFED = $(BUILD)/cafed
 
-.PHONY: all check unit cli-test bench fuzz demo install clean deps lint
+.PHONY: all check unit cli-test net-test bench fuzz demo install clean deps lint
 
 all: $(CAFE) $(CAFED)
 
@@ -87,6 +90,11 @@ $(BUILD)/tests/bench_%: tests/bench/bench_%.c $(LIBSTORAGE) $(LIBPROTO)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_CORE)
 
+# Programs the multi-node tests use to play a hostile or odd peer.
+$(BUILD)/tests/%: tests/net/%.c $(LIBSTORAGE) $(LIBPROTO)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_CORE)
+
 # Installs the Debian packages the build and the tests need, once, only
 # when a header is missing.
 deps:
@@ -100,10 +108,17 @@ deps:
 # Runs every unit test binary, failing after the last if any failed.
 RUN_UNIT = fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done
 
+NET_ENV = CAFE=$(abspath $(CAFE)) CAFED=$(abspath $(CAFED)) \
+	TOOLS=$(abspath $(BUILD)/tests)
+
 check: deps
-	$(MAKE) $(CAFE) $(UNIT_BIN)
-	@$(RUN_UNIT); CAFE=$(abspath $(CAFE)) prove tests/cli/ || fail=1; \
+	$(MAKE) $(CAFE) $(CAFED) $(UNIT_BIN) $(NETTOOL_BIN)
+	@$(RUN_UNIT); $(NET_ENV) prove -j2 tests/cli/ tests/net/ || fail=1; \
 	exit $$fail
+
+# Only the multi-node tests.
+net-test: $(CAFE) $(CAFED) $(NETTOOL_BIN)
+	$(NET_ENV) prove -v tests/net/
 
 unit: $(UNIT_BIN)
 	@$(RUN_UNIT); exit $$fail
@@ -120,8 +135,8 @@ fuzz: deps
 	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_commit tests/fuzz/fuzz_commit.c $(PROTO_SRC) -lmsgpackc -lsodium
 	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_bundle tests/fuzz/fuzz_bundle.c $(PROTO_SRC) -lmsgpackc -lsodium
 
-demo: deps $(CAFE)
-	CAFE=$(abspath $(CAFE)) sh deploy/demo.sh
+demo: deps $(CAFE) $(CAFED)
+	CAFE=$(abspath $(CAFE)) CAFED=$(abspath $(CAFED)) sh deploy/demo.sh
 
 install: $(CAFE) $(CAFED)
 	install -d $(DESTDIR)$(PREFIX)/bin
@@ -129,7 +144,7 @@ install: $(CAFE) $(CAFED)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr -I. proto storage cli
+		--inline-suppr -I. proto storage cli daemon
 
 clean:
 	rm -rf build build-san build-bench build-fuzz

@@ -1,30 +1,77 @@
 #!/bin/sh
-# The cafesync demo: a state hub and two pilot sites on this machine, each
-# with its own data directory.  The hub enrolls the sites' records, hands
-# them out as a bundle; the sites log cafés, hosts, trainings and
-# follow-up actions with no network; each site hands its log back to the
-# hub as a bundle file (as on a USB stick); the hub verifies and merges
-# them and prints the statewide view.
+# The cafesync demo: a state hub, two pilot sites and a consultant's
+# replica on this machine, each a cafed daemon on 127.0.0.1 with its own
+# data directory.  The hub adds the sites' records, which reach every
+# node live.  Pine County loses its link and logs its cafés, hosts,
+# trainings and follow-up actions offline; Riverside logs online; when
+# Pine's link comes back, everything converges through the hub.  The hub
+# prints the statewide view, and every node prints the same digest.
 #
-# Usage: CAFE=path/to/cafe sh deploy/demo.sh   (make demo does this)
+# Usage: CAFE=path/to/cafe CAFED=path/to/cafed sh deploy/demo.sh
+# (make demo does this).
 set -eu
 
 CAFE=${CAFE:-cafe}
+CAFED=${CAFED:-cafed}
 DEMO=${DEMO_DIR:-$(mktemp -d /tmp/cafesync-demo.XXXXXX)}
 HUB=$DEMO/hub
 PINE=$DEMO/pine
 RIVER=$DEMO/river
+AUDIT=$DEMO/consultant
+PORT=${DEMO_PORT:-$((17300 + $$ % 2000))}
 
 hub() { "$CAFE" --data "$HUB" "$@"; }
 pine() { "$CAFE" --data "$PINE" "$@"; }
 river() { "$CAFE" --data "$RIVER" "$@"; }
+consultant() { "$CAFE" --data "$AUDIT" "$@"; }
 say() { printf '\n== %s\n' "$*"; }
 
-say "state hub: a new network"
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+# Starts a node's daemon (log in DEMO/NAME.log) and waits until it answers.
+start() {
+	name=$1; shift
+	"$CAFED" --data "$DEMO/$name" "$@" 2>>"$DEMO/$name.log" &
+	eval "PID_$name=$!"
+	PIDS="$PIDS $!"
+	i=0
+	until "$CAFE" --data "$DEMO/$name" sync >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || { echo "cafed $name did not start"; exit 1; }
+		sleep 0.05
+	done
+}
+stop() {
+	eval "kill \$PID_$1"
+	eval "wait \$PID_$1" || true
+}
+
+say "state hub: a new network, listening on 127.0.0.1:$PORT"
 NET=$(hub init --name "State hub" --role hub)
 echo "network $NET"
+PINE_KEY=$(pine init --name "Pine County FRC laptop" --network "$NET")
+RIVER_KEY=$(river init --name "Riverside Elementary laptop" --network "$NET")
+AUDIT_KEY=$(consultant init --name "State consultant" --role consultant \
+	--network "$NET")
+hub peer add pine --inbound --key "$PINE_KEY"
+hub peer add river --inbound --key "$RIVER_KEY"
+hub peer add consultant --inbound --key "$AUDIT_KEY"
+pine peer add hub "127.0.0.1:$PORT" --key "$NET"
+river peer add hub "127.0.0.1:$PORT" --key "$NET"
+consultant peer add hub "127.0.0.1:$PORT" --key "$NET"
+start hub --listen "127.0.0.1:$PORT"
+start pine
+start river
+start consultant
+hub sync --wait --timeout 10
+hub status | sed -n '/^daemon/,$p'
 
-say "hub: the two pilot sites"
+say "hub: the two pilot sites (pushed to every node as they are written)"
 PINE_SITE=$(hub add site name="Pine County Family Resource Center" \
 	organization="Pine County FRC" county=Pine region=North \
 	partner_type=family_resource_center languages=English,Spanish \
@@ -37,13 +84,13 @@ hub add milestone site="$PINE_SITE" step=5 status=done date=2026-08-20 \
 	notes="Orientation with consultants" >/dev/null
 hub add milestone site="$RIVER_SITE" step=4 status=in_progress \
 	notes="Starting team forming" >/dev/null
-hub bundle export "$DEMO/from-hub.bundle"
+hub sync --wait --timeout 10
+for n in pine river consultant; do
+	printf '%-10s holds %s site records\n' "$n" "$("$n" list site | wc -l)"
+done
 
-say "sites: join the network and take the hub's bundle"
-pine init --name "Pine County FRC laptop" --network "$NET" >/dev/null
-river init --name "Riverside Elementary laptop" --network "$NET" >/dev/null
-pine bundle import "$DEMO/from-hub.bundle"
-river bundle import "$DEMO/from-hub.bundle"
+say "Pine County's link drops (its cafed stops)"
+stop pine
 
 say "Pine County (offline): hosts, a training, three cafés, actions"
 ANA=$(pine add person name="Ana R." roles=parent_leader,host \
@@ -77,9 +124,9 @@ pine add feedback cafe="$C1" responses=13 felt_safe=13 learned=12 \
 	will_return=11 wants_role=3 >/dev/null
 pine edit "$C3" attendees=17 >/dev/null
 pine stats
-pine bundle export "$DEMO/pine.bundle"
+pine status | sed -n '/^daemon/,$p'
 
-say "Riverside (offline): a host and two cafés"
+say "Riverside (online): a host and two cafés, pushed live"
 LEE=$(river add person name="Lee K." roles=parent_leader,host \
 	site="$RIVER_SITE")
 river add cafe site="$RIVER_SITE" date=2026-10-21 format=community \
@@ -92,12 +139,14 @@ river add cafe site="$RIVER_SITE" date=2026-11-18 format=virtual \
 	series_no=2 topic="Asking for help" factors=concrete_support \
 	hosts="$LEE" attendees=9 new_attendees=2 \
 	elements=welcome,theme,agreements,harvest,closing >/dev/null
-river bundle export "$DEMO/river.bundle"
+river sync --wait --timeout 10
 
-say "hub: verify and merge the sites' bundles"
-hub bundle import "$DEMO/pine.bundle"
-hub bundle import "$DEMO/river.bundle"
+say "Pine County's link comes back: it catches up both ways"
+start pine
+pine sync --wait --timeout 30
+hub sync --wait --timeout 30
 hub verify
+hub status | sed -n '/^daemon/,$p'
 
 say "statewide: cafés per site"
 hub stats --by site
@@ -110,13 +159,13 @@ hub stats
 say "open follow-up actions"
 hub list action --where status=open
 
-say "convergence: every node now holds the same records"
-hub bundle export "$DEMO/back.bundle"
-pine bundle import "$DEMO/back.bundle"
-river bundle import "$DEMO/back.bundle"
-for n in hub pine river; do
-	printf '%-6s digest %s\n' "$n" "$("$n" status --json |
-	    sed -n 's/.*"digest": "\(.*\)".*/\1/p')"
+say "convergence: every node holds the same records"
+for n in hub pine river consultant; do
+	"$n" sync --wait --timeout 30 >/dev/null
+done
+for n in hub pine river consultant; do
+	printf '%-10s digest %s\n' "$n" "$("$n" status --json |
+	    sed -n 's/.*"digest": "\([0-9a-f]*\)".*/\1/p')"
 done
 echo
-echo "data directories are in $DEMO"
+echo "data directories and daemon logs are in $DEMO"
