@@ -134,6 +134,7 @@ fuzz: deps
 	@mkdir -p build-fuzz
 	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_commit tests/fuzz/fuzz_commit.c $(PROTO_SRC) -lmsgpackc -lsodium
 	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_bundle tests/fuzz/fuzz_bundle.c $(PROTO_SRC) -lmsgpackc -lsodium
+	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_wire tests/fuzz/fuzz_wire.c $(PROTO_SRC) -lmsgpackc -lsodium
 
 demo: deps $(CAFE) $(CAFED)
 	CAFE=$(abspath $(CAFE)) CAFED=$(abspath $(CAFED)) sh deploy/demo.sh

@@ -93,7 +93,8 @@
 #define WIRE_M3_LEN (WIRE_HDR_LEN + WIRE_AUTH_LEN + WIRE_ABYTES) /* M3, M4 */
 
 /* Largest message (frame plaintext).  Fits one commit of PROTO_MAX_COMMIT
- * with room to spare; a batch stops adding commits at WIRE_BATCH_BYTES. */
+ * with room to spare; a batch adds a commit only while its items stay
+ * within WIRE_BATCH_BYTES, but always takes at least one. */
 #define WIRE_MAX_FRAME (2 * 1024 * 1024)
 #define WIRE_BATCH_BYTES (1024 * 1024)
 #define WIRE_MAX_REASON 200        /* bytes of an ERROR reason */
