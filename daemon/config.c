@@ -153,6 +153,11 @@ peer_option(struct parse *p, const char *section, const char *name,
 		    section);
 		p->cur_has_key = p->cur_has_addr = 0;
 	}
+	if ((strcmp(name, "key") == 0 && p->cur_has_key) ||
+	    ((strcmp(name, "addr") == 0 || strcmp(name, "inbound") == 0) &&
+	    p->cur_has_addr))
+		return bad(p, "[%s] %s: given twice (is the section repeated?)",
+		    section, name);
 	if (strcmp(name, "key") == 0) {
 		if (proto_unhex(p->cur->key, PROTO_KEY_LEN, value) != 0)
 			return bad(p, "[%s] key: '%s' is not a node key (64 "

@@ -104,6 +104,7 @@ write_raw(struct conn *c, const uint8_t *data, size_t len)
 
 	memcpy(wr->data, data, len);
 	wr->len = len;
+	c->tx_bytes += len;
 	b = uv_buf_init((char *)wr->data, (unsigned)len);
 	if ((rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1,
 	    on_write)) != 0) {
@@ -133,6 +134,9 @@ conn_send(struct conn *c, const struct proto_enc *msg)
 		return -1;
 	}
 	wr->len = len;
+	c->tx_bytes += len;
+	if (c->peer != NULL)
+		c->peer->bytes_out += len;
 	b = uv_buf_init((char *)wr->data, (unsigned)len);
 	if ((rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1,
 	    on_write)) != 0) {
@@ -178,6 +182,8 @@ on_open(struct conn *c)
 	c->peer = p;
 	p->conn = c;
 	c->open = 1;
+	p->bytes_in += c->rx_bytes;
+	p->bytes_out += c->tx_bytes;
 	D.handshakes--;
 	c->last_rx_ms = now_ms();
 	p->attempts = 0;
@@ -254,6 +260,9 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->roff = 0;
 	c->rlen = (size_t)nread;
+	c->rx_bytes += (uint64_t)nread;
+	if (c->open && c->peer != NULL)
+		c->peer->bytes_in += (uint64_t)nread;
 	c->last_rx_ms = now_ms();
 	process(c);
 }

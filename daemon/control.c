@@ -155,6 +155,10 @@ status_json(void)
 		    "sent", (json_int_t)p->sent,
 		    "received", (json_int_t)p->received);
 
+		json_object_set_new(pj, "bytes_in",
+		    json_integer((json_int_t)p->bytes_in));
+		json_object_set_new(pj, "bytes_out",
+		    json_integer((json_int_t)p->bytes_out));
 		json_object_set_new(pj, "error", p->error[0] ?
 		    json_string(p->error) : json_null());
 		json_object_set_new(pj, "last_sync", p->last_sync_ms ?

@@ -147,6 +147,7 @@ struct peer {
 	unsigned attempts;           /* failed dials since the last open */
 	uint64_t last_sync_ms;       /* when last caught up, or 0 */
 	uint64_t sent, received;     /* commits, over every connection */
+	uint64_t bytes_in, bytes_out; /* on the wire, over every connection */
 	int mark;                    /* used while reloading */
 	struct dial *resolving;      /* a name lookup pointing at us */
 };
@@ -155,6 +156,9 @@ struct rx_batch;
 
 /* Batches a sender may have unacknowledged, besides the byte window. */
 #define SYNC_MAX_UNACKED 256
+/* Received batches held (checked, applied or waiting) before reading
+ * pauses and TCP pushes back on the sender. */
+#define SYNC_RX_QUEUE 3
 
 struct conn {
 	struct conn *next;
@@ -167,6 +171,7 @@ struct conn {
 	char addr[272];              /* the remote address, for logs */
 	struct wire w;
 	uint64_t opened_ms, last_rx_ms;
+	uint64_t rx_bytes, tx_bytes; /* on the wire, handshake included */
 	uint64_t ping_nonce;
 	int ping_out;
 	/* Reading: our own buffer, so that reading can pause mid-buffer. */
@@ -176,7 +181,9 @@ struct conn {
 	/* Receiving. */
 	int got_heads;
 	struct vv theirs;            /* what the peer has, as far as we know */
-	struct rx_batch *applying, *queued;
+	struct rx_batch *rxq, **rxq_tail; /* received, in order */
+	unsigned rxq_len;
+	int applying;                /* the first of rxq is being applied */
 	struct store_failed failed;
 	uint64_t rx_commits, rx_refused;
 	uint64_t batch_in;           /* batches received */

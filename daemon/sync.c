@@ -122,8 +122,7 @@ sync_caught_up(const struct conn *c)
 	uint64_t s, r;
 
 	if (!c->open || c->closing || !c->got_heads || !c->heads_sent ||
-	    c->reading || c->applying != NULL || c->queued != NULL ||
-	    c->inflight != 0)
+	    c->reading || c->rxq != NULL || c->inflight != 0)
 		return 0;
 	sync_counts(c, &s, &r);
 	return s == 0 && r == 0;
@@ -508,17 +507,51 @@ sync_pump_all(void)
 
 /* ---- receiving -------------------------------------------------------- */
 
+/*
+ * A received batch goes through two stages: its signatures are checked
+ * on libuv's thread pool, in two halves at once, then the store thread
+ * applies it.  Batches are applied in the order they came; while one is
+ * written, the next one's signatures are being checked, so both cores
+ * stay busy during a large sync.
+ */
 struct rx_batch {
 	struct job j;
 	struct conn *c;
+	struct rx_batch *next;
 	uint8_t *buf;              /* the message's bytes, owned */
 	struct wire_msg m;
 	struct store_item *items;
 	size_t n;
+	uv_work_t work[2];
+	int checking;              /* halves still being checked */
 	int rc;
 	char *cause;
 	uint64_t txnid;
 };
+
+static int protocol_error(struct conn *c, const char *why);
+
+static void
+rx_free(struct rx_batch *b)
+{
+	wire_msg_free(&b->m);
+	free(b->items);
+	free(b->buf);
+	free(b->cause);
+	free(b);
+}
+
+/* Takes the first batch off the connection's queue. */
+static void
+rx_pop(struct conn *c)
+{
+	struct rx_batch *b = c->rxq;
+
+	c->rxq = b->next;
+	if (c->rxq == NULL)
+		c->rxq_tail = &c->rxq;
+	c->rxq_len--;
+}
 
 static void
 apply_run(struct job *j)
@@ -530,17 +563,34 @@ apply_run(struct job *j)
 	b->txnid = store_txnid(s);
 }
 
-static void apply_start(struct conn *c, struct rx_batch *b);
-static int protocol_error(struct conn *c, const char *why);
+static void apply_done(struct job *j);
 
+/* Hands the first batch to the store thread once it is checked. */
 static void
-rx_free(struct rx_batch *b)
+apply_next(struct conn *c)
 {
-	wire_msg_free(&b->m);
-	free(b->items);
-	free(b->buf);
-	free(b->cause);
-	free(b);
+	struct rx_batch *b = c->rxq;
+
+	if (c->applying || b == NULL || b->checking > 0)
+		return;
+	if (D.stopping) {
+		/* Not stored: the peer sends it again next time. */
+		while ((b = c->rxq) != NULL && b->checking == 0) {
+			int more;
+
+			rx_pop(c);
+			rx_free(b);
+			more = c->rxq != NULL;
+			conn_unref(c);    /* may free c when it was the last */
+			if (!more)
+				return;
+		}
+		return;
+	}
+	c->applying = 1;
+	b->j.run = apply_run;
+	b->j.done = apply_done;
+	worker_submit(&b->j);
 }
 
 static void
@@ -554,9 +604,11 @@ apply_done(struct job *j)
 	char k[17];
 	size_t i;
 
-	c->applying = NULL;
+	c->applying = 0;
+	rx_pop(c);
 	if (!j->ran || D.stopping) {
 		rx_free(b);
+		apply_next(c);
 		conn_unref(c);
 		return;
 	}
@@ -566,6 +618,7 @@ apply_done(struct job *j)
 		    cs_strerror(b->rc));
 		conn_close(c, "a batch could not be stored");
 		rx_free(b);
+		apply_next(c);
 		conn_unref(c);
 		return;
 	}
@@ -601,46 +654,56 @@ apply_done(struct job *j)
 	    (unsigned long long)b->m.n, (unsigned long long)applied,
 	    (unsigned long long)refused);
 	rx_free(b);
-	if (!c->closing && c->queued != NULL) {
-		struct rx_batch *q = c->queued;
-
-		c->queued = NULL;
-		apply_start(c, q);
+	apply_next(c);
+	if (c->rxq_len < SYNC_RX_QUEUE)
 		conn_resume(c);
-	}
 	restore_check(c);
 	/* Our heads moved: relay to every peer that lacks the news. */
 	if (applied > 0)
 		sync_pump_all();
-	else if (!c->closing)
+	else
 		sync_update_state(c);
 	conn_unref(c);
 }
 
+/* On the thread pool: checks one half of a batch's signatures. */
 static void
-apply_start(struct conn *c, struct rx_batch *b)
+check_half(uv_work_t *w)
 {
-	c->applying = b;
-	b->j.run = apply_run;
-	b->j.done = apply_done;
-	worker_submit(&b->j);
+	struct rx_batch *b = w->data;
+	size_t half = b->n / 2;
+
+	if (w == &b->work[0])
+		store_verify_items(D.store, b->items, 0, half);
+	else
+		store_verify_items(D.store, b->items, half, b->n);
 }
 
-/* Takes a COMMITS message: queue it for the store thread. */
+static void
+check_done(uv_work_t *w, int status)
+{
+	struct rx_batch *b = w->data;
+
+	(void)status;
+	if (--b->checking == 0)
+		apply_next(b->c);
+}
+
+/* Takes a COMMITS message: check it, then queue it for the store. */
 static int
 on_commits(struct conn *c, const uint8_t *data, size_t len)
 {
 	struct rx_batch *b = xcalloc(1, sizeof(*b));
 	const char *cause;
 	size_t i;
+	int k;
 
 	b->c = c;
 	b->buf = xmalloc(len);
 	memcpy(b->buf, data, len);
 	if (wire_msg_decode(&b->m, b->buf, len, &cause) != 0) {
 		rx_free(b);
-		conn_close(c, cause);
-		return -1;
+		return protocol_error(c, cause);
 	}
 	if (b->m.n != c->batch_in + 1) {
 		rx_free(b);
@@ -655,12 +718,23 @@ on_commits(struct conn *c, const uint8_t *data, size_t len)
 		b->items[i].sig = b->m.items[i].sig;
 	}
 	c->refs++;
-	if (c->applying == NULL)
-		apply_start(c, b);
-	else {
-		c->queued = b;
-		conn_pause(c);
+	if (c->rxq_tail == NULL)
+		c->rxq_tail = &c->rxq;
+	*c->rxq_tail = b;
+	c->rxq_tail = &b->next;
+	c->rxq_len++;
+	b->checking = 2;
+	for (k = 0; k < 2; k++) {
+		b->work[k].data = b;
+		if (uv_queue_work(D.loop, &b->work[k], check_half,
+		    check_done) != 0) {
+			/* The store thread checks what is left unchecked. */
+			b->checking--;
+		}
 	}
+	apply_next(c);
+	if (c->rxq_len >= SYNC_RX_QUEUE)
+		conn_pause(c);
 	return 0;
 }
 
@@ -695,7 +769,7 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 		if (!c->got_heads)
 			return protocol_error(c, "protocol: COMMITS before "
 			    "HEADS");
-		if (c->queued != NULL)
+		if (c->rxq_len >= SYNC_RX_QUEUE + 1)
 			return protocol_error(c, "protocol: batches beyond "
 			    "flow control");
 		return on_commits(c, data, len);
@@ -740,7 +814,7 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 	case WIRE_MSG_COMMITS:
 		/* Not the usual encoding: take the slow path. */
 		wire_msg_free(&m);
-		if (!c->got_heads || c->queued != NULL)
+		if (!c->got_heads || c->rxq_len >= SYNC_RX_QUEUE + 1)
 			return protocol_error(c, "protocol: COMMITS out of "
 			    "place");
 		return on_commits(c, data, len);

@@ -962,12 +962,24 @@ verify_range(void *arg)
 	for (i = j->from; i < j->to; i++) {
 		struct store_item *it = &j->items[i];
 
+		if (it->sig_ok)
+			continue;	/* checked by store_verify_items() */
 		it->sig_ok = it->elen > 36 && it->e[0] == 0x96 &&
 		    it->e[1] == PROTO_COMMIT_VERSION && it->e[2] == 0xc4 &&
 		    it->e[3] == PROTO_KEY_LEN && proto_verify(it->sig, it->e,
 		    it->elen, j->s->info.network, it->e + 4) == 0;
 	}
 	return NULL;
+}
+
+/* Checks the signatures of items[from..to) in the calling thread. */
+void
+store_verify_items(struct store *s, struct store_item *items, size_t from,
+    size_t to)
+{
+	struct verify_job j = { s, items, from, to };
+
+	verify_range(&j);
 }
 
 /* Checks the items' signatures ahead, splitting the work in two. */

@@ -248,6 +248,16 @@ struct store_item {
 	int sig_ok;        /* set by the store: signature checked ahead */
 };
 
+/*
+ * Checks the signatures of items[from..to) in the calling thread, ahead
+ * of store_apply(), which then skips them: a receiver can check one batch
+ * on other threads while the store writes the previous one.  Thread-safe;
+ * touches nothing but the items.  A commit that does not check out is
+ * checked again, and refused, by store_apply().
+ */
+void store_verify_items(struct store *s, struct store_item *items,
+    size_t from, size_t to);
+
 /* Applies n items; returns 0 when the transaction committed (look at each
  * item's result), or an error with *cause when nothing was written. */
 int store_apply(struct store *s, struct store_item *items, size_t n,
