@@ -200,7 +200,7 @@ cli_print_daemon(json_t *d)
 		return;
 	}
 	printf("peers\n");
-	json_array_foreach(peers, i, p) {
+	for (i = 0; (p = json_array_get(peers, i)) != NULL; i++) {
 		const char *st = json_string_value(json_object_get(p, "state"));
 		json_t *err = json_object_get(p, "error");
 
@@ -225,7 +225,7 @@ cli_print_daemon(json_t *d)
 			json_t *lag = json_object_get(p, "lag"), *l;
 			size_t k;
 
-			json_array_foreach(lag, k, l) {
+			for (k = 0; (l = json_array_get(lag, k)) != NULL; k++) {
 				printf("    lag %.16s: ours %lld, theirs %lld\n",
 				    json_string_value(json_object_get(l,
 				    "origin")),
@@ -259,7 +259,7 @@ peer_add_json(const struct store_peer *p, void *arg)
 	if (pl->states != NULL) {
 		json_t *x;
 
-		json_array_foreach(pl->states, i, x)
+		for (i = 0; (x = json_array_get(pl->states, i)) != NULL; i++)
 			if (strcmp(json_string_value(json_object_get(x, "name")),
 			    p->name) == 0)
 				dp = x;
@@ -349,7 +349,7 @@ cmd_peer(struct cli *c)
 		if (c->json)
 			cli_print_json(json_incref(pl.a));
 		else
-			json_array_foreach(pl.a, i, x) {
+			for (i = 0; (x = json_array_get(pl.a, i)) != NULL; i++) {
 				json_t *st = json_object_get(x, "state");
 
 				printf("%-16s %-24s %s %s\n",
@@ -377,7 +377,7 @@ cmd_sync(struct cli *c)
 	const char *t;
 	long timeout = 30;
 	char *end, *cause = NULL;
-	json_t *req, *rep = NULL, *x;
+	json_t *req, *rep = NULL, *x, *lst;
 	int bad = 0, wait, rc;
 	size_t i;
 
@@ -413,14 +413,16 @@ cmd_sync(struct cli *c)
 	}
 	if (c->json)
 		cli_print_json(json_incref(rep));
-	json_array_foreach(json_object_get(rep, "offline"), i, x)
+	lst = json_object_get(rep, "offline");
+	for (i = 0; (x = json_array_get(lst, i)) != NULL; i++)
 		cli_warn("peer %s not reached: %s",
 		    json_string_value(json_object_get(x, "name")),
 		    json_string_value(json_object_get(x, "reason")));
 	if (!json_is_true(json_object_get(rep, "ok"))) {
 		char names[256] = "";
 
-		json_array_foreach(json_object_get(rep, "pending"), i, x) {
+		lst = json_object_get(rep, "pending");
+		for (i = 0; (x = json_array_get(lst, i)) != NULL; i++) {
 			if (strlen(names) + strlen(json_string_value(x)) + 2 <
 			    sizeof(names)) {
 				strcat(names, " ");

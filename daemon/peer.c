@@ -293,7 +293,7 @@ peers_run(struct job *j)
 static void
 peers_apply(struct load *l)
 {
-	struct peer *p, **pp, *next;
+	struct peer *p, **pp;
 	size_t i;
 
 	for (p = D.peers; p != NULL; p = p->next)
@@ -337,15 +337,16 @@ peers_apply(struct load *l)
 		log_info("peer %s: added (%s)", p->name,
 		    p->addr[0] ? p->addr : "inbound only");
 	}
-	for (pp = &D.peers; (p = *pp) != NULL; pp = p ? &p->next : pp) {
-		if (p->mark)
+	/* Names are unique among kept peers; unmarked ones go. */
+	pp = &D.peers;
+	while ((p = *pp) != NULL) {
+		if (p->mark) {
+			pp = &p->next;
 			continue;
-		/* Names are unique among kept peers; this one goes. */
-		next = p->next;
+		}
+		*pp = p->next;
 		log_info("peer %s: removed", p->name);
-		*pp = next;
 		peer_drop(p);
-		p = NULL;
 	}
 	for (p = D.peers; p != NULL; p = p->next)
 		if (p->addr[0] != '\0' && p->conn == NULL &&

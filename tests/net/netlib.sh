@@ -47,7 +47,7 @@ _net_cleanup() {
 	for n in "${!PID[@]}"; do
 		kill -9 "${PID[$n]}" 2>/dev/null
 	done
-	wait 2>/dev/null
+	{ wait; } 2>/dev/null
 	rm -rf "$T"
 }
 trap _net_cleanup EXIT
@@ -97,7 +97,7 @@ daemon_stop() {
 daemon_kill() {
 	local name="$1"
 	kill -9 "${PID[$name]}" 2>/dev/null
-	wait "${PID[$name]}" 2>/dev/null
+	{ wait "${PID[$name]}"; } 2>/dev/null
 	unset "PID[$name]"
 	return 0
 }
