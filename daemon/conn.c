@@ -363,7 +363,8 @@ conn_keepalive(struct conn *c, uint64_t now)
 		conn_close(c, why);
 		return;
 	}
-	if (quiet >= D.cfg.ping_interval * 1000ULL && !c->ping_out) {
+	if (quiet >= D.cfg.ping_interval * 1000ULL && !c->ping_out &&
+	    c->heads_sent) {
 		proto_enc_init(&e);
 		wire_pack_ping(&e, WIRE_MSG_PING, ++c->ping_nonce);
 		c->ping_out = 1;

@@ -776,6 +776,11 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 	}
 	if (wire_msg_decode(&m, data, len, &cause) != 0)
 		return protocol_error(c, cause);
+	if (!c->got_heads && m.type != WIRE_MSG_HEADS &&
+	    m.type != WIRE_MSG_ERROR) {
+		wire_msg_free(&m);
+		return protocol_error(c, "protocol: HEADS must come first");
+	}
 	switch (m.type) {
 	case WIRE_MSG_HEADS:
 		if (c->got_heads) {
@@ -819,6 +824,10 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 			    "place");
 		return on_commits(c, data, len);
 	case WIRE_MSG_PING:
+		/* Our HEADS goes first; a PING that beats it goes unanswered,
+		 * and the peer's next one is answered. */
+		if (!c->heads_sent)
+			break;
 		proto_enc_init(&e);
 		wire_pack_ping(&e, WIRE_MSG_PONG, m.n);
 		conn_send(c, &e);
