@@ -124,6 +124,17 @@ hub_log_names "$M" 'peer mallory \(.*\): disconnected: frame: declared length ov
 ok hub_alive -- "oversized frame: hub still running"
 still_serves "after an oversized frame"
 
+# ---- a message before HEADS -------------------------------------------------
+
+M=$(log_mark)
+OUTP=$("$WP" early "$HUB" "${KEY[hub]}" "$NETWORK" "$T/mallory/node.key" 2>&1)
+is "$?" 0 "PING before HEADS: the connection is cut"
+[ -n "$OUTP" ] && diag "$OUTP"
+hub_log_names "$M" 'peer mallory \(.*\): disconnected: protocol: HEADS must come first' \
+	"PING before HEADS: the hub's log names the reason"
+ok hub_alive -- "PING before HEADS: hub still running"
+still_serves "after a PING before HEADS"
+
 # ---- 500 connections that never speak ----------------------------------------
 
 M=$(log_mark)

@@ -24,6 +24,9 @@
  *       sends HEADS with no heads (so the daemon wants to send it its
  *       whole log), then reads nothing for SECONDS.  What the daemon
  *       does meanwhile is for the caller to watch (its memory, its log).
+ *   wirepeer early HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE
+ *       a proper handshake, then a PING before any HEADS; the daemon
+ *       must close (HEADS comes first).
  *   wirepeer ok HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE
  *       a correct session: handshake, HEADS both ways, a PING answered
  *       by its PONG.  Prints what it got: the positive control.
@@ -522,6 +525,37 @@ mode_oversize(char **av)
 	return 0;
 }
 
+/*
+ * early HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE: a proper handshake,
+ * then a PING before any HEADS; the daemon must end the session.
+ */
+static int
+mode_early(char **av)
+{
+	uint8_t server[PROTO_KEY_LEN], network[PROTO_KEY_LEN];
+	uint8_t sk[PROTO_SK_LEN];
+	static struct peer pe;
+	struct proto_enc e;
+	size_t got;
+
+	parse_key(server, av[1], "SERVERKEYHEX");
+	parse_key(network, av[2], "NETWORKHEX");
+	read_keyfile(sk, av[3]);
+	open_as(&pe, av[0], 0, network, sk, server);
+	sodium_memzero(sk, sizeof(sk));
+	proto_enc_init(&e);
+	wire_pack_ping(&e, WIRE_MSG_PING, 7);
+	(void)send_msg(&pe, &e);
+	proto_enc_free(&e);
+	if (drain_until_closed(pe.fd, CLOSE_WAIT_MS, &got) != 0)
+		verdict_fail("the connection is still open %d ms after a "
+		    "PING sent before HEADS", CLOSE_WAIT_MS);
+	wire_free(&pe.w);
+	close(pe.fd);
+	printf("early: closed after a PING before HEADS\n");
+	return 0;
+}
+
 /* idle HOST:PORT N SECONDS */
 static int
 mode_idle(char **av)
@@ -692,6 +726,8 @@ static const struct {
 	{ "random", 2, mode_random, "HOST:PORT N" },
 	{ "unknown", 3, mode_unknown, "HOST:PORT SERVERKEYHEX NETWORKHEX" },
 	{ "oversize", 4, mode_oversize,
+	    "HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE" },
+	{ "early", 4, mode_early,
 	    "HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE" },
 	{ "idle", 3, mode_idle, "HOST:PORT N SECONDS" },
 	{ "stall", 5, mode_stall,
