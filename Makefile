@@ -109,7 +109,7 @@ deps:
 RUN_UNIT = fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done
 
 NET_ENV = CAFE=$(abspath $(CAFE)) CAFED=$(abspath $(CAFED)) \
-	TOOLS=$(abspath $(BUILD)/tests)
+	TOOLS=$(abspath $(BUILD)/tests) SANITIZE=$(SANITIZE)
 
 check: deps
 	$(MAKE) $(CAFE) $(CAFED) $(UNIT_BIN) $(NETTOOL_BIN)

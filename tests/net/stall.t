@@ -88,10 +88,18 @@ done
 diag "VmRSS KiB samples:$SAMPLES"
 diag "VmRSS baseline $BASE KiB, max $MAX KiB (+$((MAX - BASE))); RssAnon baseline $BASE_ANON KiB, max $MAX_ANON KiB (+$((MAX_ANON - BASE_ANON)))"
 ok hub_alive -- "the hub runs while the peer stalls"
-ok [ $((MAX - BASE)) -lt "$BOUND_KB" ] -- \
-	"the hub's VmRSS grew by less than $((BOUND_KB / 1024)) MiB while the peer stalled"
-ok [ $((MAX_ANON - BASE_ANON)) -lt "$ANON_BOUND_KB" ] -- \
-	"the hub's own buffers (RssAnon) grew by less than $((ANON_BOUND_KB / 1024)) MiB"
+if [ "${SANITIZE:-0}" = 1 ]; then
+	# AddressSanitizer keeps freed memory in quarantine and adds shadow
+	# memory: resident sizes say nothing there.  The count of commits
+	# sent, below, still shows the flow control.
+	skip "VmRSS bound: not meaningful under AddressSanitizer"
+	skip "RssAnon bound: not meaningful under AddressSanitizer"
+else
+	ok [ $((MAX - BASE)) -lt "$BOUND_KB" ] -- \
+		"the hub's VmRSS grew by less than $((BOUND_KB / 1024)) MiB while the peer stalled"
+	ok [ $((MAX_ANON - BASE_ANON)) -lt "$ANON_BOUND_KB" ] -- \
+		"the hub's own buffers (RssAnon) grew by less than $((ANON_BOUND_KB / 1024)) MiB"
+fi
 
 # What the hub sent: some of the log (the stall is real, data moved), far
 # from all of it (flow control stopped it).
