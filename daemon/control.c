@@ -27,6 +27,7 @@
 #include "daemon.h"
 
 #define CTL_MAX_REQUEST 4096
+#define CTL_REQUEST_MS 10000     /* to send the request line */
 
 struct ctl_client {
 	uv_pipe_t pipe;
@@ -34,6 +35,7 @@ struct ctl_client {
 	char buf[CTL_MAX_REQUEST];
 	size_t len;
 	int waiting;             /* a sync waiting for peers */
+	uint64_t opened_ms;
 	uint64_t deadline_ms;
 	int done;
 };
@@ -240,6 +242,10 @@ control_check_waiters(void)
 
 	ok = all_caught_up(&idle);
 	for (cl = C.clients; cl != NULL; cl = cl->next) {
+		/* A client that never finishes its request line goes. */
+		if (!cl->done && !cl->waiting &&
+		    now - cl->opened_ms > CTL_REQUEST_MS)
+			client_close(cl);
 		if (!cl->waiting)
 			continue;
 		if (ok)
@@ -330,6 +336,7 @@ on_connection(uv_stream_t *server, int status)
 	if (status != 0)
 		return;
 	cl = xcalloc(1, sizeof(*cl));
+	cl->opened_ms = now_ms();
 	uv_pipe_init(D.loop, &cl->pipe, 0);
 	cl->pipe.data = cl;
 	cl->next = C.clients;
