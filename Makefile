@@ -141,8 +141,13 @@ demo: deps $(CAFE) $(CAFED)
 	CAFE=$(abspath $(CAFE)) CAFED=$(abspath $(CAFED)) sh deploy/demo.sh
 
 install: $(CAFE) $(CAFED)
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+		$(DESTDIR)$(PREFIX)/share/doc/cafesync/examples
 	install -m 0755 $(CAFE) $(DESTDIR)$(PREFIX)/bin/cafe
+	install -m 0755 $(CAFED) $(DESTDIR)$(PREFIX)/sbin/cafed
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/cafesync/
+	install -m 0644 deploy/*.conf deploy/cafed.service \
+		$(DESTDIR)$(PREFIX)/share/doc/cafesync/examples/
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
