@@ -46,8 +46,12 @@ const struct cmd_entry cmd_table[] = {
 	    "write records of a type to stdout", 1, cmd_export },
 	{ "import", "import TYPE FILE [--format csv|json]",
 	    "add records from a file, all or none", 1, cmd_import },
-	{ "bundle", "bundle export FILE [--since HEX:SEQ ...] | "
-	    "bundle import FILE", "carry commits as a file", 1, cmd_bundle },
+	{ "bundle", "bundle export FILE [--since HEX:SEQ ...] [--to KEY] | "
+	    "bundle import FILE", "carry commits as a file, sealed to the "
+	    "recipient with --to", 1, cmd_bundle },
+	{ "audit", "audit [--site ID] [--json]",
+	    "prove the log intact and report each site's progress", 1,
+	    cmd_audit },
 	{ "peer", "peer add NAME HOST:PORT|--inbound --key HEX | "
 	    "peer rm NAME | peer list [--json]",
 	    "the nodes cafed syncs with", 1, cmd_peer },

@@ -298,12 +298,16 @@ parse_since(const char *text, struct store_since *sp)
 	return errno != 0 || *end != '\0' ? -1 : 0;
 }
 
-/* Writes a bundle atomically: temp file, fsync, rename. */
+/*
+ * Writes a bundle atomically: temp file, fsync, rename.  With --to KEY it
+ * is sealed to the node KEY, so only that node can read it.
+ */
 static int
 bundle_export(struct cli *c)
 {
 	struct store_since *since = NULL;
-	const char *v, *path;
+	const char *v, *path, *to, *why = NULL;
+	uint8_t tokey[PROTO_KEY_LEN];
 	size_t n = 0;
 	uint64_t count = 0;
 	char *tmp = NULL, *cause = NULL;
@@ -319,8 +323,19 @@ bundle_export(struct cli *c)
 		}
 		n++;
 	}
+	to = cli_take(c, "--to", &bad);
 	if (bad || cli_rest(c, 2, 2) != 0)
 		goto out;
+	if (to != NULL && (strlen(to) != 2 * PROTO_KEY_LEN ||
+	    proto_unhex(tokey, PROTO_KEY_LEN, to) != 0)) {
+		cli_usage_error(c, "option --to: '%s' is not a node id (64 "
+		    "hex digits, as `cafe id` prints)", to);
+		goto out;
+	}
+	if (to != NULL && proto_seal_key_check(tokey, &why) != 0) {
+		cli_usage_error(c, "option --to: '%s' is %s", to, why);
+		goto out;
+	}
 	path = c->argv[1];
 	if (strcmp(path, "-") == 0)
 		f = stdout;
@@ -331,7 +346,9 @@ bundle_export(struct cli *c)
 			goto out;
 		}
 	}
-	if (store_bundle_export(c->store, f, since, n, &count, &cause) != 0) {
+	if ((to != NULL ? store_bundle_export_sealed(c->store, f, tokey, since,
+	    n, &count, &cause) : store_bundle_export(c->store, f, since, n,
+	    &count, &cause)) != 0) {
 		cli_fail(c, EXIT_USAGE, "%s", cause);
 		goto out;
 	}
@@ -348,8 +365,13 @@ bundle_export(struct cli *c)
 		}
 		free(tmp);
 		tmp = NULL;
-		fprintf(stderr, "wrote %llu commits to %s\n",
-		    (unsigned long long)count, path);
+		if (to != NULL)
+			fprintf(stderr, "wrote %llu commits to %s, sealed to "
+			    "node %.16s...\n", (unsigned long long)count, path,
+			    to);
+		else
+			fprintf(stderr, "wrote %llu commits to %s\n",
+			    (unsigned long long)count, path);
 	}
 	rc = EXIT_OK;
 out:
@@ -379,7 +401,13 @@ import_refused(uint64_t index, const uint8_t *origin, uint64_t seq,
 		    (unsigned long long)index, why);
 }
 
-/* Reads a bundle from a file or stdin. */
+/*
+ * Reads a bundle, plain or sealed, from a file or stdin.  A sealed bundle
+ * that fails to open (a damaged, altered or cut chunk) exits EXIT_CHECK,
+ * as a damaged plain bundle does; one sealed to another node or with a
+ * header this code does not read exits EXIT_USAGE.  Neither applies
+ * anything of it.
+ */
 static int
 bundle_import(struct cli *c)
 {
@@ -400,9 +428,10 @@ bundle_import(struct cli *c)
 	if (f != stdin)
 		fclose(f);
 	if (rc != 0) {
-		cli_fail(c, EXIT_USAGE, "%s: %s", c->argv[1], cause);
+		rc = rc == CS_ESIG || rc == CS_ETRUNC ? EXIT_CHECK : EXIT_USAGE;
+		cli_fail(c, rc, "%s: %s", c->argv[1], cause);
 		free(cause);
-		return EXIT_USAGE;
+		return rc;
 	}
 	printf("read %llu commits: %llu applied, %llu already present, "
 	    "%llu refused\n", (unsigned long long)st.read,
@@ -420,5 +449,6 @@ cmd_bundle(struct cli *c)
 	if (c->argc >= 1 && strcmp(c->argv[0], "import") == 0)
 		return bundle_import(c);
 	return cli_usage_error(c, "expected export or import; usage: cafe "
-	    "bundle export FILE [--since NODEID:SEQ ...] | bundle import FILE");
+	    "bundle export FILE [--since NODEID:SEQ ...] [--to KEY] | "
+	    "bundle import FILE");
 }

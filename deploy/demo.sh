@@ -167,5 +167,9 @@ for n in hub pine river consultant; do
 	printf '%-10s digest %s\n' "$n" "$("$n" status --json |
 	    sed -n 's/.*"digest": "\([0-9a-f]*\)".*/\1/p')"
 done
+
+say "consultant: audit from the replica (every chain, signature and record re-checked)"
+consultant audit
+
 echo
 echo "data directories and daemon logs are in $DEMO"

@@ -277,4 +277,112 @@ int proto_bundle_parse_header(const uint8_t *buf, size_t len,
 int proto_bundle_parse_item(const uint8_t *buf, size_t len,
     const uint8_t **e, size_t *elen, const uint8_t **sig, const char **cause);
 
+/* ---- sealed bundles ---------------------------------------------------- */
+
+/*
+ * A sealed bundle is a plain bundle encrypted to one recipient node, so a
+ * lost file gives nothing away (docs/formats.md, "Sealed bundle").  The
+ * file is a fixed header, then chunks, each a 4-byte big-endian length
+ * and one crypto_secretstream_xchacha20poly1305 message of at most
+ * PROTO_SEAL_CHUNK plaintext bytes; the last carries TAG_FINAL, so a cut
+ * file is told apart from a whole one.
+ *
+ *   header: "cafesync-sealed" (15) || version (1) || recipient (32, the
+ *           node id) || ephemeral X25519 public key (32) ||
+ *           secretstream header (24)
+ *
+ * The stream key is BLAKE2b-256 keyed with X25519(ephemeral, recipient's
+ * curve25519 key) over PROTO_SEAL_DOMAIN || the header's first 80 bytes,
+ * so an altered version, recipient or ephemeral key makes the first chunk
+ * fail to open.  Bump PROTO_SEAL_VERSION when any of this changes.
+ */
+#define PROTO_SEAL_VERSION 1
+#define PROTO_SEAL_MAGIC "cafesync-sealed"          /* without its NUL */
+#define PROTO_SEAL_MAGIC_LEN (sizeof(PROTO_SEAL_MAGIC) - 1)
+#define PROTO_SEAL_DOMAIN "cafesync-sealed-v1"      /* key derivation */
+#define PROTO_SEAL_HEADER_LEN 104
+#define PROTO_SEAL_CHUNK (64 * 1024)   /* most plaintext bytes in a chunk */
+#define PROTO_SEAL_OVERHEAD (4 + 17)   /* length prefix, tag byte and MAC */
+#define PROTO_SEAL_MAX_SEALED (PROTO_SEAL_CHUNK + PROTO_SEAL_OVERHEAD)
+
+/*
+ * The state of one sealing or opening stream: the secretstream state and
+ * the number of chunks done.  Opaque; proto_seal_free() wipes and frees it.
+ */
+struct proto_seal;
+
+/*
+ * Returns 1 when buf starts with the sealed magic (or with a prefix of it
+ * when len is shorter than the magic, but not empty), else 0.  A plain
+ * bundle starts with a MessagePack map, never with 'c'.
+ */
+int proto_seal_detect(const uint8_t *buf, size_t len);
+
+/*
+ * Checks that key is an ed25519 public key a bundle can be sealed to (it
+ * maps to a usable curve25519 key).  Returns 0, or CS_EUSAGE with a
+ * static *cause.
+ */
+int proto_seal_key_check(const uint8_t key[PROTO_KEY_LEN],
+    const char **cause);
+
+/*
+ * Starts sealing to recipient: makes a fresh ephemeral key, derives the
+ * stream key and writes the header into hdr.  Returns 0 with *sp set (free
+ * it with proto_seal_free()), or CS_EUSAGE with a static *cause when
+ * recipient is not a usable key.  libsodium must be initialised.
+ */
+int proto_seal_begin(struct proto_seal **sp,
+    uint8_t hdr[PROTO_SEAL_HEADER_LEN], const uint8_t recipient[PROTO_KEY_LEN],
+    const char **cause);
+
+/*
+ * Seals len bytes of plaintext (at most PROTO_SEAL_CHUNK) as the next
+ * chunk into out, which must hold len + PROTO_SEAL_OVERHEAD bytes; final
+ * marks the last chunk.  Returns the chunk's length, or CS_EUSAGE when len
+ * is too large or the final chunk was already sealed.
+ */
+int proto_seal_push(struct proto_seal *ps, uint8_t *out, const uint8_t *in,
+    size_t len, int final);
+
+/*
+ * Parses a sealed header: checks the magic and the version and copies the
+ * recipient out.  Returns 0, CS_ETRUNC when len is shorter than the
+ * header, CS_EDECODE (not a sealed bundle) or CS_EVERSION, with a static
+ * *cause.
+ */
+int proto_seal_parse_header(const uint8_t *buf, size_t len,
+    uint8_t recipient[PROTO_KEY_LEN], const char **cause);
+
+/*
+ * Starts opening a sealed stream with this node's secret key sk (64
+ * bytes, as node.key).  Returns 0 with *sp set, or the error of
+ * proto_seal_parse_header(), or CS_EPERM when the header names another
+ * recipient, or CS_ESIG when the ephemeral key is unusable, with a static
+ * *cause.  A wrong key is not always caught here: an altered header is
+ * caught by the first chunk failing to open.
+ */
+int proto_seal_open_begin(struct proto_seal **sp,
+    const uint8_t hdr[PROTO_SEAL_HEADER_LEN], const uint8_t sk[PROTO_SK_LEN],
+    const char **cause);
+
+/*
+ * Opens the chunk at the start of buf (len bytes) into out, which must
+ * hold PROTO_SEAL_CHUNK bytes.  Returns the bytes of buf used (> 0) with
+ * *outlen and *final set; 0 when more bytes are needed (len is less than
+ * PROTO_SEAL_MAX_SEALED then); or a negative error with a static *cause:
+ * CS_EBOUND (a length outside the chunk bounds), CS_ESIG (the chunk does
+ * not authenticate: damaged, altered, reordered or from another stream),
+ * CS_EDECODE (a chunk after the final one, or an unknown tag).  After an
+ * error the stream stays failed.
+ */
+int proto_seal_pull(struct proto_seal *ps, const uint8_t *buf, size_t len,
+    uint8_t *out, size_t *outlen, int *final, const char **cause);
+
+/* Returns the number of chunks sealed or opened so far. */
+uint64_t proto_seal_chunks(const struct proto_seal *ps);
+
+/* Wipes and frees a stream state; NULL is allowed. */
+void proto_seal_free(struct proto_seal *ps);
+
 #endif /* CAFESYNC_PROTO_H */

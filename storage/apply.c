@@ -520,8 +520,8 @@ index_apply(struct store *s, MDB_txn *txn, const uint8_t *id,
 }
 
 /* XORs BLAKE2b(id || bytes) into digest. */
-static void
-digest_mix(uint8_t digest[PROTO_HASH_LEN], const uint8_t *id,
+void
+store_digest_mix(uint8_t digest[PROTO_HASH_LEN], const uint8_t *id,
     const void *bytes, size_t len)
 {
 	crypto_generichash_state st;
@@ -575,8 +575,8 @@ apply_op(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		goto out;
 	mrec_encode(&m, &ax->rec);
 	if (m.exists)
-		digest_mix(ax->digest, op->id, m.oldbuf, m.oldlen);
-	digest_mix(ax->digest, op->id, ax->rec.sb.data, ax->rec.sb.size);
+		store_digest_mix(ax->digest, op->id, m.oldbuf, m.oldlen);
+	store_digest_mix(ax->digest, op->id, ax->rec.sb.data, ax->rec.sb.size);
 	ikeys_of(&m, &after);
 	if (!ikeys_equal(&before, &after) &&
 	    (rc = index_apply(s, txn, op->id, &before, 0)) != 0)

@@ -109,6 +109,11 @@ int store_meta_put(struct store *s, MDB_txn *txn, const char *key,
  * a restore, else 0. */
 int store_write_allowed(struct store *s, char **cause);
 
+/* XORs BLAKE2b(id || bytes) into digest: how a record enters or leaves
+ * the store's digest. */
+void store_digest_mix(uint8_t digest[PROTO_HASH_LEN], const uint8_t *id,
+    const void *bytes, size_t len);
+
 /* Wall clock in milliseconds. */
 uint64_t store_now_ms(void);
 

@@ -456,6 +456,16 @@ int store_bundle_export(struct store *s, FILE *f,
     const struct store_since *since, size_t nsince, uint64_t *count,
     char **cause);
 
+/*
+ * Writes a bundle like store_bundle_export(), sealed to the node whose id
+ * is to (docs/formats.md, "Sealed bundle"): only that node's secret key
+ * opens it.  Returns 0, CS_EUSAGE when to is not a key a bundle can be
+ * sealed to, or CS_EIO, with *cause.
+ */
+int store_bundle_export_sealed(struct store *s, FILE *f,
+    const uint8_t to[PROTO_KEY_LEN], const struct store_since *since,
+    size_t nsince, uint64_t *count, char **cause);
+
 /* Called for each refused commit of an import (index is 1-based). */
 typedef void (*store_refuse_fn)(uint64_t index, const uint8_t *origin,
     uint64_t seq, const char *why, void *arg);
@@ -471,8 +481,104 @@ struct store_import_stats {
  * stream stops the import at the damage (counted as one refusal).  Returns
  * 0 when the stream was read to its end, or an error with *cause; look at
  * stats for refusals.
+ *
+ * A sealed bundle is recognised by its magic and opened with this node's
+ * key; then the plain bundle inside is imported as above.  Nothing is
+ * applied unless every chunk opens and the final one is there, so a
+ * failure leaves the store as it was: CS_EPERM when it is sealed to
+ * another node, CS_EDECODE or CS_EVERSION for a header this code does not
+ * read, CS_ESIG for a damaged, altered or reordered chunk (or bytes after
+ * the final one), CS_ETRUNC for a file that ends early, each with *cause
+ * naming the header or the chunk.  A sealed bundle read from a pipe is
+ * first copied, still sealed, to a temporary file, since it is read twice.
  */
 int store_bundle_import(struct store *s, FILE *f, store_refuse_fn fn,
     void *arg, struct store_import_stats *stats, char **cause);
+
+/* ---- audit ------------------------------------------------------------ */
+
+/*
+ * What an integrity fault is about (store_audit()):
+ *   COMMIT   a stored commit that does not decode, is filed under another
+ *            (origin, seq), breaks its origin's chain, is missing from it,
+ *            or whose signature does not verify;
+ *   HEAD     a head that disagrees with the last stored commit of its
+ *            origin, or that names a commit not stored;
+ *   HISTORY  an applied op missing from its record's history, or a history
+ *            entry that names no stored commit or op;
+ *   DIGEST   the stored digest is not the digest of the stored records;
+ *   RECORD   a record that differs from the one replaying the log gives;
+ *   REPLAY   a commit that verifies but that replaying the log refuses.
+ */
+enum store_audit_kind {
+	STORE_AUDIT_COMMIT,
+	STORE_AUDIT_HEAD,
+	STORE_AUDIT_HISTORY,
+	STORE_AUDIT_DIGEST,
+	STORE_AUDIT_RECORD,
+	STORE_AUDIT_REPLAY,
+};
+
+/* One fault; every pointer is valid during the callback only. */
+struct store_audit_fault {
+	enum store_audit_kind kind;
+	const uint8_t *origin;     /* the commit's or head's origin, or NULL */
+	uint64_t seq;              /* with origin: the commit's seq */
+	const uint8_t *id;         /* the record (HISTORY, RECORD), or NULL */
+	const char *why;
+};
+typedef void (*store_audit_fault_fn)(const struct store_audit_fault *f,
+    void *arg);
+
+/* What store_audit() looked at. */
+struct store_audit_stats {
+	uint64_t commits;          /* stored commits checked */
+	uint64_t origins;          /* origins with stored commits */
+	uint64_t ops;              /* ops of the commits that verify */
+	uint64_t history;          /* history entries */
+	uint64_t records;          /* stored records, removed ones included */
+	int replayed;              /* 1 when the log was replayed */
+	uint64_t replay_ms;        /* how long the replay took */
+	char replay_error[160];    /* why the replay could not run, or "" */
+};
+
+/*
+ * Checks the store's integrity: every stored commit (decoding, signature,
+ * chain, as store_verify() does, and its key), the heads against the log,
+ * every applied op against the history and back, and the stored digest
+ * against the stored records.  With replay, also applies every commit that
+ * verifies to an empty scratch store in a temporary directory ($TMPDIR or
+ * /tmp; removed before returning), in the order this node received them,
+ * and compares the records it derives with the stored ones byte for byte:
+ * this costs about as much as importing the whole log once.  When the
+ * scratch store cannot be made or written, st->replay_error says why and
+ * st->replayed stays 0.  Calls fn for each fault.  Returns the number of
+ * faults (0 when all hold), or CS_EDB when the store cannot be read.
+ */
+int store_audit(struct store *s, int replay, store_audit_fault_fn fn,
+    void *arg, struct store_audit_stats *st);
+
+/*
+ * One fork kept as evidence: a second, different commit of origin at a
+ * seq this node already holds.  stored is the commit applied at that seq
+ * (NULL when none is stored); fork is the evidence (NULL when its bytes
+ * no longer decode, why saying so); fork->recv_ms is 0 since the time a
+ * fork arrived is not kept.  evidence_ok is 1 when the fork's signature
+ * verifies for this network and its bytes hash to the hash it is filed
+ * under.  Valid during the callback only.
+ */
+struct store_fork {
+	const uint8_t *origin;
+	uint64_t seq;
+	const struct store_commit *stored;
+	const struct store_commit *fork;
+	int evidence_ok;
+	const char *why;
+};
+typedef int (*store_fork_fn)(const struct store_fork *f, void *arg);
+
+/* Walks the forks kept as evidence, by (origin, seq, hash); a non-zero
+ * return from fn stops.  Returns the number walked or CS_EDB. */
+int store_forks(struct store *s, store_fork_fn fn, void *arg);
 
 #endif /* CAFESYNC_STORAGE_H */
