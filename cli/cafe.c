@@ -49,6 +49,10 @@ const struct cmd_entry cmd_table[] = {
 	{ "bundle", "bundle export FILE [--since HEX:SEQ ...] [--to KEY] | "
 	    "bundle import FILE", "carry commits as a file, sealed to the "
 	    "recipient with --to", 1, cmd_bundle },
+	{ "member", "member add KEY --role hub|site|consultant --name NAME "
+	    "[--site ID] [--sites ID,...|--all] | member list [--json] | "
+	    "member revoke KEY [--after SEQ]",
+	    "the admin log: who may write and read", 1, cmd_member },
 	{ "audit", "audit [--site ID] [--json]",
 	    "prove the log intact and report each site's progress", 1,
 	    cmd_audit },

@@ -124,6 +124,7 @@ int cmd_help(struct cli *c);
 int cmd_peer(struct cli *c);
 int cmd_sync(struct cli *c);
 int cmd_audit(struct cli *c);
+int cmd_member(struct cli *c);
 
 /*
  * The control socket of the node's daemon (cmd_sync.c).  cli_ctl() sends

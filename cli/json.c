@@ -12,15 +12,17 @@
 static json_t *
 item_json(enum sch_ftype t, const msgpack_object *o)
 {
-	char hex[2 * PROTO_ID_LEN + 1];
+	char hex[2 * PROTO_KEY_LEN + 1];
 
 	switch (o->type) {
 	case MSGPACK_OBJECT_STR:
 		return json_stringn(o->via.str.ptr, o->via.str.size);
 	case MSGPACK_OBJECT_BIN:
-		if (o->via.bin.size != PROTO_ID_LEN)
+		if (o->via.bin.size != PROTO_ID_LEN &&
+		    o->via.bin.size != PROTO_KEY_LEN)
 			return json_null();
-		proto_hex(hex, (const uint8_t *)o->via.bin.ptr, PROTO_ID_LEN);
+		proto_hex(hex, (const uint8_t *)o->via.bin.ptr,
+		    o->via.bin.size);
 		return json_string(hex);
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
 		if (t == SCH_DEC2)
@@ -53,7 +55,7 @@ cli_value_json(const struct sch_field *f, const msgpack_object *v)
 json_t *
 cli_rec_json(const struct store_rec *r)
 {
-	char hex[2 * PROTO_ID_LEN + 1];
+	char hex[2 * PROTO_KEY_LEN + 1];
 	json_t *o = json_object();
 	unsigned i;
 

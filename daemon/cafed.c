@@ -195,6 +195,7 @@ main(int argc, char **argv)
 		    D.restore_pending ? "; restored: waiting for its own "
 		    "log before local writes" : "");
 	}
+	trust_reload();
 	sync_heads_refresh();
 	peers_load(&cause);
 	sd_notify(0, "READY=1");
@@ -205,6 +206,7 @@ main(int argc, char **argv)
 	rc = uv_loop_close(D.loop);
 	store_close(D.store);
 	vv_free(&D.ours);
+	trust_free();
 	cfg_free(&D.cfg);
 	free(D.data);
 	free(D.config_path);

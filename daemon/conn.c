@@ -158,6 +158,8 @@ on_open(struct conn *c)
 	const uint8_t *pref;
 	int c_is_pref;
 
+	if (p == NULL && !c->outbound && trust_key_state(c->w.peer) > 0)
+		p = peer_add_member(c->w.peer);
 	if (p == NULL) {
 		conn_close(c, "no longer a configured peer");
 		return -1;
@@ -171,13 +173,22 @@ on_open(struct conn *c)
 	    p->key;
 	c_is_pref = (c->outbound ? D.info.node : p->key) == pref;
 	if (p->conn != NULL && p->conn != c && !p->conn->closing) {
-		if (!c_is_pref) {
+		/*
+		 * Two connections in the same direction are not a race of
+		 * dials: the old one is dead and not yet noticed, or the key
+		 * runs on two machines.  The newer one wins either way, and
+		 * its HEADS exchange shows a fork if there is one.
+		 */
+		int same_dir = p->conn->outbound == c->outbound;
+
+		if (!same_dir && !c_is_pref) {
 			c->peer = NULL;
 			conn_close(c, "a connection to this peer exists");
 			return -1;
 		}
-		conn_close(p->conn, "replaced by a connection both ends "
-		    "prefer");
+		conn_close(p->conn, same_dir ? "replaced by a newer "
+		    "connection of the same key" : "replaced by a connection "
+		    "both ends prefer");
 	}
 	c->peer = p;
 	p->conn = c;
@@ -189,6 +200,7 @@ on_open(struct conn *c)
 	p->attempts = 0;
 	if (p->retry != NULL)
 		uv_timer_stop(p->retry);
+	trust_set_reader(c);
 	log_info("peer %s (%s): connected (%s, %s)", p->name, c->addr,
 	    c->outbound ? "outbound" : "inbound", c->w.peer_role);
 	peer_set_state(p, PEER_SYNCING, NULL);
@@ -312,9 +324,19 @@ authorize(void *arg, const uint8_t key[PROTO_KEY_LEN], const char *role,
 		*why = "handshake: the peer has this node's own key";
 		return -1;
 	}
-	if (peer_find_key(key) == NULL) {
-		*why = "handshake: key is not a configured peer";
+	switch (trust_key_state(key)) {
+	case -1:
+		*why = "handshake: key revoked by the network's admin";
 		return -1;
+	case 0:
+		if (peer_find_key(key) == NULL) {
+			*why = "handshake: key is not a configured peer nor "
+			    "an enrolled member";
+			return -1;
+		}
+		break;
+	default:
+		break;
 	}
 	return 0;
 }

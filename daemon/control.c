@@ -125,7 +125,8 @@ lag_json(const struct conn *c)
 	for (i = 0; i < D.ours.n && json_array_size(a) < 64; i++) {
 		uint64_t t = vv_get(&c->theirs, D.ours.e[i].origin);
 
-		if (t == D.ours.e[i].seq)
+		if (t == D.ours.e[i].seq ||
+		    !trust_allows(c, D.ours.e[i].origin))
 			continue;
 		json_array_append_new(a, json_pack("{s:o, s:I, s:I}",
 		    "origin", hex_json(D.ours.e[i].origin, PROTO_KEY_LEN),
@@ -178,6 +179,8 @@ status_json(void)
 			json_object_set_new(pj, "to_receive",
 			    json_integer((json_int_t)r));
 			json_object_set_new(pj, "lag", lag_json(p->conn));
+			json_object_set_new(pj, "reads", json_string(
+			    store_role_name(p->conn->reader.role)));
 		}
 		json_array_append_new(peers, pj);
 	}

@@ -15,6 +15,7 @@
  *   conn.c     one connection: handshake, frames, messages, keepalive
  *   sync.c     anti-entropy: heads, batches, acks, flow control, relay
  *   control.c  the control socket that `cafe` talks to
+ *   trust.c    the enrolled and revoked keys, for the handshake
  */
 #ifndef CAFESYNC_DAEMON_H
 #define CAFESYNC_DAEMON_H
@@ -140,6 +141,7 @@ struct peer {
 	char addr[272];              /* "" when inbound only */
 	uint8_t key[PROTO_KEY_LEN];
 	int from_store;              /* added by `cafe peer add` */
+	int member;                  /* not configured: an enrolled member */
 	struct conn *conn;           /* the open (or opening) connection */
 	enum peer_state state;
 	char error[200];
@@ -153,6 +155,23 @@ struct peer {
 };
 
 struct rx_batch;
+
+/* A commit the peer asked for by (origin, seq). */
+struct want_ent {
+	uint8_t origin[PROTO_KEY_LEN];
+	uint64_t seq;
+};
+
+/* A commit's bytes to pass on as they are (a fork's evidence). */
+struct extra_ent {
+	uint8_t *e;
+	size_t elen;
+	uint8_t sig[PROTO_SIG_LEN];
+};
+
+/* Bounds of the two queues above, per connection. */
+#define SYNC_MAX_WANTS 4096
+#define SYNC_MAX_EXTRA 64
 
 /* Batches a sender may have unacknowledged, besides the byte window. */
 #define SYNC_MAX_UNACKED 256
@@ -187,6 +206,16 @@ struct conn {
 	struct store_failed failed;
 	uint64_t rx_commits, rx_refused;
 	uint64_t batch_in;           /* batches received */
+	/* Who the peer is in the admin log, set when it opens: what it
+	 * may read (trust_allows()). */
+	struct store_member reader;
+	/* Fork evidence (WANT): commits the peer asked for by seq, and fork
+	 * commits to pass on; sent ahead of the rest, both bounded. */
+	struct want_ent *wants;
+	size_t nwants;
+	struct extra_ent *extra;
+	size_t nextra;
+	struct vv wanted;            /* origins we sent a WANT for */
 	/* Sending. */
 	int heads_sent;
 	int reading;                 /* a read job in flight */
@@ -217,6 +246,9 @@ struct daemon {
 	uint64_t txnid;              /* the last store write we know of */
 	int heads_loading;
 	int heads_again;
+	struct store_member *members; /* the admin log, for the loop */
+	size_t nmembers;
+	int keys_loading, keys_again;
 	int restore_pending;         /* waiting for our own log back */
 	int restore_ready;           /* a peer told us how far it goes */
 	uint64_t restore_target;
@@ -232,6 +264,7 @@ uint64_t now_ms(void);
 int peers_load(char **cause);           /* config + store peers */
 void peers_reload(void);                /* again, applying changes */
 struct peer *peer_find_key(const uint8_t key[PROTO_KEY_LEN]);
+struct peer *peer_add_member(const uint8_t key[PROTO_KEY_LEN]);
 void peer_set_state(struct peer *p, enum peer_state st, const char *error);
 void peer_dial_soon(struct peer *p, int now);
 void peers_free(void);
@@ -262,6 +295,16 @@ void sync_counts(const struct conn *c, uint64_t *to_send,
     uint64_t *to_recv);
 int sync_caught_up(const struct conn *c);
 void sync_update_state(struct conn *c);
+
+/* trust.c */
+void trust_reload(void);                /* re-read the admin log */
+/* Returns 1 enrolled, -1 revoked, 0 neither. */
+int trust_key_state(const uint8_t key[PROTO_KEY_LEN]);
+/* Tells whether the connection's peer may receive origin's log. */
+int trust_allows(const struct conn *c, const uint8_t *origin);
+/* Sets c->reader from the admin log (at open). */
+void trust_set_reader(struct conn *c);
+void trust_free(void);
 
 /* control.c */
 int control_start(char **cause);

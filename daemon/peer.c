@@ -212,6 +212,28 @@ peer_dial_soon(struct peer *p, int now)
 
 /* ---- the peer list ---------------------------------------------------- */
 
+/*
+ * Adds a peer for an enrolled member that connected without being
+ * configured (a site that joined, say): inbound only, named by its key,
+ * kept across reloads.
+ */
+struct peer *
+peer_add_member(const uint8_t key[PROTO_KEY_LEN])
+{
+	struct peer *p = xcalloc(1, sizeof(*p)), **pp;
+	char k[17];
+
+	snprintf(p->name, sizeof(p->name), "member-%s", log_key(key, k));
+	memcpy(p->key, key, PROTO_KEY_LEN);
+	p->member = 1;
+	p->state = PEER_OFFLINE;
+	for (pp = &D.peers; *pp != NULL; pp = &(*pp)->next)
+		;
+	*pp = p;
+	log_info("peer %s: an enrolled member, added", p->name);
+	return p;
+}
+
 static void
 free_timer(uv_handle_t *h)
 {
@@ -296,8 +318,9 @@ peers_apply(struct load *l)
 	struct peer *p, **pp;
 	size_t i;
 
+	/* Members that connected on their own stay. */
 	for (p = D.peers; p != NULL; p = p->next)
-		p->mark = 0;
+		p->mark = p->member;
 	for (i = 0; i < l->n; i++) {
 		const struct cfg_peer *cp = &l->list[i];
 

@@ -101,12 +101,15 @@ sync_counts(const struct conn *c, uint64_t *to_send, uint64_t *to_recv)
 		int d = i == a->n ? 1 : j == b->n ? -1 :
 		    memcmp(a->e[i].origin, b->e[j].origin, PROTO_KEY_LEN);
 
-		if (d < 0)
-			*to_send += a->e[i++].seq;
-		else if (d > 0)
+		if (d < 0) {
+			if (trust_allows(c, a->e[i].origin))
+				*to_send += a->e[i].seq;
+			i++;
+		} else if (d > 0)
 			*to_recv += b->e[j++].seq;
 		else {
-			if (a->e[i].seq > b->e[j].seq)
+			if (a->e[i].seq > b->e[j].seq &&
+			    trust_allows(c, a->e[i].origin))
 				*to_send += a->e[i].seq - b->e[j].seq;
 			else
 				*to_recv += b->e[j].seq - a->e[i].seq;
@@ -122,7 +125,8 @@ sync_caught_up(const struct conn *c)
 	uint64_t s, r;
 
 	if (!c->open || c->closing || !c->got_heads || !c->heads_sent ||
-	    c->reading || c->rxq != NULL || c->inflight != 0)
+	    c->reading || c->rxq != NULL || c->inflight != 0 ||
+	    c->nwants != 0 || c->nextra != 0)
 		return 0;
 	sync_counts(c, &s, &r);
 	return s == 0 && r == 0;
@@ -142,20 +146,34 @@ sync_update_state(struct conn *c)
 void
 sync_conn_free(struct conn *c)
 {
+	size_t i;
+
 	vv_free(&c->theirs);
+	vv_free(&c->wanted);
+	store_member_free(&c->reader);
+	free(c->wants);
+	for (i = 0; i < c->nextra; i++)
+		free(c->extra[i].e);
+	free(c->extra);
 	free(c->failed.origin);
 	c->failed.origin = NULL;
 }
 
 /* ---- our heads -------------------------------------------------------- */
 
+struct head_rec {
+	uint8_t origin[PROTO_KEY_LEN];
+	uint64_t seq;
+	uint8_t hash[PROTO_HASH_LEN];
+};
+
 struct heads_job {
 	struct job j;
 	struct vv vv;
 	uint64_t txnid;
 	struct conn *c;          /* to send HEADS to, or NULL */
-	struct proto_enc msg;
-	size_t count;
+	struct head_rec *heads;  /* for c: every head, filtered on the loop */
+	size_t n, cap;
 };
 
 static int
@@ -166,13 +184,15 @@ heads_collect(const uint8_t origin[PROTO_KEY_LEN], uint64_t seq,
 
 	vv_raise(&hj->vv, origin, seq);
 	if (hj->c != NULL) {
-		msgpack_pack_array(&hj->msg.pk, 3);
-		msgpack_pack_bin(&hj->msg.pk, PROTO_KEY_LEN);
-		msgpack_pack_bin_body(&hj->msg.pk, origin, PROTO_KEY_LEN);
-		msgpack_pack_uint64(&hj->msg.pk, seq);
-		msgpack_pack_bin(&hj->msg.pk, PROTO_HASH_LEN);
-		msgpack_pack_bin_body(&hj->msg.pk, hash, PROTO_HASH_LEN);
-		hj->count++;
+		if (hj->n == hj->cap) {
+			hj->cap = hj->cap ? hj->cap * 2 : 16;
+			hj->heads = xreallocarray(hj->heads, hj->cap,
+			    sizeof(*hj->heads));
+		}
+		memcpy(hj->heads[hj->n].origin, origin, PROTO_KEY_LEN);
+		hj->heads[hj->n].seq = seq;
+		memcpy(hj->heads[hj->n].hash, hash, PROTO_HASH_LEN);
+		hj->n++;
 	}
 	return 0;
 }
@@ -184,8 +204,30 @@ heads_run(struct job *j)
 	struct store *s = worker_store();
 
 	hj->txnid = store_txnid(s);
-	proto_enc_init(&hj->msg);
 	store_heads(s, heads_collect, hj);
+}
+
+/* Sends HEADS: our heads the peer may read, and no other. */
+static void
+send_heads(struct conn *c, const struct heads_job *hj)
+{
+	struct proto_enc m;
+	size_t i, count = 0;
+
+	for (i = 0; i < hj->n; i++)
+		count += trust_allows(c, hj->heads[i].origin);
+	proto_enc_init(&m);
+	wire_pack_heads_begin(&m, count);
+	for (i = 0; i < hj->n; i++)
+		if (trust_allows(c, hj->heads[i].origin))
+			wire_pack_head(&m, hj->heads[i].origin,
+			    hj->heads[i].seq, hj->heads[i].hash);
+	if (conn_send(c, &m) == 0) {
+		c->heads_sent = 1;
+		log_debug("peer %s: sent heads of %zu origins (of %zu)",
+		    c->peer ? c->peer->name : c->addr, count, hj->n);
+	}
+	proto_enc_free(&m);
 }
 
 /* Merges heads read from the store into ours. */
@@ -203,7 +245,6 @@ heads_done(struct job *j)
 {
 	struct heads_job *hj = (struct heads_job *)j;
 	struct conn *c = hj->c;
-	struct proto_enc m;
 
 	if (j->ran && !D.stopping) {
 		ours_merge(&hj->vv);
@@ -212,18 +253,7 @@ heads_done(struct job *j)
 	}
 	if (c != NULL) {
 		if (j->ran && !c->closing) {
-			/* The heads were packed without their header. */
-			proto_enc_init(&m);
-			wire_pack_heads_begin(&m, hj->count);
-			msgpack_sbuffer_write(&m.sb, hj->msg.sb.data,
-			    hj->msg.sb.size);
-			if (conn_send(c, &m) == 0) {
-				c->heads_sent = 1;
-				log_debug("peer %s: sent heads of %zu origins",
-				    c->peer ? c->peer->name : c->addr,
-				    hj->count);
-			}
-			proto_enc_free(&m);
+			send_heads(c, hj);
 			sync_pump(c);
 			sync_update_state(c);
 		}
@@ -235,11 +265,12 @@ heads_done(struct job *j)
 			sync_heads_refresh();
 		}
 		if (j->ran && !D.stopping) {
+			trust_reload();
 			sync_pump_all();
 			control_check_waiters();
 		}
 	}
-	proto_enc_free(&hj->msg);
+	free(hj->heads);
 	vv_free(&hj->vv);
 	free(hj);
 }
@@ -357,6 +388,7 @@ struct read_job {
 	struct conn *c;
 	struct want *w;
 	size_t nw;
+	int exact;              /* single commits the peer asked for */
 	uint64_t batch;
 	unsigned max_commits;
 	struct proto_enc items;
@@ -398,6 +430,23 @@ read_run(struct job *j)
 	}
 }
 
+/* Seals a COMMITS batch already packed in m and counts it in flight. */
+static int
+send_batch(struct conn *c, struct proto_enc *m, uint64_t batch, size_t n)
+{
+	size_t bytes = m->sb.size;
+
+	if (conn_send(c, m) != 0)
+		return -1;
+	c->batch_out = batch;
+	c->ring[batch % SYNC_MAX_UNACKED] = bytes;
+	c->inflight += bytes;
+	c->tx_commits += n;
+	if (c->peer != NULL)
+		c->peer->sent += n;
+	return 0;
+}
+
 static void
 read_done(struct job *j)
 {
@@ -408,7 +457,7 @@ read_done(struct job *j)
 
 	c->reading = 0;
 	if (j->ran && !c->closing && rj->n > 0) {
-		for (i = 0; i < rj->nw; i++)
+		for (i = 0; i < rj->nw && !rj->exact; i++)
 			if (rj->w[i].last != 0)
 				vv_raise(&c->theirs, rj->w[i].origin,
 				    rj->w[i].last);
@@ -417,19 +466,14 @@ read_done(struct job *j)
 		msgpack_sbuffer_write(&m.sb, rj->items.sb.data,
 		    rj->items.sb.size);
 		bytes = m.sb.size;
-		if (conn_send(c, &m) == 0) {
-			c->batch_out = rj->batch;
-			c->ring[rj->batch % SYNC_MAX_UNACKED] = bytes;
-			c->inflight += bytes;
-			c->tx_commits += rj->n;
-			if (c->peer != NULL)
-				c->peer->sent += rj->n;
+		if (send_batch(c, &m, rj->batch, rj->n) == 0)
 			log_debug("peer %s: sent batch %llu: %zu commits, "
 			    "%zu bytes", c->peer ? c->peer->name : c->addr,
 			    (unsigned long long)rj->batch, rj->n, bytes);
-		}
 		proto_enc_free(&m);
 		sync_pump(c);
+	} else if (j->ran && !c->closing && rj->exact) {
+		/* Asked-for commits this node does not hold: nothing to do. */
 	} else if (j->ran && !c->closing) {
 		/* Nothing where the heads said there was: wait for news. */
 		for (i = 0; i < rj->nw; i++)
@@ -443,6 +487,70 @@ read_done(struct job *j)
 	free(rj->w);
 	free(rj);
 	conn_unref(c);
+}
+
+/* Sends the fork evidence waiting for this peer, in one batch. */
+static void
+send_extra(struct conn *c)
+{
+	struct proto_enc m;
+	size_t i;
+
+	proto_enc_init(&m);
+	wire_pack_commits_begin(&m, c->batch_out + 1, c->nextra);
+	for (i = 0; i < c->nextra; i++)
+		proto_bundle_item(&m, c->extra[i].e, c->extra[i].elen,
+		    c->extra[i].sig);
+	if (m.sb.size <= WIRE_MAX_FRAME)
+		send_batch(c, &m, c->batch_out + 1, c->nextra);
+	proto_enc_free(&m);
+	for (i = 0; i < c->nextra; i++)
+		free(c->extra[i].e);
+	c->nextra = 0;
+}
+
+/* Queues a commit's bytes for the peer of c (fork evidence). */
+static void
+queue_extra(struct conn *c, const uint8_t *e, size_t elen,
+    const uint8_t *sig)
+{
+	struct extra_ent *x;
+
+	if (c->nextra >= SYNC_MAX_EXTRA)
+		return;
+	if (c->extra == NULL)
+		c->extra = xcalloc(SYNC_MAX_EXTRA, sizeof(*c->extra));
+	x = &c->extra[c->nextra++];
+	x->e = xmalloc(elen);
+	memcpy(x->e, e, elen);
+	x->elen = elen;
+	memcpy(x->sig, sig, PROTO_SIG_LEN);
+}
+
+/* Starts reading the commits the peer asked for by seq. */
+static void
+read_wants(struct conn *c)
+{
+	struct read_job *rj = xcalloc(1, sizeof(*rj));
+	size_t i, n = c->nwants < 256 ? c->nwants : 256;
+
+	rj->w = xcalloc(n, sizeof(*rj->w));
+	for (i = 0; i < n; i++) {
+		memcpy(rj->w[i].origin, c->wants[i].origin, PROTO_KEY_LEN);
+		rj->w[i].from = rj->w[i].to = c->wants[i].seq;
+	}
+	rj->nw = n;
+	memmove(c->wants, c->wants + n, (c->nwants - n) * sizeof(*c->wants));
+	c->nwants -= n;
+	rj->exact = 1;
+	rj->c = c;
+	rj->batch = c->batch_out + 1;
+	rj->max_commits = (unsigned)n;
+	rj->j.run = read_run;
+	rj->j.done = read_done;
+	c->reading = 1;
+	c->refs++;
+	worker_submit(&rj->j);
 }
 
 /*
@@ -462,16 +570,45 @@ sync_pump(struct conn *c)
 	if (c->inflight >= D.cfg.window ||
 	    c->batch_out - c->batch_acked >= SYNC_MAX_UNACKED)
 		return;
+	/* Fork evidence first: it is small and rare. */
+	if (c->nextra > 0) {
+		send_extra(c);
+		if (c->closing || c->inflight >= D.cfg.window)
+			return;
+	}
+	if (c->nwants > 0) {
+		read_wants(c);
+		return;
+	}
 	rj = NULL;
-	for (k = 0; k < n; k++) {
-		const struct vv_entry *e = &D.ours.e[(c->rr + k) % n];
-		uint64_t have = vv_get(&c->theirs, e->origin);
+	/* k == n is the admin log, first: it says who may write the rest. */
+	for (k = n + 1; k-- > 0;) {
+		const struct vv_entry *e;
+		uint64_t have;
 
-		if (e->seq <= have)
+		if (k == n) {
+			struct vv_entry *a = NULL;
+			size_t x;
+
+			for (x = 0; x < n && a == NULL; x++)
+				if (memcmp(D.ours.e[x].origin, D.info.network,
+				    PROTO_KEY_LEN) == 0)
+					a = &D.ours.e[x];
+			if (a == NULL)
+				continue;
+			e = a;
+		} else {
+			e = &D.ours.e[(c->rr + (n - 1 - k)) % n];
+			if (memcmp(e->origin, D.info.network,
+			    PROTO_KEY_LEN) == 0)
+				continue;	/* done first */
+		}
+		have = vv_get(&c->theirs, e->origin);
+		if (e->seq <= have || !trust_allows(c, e->origin))
 			continue;
 		if (rj == NULL) {
 			rj = xcalloc(1, sizeof(*rj));
-			rj->w = xreallocarray(NULL, n, sizeof(*rj->w));
+			rj->w = xreallocarray(NULL, n + 1, sizeof(*rj->w));
 		}
 		i = rj->nw++;
 		memcpy(rj->w[i].origin, e->origin, PROTO_KEY_LEN);
@@ -503,6 +640,168 @@ sync_pump_all(void)
 		sync_update_state(c);
 	}
 	restore_check(NULL);
+}
+
+/* ---- forks ------------------------------------------------------------ */
+
+/*
+ * Two commits of one origin at one seq (one key on two machines) would
+ * pass unnoticed if each side only compared seqs.  So after HEADS, each
+ * side compares the peer's head hash with its own commit at that seq and,
+ * where they differ, asks for the peer's commit (WANT): the store keeps it
+ * as evidence of a fork.  Forks already kept go to every peer that reads
+ * the origin, so the hub's evidence reaches the replicas.
+ */
+struct fork_job {
+	struct job j;
+	struct conn *c;
+	struct want_ent *check;      /* the peer's heads at or below ours */
+	uint8_t (*hash)[PROTO_HASH_LEN];
+	size_t n;
+	struct want_ent *differ;     /* where our commit differs */
+	size_t ndiffer;
+	struct extra_ent *forks;     /* fork evidence kept here */
+	size_t nforks;
+};
+
+static int
+hash_at(uint64_t seq, const uint8_t *e, size_t elen, const uint8_t *sig,
+    void *arg)
+{
+	uint8_t *out = arg;
+
+	(void)seq;
+	proto_hash(out, e, elen, sig);
+	return 1;
+}
+
+static int
+fork_collect(const struct store_fork *f, void *arg)
+{
+	struct fork_job *fj = arg;
+	struct extra_ent *x;
+
+	if (fj->nforks >= SYNC_MAX_EXTRA || f->fork == NULL)
+		return 0;
+	if (fj->forks == NULL)
+		fj->forks = xcalloc(SYNC_MAX_EXTRA, sizeof(*fj->forks));
+	x = &fj->forks[fj->nforks++];
+	x->e = xmalloc(f->fork->elen);
+	memcpy(x->e, f->fork->e, f->fork->elen);
+	x->elen = f->fork->elen;
+	memcpy(x->sig, f->fork->sig, PROTO_SIG_LEN);
+	return 0;
+}
+
+static void
+fork_run(struct job *j)
+{
+	struct fork_job *fj = (struct fork_job *)j;
+	struct store *s = worker_store();
+	uint8_t mine[PROTO_HASH_LEN];
+	size_t i;
+
+	fj->differ = xcalloc(fj->n + 1, sizeof(*fj->differ));
+	for (i = 0; i < fj->n; i++) {
+		memset(mine, 0, sizeof(mine));
+		store_log_raw(s, fj->check[i].origin, fj->check[i].seq,
+		    hash_at, mine);
+		if (memcmp(mine, fj->hash[i], PROTO_HASH_LEN) != 0)
+			fj->differ[fj->ndiffer++] = fj->check[i];
+	}
+	store_forks(s, fork_collect, fj);
+}
+
+static void
+fork_done(struct job *j)
+{
+	struct fork_job *fj = (struct fork_job *)j;
+	struct conn *c = fj->c;
+	struct proto_enc m;
+	const char *name = c->peer ? c->peer->name : c->addr;
+	size_t i, n;
+
+	if (j->ran && !c->closing && fj->ndiffer > 0) {
+		n = fj->ndiffer < WIRE_MAX_WANTS ? fj->ndiffer : WIRE_MAX_WANTS;
+		log_warnx("peer %s: holds other commits than ours at %zu "
+		    "heads: asking for them as fork evidence", name, n);
+		proto_enc_init(&m);
+		wire_pack_want_begin(&m, n);
+		for (i = 0; i < n; i++) {
+			wire_pack_want(&m, fj->differ[i].origin,
+			    fj->differ[i].seq);
+			vv_raise(&c->wanted, fj->differ[i].origin, 1);
+		}
+		conn_send(c, &m);
+		proto_enc_free(&m);
+	}
+	for (i = 0; i < fj->nforks; i++) {
+		struct proto_commit pc;
+
+		if (j->ran && !c->closing && proto_commit_decode(&pc,
+		    fj->forks[i].e, fj->forks[i].elen, NULL) == 0) {
+			if (trust_allows(c, pc.origin))
+				queue_extra(c, fj->forks[i].e,
+				    fj->forks[i].elen, fj->forks[i].sig);
+			proto_commit_free(&pc);
+		}
+		free(fj->forks[i].e);
+	}
+	if (!c->closing)
+		sync_pump(c);
+	free(fj->forks);
+	free(fj->check);
+	free(fj->hash);
+	free(fj->differ);
+	free(fj);
+	conn_unref(c);
+}
+
+/* Checks the peer's heads against our commits at the same seqs. */
+static void
+fork_check(struct conn *c, const struct wire_msg *m)
+{
+	struct fork_job *fj = xcalloc(1, sizeof(*fj));
+	size_t i;
+
+	fj->check = xcalloc(m->nheads + 1, sizeof(*fj->check));
+	fj->hash = xcalloc(m->nheads + 1, sizeof(*fj->hash));
+	for (i = 0; i < m->nheads; i++) {
+		const struct wire_head *h = &m->heads[i];
+
+		if (h->seq == 0 || h->seq > vv_get(&D.ours, h->origin))
+			continue;
+		memcpy(fj->check[fj->n].origin, h->origin, PROTO_KEY_LEN);
+		fj->check[fj->n].seq = h->seq;
+		memcpy(fj->hash[fj->n], h->hash, PROTO_HASH_LEN);
+		fj->n++;
+	}
+	fj->c = c;
+	fj->j.run = fork_run;
+	fj->j.done = fork_done;
+	c->refs++;
+	worker_submit(&fj->j);
+}
+
+/* Takes a WANT: queue the asked-for commits the peer may read. */
+static int
+on_want(struct conn *c, const struct wire_msg *m)
+{
+	size_t i;
+
+	if (c->nwants + m->nheads > SYNC_MAX_WANTS)
+		return -1;
+	if (c->wants == NULL)
+		c->wants = xcalloc(SYNC_MAX_WANTS, sizeof(*c->wants));
+	for (i = 0; i < m->nheads; i++) {
+		if (!trust_allows(c, m->heads[i].origin))
+			continue;
+		memcpy(c->wants[c->nwants].origin, m->heads[i].origin,
+		    PROTO_KEY_LEN);
+		c->wants[c->nwants++].seq = m->heads[i].seq;
+	}
+	sync_pump(c);
+	return 0;
 }
 
 /* ---- receiving -------------------------------------------------------- */
@@ -565,6 +864,37 @@ apply_run(struct job *j)
 
 static void apply_done(struct job *j);
 
+/*
+ * The peer's commit at seq + 1 does not follow ours at seq: ask for its
+ * commit at seq, which the store keeps as a fork's evidence.
+ */
+static void
+want_one(struct conn *c, const uint8_t *origin, uint64_t seq)
+{
+	struct proto_enc m;
+
+	vv_raise(&c->wanted, origin, 1);
+	proto_enc_init(&m);
+	wire_pack_want_begin(&m, 1);
+	wire_pack_want(&m, origin, seq);
+	conn_send(c, &m);
+	proto_enc_free(&m);
+}
+
+/* Passes a newly kept fork on to every other peer that reads its origin. */
+static void
+relay_fork(struct conn *from, const struct store_item *it)
+{
+	struct conn *o;
+
+	for (o = D.conns; o != NULL; o = o->next)
+		if (o != from && o->open && !o->closing && o->heads_sent &&
+		    trust_allows(o, it->origin)) {
+			queue_extra(o, it->e, it->elen, it->sig);
+			sync_pump(o);
+		}
+}
+
 /* Hands the first batch to the store thread once it is checked. */
 static void
 apply_next(struct conn *c)
@@ -603,6 +933,7 @@ apply_done(struct job *j)
 	struct proto_enc m;
 	char k[17];
 	size_t i;
+	int admin = 0;
 
 	c->applying = 0;
 	rx_pop(c);
@@ -629,6 +960,9 @@ apply_done(struct job *j)
 
 		if (it->result == 0 || it->result == CS_EDUP) {
 			applied += it->result == 0;
+			if (it->result == 0 && memcmp(it->origin,
+			    D.info.network, PROTO_KEY_LEN) == 0)
+				admin = 1;
 			vv_raise(&D.ours, it->origin, it->seq);
 			vv_raise(&c->theirs, it->origin, it->seq);
 			continue;
@@ -639,6 +973,11 @@ apply_done(struct job *j)
 		log_warnx("peer %s: refused commit %s:%llu: %s", name,
 		    log_key(it->origin, k), (unsigned long long)it->seq,
 		    it->cause);
+		if (it->result == CS_ECHAIN && it->seq > 1 &&
+		    vv_get(&c->wanted, it->origin) == 0)
+			want_one(c, it->origin, it->seq - 1);
+		if (it->result == CS_EFORK)
+			relay_fork(c, it);
 	}
 	c->rx_commits += applied;
 	c->rx_refused += refused;
@@ -658,6 +997,8 @@ apply_done(struct job *j)
 	if (c->rxq_len < SYNC_RX_QUEUE)
 		conn_resume(c);
 	restore_check(c);
+	if (admin)
+		trust_reload();
 	/* Our heads moved: relay to every peer that lacks the news. */
 	if (applied > 0)
 		sync_pump_all();
@@ -797,8 +1138,15 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 		    c->addr, m.nheads, (unsigned long long)r,
 		    (unsigned long long)s);
 		restore_check(c);
+		fork_check(c, &m);
 		sync_pump(c);
 		sync_update_state(c);
+		break;
+	case WIRE_MSG_WANT:
+		if (on_want(c, &m) != 0) {
+			wire_msg_free(&m);
+			return protocol_error(c, "protocol: too many wants");
+		}
 		break;
 	case WIRE_MSG_ACK:
 		if (m.n != c->batch_acked + 1 || m.n > c->batch_out) {

@@ -592,6 +592,41 @@ decode_heads(struct wire_msg *m, const msgpack_object *a, uint32_t n)
 	return NULL;
 }
 
+/* Decodes WANT's list; returns a static cause or NULL. */
+static const char *
+decode_wants(struct wire_msg *m, const msgpack_object *a, uint32_t n,
+    int *err)
+{
+	const msgpack_object *list, *h;
+	uint32_t i;
+
+	if (n != 2 || a[1].type != MSGPACK_OBJECT_ARRAY ||
+	    a[1].via.array.size == 0)
+		return "message: want is not [type, [[origin, seq], ...]]";
+	list = &a[1];
+	if (list->via.array.size > WIRE_MAX_WANTS) {
+		*err = CS_EBOUND;
+		return "message: want has too many entries";
+	}
+	m->nheads = list->via.array.size;
+	m->heads = msgpack_zone_malloc(m->zone, m->nheads * sizeof(*m->heads));
+	if (m->heads == NULL)
+		return "out of memory";
+	for (i = 0; i < m->nheads; i++) {
+		h = &list->via.array.ptr[i];
+		if (h->type != MSGPACK_OBJECT_ARRAY || h->via.array.size != 2)
+			return "message: a want is not an array of 2";
+		h = h->via.array.ptr;
+		if (!is_bin(&h[0], PROTO_KEY_LEN) || !is_uint(&h[1]) ||
+		    h[1].via.u64 == 0)
+			return "message: a want is not [origin bin 32, seq]";
+		m->heads[i].origin = (const uint8_t *)h[0].via.bin.ptr;
+		m->heads[i].seq = h[1].via.u64;
+		m->heads[i].hash = NULL;
+	}
+	return NULL;
+}
+
 /* Decodes COMMITS' batch and items; returns a static cause or NULL. */
 static const char *
 decode_commits(struct wire_msg *m, const msgpack_object *a, uint32_t n,
@@ -685,6 +720,9 @@ wire_msg_decode(struct wire_msg *m, const uint8_t *buf, size_t len,
 	case WIRE_MSG_HEADS:
 		why = decode_heads(m, a, n);
 		break;
+	case WIRE_MSG_WANT:
+		why = decode_wants(m, a, n, &err);
+		break;
 	case WIRE_MSG_COMMITS:
 		why = decode_commits(m, a, n, &err);
 		break;
@@ -763,6 +801,26 @@ wire_pack_head(struct proto_enc *enc, const uint8_t *origin, uint64_t seq,
 	msgpack_pack_uint64(&enc->pk, seq);
 	msgpack_pack_bin(&enc->pk, PROTO_HASH_LEN);
 	msgpack_pack_bin_body(&enc->pk, hash, PROTO_HASH_LEN);
+}
+
+/* Packs WANT's type and the header of its list of n entries. */
+void
+wire_pack_want_begin(struct proto_enc *enc, size_t n)
+{
+	proto_enc_reset(enc);
+	msgpack_pack_array(&enc->pk, 2);
+	msgpack_pack_uint64(&enc->pk, WIRE_MSG_WANT);
+	msgpack_pack_array(&enc->pk, n);
+}
+
+/* Packs one WANT entry. */
+void
+wire_pack_want(struct proto_enc *enc, const uint8_t *origin, uint64_t seq)
+{
+	msgpack_pack_array(&enc->pk, 2);
+	msgpack_pack_bin(&enc->pk, PROTO_KEY_LEN);
+	msgpack_pack_bin_body(&enc->pk, origin, PROTO_KEY_LEN);
+	msgpack_pack_uint64(&enc->pk, seq);
 }
 
 /* Packs COMMITS' type, batch and the header of its list of n items. */

@@ -57,6 +57,12 @@
  *   0x10 HEADS    [0x10, [[origin bin32, seq uint, hash bin32], ...]]
  *                 the sender's heads, limited to what the receiver may
  *                 read; sent once, first, by both sides.
+ *   0x12 WANT     [0x12, [[origin bin32, seq uint], ...]]
+ *                 asks for the sender's commit at each (origin, seq):
+ *                 sent when a head's hash or a received commit's prev
+ *                 shows the two sides hold different commits at one
+ *                 seq (a fork); the answer is a COMMITS batch.  At most
+ *                 WIRE_MAX_WANTS entries.
  *   0x20 COMMITS  [0x20, batch uint, [[E bin, sig bin64], ...]]
  *                 commits the receiver lacks, in log order per origin;
  *                 batch counts from 1 per connection and direction.
@@ -98,9 +104,11 @@
 #define WIRE_MAX_FRAME (2 * 1024 * 1024)
 #define WIRE_BATCH_BYTES (1024 * 1024)
 #define WIRE_MAX_REASON 200        /* bytes of an ERROR reason */
+#define WIRE_MAX_WANTS 1024        /* entries of one WANT */
 
 enum wire_msg_type {
 	WIRE_MSG_HEADS = 0x10,
+	WIRE_MSG_WANT = 0x12,
 	WIRE_MSG_COMMITS = 0x20,
 	WIRE_MSG_ACK = 0x21,
 	WIRE_MSG_PING = 0x30,
@@ -245,7 +253,7 @@ struct wire_msg {
 	uint64_t applied, refused;  /* ACK */
 	const char *reason;      /* ERROR: not NUL-terminated */
 	size_t reason_len;
-	struct wire_head *heads; /* HEADS */
+	struct wire_head *heads; /* HEADS; WANT (hash NULL) */
 	size_t nheads;
 	struct wire_item *items; /* COMMITS */
 	size_t nitems;
@@ -276,6 +284,9 @@ void wire_pack_head(struct proto_enc *enc, const uint8_t *origin,
     uint64_t seq, const uint8_t *hash);
 void wire_pack_commits_begin(struct proto_enc *enc, uint64_t batch,
     size_t n);
+void wire_pack_want_begin(struct proto_enc *enc, size_t n);
+void wire_pack_want(struct proto_enc *enc, const uint8_t *origin,
+    uint64_t seq);
 void wire_pack_ack(struct proto_enc *enc, uint64_t batch, uint64_t applied,
     uint64_t refused);
 void wire_pack_ping(struct proto_enc *enc, unsigned type, uint64_t nonce);

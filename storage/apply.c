@@ -708,6 +708,20 @@ fork_put(struct store *s, MDB_txn *txn, const struct store_item *it,
 	return 0;
 }
 
+/* Tells whether this fork is kept already. */
+static int
+fork_known(struct store *s, MDB_txn *txn, const struct store_item *it,
+    const uint8_t hash[PROTO_HASH_LEN])
+{
+	uint8_t key[PROTO_KEY_LEN + 8 + PROTO_HASH_LEN];
+	MDB_val k = { sizeof(key), key }, d;
+
+	memcpy(key, it->origin, PROTO_KEY_LEN);
+	put_be64(key + PROTO_KEY_LEN, it->seq);
+	memcpy(key + PROTO_KEY_LEN + 8, hash, PROTO_HASH_LEN);
+	return mdb_get(txn, s->dbi[DB_FORKS], &k, &d) == 0;
+}
+
 /* Refuses item it with err and a cause. */
 static void
 refuse(struct store_item *it, int err, const char *why)
@@ -757,6 +771,7 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 	uint8_t head_hash[PROTO_HASH_LEN], hash[PROTO_HASH_LEN];
 	uint8_t ckey[PROTO_KEY_LEN + 8];
 	uint64_t head = 0, head_hlc = 0;
+	char tbuf[sizeof(it->cause)];
 	MDB_val k, d;
 	uint32_t i;
 	int rc;
@@ -772,10 +787,6 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 	}
 	memcpy(it->origin, c.origin, PROTO_KEY_LEN);
 	it->seq = c.seq;
-	if (failed_has(ax->failed, c.origin)) {
-		refuse(it, CS_ESEQ, "follows a refused commit of its origin");
-		goto out;
-	}
 	store_head_get(s, txn, c.origin, &head, head_hash, &head_hlc);
 	if (c.seq <= head) {
 		memcpy(ckey, c.origin, PROTO_KEY_LEN);
@@ -798,12 +809,21 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 			goto out;
 		}
 		proto_hash(hash, it->e, it->elen, it->sig);
+		if (fork_known(s, txn, it, hash)) {
+			refuse(it, CS_EDUP, "fork already kept as evidence");
+			goto out;
+		}
 		if (fork_put(s, txn, it, hash) != 0) {
 			refuse(it, CS_EDB, "cannot store fork evidence");
 			goto out;
 		}
 		refuse(it, CS_EFORK, "fork: a different commit at a stored "
 		    "seq (kept as evidence, not applied)");
+		goto out;
+	}
+	/* Evidence of a fork is kept even after a refusal; the rest is not. */
+	if (failed_has(ax->failed, c.origin)) {
+		refuse(it, CS_ESEQ, "follows a refused commit of its origin");
 		goto out;
 	}
 	if (c.seq > head + 1) {
@@ -836,6 +856,10 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 	/* The node's own fresh commits were built from checked fields. */
 	if (verify && (why = validate_ops(s, txn, &c)) != NULL) {
 		refuse(it, CS_ESCHEMA, why);
+		goto out;
+	}
+	if ((why = trust_check(s, txn, &c, tbuf, sizeof(tbuf))) != NULL) {
+		refuse(it, CS_EPERM, why);
 		goto out;
 	}
 	/* Accepted: write the commit, the head, then the ops. */

@@ -437,7 +437,14 @@ store_batch_put(struct store_batch *b, const struct sch_type *t,
 	    "max_table_size")))
 		fidelity_warn(b, pf, np, have_old ? &old : NULL);
 	qsort(pf, np, sizeof(pf[0]), pfield_cmp);
-	if (create)
+	if (create && strcmp(t->name, "member") == 0) {
+		/* A member's id is its key's first 16 bytes (schema.c). */
+		for (i = 0; i < np; i++)
+			if (strcmp(pf[i].f->name, "key") == 0 &&
+			    pf[i].len == 2 + PROTO_KEY_LEN)
+				memcpy(id, vals->sb.data + pf[i].start + 2,
+				    PROTO_ID_LEN);
+	} else if (create)
 		proto_id_new(id, store_now_ms());
 	mark_op(b, b->ops.sb.size);
 	proto_op_begin(&b->ops, PROTO_OP_PUT, t->name, id, (uint32_t)np,
@@ -603,7 +610,9 @@ chain_commit(struct chain *ch, MDB_txn *txn, const char *ops, size_t len,
 	ch->have_prev = 1;
 	rc = store_apply_local(ch->s, txn, &item, 1);
 	if (rc == 0 && item.result != 0) {
-		ch->cause = xasprintf("own commit refused: %s", item.cause);
+		ch->cause = item.result == CS_EPERM ?
+		    xasprintf("not allowed: %s", item.cause) :
+		    xasprintf("own commit refused: %s", item.cause);
 		rc = item.result;
 	}
 	return rc;

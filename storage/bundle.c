@@ -89,6 +89,11 @@ out_write(struct bundle_out *o, const uint8_t *p, size_t n)
 }
 
 struct export_arg {
+	struct store *s;
+	struct store_member *reader;   /* sealed to a member: its scope */
+	uint8_t last[PROTO_KEY_LEN];   /* the origin last decided on */
+	int last_ok;
+	int skip_admin;
 	struct bundle_out *o;
 	struct proto_enc w;
 	const struct store_since *since;
@@ -103,6 +108,26 @@ export_commit(const struct store_commit *sc, void *arg)
 	struct export_arg *ea = arg;
 	size_t i;
 
+	if (ea->skip_admin && memcmp(sc->c->origin, ea->s->info.network,
+	    PROTO_KEY_LEN) == 0)
+		return 0;	/* written first */
+	if (ea->reader != NULL) {
+		if (memcmp(ea->last, sc->c->origin, PROTO_KEY_LEN) != 0) {
+			struct store_member author;
+			int known;
+
+			memcpy(ea->last, sc->c->origin, PROTO_KEY_LEN);
+			known = store_member_get(ea->s, sc->c->origin,
+			    &author) == 0;
+			ea->last_ok = store_scope_allows(ea->reader,
+			    ea->s->info.network, sc->c->origin,
+			    known ? &author : NULL);
+			if (known)
+				store_member_free(&author);
+		}
+		if (!ea->last_ok)
+			return 0;
+	}
 	for (i = 0; i < ea->nsince; i++)
 		if (memcmp(ea->since[i].origin, sc->c->origin,
 		    PROTO_KEY_LEN) == 0 && sc->c->seq <= ea->since[i].seq)
@@ -128,6 +153,7 @@ bundle_export(struct store *s, FILE *f, const uint8_t *to,
 {
 	struct bundle_out o;
 	struct export_arg ea;
+	struct store_member reader;
 	uint8_t hdr[PROTO_SEAL_HEADER_LEN];
 	const char *why = NULL;
 	int rc = 0;
@@ -146,12 +172,27 @@ bundle_export(struct store *s, FILE *f, const uint8_t *to,
 		out_raw(&o, hdr, sizeof(hdr));
 	}
 	ea.o = &o;
+	ea.s = s;
 	ea.since = since;
 	ea.nsince = nsince;
+	if (to != NULL && store_member_get(s, to, &reader) == 0)
+		ea.reader = &reader;
+	else if (to != NULL) {
+		/* Not enrolled (yet): the admin log only. */
+		memset(&reader, 0, sizeof(reader));
+		memcpy(reader.key, to, PROTO_KEY_LEN);
+		ea.reader = &reader;
+	}
 	proto_enc_init(&ea.w);
 	proto_bundle_header(&ea.w, s->info.network);
-	if (out_write(&o, (const uint8_t *)ea.w.sb.data, ea.w.sb.size) == 0)
+	/* The admin log goes first: it says who may write the rest. */
+	if (out_write(&o, (const uint8_t *)ea.w.sb.data, ea.w.sb.size) == 0) {
+		store_log(s, s->info.network, 0, export_commit, &ea);
+		ea.skip_admin = 1;
 		store_log(s, NULL, 0, export_commit, &ea);
+	}
+	if (ea.reader != NULL)
+		store_member_free(ea.reader);
 	if (o.ps != NULL && o.err == 0)
 		out_chunk(&o, 1);
 	proto_enc_free(&ea.w);

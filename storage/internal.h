@@ -114,6 +114,13 @@ int store_write_allowed(struct store *s, char **cause);
 void store_digest_mix(uint8_t digest[PROTO_HASH_LEN], const uint8_t *id,
     const void *bytes, size_t len);
 
+/*
+ * Checks that c's author may write each of its ops (trust.c).  Returns
+ * NULL, or why not (a static string or buf).
+ */
+const char *trust_check(struct store *s, MDB_txn *txn,
+    const struct proto_commit *c, char *buf, size_t len);
+
 /* Wall clock in milliseconds. */
 uint64_t store_now_ms(void);
 

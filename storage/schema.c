@@ -41,6 +41,10 @@ static const char *const milestone_status[] = { "not_started",
 static const char *const severities[] = { "info", "concern",
 	"action_required", NULL };
 static const char *const audit_status[] = { "open", "resolved", NULL };
+static const char *const member_roles[] = { "hub", "site", "consultant",
+	NULL };
+static const char *const member_scopes[] = { "all", "assigned", NULL };
+static const char *const member_status[] = { "active", "revoked", NULL };
 
 #define TEXT(n, req, max, h) { n, SCH_TEXT, req, 0, max, NULL, NULL, h }
 #define ENUM(n, req, tok, h) { n, SCH_ENUM, req, 0, 0, tok, NULL, h }
@@ -51,6 +55,7 @@ static const char *const audit_status[] = { "open", "resolved", NULL };
 #define DEC2(n, lo, hi, h) { n, SCH_DEC2, 0, lo, hi, NULL, NULL, h }
 #define REF(n, req, t, h) { n, SCH_REF, req, 0, 0, NULL, t, h }
 #define REFS(n, t, h) { n, SCH_REFS, 0, 0, 0, NULL, t, h }
+#define KEY(n, req, h) { n, SCH_KEY, req, 0, 0, NULL, NULL, h }
 
 static const struct sch_field site_fields[] = {
 	TEXT("name", 1, 200, "the site's name"),
@@ -144,6 +149,24 @@ static const struct sch_field audit_fields[] = {
 	ENUM("status", 0, audit_status, "open or resolved"),
 };
 
+/*
+ * The admin log: one member record per enrolled key, written only by the
+ * network's admin (the key that is the network id).  Its id is the first
+ * 16 bytes of the key, so a key has one record, found without a search.
+ */
+static const struct sch_field member_fields[] = {
+	KEY("key", 1, "the node's id (its key, 64 hex digits)"),
+	ENUM("role", 1, member_roles, "what the node may write and read"),
+	TEXT("name", 1, 200, "who or what the node is"),
+	REF("site", 0, "site", "the site a site key speaks for"),
+	REFS("sites", "site", "the sites a consultant may read"),
+	ENUM("scope", 0, member_scopes,
+	    "a consultant's reading: all sites, or the assigned ones"),
+	ENUM("status", 0, member_status, "active, or revoked"),
+	UINT("revoked_after", 0, 0, 4294967295U,
+	    "revoked: the last of the key's commits that stays valid"),
+};
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 const struct sch_type sch_types[] = {
@@ -160,6 +183,8 @@ const struct sch_type sch_types[] = {
 	{ "feedback", S, feedback_fields, N(feedback_fields),
 	    "participant feedback totals for a café" },
 	{ "audit", C, audit_fields, N(audit_fields), "a consultant's finding" },
+	{ "member", A, member_fields, N(member_fields),
+	    "an enrolled node key and its role (the admin log)" },
 };
 const unsigned sch_ntypes = N(sch_types);
 
@@ -197,7 +222,7 @@ sch_ftype_name(enum sch_ftype t)
 {
 	static const char *const names[] = { "text", "one of", "set of",
 		"list", "date (YYYY-MM-DD, 1900-2999)", "count", "decimal",
-		"id", "ids" };
+		"id", "ids", "key" };
 
 	return names[t];
 }
@@ -506,6 +531,18 @@ sch_parse(const struct sch_field *f, const char *text, msgpack_packer *pk,
 		msgpack_pack_bin(pk, PROTO_ID_LEN);
 		msgpack_pack_bin_body(pk, id, PROTO_ID_LEN);
 		return 0;
+	case SCH_KEY: {
+		uint8_t key[PROTO_KEY_LEN];
+
+		if (proto_unhex(key, PROTO_KEY_LEN, text) != 0) {
+			*cause = xasprintf("field %s: '%s' is not a node id "
+			    "(64 hex digits)", f->name, text);
+			return CS_EUSAGE;
+		}
+		msgpack_pack_bin(pk, PROTO_KEY_LEN);
+		msgpack_pack_bin_body(pk, key, PROTO_KEY_LEN);
+		return 0;
+	}
 	case SCH_SET:
 	case SCH_LIST:
 	case SCH_REFS:
@@ -646,6 +683,11 @@ sch_check(const struct sch_field *f, const msgpack_object *v,
 		    v->via.bin.size != PROTO_ID_LEN)
 			goto bad;
 		return 0;
+	case SCH_KEY:
+		if (v->type != MSGPACK_OBJECT_BIN ||
+		    v->via.bin.size != PROTO_KEY_LEN)
+			goto bad;
+		return 0;
 	case SCH_SET:
 	case SCH_LIST:
 	case SCH_REFS:
@@ -700,16 +742,17 @@ static void
 format_item(const msgpack_object *o, enum sch_ftype t, char *out,
     size_t outlen, size_t *pos)
 {
-	char buf[64];
+	char buf[2 * PROTO_KEY_LEN + 1];
 
 	switch (o->type) {
 	case MSGPACK_OBJECT_STR:
 		append(out, outlen, pos, o->via.str.ptr, o->via.str.size);
 		break;
 	case MSGPACK_OBJECT_BIN:
-		if (o->via.bin.size == PROTO_ID_LEN) {
+		if (o->via.bin.size == PROTO_ID_LEN ||
+		    o->via.bin.size == PROTO_KEY_LEN) {
 			proto_hex(buf, (const uint8_t *)o->via.bin.ptr,
-			    PROTO_ID_LEN);
+			    o->via.bin.size);
 			append(out, outlen, pos, buf, strlen(buf));
 		}
 		break;

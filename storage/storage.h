@@ -33,6 +33,7 @@ enum sch_ftype {
 	SCH_DEC2,  /* uint: a decimal with two places times 100, in [min, max] */
 	SCH_REF,   /* bin 16: the id of a record of type ref */
 	SCH_REFS,  /* array of bin 16 ids of records of type ref */
+	SCH_KEY,   /* bin 32: a node's key (its ed25519 public key) */
 };
 
 /* Roles, as bits of a type's writers mask. */
@@ -415,6 +416,64 @@ int store_status(struct store *s, struct store_status *st);
 typedef void (*store_fault_fn)(const uint8_t origin[PROTO_KEY_LEN],
     uint64_t seq, const char *why, void *arg);
 int store_verify(struct store *s, store_fault_fn fn, void *arg);
+
+/* ---- trust ------------------------------------------------------------ */
+
+/*
+ * Membership, from the admin log (trust.c).  The admin is the key that is
+ * the network id; every other node is enrolled by a member record.
+ */
+enum store_role {
+	STORE_ROLE_NONE,
+	STORE_ROLE_ADMIN,
+	STORE_ROLE_HUB,
+	STORE_ROLE_SITE,
+	STORE_ROLE_CONSULTANT,
+};
+
+struct store_member {
+	uint8_t key[PROTO_KEY_LEN];
+	char name[64];
+	enum store_role role;
+	int has_site;                  /* a site key: the site it speaks for */
+	uint8_t site[PROTO_ID_LEN];
+	uint8_t (*sites)[PROTO_ID_LEN];  /* a consultant's sites (owned) */
+	size_t nsites;
+	int scope_all;                 /* reads every site */
+	int revoked;
+	uint64_t revoked_after;        /* revoked: last valid seq */
+};
+
+/* Returns "admin", "hub", "site", "consultant" or "none". */
+const char *store_role_name(enum store_role r);
+
+/*
+ * Looks up a key's membership: 0 with *m filled (free it with
+ * store_member_free()), CS_ENOTFOUND when the key is not enrolled.
+ */
+int store_member_get(struct store *s, const uint8_t key[PROTO_KEY_LEN],
+    struct store_member *m);
+void store_member_free(struct store_member *m);
+
+/* Calls fn for every member record (revoked ones too); valid during the
+ * call. */
+typedef int (*store_member_fn)(const struct store_member *m, void *arg);
+int store_members(struct store *s, store_member_fn fn, void *arg);
+
+/* Tells whether m may read (and write for) site. */
+int store_member_reads_site(const struct store_member *m,
+    const uint8_t site[PROTO_ID_LEN]);
+
+/*
+ * Read scope: tells whether reader may receive the log of origin, whose
+ * membership is author (NULL when origin is not enrolled).  Everyone
+ * receives the admin log and its own log; the admin, hubs and consultants
+ * reading all sites receive everything; a consultant with assigned sites
+ * receives the logs of those sites' keys; a site nothing more.
+ */
+int store_scope_allows(const struct store_member *reader,
+    const uint8_t network[PROTO_KEY_LEN], const uint8_t origin[PROTO_KEY_LEN],
+    const struct store_member *author);
 
 /* ---- peers ------------------------------------------------------------ */
 

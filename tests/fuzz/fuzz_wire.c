@@ -155,6 +155,14 @@ check_msg(const struct wire_msg *m, const uint8_t *buf, size_t len)
 			touch(m->heads[i].hash, PROTO_HASH_LEN);
 		}
 		break;
+	case WIRE_MSG_WANT:
+		CHECK(m->nheads >= 1 && m->nheads <= WIRE_MAX_WANTS);
+		for (i = 0; i < m->nheads; i++) {
+			IN(m->heads[i].origin, PROTO_KEY_LEN);
+			CHECK(m->heads[i].seq >= 1 && m->heads[i].hash == NULL);
+			touch(m->heads[i].origin, PROTO_KEY_LEN);
+		}
+		break;
 	case WIRE_MSG_COMMITS:
 		CHECK(m->n >= 1);
 		CHECK(m->nitems >= 1 && m->items != NULL);
@@ -197,6 +205,12 @@ encode(struct proto_enc *enc, const struct wire_msg *m)
 			wire_pack_head(enc, m->heads[i].origin,
 			    m->heads[i].seq, m->heads[i].hash);
 		break;
+	case WIRE_MSG_WANT:
+		wire_pack_want_begin(enc, m->nheads);
+		for (i = 0; i < m->nheads; i++)
+			wire_pack_want(enc, m->heads[i].origin,
+			    m->heads[i].seq);
+		break;
 	case WIRE_MSG_COMMITS:
 		wire_pack_commits_begin(enc, m->n, m->nitems);
 		for (i = 0; i < m->nitems; i++)
@@ -238,8 +252,10 @@ check_same(const struct wire_msg *a, const struct wire_msg *b)
 		CHECK(memcmp(a->heads[i].origin, b->heads[i].origin,
 		    PROTO_KEY_LEN) == 0);
 		CHECK(a->heads[i].seq == b->heads[i].seq);
-		CHECK(memcmp(a->heads[i].hash, b->heads[i].hash,
-		    PROTO_HASH_LEN) == 0);
+		CHECK((a->heads[i].hash == NULL) == (b->heads[i].hash == NULL));
+		if (a->heads[i].hash != NULL)
+			CHECK(memcmp(a->heads[i].hash, b->heads[i].hash,
+			    PROTO_HASH_LEN) == 0);
 	}
 	CHECK(a->nitems == b->nitems);
 	for (i = 0; i < a->nitems; i++) {

@@ -1442,6 +1442,56 @@ static void test_msg_commits(void **state)
 	proto_enc_free(&w);
 }
 
+/* WANT: a round trip, and every malformed shape refused. */
+static void test_msg_want(void **state)
+{
+	struct proto_enc w;
+	struct wire_msg m;
+	uint8_t *copy, origin[PROTO_KEY_LEN];
+	const char *cause;
+	size_t i;
+
+	(void)state;
+	memset(origin, 0x5a, sizeof(origin));
+	proto_enc_init(&w);
+	wire_pack_want_begin(&w, 2);
+	wire_pack_want(&w, origin, 7);
+	wire_pack_want(&w, origin, UINT64_C(1) << 40);
+	assert_int_equal(dec(&m, w.sb.data, w.sb.size, &copy), 0);
+	assert_int_equal(m.type, WIRE_MSG_WANT);
+	assert_int_equal(m.nheads, 2);
+	assert_memory_equal(m.heads[0].origin, origin, PROTO_KEY_LEN);
+	assert_int_equal(m.heads[0].seq, 7);
+	assert_true(m.heads[1].seq == UINT64_C(1) << 40);
+	assert_null(m.heads[0].hash);
+	wire_msg_free(&m);
+	free(copy);
+
+	/* Empty, seq 0, a short origin: refused. */
+	wire_pack_want_begin(&w, 0);
+	assert_int_equal(wire_msg_decode(&m, (const uint8_t *)w.sb.data,
+	    w.sb.size, &cause), CS_EDECODE);
+	wire_pack_want_begin(&w, 1);
+	wire_pack_want(&w, origin, 0);
+	assert_int_equal(wire_msg_decode(&m, (const uint8_t *)w.sb.data,
+	    w.sb.size, &cause), CS_EDECODE);
+	wire_pack_want_begin(&w, 1);
+	msgpack_pack_array(&w.pk, 2);
+	msgpack_pack_bin(&w.pk, 31);
+	msgpack_pack_bin_body(&w.pk, origin, 31);
+	msgpack_pack_uint64(&w.pk, 1);
+	assert_int_equal(wire_msg_decode(&m, (const uint8_t *)w.sb.data,
+	    w.sb.size, &cause), CS_EDECODE);
+
+	/* Over WIRE_MAX_WANTS entries: a bound. */
+	wire_pack_want_begin(&w, WIRE_MAX_WANTS + 1);
+	for (i = 0; i <= WIRE_MAX_WANTS; i++)
+		wire_pack_want(&w, origin, i + 1);
+	assert_int_equal(wire_msg_decode(&m, (const uint8_t *)w.sb.data,
+	    w.sb.size, &cause), CS_EBOUND);
+	proto_enc_free(&w);
+}
+
 static void test_msg_small(void **state)
 {
 	struct proto_enc w;
@@ -1804,6 +1854,7 @@ int main(void)
 		cmocka_unit_test(test_msg_heads),
 		cmocka_unit_test(test_msg_commits),
 		cmocka_unit_test(test_msg_small),
+		cmocka_unit_test(test_msg_want),
 		cmocka_unit_test(test_msg_wrong_shapes),
 		cmocka_unit_test(test_msg_unknown_type),
 		cmocka_unit_test(test_msg_trailing),

@@ -1,0 +1,180 @@
+/*
+ * trust.c: the daemon's copy of the admin log.
+ *
+ * The handshake and the choice of what each peer may read run on the
+ * loop, which never reads the store, so the enrolled members (role, site,
+ * sites, revocation) are kept here, re-read by a store job at start and
+ * whenever the admin's log may have moved.  A peer whose key is revoked
+ * cannot complete a handshake, and a connected one is cut as soon as its
+ * revocation arrives.  The rules themselves are storage's
+ * (store_scope_allows() in storage/trust.c), shared with bundle export.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+
+struct members_job {
+	struct job j;
+	struct store_member *m;
+	size_t n, cap;
+};
+
+/* Copies a member, its sites included. */
+static void
+member_copy(struct store_member *dst, const struct store_member *src)
+{
+	*dst = *src;
+	dst->sites = NULL;
+	if (src->nsites > 0) {
+		dst->sites = xcalloc(src->nsites, sizeof(*dst->sites));
+		memcpy(dst->sites, src->sites,
+		    src->nsites * sizeof(*dst->sites));
+	}
+}
+
+static void
+members_free(struct store_member *m, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		store_member_free(&m[i]);
+	free(m);
+}
+
+static int
+members_one(const struct store_member *m, void *arg)
+{
+	struct members_job *mj = arg;
+
+	if (mj->n == mj->cap) {
+		mj->cap = mj->cap ? mj->cap * 2 : 16;
+		mj->m = xreallocarray(mj->m, mj->cap, sizeof(*mj->m));
+	}
+	member_copy(&mj->m[mj->n++], m);
+	return 0;
+}
+
+static void
+members_run(struct job *j)
+{
+	store_members(worker_store(), members_one, j);
+}
+
+static void
+members_done(struct job *j)
+{
+	struct members_job *mj = (struct members_job *)j;
+	struct conn *c;
+	char k[17];
+
+	D.keys_loading = 0;
+	if (!j->ran || D.stopping) {
+		members_free(mj->m, mj->n);
+		free(mj);
+		return;
+	}
+	members_free(D.members, D.nmembers);
+	D.members = mj->m;
+	D.nmembers = mj->n;
+	free(mj);
+	for (c = D.conns; c != NULL; c = c->next) {
+		if (!c->open || c->closing)
+			continue;
+		/* A revoked key loses its connection at once. */
+		if (trust_key_state(c->w.peer) < 0) {
+			log_warnx("%s: its key was revoked",
+			    c->peer ? c->peer->name : log_key(c->w.peer, k));
+			conn_close(c, "key revoked by the network's admin");
+			continue;
+		}
+		/* A changed role or scope counts from now on. */
+		trust_set_reader(c);
+		sync_pump(c);
+	}
+	if (D.keys_again) {
+		D.keys_again = 0;
+		trust_reload();
+	}
+}
+
+/* Re-reads the admin log's members on the store thread. */
+void
+trust_reload(void)
+{
+	struct members_job *mj;
+
+	if (D.keys_loading) {
+		D.keys_again = 1;
+		return;
+	}
+	D.keys_loading = 1;
+	mj = xcalloc(1, sizeof(*mj));
+	mj->j.run = members_run;
+	mj->j.done = members_done;
+	worker_submit(&mj->j);
+}
+
+/* Finds key's member entry, or NULL. */
+static const struct store_member *
+member_find(const uint8_t *key)
+{
+	size_t i;
+
+	for (i = 0; i < D.nmembers; i++)
+		if (memcmp(D.members[i].key, key, PROTO_KEY_LEN) == 0)
+			return &D.members[i];
+	return NULL;
+}
+
+/* Returns 1 when key is enrolled (or the admin), -1 revoked, 0 neither. */
+int
+trust_key_state(const uint8_t key[PROTO_KEY_LEN])
+{
+	const struct store_member *m;
+
+	if (memcmp(key, D.info.network, PROTO_KEY_LEN) == 0)
+		return 1;
+	if ((m = member_find(key)) == NULL)
+		return 0;
+	return m->revoked ? -1 : 1;
+}
+
+/*
+ * Sets what the peer of c is: the admin, an enrolled member, or neither
+ * (a configured peer that is not enrolled reads the admin log only).
+ */
+void
+trust_set_reader(struct conn *c)
+{
+	const struct store_member *m = member_find(c->w.peer);
+
+	store_member_free(&c->reader);
+	memset(&c->reader, 0, sizeof(c->reader));
+	if (memcmp(c->w.peer, D.info.network, PROTO_KEY_LEN) == 0) {
+		memcpy(c->reader.key, c->w.peer, PROTO_KEY_LEN);
+		c->reader.role = STORE_ROLE_ADMIN;
+		c->reader.scope_all = 1;
+	} else if (m != NULL)
+		member_copy(&c->reader, m);
+	else
+		memcpy(c->reader.key, c->w.peer, PROTO_KEY_LEN);
+}
+
+/* Tells whether the peer of c may receive origin's log. */
+int
+trust_allows(const struct conn *c, const uint8_t *origin)
+{
+	return store_scope_allows(&c->reader, D.info.network, origin,
+	    member_find(origin));
+}
+
+/* Frees the copy (at exit). */
+void
+trust_free(void)
+{
+	members_free(D.members, D.nmembers);
+	D.members = NULL;
+	D.nmembers = 0;
+}
