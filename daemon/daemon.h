@@ -304,6 +304,8 @@ int trust_key_state(const uint8_t key[PROTO_KEY_LEN]);
 int trust_allows(const struct conn *c, const uint8_t *origin);
 /* Sets c->reader from the admin log (at open). */
 void trust_set_reader(struct conn *c);
+/* Returns the member name of key, or "member". */
+const char *trust_name(const uint8_t key[PROTO_KEY_LEN]);
 void trust_free(void);
 
 /* control.c */

@@ -223,7 +223,9 @@ peer_add_member(const uint8_t key[PROTO_KEY_LEN])
 	struct peer *p = xcalloc(1, sizeof(*p)), **pp;
 	char k[17];
 
-	snprintf(p->name, sizeof(p->name), "member-%s", log_key(key, k));
+	log_key(key, k);
+	k[8] = '\0';
+	snprintf(p->name, sizeof(p->name), "%.40s-%s", trust_name(key), k);
 	memcpy(p->key, key, PROTO_KEY_LEN);
 	p->member = 1;
 	p->state = PEER_OFFLINE;

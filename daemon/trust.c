@@ -170,6 +170,15 @@ trust_allows(const struct conn *c, const uint8_t *origin)
 	    member_find(origin));
 }
 
+/* Returns a member's name for logs, or "member". */
+const char *
+trust_name(const uint8_t key[PROTO_KEY_LEN])
+{
+	const struct store_member *m = member_find(key);
+
+	return m != NULL && m->name[0] != '\0' ? m->name : "member";
+}
+
 /* Frees the copy (at exit). */
 void
 trust_free(void)
