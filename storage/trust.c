@@ -93,9 +93,10 @@ member_from_rec(const struct store_rec *r, const uint8_t *key,
 		}
 	}
 	v = store_rec_value(r, "scope");
-	/* A consultant without assigned sites reads them all. */
-	m->scope_all = m->role != STORE_ROLE_CONSULTANT || str_eq(v, "all") ||
-	    (v == NULL && m->nsites == 0);
+	/* A hub reads every site; a consultant all of them, or its own. */
+	m->scope_all = m->role == STORE_ROLE_HUB ||
+	    (m->role == STORE_ROLE_CONSULTANT && (str_eq(v, "all") ||
+	    (v == NULL && m->nsites == 0)));
 	if (str_eq(store_rec_value(r, "status"), "revoked")) {
 		m->revoked = 1;
 		v = store_rec_value(r, "revoked_after");
