@@ -53,6 +53,12 @@ const struct cmd_entry cmd_table[] = {
 	    "[--site ID] [--sites ID,...|--all] | member list [--json] | "
 	    "member revoke KEY [--after SEQ]",
 	    "the admin log: who may write and read", 1, cmd_member },
+	{ "invite", "invite --role site|hub|consultant [--site ID] "
+	    "[--expires 7d] --addr HOST:PORT",
+	    "print a one-time token a new node joins with", 1, cmd_invite },
+	{ "join", "join TOKEN [--name NAME]",
+	    "join a network with an invite: enrolled, hub added as peer", 0,
+	    cmd_join },
 	{ "audit", "audit [--site ID] [--json]",
 	    "prove the log intact and report each site's progress", 1,
 	    cmd_audit },

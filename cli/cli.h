@@ -125,6 +125,8 @@ int cmd_peer(struct cli *c);
 int cmd_sync(struct cli *c);
 int cmd_audit(struct cli *c);
 int cmd_member(struct cli *c);
+int cmd_invite(struct cli *c);
+int cmd_join(struct cli *c);
 
 /*
  * The control socket of the node's daemon (cmd_sync.c).  cli_ctl() sends

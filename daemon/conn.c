@@ -157,6 +157,18 @@ on_open(struct conn *c)
 	struct peer *p = c->outbound ? c->peer : peer_find_key(c->w.peer);
 	const uint8_t *pref;
 	int c_is_pref;
+	char k[17];
+
+	if (!c->outbound && strcmp(c->w.peer_role, WIRE_ROLE_JOIN) == 0) {
+		/* Only a JOIN may follow (sync.c); no peer, no sync. */
+		c->open = 1;
+		c->joining = 1;
+		D.handshakes--;
+		c->last_rx_ms = now_ms();
+		log_info("connection from %s: %s wants to join", c->addr,
+		    log_key(c->w.peer, k));
+		return 0;
+	}
 
 	if (p == NULL && !c->outbound && trust_key_state(c->w.peer) > 0)
 		p = peer_add_member(c->w.peer);
@@ -319,10 +331,22 @@ authorize(void *arg, const uint8_t key[PROTO_KEY_LEN], const char *role,
     const char **why)
 {
 	(void)arg;
-	(void)role;
 	if (memcmp(key, D.info.node, PROTO_KEY_LEN) == 0) {
 		*why = "handshake: the peer has this node's own key";
 		return -1;
+	}
+	/* A joining node proves its invite after the handshake. */
+	if (strcmp(role, WIRE_ROLE_JOIN) == 0) {
+		if (memcmp(D.info.node, D.info.network, PROTO_KEY_LEN) != 0) {
+			*why = "handshake: a join, but only the network's "
+			    "admin takes invites";
+			return -1;
+		}
+		if (trust_key_state(key) < 0) {
+			*why = "handshake: key revoked by the network's admin";
+			return -1;
+		}
+		return 0;
 	}
 	switch (trust_key_state(key)) {
 	case -1:
@@ -374,9 +398,11 @@ conn_keepalive(struct conn *c, uint64_t now)
 
 	if (c->closing)
 		return;
-	if (!c->open) {
-		if (now - c->opened_ms >= D.cfg.handshake_timeout * 1000ULL)
-			conn_close(c, "handshake timed out");
+	if (!c->open || c->joining) {
+		if (now - c->opened_ms >= D.cfg.handshake_timeout * 1000ULL *
+		    (c->joining ? 2 : 1))
+			conn_close(c, c->joining ? "join timed out" :
+			    "handshake timed out");
 		return;
 	}
 	if (quiet >= D.cfg.ping_timeout * 1000ULL) {

@@ -185,6 +185,7 @@ struct conn {
 	struct peer *peer;           /* NULL until known */
 	int outbound;
 	int open;                    /* handshake done */
+	int joining;                 /* a node redeeming an invite */
 	int closing;
 	int refs;                    /* the handle and each job in flight */
 	char addr[272];              /* the remote address, for logs */

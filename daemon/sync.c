@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "daemon.h"
 
 /* ---- version vectors -------------------------------------------------- */
@@ -1093,6 +1095,94 @@ protocol_error(struct conn *c, const char *why)
 	return -1;
 }
 
+/* ---- joining ---------------------------------------------------------- */
+
+struct join_job {
+	struct job j;
+	struct conn *c;
+	uint8_t invite[WIRE_INVITE_LEN];
+	uint8_t secret[WIRE_SECRET_LEN];
+	uint8_t key[PROTO_KEY_LEN];
+	char name[WIRE_MAX_NAME + 1];
+	const char *role;
+	char *cause;
+	int rc;
+};
+
+static void
+join_run(struct job *j)
+{
+	struct join_job *jj = (struct join_job *)j;
+
+	jj->rc = store_invite_redeem(worker_store(), jj->invite, jj->secret,
+	    jj->key, jj->name, &jj->role, &jj->cause);
+}
+
+static void
+join_done(struct job *j)
+{
+	struct join_job *jj = (struct join_job *)j;
+	struct conn *c = jj->c;
+	struct proto_enc m;
+	char k[17];
+
+	log_key(jj->key, k);
+	if (j->ran && jj->rc == 0) {
+		log_info("%s (%s) joined with an invite as %s", jj->name, k,
+		    jj->role);
+		trust_reload();
+		sync_heads_refresh();
+	} else if (j->ran)
+		log_warnx("connection from %s: join of %s refused: %s",
+		    c->addr, k, jj->cause ? jj->cause : "failed");
+	if (j->ran && !c->closing) {
+		proto_enc_init(&m);
+		if (jj->rc == 0)
+			wire_pack_joined(&m, jj->role);
+		else
+			wire_pack_error(&m, jj->cause ? jj->cause :
+			    "join refused");
+		conn_send(c, &m);
+		proto_enc_free(&m);
+	}
+	/* The joining node closes once it has the answer. */
+	sodium_memzero(jj->secret, sizeof(jj->secret));
+	free(jj->cause);
+	free(jj);
+	conn_unref(c);
+}
+
+/* A joining node's only message: redeem its invite on the store thread. */
+static int
+on_join(struct conn *c, const uint8_t *data, size_t len)
+{
+	struct join_job *jj;
+	struct wire_msg m;
+	const char *cause;
+
+	if (wire_msg_decode(&m, data, len, &cause) != 0)
+		return protocol_error(c, cause);
+	if (m.type != WIRE_MSG_JOIN || c->joining > 1) {
+		wire_msg_free(&m);
+		return protocol_error(c, "protocol: a joining node sends one "
+		    "JOIN and nothing else");
+	}
+	c->joining = 2;
+	jj = xcalloc(1, sizeof(*jj));
+	jj->c = c;
+	memcpy(jj->invite, m.invite, WIRE_INVITE_LEN);
+	memcpy(jj->secret, m.secret, WIRE_SECRET_LEN);
+	memcpy(jj->key, c->w.peer, PROTO_KEY_LEN);
+	snprintf(jj->name, sizeof(jj->name), "%.*s", (int)m.reason_len,
+	    m.reason);
+	wire_msg_free(&m);
+	jj->j.run = join_run;
+	jj->j.done = join_done;
+	c->refs++;
+	worker_submit(&jj->j);
+	return 0;
+}
+
 /* Handles one message from an open connection. */
 int
 sync_msg(struct conn *c, const uint8_t *data, size_t len)
@@ -1104,6 +1194,8 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 	uint64_t s, r;
 	size_t i;
 
+	if (c->joining)
+		return on_join(c, data, len);
 	/* COMMITS is decoded from its own copy, kept while it is applied. */
 	if (len > 0 && (data[0] & 0xf0) == 0x90 && len > 1 &&
 	    data[1] == WIRE_MSG_COMMITS) {

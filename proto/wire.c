@@ -757,6 +757,33 @@ wire_msg_decode(struct wire_msg *m, const uint8_t *buf, size_t len,
 			m->reason_len = a[1].via.str.size;
 		}
 		break;
+	case WIRE_MSG_JOIN:
+		if (n != 4 || !is_bin(&a[1], WIRE_INVITE_LEN) ||
+		    !is_bin(&a[2], WIRE_SECRET_LEN) ||
+		    a[3].type != MSGPACK_OBJECT_STR)
+			why = "message: join is not [type, invite, secret, "
+			    "name]";
+		else if (a[3].via.str.size == 0 ||
+		    a[3].via.str.size > WIRE_MAX_NAME) {
+			why = "message: join name is empty or too long";
+			err = CS_EBOUND;
+		} else {
+			m->invite = (const uint8_t *)a[1].via.bin.ptr;
+			m->secret = (const uint8_t *)a[2].via.bin.ptr;
+			m->reason = a[3].via.str.ptr;
+			m->reason_len = a[3].via.str.size;
+		}
+		break;
+	case WIRE_MSG_JOINED:
+		if (n != 2 || a[1].type != MSGPACK_OBJECT_STR ||
+		    a[1].via.str.size == 0 ||
+		    a[1].via.str.size > WIRE_MAX_NAME)
+			why = "message: joined is not [type, role]";
+		else {
+			m->reason = a[1].via.str.ptr;
+			m->reason_len = a[1].via.str.size;
+		}
+		break;
 	default:
 		why = "message: unknown type";
 		break;
@@ -876,4 +903,34 @@ wire_pack_error(struct proto_enc *enc, const char *reason)
 	msgpack_pack_uint64(&enc->pk, WIRE_MSG_ERROR);
 	msgpack_pack_str(&enc->pk, n);
 	msgpack_pack_str_body(&enc->pk, reason, n);
+}
+
+/* Packs JOIN: redeem invite with secret, enrolling our key under name. */
+void
+wire_pack_join(struct proto_enc *enc, const uint8_t *invite,
+    const uint8_t *secret, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n > WIRE_MAX_NAME)
+		n = WIRE_MAX_NAME;
+	proto_enc_reset(enc);
+	msgpack_pack_array(&enc->pk, 4);
+	msgpack_pack_uint64(&enc->pk, WIRE_MSG_JOIN);
+	msgpack_pack_bin(&enc->pk, WIRE_INVITE_LEN);
+	msgpack_pack_bin_body(&enc->pk, invite, WIRE_INVITE_LEN);
+	msgpack_pack_bin(&enc->pk, WIRE_SECRET_LEN);
+	msgpack_pack_bin_body(&enc->pk, secret, WIRE_SECRET_LEN);
+	msgpack_pack_str(&enc->pk, n);
+	msgpack_pack_str_body(&enc->pk, name, n);
+}
+
+/* Packs JOINED with the role the key was enrolled with. */
+void
+wire_pack_joined(struct proto_enc *enc, const char *role)
+{
+	proto_enc_reset(enc);
+	msgpack_pack_array(&enc->pk, 2);
+	msgpack_pack_uint64(&enc->pk, WIRE_MSG_JOINED);
+	proto_pack_cstr(&enc->pk, role);
 }

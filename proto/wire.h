@@ -72,9 +72,16 @@
  *   0x30 PING     [0x30, nonce uint]
  *   0x31 PONG     [0x31, nonce uint]  the nonce of the PING it answers.
  *   0x40 ERROR    [0x40, reason str]  the sender closes after it.
+ *   0x50 JOIN     [0x50, invite bin16, secret bin32, name str]
+ *                 the only message of a node joining with an invite (its
+ *                 AUTH role is "join"): enroll my key under name.  name
+ *                 at most WIRE_MAX_NAME bytes.
+ *   0x51 JOINED   [0x51, role str]
+ *                 the invite was redeemed and the key enrolled with
+ *                 role; the sender closes after it (ERROR if refused).
  *
  * Types are numbered in blocks: 0x1x state, 0x2x data, 0x3x liveness,
- * 0x4x errors.  An unknown type, a message of the wrong shape, or a
+ * 0x4x errors, 0x5x joining.  An unknown type, a message of the wrong shape, or a
  * message out of place ends the connection.
  */
 #ifndef CAFESYNC_WIRE_H
@@ -105,6 +112,10 @@
 #define WIRE_BATCH_BYTES (1024 * 1024)
 #define WIRE_MAX_REASON 200        /* bytes of an ERROR reason */
 #define WIRE_MAX_WANTS 1024        /* entries of one WANT */
+#define WIRE_MAX_NAME 63           /* bytes of a JOIN name, a JOINED role */
+#define WIRE_INVITE_LEN 16
+#define WIRE_SECRET_LEN 32
+#define WIRE_ROLE_JOIN "join"      /* the AUTH role of a joining node */
 
 enum wire_msg_type {
 	WIRE_MSG_HEADS = 0x10,
@@ -114,6 +125,8 @@ enum wire_msg_type {
 	WIRE_MSG_PING = 0x30,
 	WIRE_MSG_PONG = 0x31,
 	WIRE_MSG_ERROR = 0x40,
+	WIRE_MSG_JOIN = 0x50,
+	WIRE_MSG_JOINED = 0x51,
 };
 
 /*
@@ -251,8 +264,11 @@ struct wire_msg {
 	unsigned type;
 	uint64_t n;              /* COMMITS and ACK: batch; PING, PONG: nonce */
 	uint64_t applied, refused;  /* ACK */
-	const char *reason;      /* ERROR: not NUL-terminated */
+	const char *reason;      /* ERROR; JOIN's name; JOINED's role: not
+	                          * NUL-terminated */
 	size_t reason_len;
+	const uint8_t *invite;   /* JOIN: WIRE_INVITE_LEN bytes */
+	const uint8_t *secret;   /* JOIN: WIRE_SECRET_LEN bytes */
 	struct wire_head *heads; /* HEADS; WANT (hash NULL) */
 	size_t nheads;
 	struct wire_item *items; /* COMMITS */
@@ -291,5 +307,8 @@ void wire_pack_ack(struct proto_enc *enc, uint64_t batch, uint64_t applied,
     uint64_t refused);
 void wire_pack_ping(struct proto_enc *enc, unsigned type, uint64_t nonce);
 void wire_pack_error(struct proto_enc *enc, const char *reason);
+void wire_pack_join(struct proto_enc *enc, const uint8_t *invite,
+    const uint8_t *secret, const char *name);
+void wire_pack_joined(struct proto_enc *enc, const char *role);
 
 #endif /* CAFESYNC_WIRE_H */

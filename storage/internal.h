@@ -27,6 +27,7 @@ enum store_db {
 	DB_MEMBERS,   /* key(32) -> {role, name} */
 	DB_SEEN,      /* id(16) field NUL hlc(8) -> "": values an edit saw */
 	DB_PEERS,     /* name -> {"addr": str, "key": bin 32} */
+	DB_INVITES,   /* id(16) -> hash(32) expires(8) used(1) role NUL site(16) */
 	DB_COUNT
 };
 

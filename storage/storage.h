@@ -475,6 +475,39 @@ int store_scope_allows(const struct store_member *reader,
     const uint8_t network[PROTO_KEY_LEN], const uint8_t origin[PROTO_KEY_LEN],
     const struct store_member *author);
 
+/*
+ * Invites (trust.c).  The admin makes a one-time invite: a random id and
+ * secret, the role and site the joining key gets, and an expiry; the
+ * store keeps the secret's hash only.  Redeeming checks the secret, the
+ * expiry and that the invite is unused, marks it used, and enrolls the
+ * joining key, all in one transaction: an invite works once.
+ */
+#define STORE_INVITE_ID_LEN 16
+#define STORE_INVITE_SECRET_LEN 32
+
+struct store_invite {
+	uint8_t id[STORE_INVITE_ID_LEN];
+	uint8_t secret[STORE_INVITE_SECRET_LEN];   /* only when made */
+	char role[16];
+	int has_site;
+	uint8_t site[PROTO_ID_LEN];
+	uint64_t expires_ms;
+};
+
+/* Makes an invite (admin only): fills id and secret; 0 or an error. */
+int store_invite_make(struct store *s, struct store_invite *inv,
+    char **cause);
+
+/*
+ * Redeems an invite for key, enrolling it under name.  Returns 0 with
+ * *role set (a static string), or CS_EPERM / CS_ENOTFOUND with *cause
+ * (malloc'd) saying why: unknown, used, expired, wrong secret.
+ */
+int store_invite_redeem(struct store *s, const uint8_t id[STORE_INVITE_ID_LEN],
+    const uint8_t secret[STORE_INVITE_SECRET_LEN],
+    const uint8_t key[PROTO_KEY_LEN], const char *name, const char **role,
+    char **cause);
+
 /* ---- peers ------------------------------------------------------------ */
 
 /*

@@ -19,7 +19,7 @@
 
 static const char *const db_names[DB_COUNT] = { "meta", "commits", "heads",
 	"records", "bysite", "bydate", "history", "conflicts",
-	"forks", "members", "seen", "peers" };
+	"forks", "members", "seen", "peers", "invites" };
 
 /* Returns the wall clock in milliseconds. */
 uint64_t

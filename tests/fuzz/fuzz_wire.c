@@ -186,6 +186,15 @@ check_msg(const struct wire_msg *m, const uint8_t *buf, size_t len)
 			IN(m->reason, m->reason_len);
 		touch(m->reason, m->reason_len);
 		break;
+	case WIRE_MSG_JOIN:
+		IN(m->invite, WIRE_INVITE_LEN);
+		IN(m->secret, WIRE_SECRET_LEN);
+		/* fall through: the name, as JOINED's role */
+	case WIRE_MSG_JOINED:
+		CHECK(m->reason_len >= 1 && m->reason_len <= WIRE_MAX_NAME);
+		IN(m->reason, m->reason_len);
+		touch(m->reason, m->reason_len);
+		break;
 	default:
 		CHECK(!"decoded an unknown type");
 	}
@@ -224,6 +233,23 @@ encode(struct proto_enc *enc, const struct wire_msg *m)
 	case WIRE_MSG_PONG:
 		wire_pack_ping(enc, m->type, m->n);
 		break;
+	case WIRE_MSG_JOIN:
+	case WIRE_MSG_JOINED:
+		/* The encoders take C strings; pack these as they are. */
+		proto_enc_reset(enc);
+		msgpack_pack_array(&enc->pk, m->type == WIRE_MSG_JOIN ? 4 : 2);
+		msgpack_pack_uint64(&enc->pk, m->type);
+		if (m->type == WIRE_MSG_JOIN) {
+			msgpack_pack_bin(&enc->pk, WIRE_INVITE_LEN);
+			msgpack_pack_bin_body(&enc->pk, m->invite,
+			    WIRE_INVITE_LEN);
+			msgpack_pack_bin(&enc->pk, WIRE_SECRET_LEN);
+			msgpack_pack_bin_body(&enc->pk, m->secret,
+			    WIRE_SECRET_LEN);
+		}
+		msgpack_pack_str(&enc->pk, m->reason_len);
+		msgpack_pack_str_body(&enc->pk, m->reason, m->reason_len);
+		break;
 	default:
 		/* ERROR: the encoder takes a C string; pack it as is. */
 		proto_enc_reset(enc);
@@ -247,6 +273,10 @@ check_same(const struct wire_msg *a, const struct wire_msg *b)
 	CHECK(a->reason_len == b->reason_len);
 	if (a->reason_len > 0)
 		CHECK(memcmp(a->reason, b->reason, a->reason_len) == 0);
+	CHECK((a->invite == NULL) == (b->invite == NULL));
+	if (a->invite != NULL)
+		CHECK(memcmp(a->invite, b->invite, WIRE_INVITE_LEN) == 0 &&
+		    memcmp(a->secret, b->secret, WIRE_SECRET_LEN) == 0);
 	CHECK(a->nheads == b->nheads);
 	for (i = 0; i < a->nheads; i++) {
 		CHECK(memcmp(a->heads[i].origin, b->heads[i].origin,

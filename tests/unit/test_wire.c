@@ -1699,7 +1699,7 @@ static void test_msg_wrong_shapes(void **state)
 static void test_msg_unknown_type(void **state)
 {
 	static const uint64_t types[] = {
-		0, 0x11, 0x22, 0x32, 0x41, 0x50, 0x110, UINT64_MAX,
+		0, 0x11, 0x22, 0x32, 0x41, 0x52, 0x110, UINT64_MAX,
 	};
 	struct proto_enc w;
 	size_t i;

@@ -1,0 +1,161 @@
+/*
+ * invite.c: one-time invites, so that a parent leader at a rural site can
+ * join the network with one line instead of exchanging keys by hand.
+ *
+ * The admin makes an invite (`cafe invite`): a random id and secret, the
+ * role and site the joining key will get, an expiry.  Only the secret's
+ * BLAKE2b hash is stored.  The joining node proves it holds the secret
+ * over an authenticated session with the admin's daemon, which redeems
+ * the invite: check, mark used and enroll, so an invite works once.
+ *
+ * Value layout (big-endian): hash(32) expires_ms(8) used(1) has_site(1)
+ * site(16) role(16, NUL-padded).
+ */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+
+#define INVITE_VALUE_LEN (32 + 8 + 1 + 1 + PROTO_ID_LEN + 16)
+
+static int
+invite_put_fn(struct store *s, MDB_txn *txn, void *arg)
+{
+	const struct store_invite *inv = arg;
+	uint8_t v[INVITE_VALUE_LEN];
+	MDB_val k = { STORE_INVITE_ID_LEN, (void *)(uintptr_t)inv->id };
+	MDB_val d = { sizeof(v), v };
+	int rc;
+
+	memset(v, 0, sizeof(v));
+	crypto_generichash(v, 32, inv->secret, STORE_INVITE_SECRET_LEN,
+	    NULL, 0);
+	put_be64(v + 32, inv->expires_ms);
+	v[41] = (uint8_t)inv->has_site;
+	memcpy(v + 42, inv->site, PROTO_ID_LEN);
+	memcpy(v + 42 + PROTO_ID_LEN, inv->role, strnlen(inv->role, 15));
+	rc = mdb_put(txn, s->dbi[DB_INVITES], &k, &d, MDB_NOOVERWRITE);
+	return rc == 0 ? 0 : store_mdb_fail(s, rc);
+}
+
+/* Makes an invite. */
+int
+store_invite_make(struct store *s, struct store_invite *inv, char **cause)
+{
+	if (memcmp(s->info.node, s->info.network, PROTO_KEY_LEN) != 0) {
+		*cause = xstrdup("only the network's admin makes invites");
+		return CS_EPERM;
+	}
+	randombytes_buf(inv->id, sizeof(inv->id));
+	randombytes_buf(inv->secret, sizeof(inv->secret));
+	return store_write(s, invite_put_fn, inv, cause);
+}
+
+struct redeem_arg {
+	const uint8_t *id;
+	const uint8_t *secret;
+	const char *why;
+	char role[16];
+	int has_site;
+	uint8_t site[PROTO_ID_LEN];
+};
+
+static int
+redeem_fn(struct store *s, MDB_txn *txn, void *arg)
+{
+	struct redeem_arg *ra = arg;
+	MDB_val k = { STORE_INVITE_ID_LEN, (void *)(uintptr_t)ra->id }, d;
+	uint8_t v[INVITE_VALUE_LEN], h[32];
+	int rc;
+
+	ra->why = NULL;
+	rc = mdb_get(txn, s->dbi[DB_INVITES], &k, &d);
+	if (rc != 0 || d.mv_size != INVITE_VALUE_LEN) {
+		ra->why = "no such invite on this hub";
+		return CS_ENOTFOUND;
+	}
+	memcpy(v, d.mv_data, sizeof(v));
+	crypto_generichash(h, sizeof(h), ra->secret, STORE_INVITE_SECRET_LEN,
+	    NULL, 0);
+	/* The secret first, so a wrong one learns nothing of the invite. */
+	if (sodium_memcmp(h, v, 32) != 0) {
+		ra->why = "the invite's secret does not match";
+		return CS_EPERM;
+	}
+	if (v[40] != 0) {
+		ra->why = "this invite was used already";
+		return CS_EPERM;
+	}
+	if (get_be64(v + 32) <= store_now_ms()) {
+		ra->why = "this invite expired";
+		return CS_EPERM;
+	}
+	ra->has_site = v[41];
+	memcpy(ra->site, v + 42, PROTO_ID_LEN);
+	memcpy(ra->role, v + 42 + PROTO_ID_LEN, 15);
+	ra->role[15] = '\0';
+	v[40] = 1;
+	d.mv_size = sizeof(v);
+	d.mv_data = v;
+	rc = mdb_put(txn, s->dbi[DB_INVITES], &k, &d, 0);
+	return rc == 0 ? 0 : store_mdb_fail(s, rc);
+}
+
+/* Redeems an invite and enrolls key. */
+int
+store_invite_redeem(struct store *s, const uint8_t id[STORE_INVITE_ID_LEN],
+    const uint8_t secret[STORE_INVITE_SECRET_LEN],
+    const uint8_t key[PROTO_KEY_LEN], const char *name, const char **role,
+    char **cause)
+{
+	struct redeem_arg ra;
+	struct store_member m;
+	struct store_batch *b;
+	struct store_kv kv[6];
+	char hex[2 * PROTO_KEY_LEN + 1], site[2 * PROTO_ID_LEN + 1];
+	uint8_t rid[PROTO_ID_LEN];
+	size_t n = 0;
+	int rc;
+
+	*role = NULL;
+	if (store_member_get(s, key, &m) == 0) {
+		store_member_free(&m);
+		*cause = xstrdup("this key is enrolled already");
+		return CS_EPERM;
+	}
+	memset(&ra, 0, sizeof(ra));
+	ra.id = id;
+	ra.secret = secret;
+	rc = store_write(s, redeem_fn, &ra, cause);
+	if (rc != 0) {
+		if (ra.why != NULL) {
+			free(*cause);
+			*cause = xstrdup(ra.why);
+		}
+		return rc;
+	}
+	proto_hex(hex, key, PROTO_KEY_LEN);
+	kv[n++] = (struct store_kv){ "key", hex };
+	kv[n++] = (struct store_kv){ "role", ra.role };
+	kv[n++] = (struct store_kv){ "name", name };
+	kv[n++] = (struct store_kv){ "status", "active" };
+	if (ra.has_site) {
+		proto_hex(site, ra.site, PROTO_ID_LEN);
+		kv[n++] = (struct store_kv){ "site", site };
+	}
+	if (strcmp(ra.role, "consultant") == 0)
+		kv[n++] = (struct store_kv){ "scope", "all" };
+	memcpy(rid, key, PROTO_ID_LEN);
+	b = store_batch_new(s);
+	rc = store_batch_put(b, sch_type_find("member", 6), rid, 1, kv, n,
+	    cause);
+	if (rc == 0)
+		rc = store_batch_commit(b, cause);
+	store_batch_free(b);
+	if (rc != 0)
+		return rc;
+	*role = strcmp(ra.role, "hub") == 0 ? "hub" :
+	    strcmp(ra.role, "consultant") == 0 ? "consultant" : "site";
+	return 0;
+}
