@@ -24,7 +24,15 @@
  * (clean, and after tampering with a stored commit); bundle export and
  * import (same digest, re-import all duplicates, since points, another
  * network, a cut file, a damaged commit refusing the rest of its origin
- * only).
+ * only); who may write (storage/trust.c): an author no member record
+ * enrolls is refused, received or local; a site key writes only its own
+ * site's records of its role's types; only the admin writes member
+ * records; a revoked key's commits after revoked_after are refused; a
+ * member record whose id is not its key's prefix enrolls nobody.
+ *
+ * Every writing key other than the network's admin is enrolled by an
+ * admin member record (role hub in the tests about merging, clocks and
+ * conflicts) applied before that key's first commit.
  *
  * Every store lives in a directory under one mkdtemp() root in /tmp,
  * removed when the group ends.
@@ -477,6 +485,13 @@ static void pack_text_value(msgpack_packer *pk, const char *type,
 		msgpack_pack_bin_body(pk, id, PROTO_ID_LEN);
 		break;
 	}
+	case SCH_KEY: {
+		uint8_t key[PROTO_KEY_LEN];
+		assert_int_equal(proto_unhex(key, PROTO_KEY_LEN, val), 0);
+		msgpack_pack_bin(pk, PROTO_KEY_LEN);
+		msgpack_pack_bin_body(pk, key, PROTO_KEY_LEN);
+		break;
+	}
 	default:
 		proto_pack_cstr(pk, val);
 		break;
@@ -575,6 +590,72 @@ static void hop_base(struct hop *op, const char *name, uint64_t hlc)
 
 #define T_MS UINT64_C(1767225600000) /* 2026-01-01 */
 #define HLC_AT(ms, ctr) (((uint64_t)(ms) << 16) | (uint64_t)(ctr))
+
+/* ---- enrollment (storage/trust.c) ------------------------------------- */
+
+/*
+ * Every commit must come from the network's admin (the key that is the
+ * network id) or from a key the admin enrolled by a member record, whose
+ * id is the first 16 bytes of the key.  The tests below that are about
+ * merging, clocks and conflicts enroll their writing keys as hubs (a hub
+ * writes every type but member) before those keys' commits arrive.
+ */
+
+/* Text forms a member op's values point at; must outlive the hb_*() call. */
+struct mtext {
+	char key[2 * PROTO_KEY_LEN + 1];
+	char site[2 * PROTO_ID_LEN + 1];
+	char after[24];
+};
+
+/* A put of key's member record at the key's prefix, role and name. */
+static void member_op(struct hop *op, struct mtext *t,
+    const uint8_t key[PROTO_KEY_LEN], const char *role, const char *name)
+{
+	hop_put(op, "member", key);	/* id: the key's first 16 bytes */
+	proto_hex(t->key, key, PROTO_KEY_LEN);
+	hop_field(op, "key", t->key);
+	hop_field(op, "role", role);
+	hop_field(op, "name", name);
+}
+
+#define ENROLL_MAX 4
+
+/* The admin's next commit: a hub member record for each of n keys. */
+static void enroll_next(struct citem *out, struct origin *adm, uint64_t hlc,
+    const uint8_t *const *keys, size_t n)
+{
+	struct hop ops[ENROLL_MAX];
+	struct mtext t[ENROLL_MAX];
+
+	assert_true(n >= 1 && n <= ENROLL_MAX);
+	for (size_t i = 0; i < n; i++)
+		member_op(&ops[i], &t[i], keys[i], "hub", "test hub");
+	hb_next(out, adm, adm->pk, hlc, ops, n);
+}
+
+/*
+ * Enrolls node's key with role through a local write of the admin store
+ * adm (the network's admin), then gives node adm's log, so the member
+ * record is on node before node writes anything of its own.
+ */
+static void enroll_store(struct store *adm, struct store *node,
+    const char *role)
+{
+	uint8_t id[PROTO_ID_LEN];
+	char key[2 * PROTO_KEY_LEN + 1];
+	struct clist l = { 0 };
+
+	assert_memory_equal(store_info(adm)->node, store_info(adm)->network,
+	    PROTO_KEY_LEN);
+	proto_hex(key, store_info(node)->node, PROTO_KEY_LEN);
+	PUT_OK(adm, "member", id, 1, { "key", key }, { "role", role },
+	    { "name", "test node" });
+	assert_memory_equal(id, store_info(node)->node, PROTO_ID_LEN);
+	collect(adm, store_info(adm)->node, &l);
+	apply_all_ok(node, &l);
+	clist_free(&l);
+}
 
 /* ---- schema ----------------------------------------------------------- */
 
@@ -1803,7 +1884,7 @@ static void test_clock_follows_received(void **state)
 {
 	struct origin adm;
 	uint8_t x[16], y[16];
-	struct citem c1;
+	struct citem c0, c1;
 	struct hop op;
 	struct store *b;
 	struct clist lb = { 0 };
@@ -1818,6 +1899,13 @@ static void test_clock_follows_received(void **state)
 	new_origin(&adm);
 	randombytes_buf(x, sizeof x);
 	b = mk_store("hub", "hub", adm.pk, NULL);
+	/* the admin enrolls b (at the present clock) so that b may write */
+	{
+		const uint8_t *keys[1] = { store_info(b)->node };
+		enroll_next(&c0, &adm, HLC_AT((uint64_t)ts.tv_sec * 1000, 0),
+		    keys, 1);
+		assert_int_equal(apply_one(b, &c0), 0);
+	}
 	site_op(&op, x, "From the future");
 	hb_next(&c1, &adm, adm.pk, hfut, &op, 1);
 	assert_int_equal(apply_one(b, &c1), 0);
@@ -1836,6 +1924,7 @@ static void test_clock_follows_received(void **state)
 	assert_true(store_rec_clock(&r, "name") > hfut);
 	store_rec_free(&r);
 	clist_free(&lb);
+	free(c0.e);
 	free(c1.e);
 	t_close(b);
 }
@@ -2051,6 +2140,9 @@ struct merge_world {
 	size_t nrec;
 	struct clist per[M_ORIGINS];	/* each origin's commits, in seq order */
 	size_t total;
+	/* o[0]'s first commit(s): o[1] and o[2] enrolled as hubs; applied to
+	 * every replica before the workload, not counted in total */
+	struct clist enroll;
 	uint64_t hlc[M_ORIGINS];
 	uint64_t conflict_loser_hlc, conflict_winner_hlc;
 };
@@ -2114,6 +2206,18 @@ static void build_world(struct merge_world *w)
 	for (int i = 0; i < M_ORIGINS; i++) {
 		new_origin(&w->o[i]);
 		w->hlc[i] = h0;
+	}
+	/*
+	 * The admin (o[0], the network) enrolls the other origins first, at
+	 * seq 1 and clock h0, so its workload chains on after it.  No rng()
+	 * here: the seed gives the same workload as before.
+	 */
+	{
+		const uint8_t *keys[M_ORIGINS - 1];
+		for (int i = 1; i < M_ORIGINS; i++)
+			keys[i - 1] = w->o[i].pk;
+		enroll_next(clist_add(&w->enroll), &w->o[0], h0, keys,
+		    M_ORIGINS - 1);
 	}
 	/* origin 0 creates four sites and two persons */
 	for (size_t r = 0; r < 6; r++) {
@@ -2329,7 +2433,10 @@ static void check_model(struct store *s, const struct merge_world *w)
 	assert_int_equal(store_status(s, &st), 0);
 	assert_true(st.counts[type_index("site")] == live);
 	assert_true(st.counts[type_index("person")] == live_person);
-	assert_true(st.commits == w->total);
+	/* the enrollment commit(s) and their member records come on top of
+	 * the workload */
+	assert_true(st.counts[type_index("member")] == M_ORIGINS - 1);
+	assert_true(st.commits == w->total + w->enroll.n);
 	assert_true(st.forks == 0);
 }
 
@@ -2388,6 +2495,8 @@ static void test_merge_convergence(void **state)
 		assert_non_null(res);
 		snprintf(t_ctx, sizeof t_ctx, "merge order %d, seed %" PRIx64,
 		    k, seed);
+		/* the admin log first: o[1] and o[2] are enrolled */
+		apply_all_ok(s, &w->enroll);
 		interleave(w, order);
 		if (k % 2 == 0) {
 			/* one item per store_apply */
@@ -2472,6 +2581,7 @@ static void test_merge_convergence(void **state)
 	free(order);
 	for (int i = 0; i < M_ORIGINS; i++)
 		clist_free(&w->per[i]);
+	clist_free(&w->enroll);
 	free(w);
 	free(conf_first);
 	free(conf);
@@ -2499,6 +2609,7 @@ static void run_minimal(const char *const (*orders)[4], size_t norders,
 	uint8_t id[16], bid[16];
 	struct citem c[4];	/* W1, W2, W3, W5 */
 	struct citem bg[2];
+	struct citem en;	/* o[0] enrolls o[1] to o[4] */
 	struct hop op;
 	const uint64_t h1 = HLC_AT(T_MS, 1), h2 = HLC_AT(T_MS, 2),
 	    h3 = HLC_AT(T_MS, 3), h5 = HLC_AT(T_MS, 5);
@@ -2511,6 +2622,12 @@ static void run_minimal(const char *const (*orders)[4], size_t norders,
 		new_origin(&o[i]);
 	randombytes_buf(id, sizeof id);
 	randombytes_buf(bid, sizeof bid);
+	/* the admin's seq 1, before W1 (its seq 2) and W5 (its seq 3) */
+	{
+		const uint8_t *keys[4] = { o[1].pk, o[2].pk, o[3].pk,
+			o[4].pk };
+		enroll_next(&en, &o[0], HLC_AT(T_MS, 0), keys, 4);
+	}
 	hop_put(&op, "site", id);
 	hop_field(&op, "name", "Hill");
 	hop_field(&op, "county", "Lane");
@@ -2540,6 +2657,8 @@ static void run_minimal(const char *const (*orders)[4], size_t norders,
 		    NULL);
 		struct store_rec r;
 
+		snprintf(t_ctx, sizeof t_ctx, "enrollment");
+		assert_int_equal(apply_one(s, &en), 0);
 		if (background) {
 			snprintf(t_ctx, sizeof t_ctx, "background");
 			assert_int_equal(apply_one(s, &bg[0]), 0);
@@ -2585,6 +2704,7 @@ static void run_minimal(const char *const (*orders)[4], size_t norders,
 		free(c[i].e);
 	free(bg[0].e);
 	free(bg[1].e);
+	free(en.e);
 	free(ca);
 }
 
@@ -2628,6 +2748,8 @@ static void test_local_edit_conflict(void **state)
 	assert_non_null(cb);
 	a = mk_store("hub", "hub", NULL, NULL);
 	b = mk_store("site", "site", store_info(a)->network, NULL);
+	/* a is the admin; b edits a site record: enrolled as a hub */
+	enroll_store(a, b, "hub");
 	PUT_OK(a, "site", site, 1, { "name", "Hill" }, { "county", "Lane" });
 	collect(a, NULL, &la);
 	apply_all_ok(b, &la);
@@ -2691,6 +2813,8 @@ static void test_conflict_settled_by_edit(void **state)
 	assert_non_null(ca);
 	a = mk_store("hub", "hub", NULL, NULL);
 	b = mk_store("site", "site", store_info(a)->network, NULL);
+	/* a is the admin; b edits a site record: enrolled as a hub */
+	enroll_store(a, b, "hub");
 	PUT_OK(a, "site", site, 1, { "name", "Hill" }, { "county", "Lane" });
 	collect(a, NULL, &la);
 	apply_all_ok(b, &la);
@@ -2711,6 +2835,404 @@ static void test_conflict_settled_by_edit(void **state)
 	clist_free(&lb);
 	t_close(a);
 	t_close(b);
+}
+
+/* ---- who may write (storage/trust.c) ---------------------------------- */
+
+static void cafe_op(struct hop *op, const uint8_t *id, const char *hsite)
+{
+	hop_put(op, "cafe", id);
+	hop_field(op, "site", hsite);
+	hop_field(op, "date", "2026-03-14");
+	hop_field(op, "format", "parent");
+	hop_field(op, "factors", "resilience");
+}
+
+static int count_members_cb(const struct store_member *m, void *arg)
+{
+	(void)m;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* Expects c refused with CS_EPERM and a cause holding want. */
+static void apply_eperm(struct store *s, const struct citem *c,
+    const char *want)
+{
+	struct store_item it;
+	int rc = apply_raw(s, c->e, c->elen, c->sig, &it);
+
+	if (rc != CS_EPERM)
+		fail_msg("expected CS_EPERM (%s), got %d (%s)", want, rc,
+		    it.cause);
+	if (strstr(it.cause, want) == NULL)
+		fail_msg("cause '%s' does not say '%s'", it.cause, want);
+}
+
+/*
+ * A commit of a key no member record enrolls is refused, received or
+ * written locally; once the admin enrolls the key, the same commit lands.
+ */
+static void test_trust_unenrolled(void **state)
+{
+	struct origin adm, o1;
+	uint8_t id1[16], id2[16];
+	struct citem c, en;
+	struct hop op;
+	struct store *b;
+	struct store_rec r;
+	struct store_status st;
+	struct store_member m;
+	char *cause = NULL;
+	(void)state;
+
+	new_origin(&adm);
+	new_origin(&o1);
+	randombytes_buf(id1, sizeof id1);
+	b = mk_store("replica", "replica", adm.pk, NULL);
+
+	site_op(&op, id1, "Alpha");
+	hb_next(&c, &o1, adm.pk, HLC_AT(T_MS, 1), &op, 1);
+	apply_eperm(b, &c, "not an enrolled member");
+	assert_int_equal(store_get(b, id1, &r), CS_ENOTFOUND);
+	assert_int_equal(store_member_get(b, o1.pk, &m), CS_ENOTFOUND);
+	assert_int_equal(store_status(b, &st), 0);
+	assert_true(st.commits == 0);
+
+	/* b's own node key is not enrolled either: its write fails */
+	{
+		const struct store_kv kv[] = { { "name", "Local" } };
+		int rc = put_kv(b, "site", id2, 1, kv, NKV(kv), &cause);
+
+		assert_int_equal(rc, CS_EPERM);
+		assert_non_null(cause);
+		if (strncmp(cause, "not allowed: ", 13) != 0 ||
+		    strstr(cause, "not an enrolled member") == NULL)
+			fail_msg("local write refused with '%s'", cause);
+		free(cause);
+		cause = NULL;
+	}
+	assert_int_equal(store_status(b, &st), 0);
+	assert_true(st.commits == 0);
+
+	/* the admin needs no record; o1 is enrolled by the admin's commit */
+	assert_int_equal(store_member_get(b, adm.pk, &m), 0);
+	assert_int_equal(m.role, STORE_ROLE_ADMIN);
+	store_member_free(&m);
+	{
+		const uint8_t *keys[1] = { o1.pk };
+		enroll_next(&en, &adm, HLC_AT(T_MS, 0), keys, 1);
+	}
+	assert_int_equal(apply_one(b, &en), 0);
+	assert_int_equal(store_member_get(b, o1.pk, &m), 0);
+	assert_int_equal(m.role, STORE_ROLE_HUB);
+	assert_memory_equal(m.key, o1.pk, PROTO_KEY_LEN);
+	store_member_free(&m);
+	assert_int_equal(apply_one(b, &c), 0);
+	get_ok(b, id1, &r);
+	assert_field(&r, "name", "Alpha");
+	store_rec_free(&r);
+	free(c.e);
+	free(en.e);
+	t_close(b);
+}
+
+/*
+ * A site key writes the types its role may, and only for its own site:
+ * a café of another site (named, or an edit of one stored) is refused, a
+ * café of its own site lands, a site record (admin's type) is refused.
+ */
+static void test_trust_site_role(void **state)
+{
+	struct origin adm, sk;
+	uint8_t site_a[16], site_b[16], cafe_a[16], cafe_b[16], cafe_x[16];
+	char ha[33], hb[33];
+	struct citem en, c;
+	struct hop ops[4];
+	struct mtext t;
+	struct store *s;
+	struct store_rec r;
+	struct store_member m;
+	uint8_t head[PROTO_HASH_LEN];
+	(void)state;
+
+	new_origin(&adm);
+	new_origin(&sk);
+	randombytes_buf(site_a, sizeof site_a);
+	randombytes_buf(site_b, sizeof site_b);
+	randombytes_buf(cafe_a, sizeof cafe_a);
+	randombytes_buf(cafe_b, sizeof cafe_b);
+	randombytes_buf(cafe_x, sizeof cafe_x);
+	hexid(site_a, ha);
+	hexid(site_b, hb);
+	s = mk_store("replica", "replica", adm.pk, NULL);
+
+	/* the admin: sites A and B, a café of B, sk as site A's key */
+	site_op(&ops[0], site_a, "A");
+	site_op(&ops[1], site_b, "B");
+	cafe_op(&ops[2], cafe_b, hb);
+	member_op(&ops[3], &t, sk.pk, "site", "Site A's laptop");
+	hop_field(&ops[3], "site", ha);
+	hb_next(&en, &adm, adm.pk, HLC_AT(T_MS, 0), ops, 4);
+	assert_int_equal(apply_one(s, &en), 0);
+	free(en.e);
+	assert_int_equal(store_member_get(s, sk.pk, &m), 0);
+	assert_int_equal(m.role, STORE_ROLE_SITE);
+	assert_true(m.has_site);
+	assert_memory_equal(m.site, site_a, PROTO_ID_LEN);
+	store_member_free(&m);
+
+	/* a café naming site B */
+	cafe_op(&ops[0], cafe_x, hb);
+	hb_make(&c, &sk, adm.pk, 1, NULL, HLC_AT(T_MS, 1), ops, 1);
+	apply_eperm(s, &c, "own site");
+	free(c.e);
+	assert_int_equal(store_get(s, cafe_x, &r), CS_ENOTFOUND);
+
+	/* a café of its own site, at the same seq */
+	cafe_op(&ops[0], cafe_a, ha);
+	hb_next(&c, &sk, adm.pk, HLC_AT(T_MS, 2), ops, 1);
+	assert_int_equal(apply_one(s, &c), 0);
+	memcpy(head, c.hash, sizeof head);
+	free(c.e);
+	get_ok(s, cafe_a, &r);
+	assert_field(&r, "site", ha);
+	store_rec_free(&r);
+
+	/* an edit of site B's stored café that does not name a site */
+	hop_put(&ops[0], "cafe", cafe_b);
+	hop_field(&ops[0], "topic", "Moved");
+	hb_make(&c, &sk, adm.pk, 2, head, HLC_AT(T_MS, 3), ops, 1);
+	apply_eperm(s, &c, "own site");
+	free(c.e);
+	get_ok(s, cafe_b, &r);
+	assert_null(store_rec_value(&r, "topic"));
+	store_rec_free(&r);
+
+	/* a site record: only admins and hubs write those */
+	site_op(&ops[0], site_a, "Renamed");
+	hb_make(&c, &sk, adm.pk, 2, head, HLC_AT(T_MS, 4), ops, 1);
+	apply_eperm(s, &c, "may not write site");
+	free(c.e);
+	get_ok(s, site_a, &r);
+	assert_field(&r, "name", "A");
+	store_rec_free(&r);
+
+	/* and an edit of its own café lands at that seq */
+	hop_put(&ops[0], "cafe", cafe_a);
+	hop_field(&ops[0], "topic", "Routines");
+	hb_next(&c, &sk, adm.pk, HLC_AT(T_MS, 5), ops, 1);
+	assert_int_equal(apply_one(s, &c), 0);
+	free(c.e);
+	t_close(s);
+}
+
+/*
+ * Only the admin writes member records: a hub's enrollment of another
+ * key (received, or written locally) is refused and enrolls nobody.
+ */
+static void test_trust_member_admin_only(void **state)
+{
+	struct origin adm, hub, o2;
+	uint8_t id1[16], id2[16];
+	struct citem en, c;
+	struct hop op;
+	struct mtext t;
+	struct store *s, *a, *h;
+	struct store_member m;
+	char *cause = NULL;
+	size_t nm = 0;
+	(void)state;
+
+	new_origin(&adm);
+	new_origin(&hub);
+	new_origin(&o2);
+	randombytes_buf(id1, sizeof id1);
+	randombytes_buf(id2, sizeof id2);
+	s = mk_store("replica", "replica", adm.pk, NULL);
+	{
+		const uint8_t *keys[1] = { hub.pk };
+		enroll_next(&en, &adm, HLC_AT(T_MS, 0), keys, 1);
+	}
+	assert_int_equal(apply_one(s, &en), 0);
+	free(en.e);
+
+	/* the hub enrolls o2 */
+	member_op(&op, &t, o2.pk, "hub", "o2");
+	hb_make(&c, &hub, adm.pk, 1, NULL, HLC_AT(T_MS, 1), &op, 1);
+	apply_eperm(s, &c, "only the network's admin");
+	free(c.e);
+	assert_int_equal(store_member_get(s, o2.pk, &m), CS_ENOTFOUND);
+	site_op(&op, id2, "By o2");
+	hb_next(&c, &o2, adm.pk, HLC_AT(T_MS, 2), &op, 1);
+	apply_eperm(s, &c, "not an enrolled member");
+	free(c.e);
+
+	/* the hub's seq 1 as a site record lands: the type was refused */
+	site_op(&op, id1, "By the hub");
+	hb_next(&c, &hub, adm.pk, HLC_AT(T_MS, 3), &op, 1);
+	assert_int_equal(apply_one(s, &c), 0);
+	free(c.e);
+
+	/* nor may the hub rewrite its own record (say, its name) */
+	member_op(&op, &t, hub.pk, "hub", "Boss");
+	hb_next(&c, &hub, adm.pk, HLC_AT(T_MS, 4), &op, 1);
+	apply_eperm(s, &c, "only the network's admin");
+	free(c.e);
+	assert_int_equal(store_member_get(s, hub.pk, &m), 0);
+	assert_string_equal(m.name, "test hub");
+	store_member_free(&m);
+	assert_int_equal(store_members(s, count_members_cb, &nm), 0);
+	assert_int_equal(nm, 1);
+
+	/* locally: an enrolled hub node's write of a member record */
+	a = mk_store("admin", "hub", NULL, NULL);
+	h = mk_store("hub", "hub", store_info(a)->network, NULL);
+	enroll_store(a, h, "hub");
+	{
+		char key[2 * PROTO_KEY_LEN + 1];
+		uint8_t mid[16];
+		const struct store_kv kv[] = { { "key", key },
+			{ "role", "hub" }, { "name", "o2" } };
+		int rc;
+
+		proto_hex(key, o2.pk, PROTO_KEY_LEN);
+		rc = put_kv(h, "member", mid, 1, kv, NKV(kv), &cause);
+		assert_int_equal(rc, CS_EPERM);
+		assert_non_null(cause);
+		if (strncmp(cause, "not allowed: ", 13) != 0 ||
+		    strstr(cause, "only the network's admin") == NULL)
+			fail_msg("local member write refused with '%s'",
+			    cause);
+		free(cause);
+		cause = NULL;
+		assert_int_equal(store_member_get(h, o2.pk, &m),
+		    CS_ENOTFOUND);
+	}
+	t_close(a);
+	t_close(h);
+	t_close(s);
+}
+
+/*
+ * A revoked key's commits up to revoked_after stay valid; later ones are
+ * refused, even when their clock is older than the revocation.
+ */
+static void test_trust_revoked(void **state)
+{
+	struct origin adm, k;
+	uint8_t ids[3][16];
+	struct citem en, rv, kc[3];
+	struct hop op;
+	struct mtext t;
+	struct store *s;
+	struct store_rec r;
+	struct store_member m;
+	(void)state;
+
+	new_origin(&adm);
+	new_origin(&k);
+	s = mk_store("replica", "replica", adm.pk, NULL);
+	{
+		const uint8_t *keys[1] = { k.pk };
+		enroll_next(&en, &adm, HLC_AT(T_MS, 0), keys, 1);
+	}
+	for (int i = 0; i < 3; i++) {
+		randombytes_buf(ids[i], sizeof ids[i]);
+		site_op(&op, ids[i], "By k");
+		hb_next(&kc[i], &k, adm.pk, HLC_AT(T_MS, 10 + i), &op, 1);
+	}
+	/* revoked after its seq 2, at a clock later than all three */
+	member_op(&op, &t, k.pk, "hub", "test hub");
+	hop_field(&op, "status", "revoked");
+	snprintf(t.after, sizeof t.after, "%d", 2);
+	hop_field(&op, "revoked_after", t.after);
+	hb_next(&rv, &adm, adm.pk, HLC_AT(T_MS, 20), &op, 1);
+
+	assert_int_equal(apply_one(s, &en), 0);
+	assert_int_equal(apply_one(s, &rv), 0);
+	assert_int_equal(store_member_get(s, k.pk, &m), 0);
+	assert_true(m.revoked);
+	assert_true(m.revoked_after == 2);
+	store_member_free(&m);
+	assert_int_equal(apply_one(s, &kc[0]), 0);
+	assert_int_equal(apply_one(s, &kc[1]), 0);
+	apply_eperm(s, &kc[2], "revoked");
+	get_ok(s, ids[1], &r);
+	store_rec_free(&r);
+	assert_int_equal(store_get(s, ids[2], &r), CS_ENOTFOUND);
+
+	free(en.e);
+	free(rv.e);
+	for (int i = 0; i < 3; i++)
+		free(kc[i].e);
+	t_close(s);
+}
+
+/*
+ * A member record whose id is not its key's first 16 bytes enrolls
+ * nobody: neither the key it holds nor the key whose prefix is its id.
+ */
+static void test_trust_member_id_not_prefix(void **state)
+{
+	struct origin adm, k1, k2;
+	uint8_t id1[16], id2[16];
+	struct citem en, good, c1, c2;
+	struct hop ops[2], op;
+	struct mtext t[2];
+	struct store *s, *s2;
+	struct store_member m;
+	size_t nm = 0;
+	int rc;
+	(void)state;
+
+	new_origin(&adm);
+	new_origin(&k1);
+	new_origin(&k2);
+	randombytes_buf(id1, sizeof id1);
+	randombytes_buf(id2, sizeof id2);
+	s = mk_store("replica", "replica", adm.pk, NULL);
+
+	/* k1's record at a random id; k2's record at k1's prefix */
+	member_op(&ops[0], &t[0], k1.pk, "hub", "k1");
+	randombytes_buf(ops[0].id, PROTO_ID_LEN);
+	assert_memory_not_equal(ops[0].id, k1.pk, PROTO_ID_LEN);
+	member_op(&ops[1], &t[1], k2.pk, "hub", "k2");
+	memcpy(ops[1].id, k1.pk, PROTO_ID_LEN);
+	hb_next(&en, &adm, adm.pk, HLC_AT(T_MS, 0), ops, 2);
+	/* stored as records or refused, as long as nobody is enrolled */
+	rc = apply_one(s, &en);
+	assert_true(rc == 0 || rc == CS_ESCHEMA || rc == CS_EPERM);
+	assert_int_equal(store_member_get(s, k1.pk, &m), CS_ENOTFOUND);
+	assert_int_equal(store_member_get(s, k2.pk, &m), CS_ENOTFOUND);
+	assert_int_equal(store_members(s, count_members_cb, &nm), 0);
+	assert_int_equal(nm, 0);
+
+	site_op(&op, id1, "By k1");
+	hb_next(&c1, &k1, adm.pk, HLC_AT(T_MS, 1), &op, 1);
+	apply_eperm(s, &c1, "not an enrolled member");
+	site_op(&op, id2, "By k2");
+	hb_next(&c2, &k2, adm.pk, HLC_AT(T_MS, 2), &op, 1);
+	apply_eperm(s, &c2, "not an enrolled member");
+
+	/* the same commit of k1 lands once k1 has a proper record */
+	s2 = mk_store("replica", "replica", adm.pk, NULL);
+	{
+		struct origin fresh = adm;
+		const uint8_t *keys[1] = { k1.pk };
+
+		fresh.seq = 0;
+		enroll_next(&good, &fresh, HLC_AT(T_MS, 0), keys, 1);
+	}
+	assert_int_equal(apply_one(s2, &good), 0);
+	assert_int_equal(apply_one(s2, &c1), 0);
+
+	free(en.e);
+	free(good.e);
+	free(c1.e);
+	free(c2.e);
+	t_close(s);
+	t_close(s2);
 }
 
 /* ---- delete, list, history, verify ------------------------------------ */
@@ -3138,9 +3660,15 @@ static void test_bundle(void **state)
 	long size;
 	(void)state;
 
-	/* A writes, B receives A's log and writes its own: two origins */
+	/*
+	 * A writes, B receives A's log and writes its own: two origins.
+	 * A is the network's admin: its seq 1 is the member record that
+	 * enrolls B (as a hub: B edits a site record), so A's writes below
+	 * are its seqs 2 to 4.
+	 */
 	a = mk_store("hub", "hub", NULL, NULL);
 	b = mk_store("site", "site", store_info(a)->network, NULL);
+	enroll_store(a, b, "hub");
 	PUT_OK(a, "site", s1, 1, { "name", "One" });
 	PUT_OK(a, "site", s2, 1, { "name", "Two" });
 	PUT_OK(a, "site", s1, 0, { "county", "Lane" });
@@ -3152,7 +3680,8 @@ static void test_bundle(void **state)
 	PUT_OK(b, "site", s2, 0, { "region", "Coast" });
 	assert_int_equal(store_status(b, &sb), 0);
 	total = sb.commits;
-	assert_true(total == 5);
+	/* 3 of A's writes and 2 of B's, and A's member record of B */
+	assert_true(total == 6);
 
 	f = tmpfile();
 	assert_non_null(f);
@@ -3216,14 +3745,14 @@ static void test_bundle(void **state)
 		free(buf);
 	}
 
-	/* since points: after A's seq 2 and B's seq 1 */
+	/* since points: after A's seq 3 (its second write) and B's seq 1 */
 	{
 		FILE *g = tmpfile();
 		struct store_since since[2];
 
 		assert_non_null(g);
 		memcpy(since[0].origin, store_info(a)->node, PROTO_KEY_LEN);
-		since[0].seq = 2;
+		since[0].seq = 3;
 		memcpy(since[1].origin, store_info(b)->node, PROTO_KEY_LEN);
 		since[1].seq = 1;
 		assert_int_equal(store_bundle_export(b, g, since, 2, &count,
@@ -3244,7 +3773,7 @@ static void test_bundle(void **state)
 		assert_int_equal(store_bundle_import(d, g, refuse_cb, &ra, &is,
 		    &cause), 0);
 		assert_true(is.read == 2);
-		/* A's seq 3 was already there via la; B's seq 2 is new */
+		/* A's seq 4 was already there via la; B's seq 2 is new */
 		assert_true(is.applied + is.dup == 2);
 		assert_true(is.refused == 0);
 		assert_int_equal(store_status(d, &sc), 0);
@@ -3254,8 +3783,9 @@ static void test_bundle(void **state)
 	}
 
 	/*
-	 * A hand-made bundle with A's seq 2 damaged: seq 2 and the seq 3
-	 * behind it are refused, B's commits (another origin) still land.
+	 * A hand-made bundle with A's seq 3 (its second write) damaged: seq
+	 * 3 and the seq 4 behind it are refused, B's commits (another
+	 * origin, enrolled by A's seq 1, which is intact) still land.
 	 */
 	{
 		FILE *g = tmpfile();
@@ -3269,16 +3799,24 @@ static void test_bundle(void **state)
 		assert_int_equal(all.n, total);
 		proto_enc_init(&w);
 		proto_bundle_header(&w, store_info(a)->network);
-		for (size_t i = 0; i < all.n; i++) {
-			uint8_t sig[PROTO_SIG_LEN];
-			memcpy(sig, all.v[i].sig, sizeof sig);
-			if (memcmp(all.v[i].origin, store_info(a)->node,
-			    PROTO_KEY_LEN) == 0 && all.v[i].seq == 2)
-				sig[5] ^= 0x10;
-			if (memcmp(all.v[i].origin, store_info(a)->node,
-			    PROTO_KEY_LEN) == 0 && all.v[i].seq >= 2)
-				refused_a++;
-			proto_bundle_item(&w, all.v[i].e, all.v[i].elen, sig);
+		/* the admin log first, as senders put it (storage/trust.c):
+		 * B's commits need A's seq 1, which enrolls B */
+		for (int pass = 0; pass < 2; pass++) {
+			for (size_t i = 0; i < all.n; i++) {
+				const struct citem *ci = &all.v[i];
+				int of_a = memcmp(ci->origin,
+				    store_info(a)->node, PROTO_KEY_LEN) == 0;
+				uint8_t sig[PROTO_SIG_LEN];
+
+				if (of_a != (pass == 0))
+					continue;
+				memcpy(sig, ci->sig, sizeof sig);
+				if (of_a && ci->seq == 3)
+					sig[5] ^= 0x10;
+				if (of_a && ci->seq >= 3)
+					refused_a++;
+				proto_bundle_item(&w, ci->e, ci->elen, sig);
+			}
 		}
 		assert_int_equal(fwrite(w.sb.data, 1, w.sb.size, g),
 		    w.sb.size);
@@ -3298,7 +3836,7 @@ static void test_bundle(void **state)
 			struct store_rec r;
 			get_ok(e, p1, &r);	/* B's person landed */
 			store_rec_free(&r);
-			get_ok(e, s1, &r);	/* A's seq 3 did not */
+			get_ok(e, s1, &r);	/* A's seq 4 did not */
 			assert_null(store_rec_value(&r, "county"));
 			store_rec_free(&r);
 		}
@@ -3372,6 +3910,13 @@ int main(void)
 		cmocka_unit_test_teardown(test_conflicts_order_minimal, test_teardown),
 		cmocka_unit_test_teardown(test_local_edit_conflict, test_teardown),
 		cmocka_unit_test_teardown(test_conflict_settled_by_edit, test_teardown),
+		cmocka_unit_test_teardown(test_trust_unenrolled, test_teardown),
+		cmocka_unit_test_teardown(test_trust_site_role, test_teardown),
+		cmocka_unit_test_teardown(test_trust_member_admin_only,
+		    test_teardown),
+		cmocka_unit_test_teardown(test_trust_revoked, test_teardown),
+		cmocka_unit_test_teardown(test_trust_member_id_not_prefix,
+		    test_teardown),
 		cmocka_unit_test_teardown(test_delete_and_list, test_teardown),
 		cmocka_unit_test_teardown(test_list_with_deleted, test_teardown),
 		cmocka_unit_test_teardown(test_list_no_type, test_teardown),
