@@ -5,7 +5,12 @@
 # node live.  Pine County loses its link and logs its cafés, hosts,
 # trainings and follow-up actions offline; Riverside logs online; when
 # Pine's link comes back, everything converges through the hub.  The hub
-# prints the statewide view, and every node prints the same digest.
+# (the network's admin, whose key is the network id) makes a one-time
+# invite per laptop; each joins with its token (`cafe join`), which
+# enrolls it for its site (the consultant for all sites).  The
+# hub prints the statewide view; the hub and the consultant print the same
+# digest, and each site holds the hub's records and its own (a site reads
+# no other site's log); the consultant's audit re-checks everything.
 #
 # Usage: CAFE=path/to/cafe CAFED=path/to/cafed sh deploy/demo.sh
 # (make demo does this).
@@ -50,28 +55,25 @@ stop() {
 	eval "kill \$PID_$1"
 	eval "wait \$PID_$1" || true
 }
+# Waits until node NAME (its daemon running) holds the admin's member
+# record for KEY.
+enrolled() {
+	"$1" sync --wait --timeout 10
+	i=0
+	until "$1" member list | grep -q "^$2 "; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || { echo "$1 never received its enrollment"; exit 1; }
+		sleep 0.05
+	done
+	printf '%-10s holds its enrollment\n' "$1"
+}
 
-say "state hub: a new network, listening on 127.0.0.1:$PORT"
+say "state hub: a new network, its cafed listening on 127.0.0.1:$PORT"
 NET=$(hub init --name "State hub" --role hub)
-echo "network $NET"
-PINE_KEY=$(pine init --name "Pine County FRC laptop" --network "$NET")
-RIVER_KEY=$(river init --name "Riverside Elementary laptop" --network "$NET")
-AUDIT_KEY=$(consultant init --name "State consultant" --role consultant \
-	--network "$NET")
-hub peer add pine --inbound --key "$PINE_KEY"
-hub peer add river --inbound --key "$RIVER_KEY"
-hub peer add consultant --inbound --key "$AUDIT_KEY"
-pine peer add hub "127.0.0.1:$PORT" --key "$NET"
-river peer add hub "127.0.0.1:$PORT" --key "$NET"
-consultant peer add hub "127.0.0.1:$PORT" --key "$NET"
+echo "network $NET (the hub's key: the network's admin)"
 start hub --listen "127.0.0.1:$PORT"
-start pine
-start river
-start consultant
-hub sync --wait --timeout 10
-hub status | sed -n '/^daemon/,$p'
 
-say "hub: the two pilot sites (pushed to every node as they are written)"
+say "hub: the two pilot sites"
 PINE_SITE=$(hub add site name="Pine County Family Resource Center" \
 	organization="Pine County FRC" county=Pine region=North \
 	partner_type=family_resource_center languages=English,Spanish \
@@ -84,10 +86,36 @@ hub add milestone site="$PINE_SITE" step=5 status=done date=2026-08-20 \
 	notes="Orientation with consultants" >/dev/null
 hub add milestone site="$RIVER_SITE" step=4 status=in_progress \
 	notes="Starting team forming" >/dev/null
+
+say "hub: one-time invites, one line each (sent by text message, say)"
+PINE_TOKEN=$(hub invite --role site --site "$PINE_SITE" --expires 7d \
+	--addr "127.0.0.1:$PORT")
+RIVER_TOKEN=$(hub invite --role site --site "$RIVER_SITE" --expires 7d \
+	--addr "127.0.0.1:$PORT")
+AUDIT_TOKEN=$(hub invite --role consultant --expires 7d \
+	--addr "127.0.0.1:$PORT")
+echo "$PINE_TOKEN"
+
+say "each new laptop joins with its invite, then starts its cafed"
+pine join "$PINE_TOKEN" --name "Pine County FRC laptop"
+river join "$RIVER_TOKEN" --name "Riverside Elementary laptop"
+consultant join "$AUDIT_TOKEN" --name "State consultant"
+PINE_KEY=$(pine id)
+RIVER_KEY=$(river id)
+AUDIT_KEY=$(consultant id)
+echo "an invite works once: another join with Pine's token is refused:"
+"$CAFE" --data "$DEMO/stranger" join "$PINE_TOKEN" --name "someone" ||
+	true
+hub member list
+start pine
+start river
+start consultant
+# A node writes only once it holds the admin's member record for its key.
+enrolled pine "$PINE_KEY"
+enrolled river "$RIVER_KEY"
+enrolled consultant "$AUDIT_KEY"
 hub sync --wait --timeout 10
-for n in pine river consultant; do
-	printf '%-10s holds %s site records\n' "$n" "$("$n" list site | wc -l)"
-done
+hub status | sed -n '/^daemon/,$p'
 
 say "Pine County's link drops (its cafed stops)"
 stop pine
@@ -159,13 +187,39 @@ hub stats
 say "open follow-up actions"
 hub list action --where status=open
 
-say "convergence: every node holds the same records"
+say "convergence: the hub and the consultant hold every record"
 for n in hub pine river consultant; do
 	"$n" sync --wait --timeout 30 >/dev/null
 done
-for n in hub pine river consultant; do
-	printf '%-10s digest %s\n' "$n" "$("$n" status --json |
-	    sed -n 's/.*"digest": "\([0-9a-f]*\)".*/\1/p')"
+digest() { "$1" status --json | sed -n 's/.*"digest": "\([0-9a-f]*\)".*/\1/p'; }
+for n in hub consultant; do
+	printf '%-10s digest %s\n' "$n" "$(digest "$n")"
+done
+[ "$(digest hub)" = "$(digest consultant)" ] ||
+	{ echo "the hub's and the consultant's digests differ"; exit 1; }
+
+say "convergence: each site holds the hub's records and its own, as the hub does"
+# A site key reads the admin's log (the sites, milestones and member
+# records the hub wrote) and its own log, not the other site's.
+same() {
+	[ "$1" = "$2" ] || { echo "$3: differs from the hub"; exit 1; }
+}
+for n in pine river; do
+	if [ "$n" = pine ]; then site=$PINE_SITE; else site=$RIVER_SITE; fi
+	for t in site milestone member; do
+		if [ "$t" = member ]; then
+			same "$("$n" member list)" "$(hub member list)" "$n member list"
+		else
+			same "$("$n" list "$t" --json)" "$(hub list "$t" --json)" \
+			    "$n list $t"
+		fi
+	done
+	for t in person cafe action training feedback; do
+		same "$("$n" list "$t" --json)" \
+		    "$(hub list "$t" --site "$site" --json)" "$n list $t"
+	done
+	printf '%-10s the hub'"'"'s records of its site: %s cafés (digest %s)\n' \
+	    "$n" "$("$n" list cafe | wc -l)" "$(digest "$n")"
 done
 
 say "consultant: audit from the replica (every chain, signature and record re-checked)"

@@ -15,7 +15,9 @@
 #   g   the same with SYNC_BIG (1,000) commits of 100 ops: ops per second
 #   h   live propagation site -> hub -> replica: LAT_N (1,000) single
 #       writes on the site, each timed from durable on the site to stored
-#       on the replica (bench_latency); median and 99th percentile
+#       on the replica (bench_latency); median and 99th percentile.  The
+#       hub is the network's admin and enrolls the site (role site, for
+#       the site record it makes) and the replica (consultant, all sites)
 #   m   resident memory (VmRSS) of an idle cafed one second after start,
 #       and the receiver's peak (VmHWM) and its largest anonymous share
 #       (RssAnon, sampled every 50 ms) during f.  VmRSS counts the store's
@@ -139,8 +141,20 @@ kb "$(pid hub)" RssAnon >"$T/idle.anon"
 start site
 start rep
 SITE_ID=$(cafe hub add site name="Latency Site")
+# The hub is the network's admin: it enrolls the site's key for that site
+# and the replica as a consultant reading every site.  The site writes
+# only once it holds its member record, pushed by the hub.
+cafe hub member add "$site" --role site --name site --site "$SITE_ID" \
+    >/dev/null || die "member add site failed"
+cafe hub member add "$rep" --role consultant --name rep --all \
+    >/dev/null || die "member add rep failed"
 cafe hub sync --wait --timeout 30 >/dev/null || die "hub did not sync"
 cafe site sync --wait --timeout 30 >/dev/null || die "site did not sync"
+i=0
+until cafe site member list | grep -q "^$site "; do
+	i=$((i + 1)); [ $i -lt 600 ] || die "the site never received its enrollment"
+	sleep 0.05
+done
 "$BENCH_BIN/bench_latency" "$T/site" "$T/rep" "$SITE_ID" "$LAT_N" \
     >"$T/lat" || die "bench_latency failed"
 stop site; stop rep; stop hub

@@ -4,7 +4,9 @@
 # and --json; --site filters; a byte altered in a stored commit fails
 # (exit 1) naming the commit, as cafe verify does; a fork (one site key used
 # on two machines) fails, showing both commits, while the records stay
-# whole; a back-dated commit is a clock warning, not a fault.
+# whole; a back-dated commit (stored long after its clock) is a clock
+# warning, not a fault.  The site laptops are enrolled by the hub, the
+# network's admin.
 . "$(dirname "$0")/lib.sh"
 
 ELEMENTS=welcome,theme,agreements,pair_talk,table_talk,commitment_cards,harvest,closing
@@ -39,6 +41,9 @@ SID="$NODE"
 SPFX="${SID:0:16}"
 cafe_in "$S" bundle import "$T/hub.bundle"
 is "$RC" 0 "site imports the hub's log"
+# The hub (the network's admin) enrolls the laptop as site A's key: one more
+# hub commit (seq 8, a member record), which the laptop must hold to write.
+enroll "$H" "$S" site "$SA"
 add_rec "$S" person "name=Dana Host" roles=host,parent_leader site="$SA"
 P="$ID"
 add_rec "$S" cafe site="$SA" date="$THIS-01" format=parent \
@@ -69,9 +74,9 @@ jq_is "$J" '.integrity.ok' true "integrity holds"
 jq_is "$J" '.integrity.faults | length' 0 "no integrity faults"
 jq_is "$J" '.integrity.forks | length' 0 "no forks"
 jq_is "$J" '.integrity.replayed' true "records re-derived by replaying the log"
-jq_is "$J" '.integrity.commits' 14 "14 commits re-verified (7 hub, 7 site)"
+jq_is "$J" '.integrity.commits' 15 "15 commits re-verified (8 hub: 7 records and a member, 7 site)"
 jq_is "$J" '.integrity.origins' 2 "two origins"
-jq_is "$J" '[.integrity.ops, .integrity.history] | tojson' '[14,14]' "every op is in the history"
+jq_is "$J" '[.integrity.ops, .integrity.history] | tojson' '[15,15]' "every op is in the history"
 jq_is "$J" '.clock_warnings | length' 0 "no clock warnings"
 jq_is "$J" '.sites | length' 2 "both sites reported"
 JA="$(printf '%s' "$J" | jq -c --arg id "$SA" '.sites[] | select(.id == $id)')"
@@ -240,29 +245,39 @@ cafe_in "$H" verify
 is "$RC" 0 "the log itself still verifies"
 
 # ---- a back-dated commit ------------------------------------------------------------
+# A commit whose clock is long before the time a node stored it.  Every
+# writer must first hold the admin's log, whose clock its own clock then
+# follows (hybrid logical clock), so a node's wrong clock alone no longer
+# makes such a commit; a laptop that stays offline for a year does: the
+# café is written now and the hub stores it 400 days later (faketime).
 if command -v faketime >/dev/null 2>&1; then
 	O="$T/old"
 	new_node "$O" "Old laptop" --role site --network "$HID"
 	OID="$NODE"
+	enroll "$T/hub-clock" "$O" site "$SB"
+	"$CAFE" --data "$O" add cafe site="$SB" \
+		date=2020-01-01 format=parent factors=resilience elements=$ELEMENTS \
+		>"$T/old.out" 2>"$T/old.err"
+	is "$?" 0 "a café added on the laptop" || diag "$(cat "$T/old.err")"
+	OTIME="$("$CAFE" --data "$O" log --json | jq -r --arg o "$OID" '.[] | select(.origin == $o and .seq == 1) | .time')"
+	like "$OTIME" '^20[0-9-]+T[0-9:.]+Z$' "the laptop's commit has a clock"
+	cafe_in "$O" bundle export "$T/old.bundle"
+	LATER="$(date -u -d '+400 days' '+%Y-%m-%d %H:%M:%S')"
 	# AddressSanitizer wants to be first in the library list; faketime
 	# preloads itself.
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-		faketime '2020-01-01 12:00:00' "$CAFE" --data "$O" add cafe site="$SB" \
-		date=2020-01-01 format=parent factors=resilience elements=$ELEMENTS \
-		>"$T/old.out" 2>"$T/old.err"
-	is "$?" 0 "a café added with the clock in 2020" || diag "$(cat "$T/old.err")"
-	cafe_in "$O" bundle export "$T/old.bundle"
-	cafe_in "$T/hub-clock" bundle import "$T/old.bundle"
-	is "$RC" 0 "the hub imports it"
+		TZ=UTC faketime "$LATER" "$CAFE" --data "$T/hub-clock" bundle import "$T/old.bundle" \
+		>"$T/later.out" 2>"$T/later.err"
+	is "$?" 0 "the hub imports it 400 days later" || diag "$(cat "$T/later.err")"
 	cafe_in "$T/hub-clock" audit --json
 	is "$RC" 0 "a back-dated commit does not fail the audit"
 	jq_is "$OUT" '.clock_warnings | length' 1 "one clock warning"
 	jq_is "$OUT" '.clock_warnings[0] | [.kind, .origin, .seq] | tojson' "[\"back-dated\",\"$OID\",1]" "it names the back-dated commit"
-	jq_is "$OUT" '.clock_warnings[0].time | startswith("2020-01-01T12:00:")' true "with its clock"
-	jq_is "$OUT" '.clock_warnings[0] | (.stored_at > "2021") and (.days < -30)' true "and when this node stored it"
+	jq_is "$OUT" '.clock_warnings[0].time' "$OTIME" "with its clock"
+	jq_is "$OUT" ".clock_warnings[0] | (.stored_at > \"$OTIME\") and (.stored_at | startswith(\"${LATER:0:10}T\")) and (.days < -30)" true "and when this node stored it"
 	cafe_in "$T/hub-clock" audit
 	like "$OUT" "^clocks: 1 warning" "text: one clock warning"
-	like "$OUT" "${OID:0:16}:1 back-dated: clock 2020-01-01T12:00:[0-9.]+Z, stored here 20[0-9-]+T"  "text: both times"
+	like "$OUT" "${OID:0:16}:1 back-dated: clock ${OTIME:0:16}:[0-9.]+Z, stored here ${LATER:0:10}T"  "text: both times"
 	like "$OUT" '^integrity: ok' "text: integrity still ok"
 	cafe_in "$O" audit --json
 	jq_is "$OUT" '.clock_warnings | length' 0 "no warning where the commit was written (stored under the same clock)"

@@ -16,6 +16,9 @@ new_node "$A" "Hub A" --role hub
 AID="$NODE"
 new_node "$B" "Hub B" --role hub --network "$AID"
 BID="$NODE"
+# Every writer must be enrolled by the network's admin (A, whose key is the
+# network id); B learns it is enrolled from A's log.
+enroll "$A" "$B"
 
 add_rec "$A" site "name=Shared site"
 S="$ID"

@@ -22,6 +22,18 @@
 #   run_ok desc DIR ARGS...   cafe_in and assert exit 0 (shows stderr if not)
 #   jq_is JSON FILTER EXPECTED desc
 #   nlines TEXT               number of lines of TEXT (0 for empty)
+#   enroll ADMIN NODE [ROLE [SITE]]
+#                             one test: the network's admin (data dir ADMIN)
+#                             enrolls NODE's key (cafe member add, role hub
+#                             by default; SITE is --site for role site, the
+#                             --sites list for a consultant, who otherwise
+#                             gets --all), then NODE imports the admin's own
+#                             log by bundle, so NODE may write at once
+#   enroll_quiet ADMIN NODE [ROLE [SITE]]
+#                             the same, no test: returns non-zero, the
+#                             reason in ENROLL_ERR
+#   admin_log_copy ADMIN NODE NODE imports ADMIN's own log as it stands
+#                             (bundle); no test; ENROLL_ERR as above
 #   done_testing              prints the plan, exits non-zero on failures
 
 set -u
@@ -266,6 +278,65 @@ new_node() {
 	shift 2
 	run_ok "init $n" "$d" init --name "$n" "$@"
 	NODE="$OUT"
+}
+
+# enroll ADMIN NODE [ROLE [SITE]]: every commit must come from the network's
+# admin or a key it enrolled, and a node knows it is enrolled only once it
+# holds the admin's member record.  So the admin enrolls NODE, then exports
+# its own log (every other origin it holds is cut off with --since at its
+# head) and NODE imports it.  One test.  Adds one commit to ADMIN's log.
+# enroll_quiet takes the same arguments, prints nothing and returns
+# non-zero with the reason in ENROLL_ERR.
+ENROLL_ERR=
+enroll_quiet() {
+	local a="$1" d="$2" role="${3:-hub}" site="${4:-}" key name args out
+	ENROLL_ERR=
+	key="$("$CAFE" --data "$d" id)"
+	name="$("$CAFE" --data "$d" status --json | jq -r .name)"
+	args=(member add "$key" --role "$role" --name "$name")
+	case "$role" in
+	site) args+=(--site "$site") ;;
+	consultant)
+		if [ -n "$site" ]; then args+=(--sites "$site"); else args+=(--all); fi ;;
+	esac
+	if ! out="$("$CAFE" --data "$a" "${args[@]}" 2>&1 </dev/null)"; then
+		ENROLL_ERR="cafe --data $a ${args[*]}: $out"
+		return 1
+	fi
+	admin_log_copy "$a" "$d"
+}
+
+# admin_log_copy ADMIN NODE: NODE imports ADMIN's own log (the commits whose
+# origin is the network id), by bundle; no test; returns non-zero with the
+# reason in ENROLL_ERR.
+admin_log_copy() {
+	local a="$1" d="$2" net since=() o s out
+	ENROLL_ERR=
+	net="$("$CAFE" --data "$a" status --json | jq -r .network)"
+	while read -r o s; do
+		[ -n "$o" ] && [ "$o" != "$net" ] && since+=(--since "$o:$s")
+	done < <("$CAFE" --data "$a" status --json | jq -r '.heads[] | "\(.origin) \(.seq)"')
+	if ! out="$("$CAFE" --data "$a" bundle export "$T/.enroll.bundle" "${since[@]}" 2>&1 </dev/null)"; then
+		ENROLL_ERR="the admin's bundle export: $out"
+		return 1
+	fi
+	if ! out="$("$CAFE" --data "$d" bundle import "$T/.enroll.bundle" 2>&1 </dev/null)"; then
+		ENROLL_ERR="$d: import of the admin's log: $out"
+		rm -f "$T/.enroll.bundle"
+		return 1
+	fi
+	rm -f "$T/.enroll.bundle"
+	return 0
+}
+
+enroll() {
+	local name
+	name="$("$CAFE" --data "$2" status --json | jq -r .name)"
+	if enroll_quiet "$@"; then
+		pass "enroll $name as ${3:-hub}"
+	else
+		fail "enroll $name as ${3:-hub}" "$ENROLL_ERR"
+	fi
 }
 
 # add_rec DIR TYPE FIELDS...: adds a record, one test; sets ID (32 hex).

@@ -28,6 +28,7 @@ is "$ERR" "" "verify on an intact node: nothing on stderr"
 # A second node with received commits and its own.
 B="$T/b"
 new_node "$B" "Hub B" --role hub --network "$AID"
+enroll "$A" "$B"
 cafe_in "$A" bundle export "$T/a.bundle"
 cafe_in "$B" bundle import "$T/a.bundle"
 is "$RC" 0 "B imports A's bundle"

@@ -6,8 +6,20 @@
 # EXIT trap, also when a test fails or the script dies.
 #
 #   node_init NAME ROLE [NETWORK]   cafe init into $T/NAME; sets NAME's key
-#                                   in KEY[NAME]; the first hub's key is the
-#                                   network id unless NETWORK is given
+#                                   in KEY[NAME]; the first node's key is the
+#                                   network id (it is the network's admin,
+#                                   ADMIN=NAME) unless NETWORK is given; every
+#                                   later node is enrolled, see below
+#   node_enroll NAME [ROLE [SITE]]  enrolls NAME on its network's admin node
+#                                   (role hub unless ROLE; SITE as for lib.sh
+#                                   enroll) and copies the admin's log into
+#                                   NAME by bundle, so NAME may write at once;
+#                                   no test of its own (wrap it in ok)
+#   admin_log NAME...               copies the admin's log as it stands now
+#                                   into each NAME (bundle; the admin of
+#                                   NAME's network), e.g. so that
+#                                   nodes enrolled one after the other all
+#                                   hold every member record; no test
 #   node_port NAME                  NAME's listen port (fixed per script)
 #   daemon_start NAME [ARGS...]     cafed --data $T/NAME, log in $T/NAME.log,
 #                                   listening on its port; waits for the
@@ -22,6 +34,25 @@
 #   heads NAME                      its heads, one "origin seq" per line
 #   converged DESC NAME...          asserts all NAMEs show the same digest
 #                                   and heads
+#
+# Trust: every commit must come from the network's admin (the node whose
+# key is the network id) or from a key the admin enrolled (cafe member add),
+# and a node may write only once it holds the admin's member record.  These
+# scripts test replication, not trust, so node_init enrolls every node whose
+# network's admin is a node made here before it (its KEY is the network id)
+# with role hub (which writes every type but member records), then copies
+# the admin's log into the new node (lib.sh enroll: member add, bundle
+# export of the admin's own log, bundle import).  So the admin's log holds
+# one member commit per later node, and each node starts holding the admin's
+# log as it stood then.  Set ENROLL before node_init to change that:
+#   ENROLL=no                       no enrollment (a stranger, or a node the
+#                                   script enrolls later with node_enroll,
+#                                   e.g. once the site record it speaks for
+#                                   exists)
+#   ENROLL=site:SITEID              role site, speaking for SITEID
+#   ENROLL=consultant[:ID,...]      role consultant reading all sites, or the
+#                                   sites listed
+# A node whose network's admin is not (yet) a node here is not enrolled.
 
 source "$(dirname "${BASH_SOURCE[0]}")/../cli/lib.sh"
 
@@ -37,6 +68,7 @@ TOOLS="${TOOLS:-$(cd "$(dirname "$CAFED")" && pwd)/tests}"
 
 declare -A KEY PID PORT
 NETWORK=""
+ADMIN=""
 # Ports: a block of 20 per script, from the script's name, so scripts
 # running side by side under prove -j do not collide.
 # The ports stay below 32768, where Linux picks no ephemeral ports, so an
@@ -62,10 +94,57 @@ node_init() {
 		out=$("$CAFE" --data "$T/$name" init --name "$name" --role "$role") || return 1
 	fi
 	KEY[$name]="$out"
-	[ -z "$NETWORK" ] && NETWORK="$out"
+	if [ -z "$NETWORK" ]; then
+		NETWORK="$out"
+		ADMIN="$name"
+	fi
 	PORT[$name]=$(( _port_base + _port_next ))
 	_port_next=$(( _port_next + 1 ))
+	local how="${ENROLL:-hub}"
+	[ "$how" = no ] && return 0
+	[ -n "$(_admin_of "$name")" ] || return 0
+	case "$how" in
+	hub) node_enroll "$name" hub ;;
+	site:*) node_enroll "$name" site "${how#site:}" ;;
+	consultant) node_enroll "$name" consultant ;;
+	consultant:*) node_enroll "$name" consultant "${how#consultant:}" ;;
+	*) diag "node_init: ENROLL=$how: not no, hub, site:SITEID or consultant[:IDS]"; return 1 ;;
+	esac
+}
+
+# admin_log NAME...: lib.sh admin_log_copy from each NAME's network's admin.
+admin_log() {
+	local n a
+	for n in "$@"; do
+		a="$(_admin_of "$n")"
+		[ -n "$a" ] || { diag "admin_log $n: no node here is the admin of its network"; return 1; }
+		admin_log_copy "$T/$a" "$T/$n" || { diag "admin_log $n: $ENROLL_ERR"; return 1; }
+	done
+}
+
+# _admin_of NAME: the node made here whose key is NAME's network id (not
+# NAME itself), or nothing.
+_admin_of() {
+	local net n
+	net="$("$CAFE" --data "$T/$1" status --json | jq -r .network)"
+	for n in "${!KEY[@]}"; do
+		[ "$n" != "$1" ] && [ "${KEY[$n]}" = "$net" ] && { echo "$n"; return 0; }
+	done
 	return 0
+}
+
+# node_enroll NAME [ROLE [SITE]]: lib.sh enroll_quiet on NAME's network's
+# admin; no test (wrap it in ok); says why on stderr when it fails.
+node_enroll() {
+	local name="$1" admin
+	admin="$(_admin_of "$name")"
+	if [ -z "$admin" ]; then
+		diag "enroll $name: no node here is the admin of its network"
+		return 1
+	fi
+	enroll_quiet "$T/$admin" "$T/$name" "${2:-hub}" "${3:-}" && return 0
+	diag "enroll $name: $ENROLL_ERR"
+	return 1
 }
 
 node_port() { echo "${PORT[$1]}"; }

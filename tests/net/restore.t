@@ -99,6 +99,9 @@ unlike "$(cat "$T/hub.log")" 'fork|refused commit' "the hub's log shows no fork 
 cafe_in "$T/forced" init --restore "$T/s1.key.backup" --network "$NETWORK" --name s1f --role site --force
 is "$RC" 0 "init --restore --force exits 0" || diag "$ERR"
 jq_is "$(status_json "$T/forced")" .restore_pending false "--force: no restore pending"
+# s1's key is enrolled, but a node writes only once it holds the admin's
+# member record: a bundle of the admin's log, no daemon.
+ok admin_log forced -- "--force: the node imports the admin's log (bundle)"
 cafe_in "$T/forced" add site "name=Forced"
 is "$RC" 0 "--force: cafe add works at once without any daemon" || diag "$ERR"
 cafe_in "$T/forced" status

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # resume.t: an interrupted sync resumes where it stopped, never from the
 # start.  A sender (a site) holds a 50,000-commit log (bench_genbundle +
-# bundle import); an empty receiver (a full replica) dials it.  Midway
-# (the receiver holds some but not all commits) the receiver's cafed is
+# bundle import); a receiver (a full replica) holding nothing but the
+# admin's log (two member records, which the sender holds too) dials it.
+# Midway (the receiver holds some but not all commits) its cafed is
 # SIGKILLed; what it holds is counted, it is restarted, and the second
 # sync must move only the rest: the receiver's log line "heads of N
 # origins: M commits to receive" has M = total - held, its received
@@ -25,6 +26,12 @@ commits_of() { "$CAFE" --data "$T/$1" status --json 2>/dev/null | jq -r .commits
 ok node_init hub hub -- "init hub (the network id)"
 ok node_init snd site -- "init the sender (site)"
 ok node_init rcv consultant -- "init the receiver (full replica)"
+# node_init enrolled both on the hub (the admin) and gave each the admin's
+# log as it stood: give the sender the receiver's member record too, so the
+# two start alike but for the sender's own log.
+ok admin_log snd rcv -- "sender and receiver hold the admin's whole log"
+ADMIN_N="$(commits_of hub)"
+is "$ADMIN_N" 2 "the admin's log: two member records"
 
 "$TOOLS/bench_genbundle" "$T/snd" "$N" "$T/big.bundle" >"$T/gen.out" 2>&1
 is "$?" 0 "bench_genbundle writes $N commits" || diag "$(cat "$T/gen.out")"
@@ -32,8 +39,8 @@ cafe_in "$T/snd" bundle import "$T/big.bundle"
 is "$RC" 0 "the sender imports its own $N-commit log" || diag "$ERR"
 rm -f "$T/big.bundle"
 TOTAL="$(commits_of snd)"
-is "$TOTAL" "$N" "the sender holds $N commits"
-is "$(commits_of rcv)" 0 "the receiver starts empty"
+is "$TOTAL" "$(( N + ADMIN_N ))" "the sender holds its $N commits and the admin's $ADMIN_N"
+is "$(commits_of rcv)" "$ADMIN_N" "the receiver starts with the admin's log only"
 
 # Smaller batches than the default give the poll below more chances to
 # see the receiver midway.
