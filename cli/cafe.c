@@ -311,6 +311,16 @@ cli_date(struct cli *c, const char *opt, const char *text, uint32_t *ymd)
 	return 0;
 }
 
+/* Returns a monotonic clock in milliseconds, for timeouts. */
+int64_t
+cli_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Formats a clock or milliseconds as ISO 8601 UTC. */
 void
 cli_time(uint64_t v, int is_hlc, char *buf, size_t len)

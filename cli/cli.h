@@ -100,6 +100,9 @@ void cli_jstream_end(struct cli_jstream *js);
 /* Formats an hlc as an ISO 8601 UTC time into buf (at least 32 bytes). */
 void cli_time(uint64_t hlc_or_ms, int is_hlc, char *buf, size_t len);
 
+/* Returns a monotonic clock in milliseconds, for timeouts. */
+int64_t cli_mono_ms(void);
+
 /* Parses a YYYY-MM-DD option value; prints the error on failure. */
 int cli_date(struct cli *c, const char *opt, const char *text, uint32_t *ymd);
 

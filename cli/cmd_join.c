@@ -211,15 +211,6 @@ dial(const char *addr, int64_t deadline_ms, const char **why)
 	return fd;
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Writes all of buf; 0 or -1. */
 static int
 write_all(int fd, const uint8_t *buf, size_t len)
@@ -255,7 +246,7 @@ run_join(int fd, const struct token *t, const uint8_t *sk, const char *name,
 	const uint8_t *m1;
 	const char *cause;
 	size_t len, off, used;
-	int64_t deadline = mono_ms() + JOIN_TIMEOUT_MS;
+	int64_t deadline = cli_mono_ms() + JOIN_TIMEOUT_MS;
 	int rc = -1, sent = 0;
 	ssize_t n;
 
@@ -268,7 +259,7 @@ run_join(int fd, const struct token *t, const uint8_t *sk, const char *name,
 	}
 	for (;;) {
 		struct pollfd pfd = { fd, POLLIN, 0 };
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - cli_mono_ms();
 
 		if (left <= 0) {
 			*why = "the hub did not answer in time";
@@ -389,7 +380,7 @@ cmd_join(struct cli *c)
 		return cli_usage_error(c, "%s holds a node of another network",
 		    c->data);
 	}
-	if ((fd = dial(t.addr, mono_ms() + JOIN_TIMEOUT_MS, &why)) < 0) {
+	if ((fd = dial(t.addr, cli_mono_ms() + JOIN_TIMEOUT_MS, &why)) < 0) {
 		cli_fail(c, EXIT_CHECK, "%s: %s", t.addr, why);
 		rc = EXIT_CHECK;
 		goto out;

@@ -22,16 +22,6 @@
 
 #define CTL_MAX_REPLY (1024 * 1024)
 
-/* Returns a monotonic clock in milliseconds. */
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Connects to the daemon's socket; returns the fd or -1 (errno set). */
 static int
 ctl_connect(const char *data)
@@ -70,7 +60,7 @@ cli_ctl(const char *data, json_t *req, int timeout_ms, json_t **reply,
 {
 	char *text = json_dumps(req, JSON_COMPACT), *buf = NULL;
 	size_t len = 0, cap = 0;
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t deadline = cli_mono_ms() + timeout_ms;
 	json_error_t err;
 	struct pollfd pfd;
 	ssize_t n;
@@ -91,7 +81,7 @@ cli_ctl(const char *data, json_t *req, int timeout_ms, json_t **reply,
 		goto out;
 	}
 	for (;;) {
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - cli_mono_ms();
 
 		if (left <= 0) {
 			*cause = xstrdup("cafed did not answer in time");

@@ -94,17 +94,17 @@ on_write(uv_write_t *req, int status)
 	free(wr);
 }
 
-/* Writes bytes as they are (the handshake). */
+/* Queues wr (len bytes filled in) for writing and counts it. */
 static int
-write_raw(struct conn *c, const uint8_t *data, size_t len)
+queue_write(struct conn *c, struct wreq *wr, size_t len)
 {
-	struct wreq *wr = xmalloc(sizeof(*wr) + len);
 	uv_buf_t b;
 	int rc;
 
-	memcpy(wr->data, data, len);
 	wr->len = len;
 	c->tx_bytes += len;
+	if (c->open && c->peer != NULL)
+		c->peer->bytes_out += len;
 	b = uv_buf_init((char *)wr->data, (unsigned)len);
 	if ((rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1,
 	    on_write)) != 0) {
@@ -115,14 +115,22 @@ write_raw(struct conn *c, const uint8_t *data, size_t len)
 	return 0;
 }
 
+/* Writes bytes as they are (the handshake). */
+static int
+write_raw(struct conn *c, const uint8_t *data, size_t len)
+{
+	struct wreq *wr = xmalloc(sizeof(*wr) + len);
+
+	memcpy(wr->data, data, len);
+	return queue_write(c, wr, len);
+}
+
 /* Seals a message and writes it. */
 int
 conn_send(struct conn *c, const struct proto_enc *msg)
 {
 	size_t len = wire_sealed_len(msg->sb.size);
 	struct wreq *wr;
-	uv_buf_t b;
-	int rc;
 
 	if (c->closing)
 		return -1;
@@ -133,18 +141,7 @@ conn_send(struct conn *c, const struct proto_enc *msg)
 		conn_close(c, "a message over the frame limit");
 		return -1;
 	}
-	wr->len = len;
-	c->tx_bytes += len;
-	if (c->peer != NULL)
-		c->peer->bytes_out += len;
-	b = uv_buf_init((char *)wr->data, (unsigned)len);
-	if ((rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1,
-	    on_write)) != 0) {
-		free(wr);
-		conn_close(c, uv_strerror(rc));
-		return -1;
-	}
-	return 0;
+	return queue_write(c, wr, len);
 }
 
 /*

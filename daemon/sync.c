@@ -529,6 +529,20 @@ queue_extra(struct conn *c, const uint8_t *e, size_t elen,
 	memcpy(x->sig, sig, PROTO_SIG_LEN);
 }
 
+/* Hands a read job for c's next batch to the store thread. */
+static void
+read_submit(struct conn *c, struct read_job *rj, unsigned max_commits)
+{
+	rj->c = c;
+	rj->batch = c->batch_out + 1;
+	rj->max_commits = max_commits;
+	rj->j.run = read_run;
+	rj->j.done = read_done;
+	c->reading = 1;
+	c->refs++;
+	worker_submit(&rj->j);
+}
+
 /* Starts reading the commits the peer asked for by seq. */
 static void
 read_wants(struct conn *c)
@@ -545,14 +559,7 @@ read_wants(struct conn *c)
 	memmove(c->wants, c->wants + n, (c->nwants - n) * sizeof(*c->wants));
 	c->nwants -= n;
 	rj->exact = 1;
-	rj->c = c;
-	rj->batch = c->batch_out + 1;
-	rj->max_commits = (unsigned)n;
-	rj->j.run = read_run;
-	rj->j.done = read_done;
-	c->reading = 1;
-	c->refs++;
-	worker_submit(&rj->j);
+	read_submit(c, rj, (unsigned)n);
 }
 
 /*
@@ -621,14 +628,7 @@ sync_pump(struct conn *c)
 	if (rj == NULL)
 		return;
 	c->rr = (c->rr + 1) % n;
-	rj->c = c;
-	rj->batch = c->batch_out + 1;
-	rj->max_commits = D.cfg.batch_commits;
-	rj->j.run = read_run;
-	rj->j.done = read_done;
-	c->reading = 1;
-	c->refs++;
-	worker_submit(&rj->j);
+	read_submit(c, rj, D.cfg.batch_commits);
 }
 
 /* Pumps every open connection. */

@@ -26,7 +26,7 @@ ok wait_idle a 10 -- "a's first café is pushed"
 daemon_stop a
 cp -r "$T/a" "$T/a2"
 rm -rf "$T/a2/ctl"
-PORT[a2]=$(( _port_base + 18 ))
+PORT[a2]=$(( _port_base + 38 ))
 PID_A_SEQ=$("$CAFE" --data "$T/a" status --json | jq -r --arg k "${KEY[a]}" '.heads[] | select(.origin == $k) | .seq')
 CX=$(cafe_add a "$SA" 2026-11-02 "from machine one")
 CY=$(cafe_add a2 "$SA" 2026-11-03 "from machine two")

@@ -29,7 +29,7 @@ jq_is "$("$CAFE" --data "$T/pine" peer list --json)" '.[0] | "\(.name) \(.addr)"
 	"hub $ADDR" "the joiner has the hub as its peer"
 
 # The joined node syncs its enrollment, then writes and pushes.
-PORT[pine]=$(( _port_base + 19 ))
+PORT[pine]=$(( _port_base + 39 ))
 daemon_start pine || exit 1
 ok wait_idle pine 10 -- "the joined node syncs with the hub"
 run_cafe --data "$T/pine" add cafe site="$SITE" date=2026-11-10 format=parent factors=resilience

@@ -69,11 +69,17 @@ TOOLS="${TOOLS:-$(cd "$(dirname "$CAFED")" && pwd)/tests}"
 declare -A KEY PID PORT
 NETWORK=""
 ADMIN=""
-# Ports: a block of 20 per script, from the script's name, so scripts
-# running side by side under prove -j do not collide.
-# The ports stay below 32768, where Linux picks no ephemeral ports, so an
-# outgoing connection can never hold a port a daemon is about to listen on.
-_port_base=$(( 20000 + ($(printf '%s' "$(basename "$0")" | cksum | cut -d' ' -f1) % 600) * 20 ))
+# Ports: a block of 40 per script, by the script's place among
+# tests/net/*.t, so scripts running side by side under prove -j never
+# share one.  They stay below 32768, where Linux picks no ephemeral ports,
+# so an outgoing connection never holds a port a daemon is about to
+# listen on.
+_port_index=0
+for _t in "$(dirname "${BASH_SOURCE[0]}")"/*.t; do
+	[ "$(basename "$_t")" = "$(basename "$0")" ] && break
+	_port_index=$((_port_index + 1))
+done
+_port_base=$(( 20000 + _port_index * 40 ))
 _port_next=0
 
 _net_cleanup() {
