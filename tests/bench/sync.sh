@@ -76,6 +76,10 @@ start() {
 pid() { eval "echo \$PID_$1"; }
 stop() { kill "$(pid "$1")"; wait "$(pid "$1")" 2>/dev/null || true; }
 
+# What run.sh wrote may still be going to disk: not during these timings.
+sync
+sleep 2
+
 say "(v) ed25519 verify rate, one core"
 "$BENCH_BIN/bench_verify" 3 >"$T/verify1" || die "bench_verify failed"
 
