@@ -26,9 +26,20 @@ struct daemon D;
 static const char usage[] =
     "usage: cafed [--data DIR] [--config FILE] [--listen ADDR:PORT] [-n]\n";
 
-/* Returns a monotonic clock in milliseconds. */
+/* Returns a monotonic clock in milliseconds: for intervals and deadlines,
+ * which a clock step must not cut short. */
 uint64_t
 now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Returns the wall clock in milliseconds since the epoch: for display. */
+uint64_t
+wall_ms(void)
 {
 	struct timespec ts;
 

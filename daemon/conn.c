@@ -60,7 +60,7 @@ conn_close(struct conn *c, const char *why)
 	if (c->closing)
 		return;
 	c->closing = 1;
-	if (!c->open)
+	if (!c->open || c->joining)
 		D.handshakes--;
 	if (p != NULL)
 		log_info("peer %s (%s): disconnected: %s", p->name, c->addr,
@@ -157,10 +157,14 @@ on_open(struct conn *c)
 	char k[17];
 
 	if (!c->outbound && strcmp(c->w.peer_role, WIRE_ROLE_JOIN) == 0) {
-		/* Only a JOIN may follow (sync.c); no peer, no sync. */
+		/*
+		 * Only a JOIN may follow (sync.c); no peer, no sync.  Until it
+		 * is answered the connection counts as a handshake (so
+		 * max_handshakes bounds joins too), and its frames are small.
+		 */
 		c->open = 1;
 		c->joining = 1;
-		D.handshakes--;
+		wire_set_max_frame(&c->w, 512);
 		c->last_rx_ms = now_ms();
 		log_info("connection from %s: %s wants to join", c->addr,
 		    log_key(c->w.peer, k));

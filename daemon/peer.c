@@ -63,7 +63,7 @@ peer_set_state(struct peer *p, enum peer_state st, const char *error)
 		    state_names[st]);
 	p->state = st;
 	if (st == PEER_IDLE)
-		p->last_sync_ms = now_ms();
+		p->last_sync_ms = wall_ms();
 	control_check_waiters();
 }
 
@@ -246,11 +246,15 @@ free_timer(uv_handle_t *h)
 static void
 peer_drop(struct peer *p)
 {
+	struct conn *c;
+
 	if (p->resolving != NULL)
 		p->resolving->p = NULL;   /* the lookup ends on its own */
-	if (p->conn != NULL) {
-		struct conn *c = p->conn;
-
+	/* Closing connections still have jobs that may look at their peer. */
+	for (c = D.conns; c != NULL; c = c->next)
+		if (c->peer == p && c != p->conn)
+			c->peer = NULL;
+	if ((c = p->conn) != NULL) {
 		p->conn = NULL;
 		c->peer = NULL;
 		conn_close(c, "peer removed from the configuration");
@@ -472,7 +476,7 @@ drop_oldest_handshake(void)
 	struct conn *c, *old = NULL;
 
 	for (c = D.conns; c != NULL; c = c->next)
-		if (!c->open && !c->closing && !c->outbound &&
+		if ((!c->open || c->joining) && !c->closing && !c->outbound &&
 		    (old == NULL || c->opened_ms <= old->opened_ms))
 			old = c;
 	if (old != NULL)

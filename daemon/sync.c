@@ -110,10 +110,10 @@ sync_counts(const struct conn *c, uint64_t *to_send, uint64_t *to_recv)
 		} else if (d > 0)
 			*to_recv += b->e[j++].seq;
 		else {
-			if (a->e[i].seq > b->e[j].seq &&
-			    trust_allows(c, a->e[i].origin))
-				*to_send += a->e[i].seq - b->e[j].seq;
-			else
+			if (a->e[i].seq > b->e[j].seq) {
+				if (trust_allows(c, a->e[i].origin))
+					*to_send += a->e[i].seq - b->e[j].seq;
+			} else
 				*to_recv += b->e[j].seq - a->e[i].seq;
 			i++, j++;
 		}
@@ -356,7 +356,9 @@ restore_check(struct conn *c)
 		return;
 	if (c != NULL && c->got_heads) {
 		theirs = vv_get(&c->theirs, D.info.node);
-		if (theirs > 0 || strcmp(c->w.peer_role, "hub") == 0) {
+		/* The admin, or a hub by the admin log, holds every log. */
+		if (theirs > 0 || c->reader.role == STORE_ROLE_ADMIN ||
+		    c->reader.role == STORE_ROLE_HUB) {
 			if (theirs > D.restore_target)
 				D.restore_target = theirs;
 			if (D.restore_ready == 0)
@@ -582,7 +584,8 @@ sync_pump(struct conn *c)
 	/* Fork evidence first: it is small and rare. */
 	if (c->nextra > 0) {
 		send_extra(c);
-		if (c->closing || c->inflight >= D.cfg.window)
+		if (c->closing || c->inflight >= D.cfg.window ||
+		    c->batch_out - c->batch_acked >= SYNC_MAX_UNACKED)
 			return;
 	}
 	if (c->nwants > 0) {
@@ -683,7 +686,9 @@ fork_collect(const struct store_fork *f, void *arg)
 	struct fork_job *fj = arg;
 	struct extra_ent *x;
 
-	if (fj->nforks >= SYNC_MAX_EXTRA || f->fork == NULL)
+	if (fj->nforks >= SYNC_MAX_EXTRA)
+		return 1;
+	if (f->fork == NULL)
 		return 0;
 	if (fj->forks == NULL)
 		fj->forks = xcalloc(SYNC_MAX_EXTRA, sizeof(*fj->forks));

@@ -39,8 +39,6 @@
 #define HELLO_VERSION WIRE_MAGIC_LEN
 #define HELLO_EPH (WIRE_MAGIC_LEN + 1)
 
-/* Largest frame on the wire after its prefix. */
-#define FRAME_MAX ((size_t)WIRE_MAX_FRAME + WIRE_ABYTES)
 
 /*
  * Wipes every secret w holds (the static and ephemeral secret keys, the
@@ -80,6 +78,7 @@ wire_init(struct wire *w, int initiator, const uint8_t network[PROTO_KEY_LEN],
 
 	memset(w, 0, sizeof(*w));
 	w->state = WIRE_ST_HELLO;
+	w->max_frame = WIRE_MAX_FRAME;
 	w->initiator = initiator != 0;
 	memcpy(w->network, network, PROTO_KEY_LEN);
 	memcpy(w->sk, sk, PROTO_SK_LEN);
@@ -439,7 +438,7 @@ feed_frame(struct wire *w, const uint8_t *in, size_t len, size_t *used,
 		    (size_t)w->len_buf[1] << 16 |
 		    (size_t)w->len_buf[2] << 8 | w->len_buf[3];
 		w->frame_have = 0;
-		if (w->frame_len > FRAME_MAX) {
+		if (w->frame_len > w->max_frame + WIRE_ABYTES) {
 			why = "frame: declared length over the limit";
 			err = CS_EBOUND;
 			goto bad;
@@ -933,4 +932,12 @@ wire_pack_joined(struct proto_enc *enc, const char *role)
 	msgpack_pack_array(&enc->pk, 2);
 	msgpack_pack_uint64(&enc->pk, WIRE_MSG_JOINED);
 	proto_pack_cstr(&enc->pk, role);
+}
+
+/* Lowers the frame limit for what the peer sends. */
+void
+wire_set_max_frame(struct wire *w, size_t max)
+{
+	if (max < WIRE_MAX_FRAME)
+		w->max_frame = max;
 }

@@ -176,6 +176,7 @@ struct wire {
 	size_t len_have;
 	uint8_t *frame;
 	size_t frame_cap, frame_len, frame_have;
+	size_t max_frame;          /* plaintext limit; WIRE_MAX_FRAME at init */
 };
 
 /*
@@ -188,6 +189,13 @@ void wire_init(struct wire *w, int initiator,
     const uint8_t network[PROTO_KEY_LEN], const uint8_t sk[PROTO_SK_LEN],
     const char *role, const uint8_t *expect, wire_authorize_fn authorize,
     void *authorize_arg);
+
+/*
+ * Lowers the largest frame this side accepts from the peer (at most
+ * WIRE_MAX_FRAME): a joining node's one message is small, so its frames
+ * may be too.
+ */
+void wire_set_max_frame(struct wire *w, size_t max);
 
 /* Wipes the keys and frees the frame buffer.  Safe to call twice. */
 void wire_free(struct wire *w);

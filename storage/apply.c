@@ -708,18 +708,42 @@ fork_put(struct store *s, MDB_txn *txn, const struct store_item *it,
 	return 0;
 }
 
-/* Tells whether this fork is kept already. */
+/* Most forks kept of one origin: evidence enough, and a bound on what a
+ * hostile key can make every node store. */
+#define FORKS_PER_ORIGIN 16
+
+/*
+ * Tells whether this fork need not be kept: a fork of this (origin, seq)
+ * is kept already, or FORKS_PER_ORIGIN forks of this origin are.
+ */
 static int
-fork_known(struct store *s, MDB_txn *txn, const struct store_item *it,
-    const uint8_t hash[PROTO_HASH_LEN])
+fork_known(struct store *s, MDB_txn *txn, const struct store_item *it)
 {
 	uint8_t key[PROTO_KEY_LEN + 8 + PROTO_HASH_LEN];
 	MDB_val k = { sizeof(key), key }, d;
+	MDB_cursor *cur;
+	unsigned n = 0;
+	int rc, known = 0;
 
+	memset(key, 0, sizeof(key));
 	memcpy(key, it->origin, PROTO_KEY_LEN);
-	put_be64(key + PROTO_KEY_LEN, it->seq);
-	memcpy(key + PROTO_KEY_LEN + 8, hash, PROTO_HASH_LEN);
-	return mdb_get(txn, s->dbi[DB_FORKS], &k, &d) == 0;
+	if (mdb_cursor_open(txn, s->dbi[DB_FORKS], &cur) != 0)
+		return 1;
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		const uint8_t *kk = k.mv_data;
+
+		if (k.mv_size != sizeof(key) ||
+		    memcmp(kk, it->origin, PROTO_KEY_LEN) != 0)
+			break;
+		if (get_be64(kk + PROTO_KEY_LEN) == it->seq ||
+		    ++n >= FORKS_PER_ORIGIN) {
+			known = 1;
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	return known;
 }
 
 /* Refuses item it with err and a cause. */
@@ -809,8 +833,9 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 			goto out;
 		}
 		proto_hash(hash, it->e, it->elen, it->sig);
-		if (fork_known(s, txn, it, hash)) {
-			refuse(it, CS_EDUP, "fork already kept as evidence");
+		if (fork_known(s, txn, it)) {
+			refuse(it, CS_EDUP, "a fork of this seq (or enough of "
+			    "this origin) is kept as evidence already");
 			goto out;
 		}
 		if (fork_put(s, txn, it, hash) != 0) {

@@ -119,6 +119,20 @@ store_invite_redeem(struct store *s, const uint8_t id[STORE_INVITE_ID_LEN],
 	int rc;
 
 	*role = NULL;
+	/* A name the member record would refuse must not burn the invite. */
+	{
+		const struct sch_type *t = sch_type_find("member", 6);
+		struct proto_enc w;
+		char *warn = NULL;
+
+		proto_enc_init(&w);
+		rc = sch_parse(sch_field_find(t, "name", 4), name, &w.pk, NULL,
+		    NULL, cause, &warn);
+		proto_enc_free(&w);
+		free(warn);
+		if (rc != 0)
+			return rc;
+	}
 	if (store_member_get(s, key, &m) == 0) {
 		store_member_free(&m);
 		*cause = xstrdup("this key is enrolled already");
