@@ -18,6 +18,7 @@
  * "join": cafe speaks it over a blocking socket, with every wait bounded.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -189,7 +190,6 @@ dial(const char *addr, int64_t deadline_ms, const char **why)
 	struct addrinfo hints, *res, *ai;
 	int fd = -1;
 
-	(void)deadline_ms;
 	proto_split_addr(addr, host, sizeof(host), port, sizeof(port));
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
@@ -199,11 +199,36 @@ dial(const char *addr, int64_t deadline_ms, const char **why)
 	}
 	*why = "cannot connect to the hub (is its cafed running?)";
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		struct pollfd pfd;
+		int err = 0, flags;
+		socklen_t elen = sizeof(err);
+		int64_t left;
+
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		/* A connect that does not outlast the deadline. */
+		flags = fcntl(fd, F_GETFL);
+		fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+			if (errno != EINPROGRESS)
+				err = errno;
+			else {
+				pfd.fd = fd;
+				pfd.events = POLLOUT;
+				left = deadline_ms - cli_mono_ms();
+				if (left <= 0 || poll(&pfd, 1, (int)left) != 1 ||
+				    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
+				    &elen) != 0)
+					err = err ? err : ETIMEDOUT;
+			}
+		}
+		if (err == 0) {
+			fcntl(fd, F_SETFL, flags);
 			break;
+		}
+		if (err == ETIMEDOUT)
+			*why = "the hub did not answer in time";
 		close(fd);
 		fd = -1;
 	}

@@ -162,6 +162,16 @@ bundle_export(struct store *s, FILE *f, const uint8_t *to,
 	memset(&ea, 0, sizeof(ea));
 	*count = 0;
 	o.f = f;
+	if (to != NULL && store_member_get(s, to, &reader) == 0) {
+		int revoked = reader.revoked;
+
+		store_member_free(&reader);
+		if (revoked) {
+			*cause = xstrdup("recipient: that key was revoked by "
+			    "the network's admin");
+			return CS_EUSAGE;
+		}
+	}
 	if (to != NULL) {
 		if (proto_seal_begin(&o.ps, hdr, to, &why) != 0) {
 			*cause = xasprintf("recipient: %s", why);

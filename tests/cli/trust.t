@@ -266,5 +266,10 @@ run_ok "sealed export to R" "$D/hub" bundle export "$D/toR.b" --to "$R"
 ok fresh r2 consultant r -- "a fresh copy of R"
 run_ok "the fresh copy of R opens it" "$D/r2" bundle import "$D/toR.b"
 is "$(origins "$D/r2")" "$(origins "$D/hub")" "a consultant of all sites gets every log"
+# A (revoked above) gets no sealed bundle, and no file is left behind.
+cafe_in "$D/hub" bundle export "$D/toA.b" --to "$A"
+is "$RC" 2 "sealed export to a revoked key: exit 2"
+like "$ERR" "recipient: that key was revoked" "the reason names the revocation"
+ok test ! -e "$D/toA.b" -- "no bundle file is left"
 
 done_testing
