@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -70,7 +69,6 @@ cmd_invite(struct cli *c)
 	struct store_invite inv;
 	uint64_t ms = 7ULL * 86400 * 1000;
 	char host[256], port[16], net[65], id[33], secret[65], *cause = NULL;
-	struct timespec ts;
 	int bad = 0, rc;
 
 	role = cli_take(c, "--role", &bad);
@@ -107,9 +105,7 @@ cmd_invite(struct cli *c)
 			return EXIT_USAGE;
 		inv.has_site = 1;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	inv.expires_ms = (uint64_t)ts.tv_sec * 1000 + ms;
-	if ((rc = store_invite_make(c->store, &inv, &cause)) != 0) {
+	if ((rc = store_invite_make(c->store, &inv, ms, &cause)) != 0) {
 		cli_usage_error(c, "%s", cause);
 		free(cause);
 		return EXIT_USAGE;

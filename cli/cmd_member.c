@@ -134,30 +134,12 @@ member_add(struct cli *c)
 	return write_member(c, key, 1, kv, n);
 }
 
-struct last_arg {
-	uint8_t key[PROTO_KEY_LEN];
-	uint64_t seq;
-};
-
-static int
-last_seq(const uint8_t origin[PROTO_KEY_LEN], uint64_t seq,
-    const uint8_t hash[PROTO_HASH_LEN], void *arg)
-{
-	struct last_arg *la = arg;
-
-	(void)hash;
-	if (memcmp(origin, la->key, PROTO_KEY_LEN) == 0) {
-		la->seq = seq;
-		return 1;
-	}
-	return 0;
-}
-
 static int
 member_revoke(struct cli *c)
 {
 	const char *after;
-	struct last_arg la;
+	uint8_t key[PROTO_KEY_LEN];
+	uint64_t last = 0;
 	struct store_kv kv[2];
 	char seq[32], *end;
 	int bad = 0;
@@ -165,27 +147,26 @@ member_revoke(struct cli *c)
 	after = cli_take(c, "--after", &bad);
 	if (bad || cli_rest(c, 1, 1) != 0)
 		return EXIT_USAGE;
-	if (parse_key(c, c->argv[0], la.key) != 0)
+	if (parse_key(c, c->argv[0], key) != 0)
 		return EXIT_USAGE;
 	if (need_admin(c) != 0)
 		return EXIT_USAGE;
-	if (!enrolled(c, la.key))
+	if (!enrolled(c, key))
 		return cli_usage_error(c, "%s is not an enrolled member",
 		    c->argv[0]);
-	la.seq = 0;
 	if (after != NULL) {
 		errno = 0;
-		la.seq = strtoull(after, &end, 10);
+		last = strtoull(after, &end, 10);
 		if (*after == '\0' || *after == '-' || *end != '\0' ||
-		    errno != 0 || la.seq > 4294967295ULL)
+		    errno != 0 || last > 4294967295ULL)
 			return cli_usage_error(c, "option --after: '%s' is not "
 			    "a seq", after);
 	} else
-		store_heads(c->store, last_seq, &la);
-	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)la.seq);
+		last = store_head_seq(c->store, key);
+	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)last);
 	kv[0] = (struct store_kv){ "status", "revoked" };
 	kv[1] = (struct store_kv){ "revoked_after", seq };
-	if (write_member(c, la.key, 0, kv, 2) != EXIT_OK)
+	if (write_member(c, key, 0, kv, 2) != EXIT_OK)
 		return EXIT_USAGE;
 	printf("revoked: commits after seq %s of that key are refused\n",
 	    seq);

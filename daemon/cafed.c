@@ -37,16 +37,6 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Returns the wall clock in milliseconds since the epoch: for display. */
-uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * Once a second: keepalive and handshake deadlines, sync deadlines, and
  * a look at the store in case `cafe` wrote without nudging us.

@@ -260,7 +260,6 @@ struct daemon {
 extern struct daemon D;
 
 uint64_t now_ms(void);                  /* monotonic */
-uint64_t wall_ms(void);                 /* since the epoch */
 
 /* peer.c */
 int peers_load(char **cause);           /* config + store peers */

@@ -63,7 +63,7 @@ peer_set_state(struct peer *p, enum peer_state st, const char *error)
 		    state_names[st]);
 	p->state = st;
 	if (st == PEER_IDLE)
-		p->last_sync_ms = wall_ms();
+		p->last_sync_ms = store_now_ms();
 	control_check_waiters();
 }
 

@@ -122,8 +122,6 @@ void store_digest_mix(uint8_t digest[PROTO_HASH_LEN], const uint8_t *id,
 const char *trust_check(struct store *s, MDB_txn *txn,
     const struct proto_commit *c, char *buf, size_t len);
 
-/* Wall clock in milliseconds. */
-uint64_t store_now_ms(void);
 
 /* Reads the head of origin inside txn; returns 0 or CS_ENOTFOUND. */
 int store_head_get(struct store *s, MDB_txn *txn, const uint8_t *origin,

@@ -41,12 +41,14 @@ invite_put_fn(struct store *s, MDB_txn *txn, void *arg)
 
 /* Makes an invite. */
 int
-store_invite_make(struct store *s, struct store_invite *inv, char **cause)
+store_invite_make(struct store *s, struct store_invite *inv,
+    uint64_t ttl_ms, char **cause)
 {
 	if (memcmp(s->info.node, s->info.network, PROTO_KEY_LEN) != 0) {
 		*cause = xstrdup("only the network's admin makes invites");
 		return CS_EPERM;
 	}
+	inv->expires_ms = store_now_ms() + ttl_ms;
 	randombytes_buf(inv->id, sizeof(inv->id));
 	randombytes_buf(inv->secret, sizeof(inv->secret));
 	return store_write(s, invite_put_fn, inv, cause);

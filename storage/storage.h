@@ -160,6 +160,9 @@ int store_open(struct store **sp, const char *dir, char **cause);
 /* Closes the store and wipes the secret key from memory. */
 void store_close(struct store *s);
 
+/* Returns the wall clock in milliseconds since the epoch. */
+uint64_t store_now_ms(void);
+
 /* Returns the node's meta; valid until store_close(). */
 const struct store_info *store_info(const struct store *s);
 
@@ -383,6 +386,9 @@ typedef int (*store_head_fn)(const uint8_t origin[PROTO_KEY_LEN],
     uint64_t seq, const uint8_t hash[PROTO_HASH_LEN], void *arg);
 int store_heads(struct store *s, store_head_fn fn, void *arg);
 
+/* Returns the seq of origin's head, 0 when this node holds none of it. */
+uint64_t store_head_seq(struct store *s, const uint8_t origin[PROTO_KEY_LEN]);
+
 /* One conflict: a value that lost to a write that had not seen it. */
 struct store_conflict {
 	const struct sch_type *type;
@@ -491,12 +497,15 @@ struct store_invite {
 	char role[16];
 	int has_site;
 	uint8_t site[PROTO_ID_LEN];
-	uint64_t expires_ms;
+	uint64_t expires_ms;                     /* set when made */
 };
 
-/* Makes an invite (admin only): fills id and secret; 0 or an error. */
+/*
+ * Makes an invite (admin only) that works for ttl_ms from now: fills id,
+ * secret and expires_ms; 0 or an error with *cause.
+ */
 int store_invite_make(struct store *s, struct store_invite *inv,
-    char **cause);
+    uint64_t ttl_ms, char **cause);
 
 /*
  * Redeems an invite for key, enrolling it under name.  Returns 0 with

@@ -1103,6 +1103,22 @@ store_heads(struct store *s, store_head_fn fn, void *arg)
 	return 0;
 }
 
+/* Returns the seq of one origin's head. */
+uint64_t
+store_head_seq(struct store *s, const uint8_t origin[PROTO_KEY_LEN])
+{
+	uint8_t hash[PROTO_HASH_LEN];
+	uint64_t seq = 0, hlc;
+	MDB_txn *txn;
+
+	if (store_read_begin(s, &txn) != 0)
+		return 0;
+	if (store_head_get(s, txn, origin, &seq, hash, &hlc) != 0)
+		seq = 0;
+	mdb_txn_abort(txn);
+	return seq;
+}
+
 /* Walks the conflicts (of one record, or all). */
 int
 store_conflicts(struct store *s, const uint8_t *id, store_conflict_fn fn,

@@ -58,34 +58,6 @@ nudge(const char *dir)
 	close(fd);
 }
 
-struct find {
-	const uint8_t *origin;
-	uint64_t seq;
-};
-
-static int
-find_head(const uint8_t origin[PROTO_KEY_LEN], uint64_t seq,
-    const uint8_t hash[PROTO_HASH_LEN], void *arg)
-{
-	struct find *f = arg;
-
-	(void)hash;
-	if (memcmp(origin, f->origin, PROTO_KEY_LEN) == 0) {
-		f->seq = seq;
-		return 1;
-	}
-	return 0;
-}
-
-static uint64_t
-head_of(struct store *s, const uint8_t *origin)
-{
-	struct find f = { origin, 0 };
-
-	store_heads(s, find_head, &f);
-	return f.seq;
-}
-
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -138,9 +110,9 @@ main(int argc, char **argv)
 		store_batch_free(b);
 		t0 = now_ms();
 		nudge(argv[1]);
-		seq = head_of(site, store_info(site)->node);
+		seq = store_head_seq(site, store_info(site)->node);
 		deadline = t0 + 10000;
-		while (head_of(rep, store_info(site)->node) < seq) {
+		while (store_head_seq(rep, store_info(site)->node) < seq) {
 			if (now_ms() > deadline) {
 				fprintf(stderr, "bench_latency: write %ld did "
 				    "not reach the replica in 10 s\n", i + 1);
