@@ -52,7 +52,7 @@ write_member(struct cli *c, const uint8_t key[PROTO_KEY_LEN], int create,
 	char *cause = NULL;
 	int rc;
 
-	memcpy(id, key, PROTO_ID_LEN);
+	proto_member_id(id, key);
 	rc = store_batch_put(b, t, id, create, kv, n, &cause);
 	if (rc == 0)
 		rc = store_batch_commit(b, &cause);

@@ -244,10 +244,12 @@ decode_op(struct proto_op *op, const msgpack_object *o, int *err)
 		return "a del op has fields";
 	op->base = NULL;
 	op->nbase = 0;
+	op->has_base = 0;
 	if (o->via.array.size == 5) {
 		if (a[4].type != MSGPACK_OBJECT_MAP ||
 		    a[4].via.map.size > PROTO_MAX_FIELDS)
 			return "op base is not a map within the bound";
+		op->has_base = 1;
 		op->base = a[4].via.map.ptr;
 		op->nbase = a[4].via.map.size;
 		for (i = 0; i < op->nbase; i++) {

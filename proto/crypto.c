@@ -112,14 +112,16 @@ hlc_merge(uint64_t last, uint64_t remote)
 }
 
 /*
- * Makes a time-ordered record id.  The previous id lives in a static: ids
- * are made by one thread of one process at a time in this program.
+ * Makes a time-ordered record id owned by key.  The previous id lives in a
+ * static: ids are made by one thread of one process at a time in this
+ * program.
  */
 void
-proto_id_new(uint8_t id[PROTO_ID_LEN], uint64_t wall_ms)
+proto_id_new(uint8_t id[PROTO_ID_LEN], uint64_t wall_ms,
+    const uint8_t key[PROTO_KEY_LEN])
 {
-	static uint8_t last[PROTO_ID_LEN];
-	uint8_t next[PROTO_ID_LEN];
+	static uint8_t last[PROTO_ID_TAG_OFF];
+	uint8_t next[PROTO_ID_TAG_OFF];
 	int i;
 
 	for (i = 0; i < 6; i++)
@@ -129,15 +131,41 @@ proto_id_new(uint8_t id[PROTO_ID_LEN], uint64_t wall_ms)
 	 * steps back) the previous id plus one serves: no new randomness.
 	 */
 	if (memcmp(next, last, 6) > 0)
-		randombytes_buf(next + 6, PROTO_ID_LEN - 6);
+		randombytes_buf(next + 6, PROTO_ID_TAG_OFF - 6);
 	else
-		memcpy(next, last, PROTO_ID_LEN);
-	if (memcmp(next, last, PROTO_ID_LEN) <= 0) {
-		memcpy(next, last, PROTO_ID_LEN);
-		for (i = PROTO_ID_LEN - 1; i >= 0; i--)
+		memcpy(next, last, PROTO_ID_TAG_OFF);
+	if (memcmp(next, last, PROTO_ID_TAG_OFF) <= 0) {
+		memcpy(next, last, PROTO_ID_TAG_OFF);
+		for (i = PROTO_ID_TAG_OFF - 1; i >= 0; i--)
 			if (++next[i] != 0)
 				break;
 	}
-	memcpy(last, next, PROTO_ID_LEN);
-	memcpy(id, next, PROTO_ID_LEN);
+	memcpy(last, next, PROTO_ID_TAG_OFF);
+	memcpy(id, next, PROTO_ID_TAG_OFF);
+	memcpy(id + PROTO_ID_TAG_OFF, key, PROTO_ID_TAG_LEN);
+}
+
+/* Tells whether id carries key's owner tag. */
+int
+proto_id_owned(const uint8_t id[PROTO_ID_LEN],
+    const uint8_t key[PROTO_KEY_LEN])
+{
+	return memcmp(id + PROTO_ID_TAG_OFF, key, PROTO_ID_TAG_LEN) == 0;
+}
+
+/* Makes the id of key's member record: 6 zero bytes, then key's first 10. */
+void
+proto_member_id(uint8_t id[PROTO_ID_LEN], const uint8_t key[PROTO_KEY_LEN])
+{
+	memset(id, 0, 6);
+	memcpy(id + 6, key, PROTO_ID_LEN - 6);
+}
+
+/* Tells whether id lies in the member records' space. */
+int
+proto_id_reserved(const uint8_t id[PROTO_ID_LEN])
+{
+	static const uint8_t zero[6];
+
+	return memcmp(id, zero, 6) == 0;
 }

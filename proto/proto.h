@@ -28,7 +28,7 @@
 #define PROTO_SK_LEN 64   /* ed25519 secret key (seed || public key) */
 #define PROTO_SIG_LEN 64  /* ed25519 signature */
 #define PROTO_HASH_LEN 32 /* BLAKE2b-256 */
-#define PROTO_ID_LEN 16   /* record id: 48-bit ms || 80 random bits */
+#define PROTO_ID_LEN 16   /* record id: 48-bit ms, 32 random bits, tag */
 
 /* Bounds.  Anything larger is refused before or while decoding. */
 #define PROTO_MAX_COMMIT (1024 * 1024) /* bytes of one encoded commit E */
@@ -66,6 +66,7 @@ enum cs_error {
 	CS_EVERSION = -16, /* unsupported format version */
 	CS_EPERM = -17,    /* not allowed (key file mode, membership) */
 	CS_ETRUNC = -18,   /* input ends in the middle of an item */
+	CS_EPENDING = -19, /* held, waiting for the admin log to allow it */
 };
 
 /* Returns a static, human-readable name for an error code. */
@@ -102,6 +103,7 @@ struct proto_op {
 	uint32_t nfields;
 	const msgpack_object_kv *base;
 	uint32_t nbase;
+	int has_base;           /* a fifth element: an edit, not a create */
 };
 
 /*
@@ -226,11 +228,35 @@ uint64_t hlc_tick(uint64_t last, uint64_t wall_ms);
 uint64_t hlc_merge(uint64_t last, uint64_t remote);
 
 /*
- * Makes a record id: 48-bit milliseconds, big-endian, then 80 random bits.
- * Ids made by one process are strictly increasing: within one millisecond
- * (or when the clock steps back) the previous id plus one is used.
+ * Record ids (formats.md, "Keys and ids"): 48-bit milliseconds,
+ * big-endian, 32 random bits, then the owner tag: the first 6 bytes of
+ * the key of the node that made the record.  The tag makes who created a
+ * record part of its id, so a rule about ownership needs nothing but the
+ * op; nobody can make an id with another key's tag without grinding 2^48
+ * keys.  Member records live apart: 6 zero bytes (a time of 0), then the
+ * member key's first 10 bytes; no other record may have a time of 0.
  */
-void proto_id_new(uint8_t id[PROTO_ID_LEN], uint64_t wall_ms);
+#define PROTO_ID_TAG_OFF 10
+#define PROTO_ID_TAG_LEN 6
+
+/*
+ * Makes a record id owned by key.  Ids made by one process are strictly
+ * increasing: within one millisecond (or when the clock steps back) the
+ * previous id plus one is used (the tag is kept).
+ */
+void proto_id_new(uint8_t id[PROTO_ID_LEN], uint64_t wall_ms,
+    const uint8_t key[PROTO_KEY_LEN]);
+
+/* Tells whether id carries key's owner tag. */
+int proto_id_owned(const uint8_t id[PROTO_ID_LEN],
+    const uint8_t key[PROTO_KEY_LEN]);
+
+/* Makes the id of key's member record. */
+void proto_member_id(uint8_t id[PROTO_ID_LEN],
+    const uint8_t key[PROTO_KEY_LEN]);
+
+/* Tells whether id lies in the member records' space (a time of 0). */
+int proto_id_reserved(const uint8_t id[PROTO_ID_LEN]);
 
 /* Hex helpers.  proto_hex() writes 2*len chars and a NUL into out. */
 void proto_hex(char *out, const uint8_t *in, size_t len);

@@ -536,6 +536,10 @@ store_digest_mix(uint8_t digest[PROTO_HASH_LEN], const uint8_t *id,
 		digest[i] ^= h[i];
 }
 
+/* Most member records one transaction's admin commits touch that are
+ * re-judged one by one; past it, every origin is. */
+#define TOUCHED_MAX 64
+
 /* State shared by the ops of one apply transaction. */
 struct apply_ctx {
 	struct store_failed *failed;
@@ -543,6 +547,11 @@ struct apply_ctx {
 	struct proto_enc scratch;
 	uint8_t digest[PROTO_HASH_LEN];
 	int digest_loaded;
+	int admin_moved;      /* an admin commit was accepted */
+	int rebuild;          /* accepted commits were withdrawn */
+	size_t ntouched;      /* member records the admin commits touched */
+	uint8_t touched[TOUCHED_MAX][PROTO_ID_LEN];
+	uint64_t drained;     /* pending commits accepted at the end */
 };
 
 /* Applies one op of commit c (index opidx). */
@@ -561,6 +570,13 @@ apply_op(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		return rc;
 	if (!m.exists)
 		m.type = sch_type_find(op->type, op->type_len);
+	else if (m.type != sch_type_find(op->type, op->type_len)) {
+		/* Only an admin op gets here (validate_ops()): it is kept in
+		 * the log, and no commit of another author can make it
+		 * refused; it does not touch a record of another type. */
+		mrec_free(&m);
+		return 0;
+	}
 	ikeys_of(&m, &before);
 	before.live = m.exists && !m.has_del;
 	if (op->kind == PROTO_OP_DEL) {
@@ -640,10 +656,71 @@ ops_mix_types(const struct proto_commit *c)
 	return mixed;
 }
 
-/* Validates every op of c against the schema and the stored types. */
+/*
+ * Checks a reference value of an op of c: a record of the author's own
+ * (its id carries the author's tag) that is held must be of the type the
+ * field names.  Only the author's own records are looked at: whether they
+ * are held when c is judged depends on nothing but the author's own
+ * earlier commits, which every node applies first, so the answer is the
+ * same on every node.  A reference to anyone else's record, or to one not
+ * held, is taken as it is (DOMAIN.md: it may arrive later).
+ */
 static const char *
-validate_ops(struct store *s, MDB_txn *txn, const struct proto_commit *c)
+check_ref(struct store *s, MDB_txn *txn, const struct proto_commit *c,
+    const struct sch_field *f, const msgpack_object *v, char *buf,
+    size_t len)
 {
+	const msgpack_object *one = v;
+	uint32_t i, n = 1;
+	struct store_rec r;
+	MDB_val k, d;
+
+	if (v->type == MSGPACK_OBJECT_ARRAY) {
+		one = v->via.array.ptr;
+		n = v->via.array.size;
+	} else if (v->type != MSGPACK_OBJECT_BIN)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		const uint8_t *id = (const uint8_t *)one[i].via.bin.ptr;
+		int bad;
+
+		if (one[i].type != MSGPACK_OBJECT_BIN ||
+		    one[i].via.bin.size != PROTO_ID_LEN ||
+		    !proto_id_owned(id, c->origin))
+			continue;
+		k.mv_size = PROTO_ID_LEN;
+		k.mv_data = (void *)(uintptr_t)id;
+		if (mdb_get(txn, s->dbi[DB_RECORDS], &k, &d) != 0 ||
+		    store_rec_unpack(&r, id, d.mv_data, d.mv_size) != 0)
+			continue;
+		bad = strcmp(r.type->name, f->ref) != 0;
+		if (bad) {
+			char hex[9];
+
+			proto_hex(hex, id, 4);
+			snprintf(buf, len, "field %s: %s... is a %s, not a %s",
+			    f->name, hex, r.type->name, f->ref);
+		}
+		msgpack_unpacked_destroy(&r.up);
+		if (bad)
+			return buf;
+	}
+	return NULL;
+}
+
+/*
+ * Validates every op of c against the schema, the record rules of a put
+ * (sch_op_check()) and the stored types, for local and received commits
+ * alike.  An admin op on a record of another type is let through (and
+ * left out of the merge by apply_op()), so that no other author's commit
+ * can make an admin commit refused.  Returns NULL or why not (static, or
+ * in buf).
+ */
+static const char *
+validate_ops(struct store *s, MDB_txn *txn, const struct proto_commit *c,
+    char *buf, size_t len)
+{
+	int admin = memcmp(c->origin, s->info.network, PROTO_KEY_LEN) == 0;
 	uint32_t i, j;
 	const char *why;
 
@@ -667,12 +744,18 @@ validate_ops(struct store *s, MDB_txn *txn, const struct proto_commit *c)
 				return "an op names an unknown field";
 			if (sch_check(f, &kv->val, &why) != 0)
 				return why;
+			if (f->ref != NULL && !admin && (why = check_ref(s,
+			    txn, c, f, &kv->val, buf, len)) != NULL)
+				return why;
 		}
 		for (j = 0; j < op->nbase; j++)
 			if (sch_field_find(t, op->base[j].key.via.str.ptr,
 			    op->base[j].key.via.str.size) == NULL)
 				return "an op's base names an unknown field";
-		if (mdb_get(txn, s->dbi[DB_RECORDS], &k, &d) == 0) {
+		if (op->kind == PROTO_OP_PUT && (why = sch_op_check(t,
+		    op->fields, op->nfields, !op->has_base, buf, len)) != NULL)
+			return why;
+		if (!admin && mdb_get(txn, s->dbi[DB_RECORDS], &k, &d) == 0) {
 			struct store_rec r;
 			int same;
 
@@ -773,11 +856,234 @@ failed_add(struct store_failed *f, const struct store_item *it)
 	static const uint8_t zero[PROTO_KEY_LEN];
 
 	if (f == NULL || it->result == 0 || it->result == CS_EDUP ||
+	    it->result == CS_EPENDING ||
 	    memcmp(it->origin, zero, PROTO_KEY_LEN) == 0 ||
 	    failed_has(f, it->origin))
 		return;
 	f->origin = xreallocarray(f->origin, f->n + 1, sizeof(*f->origin));
 	memcpy(f->origin[f->n++], it->origin, PROTO_KEY_LEN);
+}
+
+/* ---- pending commits ---------------------------------------------------
+ *
+ * A commit whose author the admin log held does not (yet) allow is kept
+ * in DB_PENDING, not refused: with the commits of its origin after it,
+ * contiguous from the origin's head + 1.  Whenever an admin commit lands,
+ * every origin's pending commits are judged again, in seq order, and
+ * applied while they pass; and the accepted commits of every member the
+ * admin commits touched are judged again too, so that one the admin log
+ * no longer allows (a revocation pinned below it, a narrower role) is
+ * withdrawn to pending and the records are derived anew from what stays.
+ * So what a node accepts depends on the commits it holds, never on the
+ * order they came in (docs/formats.md, "Acceptance").
+ */
+
+/* Most commits one origin keeps pending, and all origins together: past
+ * them a commit is not kept, and comes again with the next sync. */
+#define PENDING_PER_ORIGIN 4096
+#define PENDING_TOTAL 65536
+
+/* Offsets in a pending value. */
+#define PV_RECV 0
+#define PV_HASH 8
+#define PV_HLC (PV_HASH + PROTO_HASH_LEN)
+#define PV_SIG (PV_HLC + 8)
+#define PV_E (PV_SIG + PROTO_SIG_LEN)
+
+/* The pending commits of one origin: first and last seq, last hash/hlc. */
+struct ptop {
+	uint64_t first, last;
+	uint8_t hash[PROTO_HASH_LEN];
+	uint64_t hlc;
+};
+
+/* Fills pt with origin's pending range; pt->last is 0 when none. */
+static void
+pending_top(struct store *s, MDB_txn *txn, const uint8_t *origin,
+    struct ptop *pt)
+{
+	uint8_t key[PROTO_KEY_LEN + 8];
+	MDB_val k = { sizeof(key), key }, d;
+	MDB_cursor *cur;
+	int rc;
+
+	memset(pt, 0, sizeof(*pt));
+	if (mdb_cursor_open(txn, s->dbi[DB_PENDING], &cur) != 0)
+		return;
+	memcpy(key, origin, PROTO_KEY_LEN);
+	memset(key + PROTO_KEY_LEN, 0, 8);
+	if (mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE) != 0 ||
+	    k.mv_size != sizeof(key) ||
+	    memcmp(k.mv_data, origin, PROTO_KEY_LEN) != 0)
+		goto out;
+	pt->first = get_be64((uint8_t *)k.mv_data + PROTO_KEY_LEN);
+	memcpy(key, origin, PROTO_KEY_LEN);
+	memset(key + PROTO_KEY_LEN, 0xff, 8);
+	k.mv_size = sizeof(key);
+	k.mv_data = key;
+	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+	rc = rc == 0 ? mdb_cursor_get(cur, &k, &d, MDB_PREV) :
+	    mdb_cursor_get(cur, &k, &d, MDB_LAST);
+	if (rc != 0 || k.mv_size != sizeof(key) || d.mv_size < PV_E ||
+	    memcmp(k.mv_data, origin, PROTO_KEY_LEN) != 0)
+		goto out;
+	pt->last = get_be64((uint8_t *)k.mv_data + PROTO_KEY_LEN);
+	memcpy(pt->hash, (uint8_t *)d.mv_data + PV_HASH, PROTO_HASH_LEN);
+	pt->hlc = get_be64((uint8_t *)d.mv_data + PV_HLC);
+out:
+	mdb_cursor_close(cur);
+}
+
+/* Keeps commit (e, sig) of origin at seq pending; returns 0, CS_EBOUND
+ * when the pending bounds are reached, or CS_EDB. */
+static int
+pending_put(struct store *s, MDB_txn *txn, const uint8_t *origin,
+    uint64_t seq, uint64_t hlc, uint64_t recv_ms, const uint8_t *e,
+    size_t elen, const uint8_t *sig, const struct ptop *pt)
+{
+	uint8_t key[PROTO_KEY_LEN + 8];
+	MDB_val k = { sizeof(key), key }, d;
+	MDB_stat st;
+	int rc;
+
+	if ((pt->last != 0 && pt->last - pt->first + 1 >= PENDING_PER_ORIGIN) ||
+	    (mdb_stat(txn, s->dbi[DB_PENDING], &st) == 0 &&
+	    st.ms_entries >= PENDING_TOTAL))
+		return CS_EBOUND;
+	memcpy(key, origin, PROTO_KEY_LEN);
+	put_be64(key + PROTO_KEY_LEN, seq);
+	d.mv_size = PV_E + elen;
+	if ((rc = mdb_put(txn, s->dbi[DB_PENDING], &k, &d, MDB_RESERVE)) != 0)
+		return store_mdb_fail(s, rc);
+	put_be64((uint8_t *)d.mv_data + PV_RECV, recv_ms);
+	proto_hash((uint8_t *)d.mv_data + PV_HASH, e, elen, sig);
+	put_be64((uint8_t *)d.mv_data + PV_HLC, hlc);
+	memcpy((uint8_t *)d.mv_data + PV_SIG, sig, PROTO_SIG_LEN);
+	memcpy((uint8_t *)d.mv_data + PV_E, e, elen);
+	return 0;
+}
+
+/* Deletes origin's pending commits from seq from on; returns 0 or CS_EDB. */
+static int
+pending_drop(struct store *s, MDB_txn *txn, const uint8_t *origin,
+    uint64_t from)
+{
+	uint8_t key[PROTO_KEY_LEN + 8];
+	MDB_val k = { sizeof(key), key }, d;
+	MDB_cursor *cur;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, s->dbi[DB_PENDING], &cur)) != 0)
+		return store_mdb_fail(s, rc);
+	memcpy(key, origin, PROTO_KEY_LEN);
+	put_be64(key + PROTO_KEY_LEN, from);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != sizeof(key) ||
+		    memcmp(k.mv_data, origin, PROTO_KEY_LEN) != 0)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_mdb_fail(s, rc);
+}
+
+/*
+ * Tells a commit at a seq already held (stored, or pending) with the held
+ * bytes (sig, e, elen) apart: the same bytes are a duplicate, other bytes
+ * validly signed a fork, kept as evidence.  Fills it->result.
+ */
+static void
+held_again(struct store *s, MDB_txn *txn, struct store_item *it,
+    const struct proto_commit *c, const uint8_t *sig, const uint8_t *e,
+    size_t elen, int pending)
+{
+	uint8_t hash[PROTO_HASH_LEN];
+
+	if (elen == it->elen && memcmp(sig, it->sig, PROTO_SIG_LEN) == 0 &&
+	    memcmp(e, it->e, elen) == 0) {
+		refuse(it, CS_EDUP, pending ? "already held, waiting for the "
+		    "admin log" : "already stored");
+		return;
+	}
+	if (proto_verify(it->sig, it->e, it->elen, s->info.network,
+	    c->origin) != 0) {
+		refuse(it, CS_ESIG, "signature does not verify (replay of a "
+		    "held seq with other bytes)");
+		return;
+	}
+	proto_hash(hash, it->e, it->elen, it->sig);
+	if (fork_known(s, txn, it)) {
+		refuse(it, CS_EDUP, "a fork of this seq (or enough of this "
+		    "origin) is kept as evidence already");
+		return;
+	}
+	if (fork_put(s, txn, it, hash) != 0) {
+		refuse(it, CS_EDB, "cannot store fork evidence");
+		return;
+	}
+	refuse(it, CS_EFORK, "fork: a different commit at a held seq (kept "
+	    "as evidence, not applied)");
+}
+
+/* Notes the member records an admin commit's ops touch. */
+static void
+note_members(struct apply_ctx *ax, const struct proto_commit *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->nops; i++) {
+		const struct proto_op *op = &c->ops[i];
+
+		if (op->type_len != 6 || memcmp(op->type, "member", 6) != 0)
+			continue;
+		if (ax->ntouched < TOUCHED_MAX)
+			memcpy(ax->touched[ax->ntouched], op->id, PROTO_ID_LEN);
+		ax->ntouched++;
+	}
+}
+
+/*
+ * Writes an accepted commit: the commit, the head, then the ops.  Returns
+ * 0 or CS_EDB.
+ */
+static int
+accept_commit(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
+    const struct proto_commit *c, const uint8_t *e, size_t elen,
+    const uint8_t *sig, uint64_t recv_ms, uint64_t *hlc)
+{
+	uint8_t ckey[PROTO_KEY_LEN + 8], hv[48];
+	MDB_val k = { sizeof(ckey), ckey }, d;
+	uint32_t i;
+	int rc;
+
+	memcpy(ckey, c->origin, PROTO_KEY_LEN);
+	put_be64(ckey + PROTO_KEY_LEN, c->seq);
+	d.mv_size = 8 + PROTO_SIG_LEN + elen;
+	if ((rc = mdb_put(txn, s->dbi[DB_COMMITS], &k, &d, MDB_RESERVE)) != 0)
+		return store_mdb_fail(s, rc);
+	put_be64(d.mv_data, recv_ms);
+	memcpy((uint8_t *)d.mv_data + 8, sig, PROTO_SIG_LEN);
+	memcpy((uint8_t *)d.mv_data + 8 + PROTO_SIG_LEN, e, elen);
+	put_be64(hv, c->seq);
+	proto_hash(hv + 8, e, elen, sig);
+	put_be64(hv + 40, c->hlc);
+	k.mv_size = PROTO_KEY_LEN;
+	k.mv_data = (void *)(uintptr_t)c->origin;
+	d.mv_size = sizeof(hv);
+	d.mv_data = hv;
+	if ((rc = mdb_put(txn, s->dbi[DB_HEADS], &k, &d, 0)) != 0)
+		return store_mdb_fail(s, rc);
+	for (i = 0; i < c->nops; i++)
+		if ((rc = apply_op(s, txn, ax, c, i)) != 0)
+			return rc;
+	*hlc = hlc_merge(*hlc, c->hlc);
+	if (memcmp(c->origin, s->info.network, PROTO_KEY_LEN) == 0) {
+		ax->admin_moved = 1;
+		note_members(ax, c);
+	}
+	return 0;
 }
 
 /*
@@ -792,12 +1098,13 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 {
 	struct proto_commit c;
 	const char *why = NULL;
-	uint8_t head_hash[PROTO_HASH_LEN], hash[PROTO_HASH_LEN];
-	uint8_t ckey[PROTO_KEY_LEN + 8];
-	uint64_t head = 0, head_hlc = 0;
+	uint8_t head_hash[PROTO_HASH_LEN], ckey[PROTO_KEY_LEN + 8];
+	const uint8_t *prev_hash;
+	uint64_t head = 0, head_hlc = 0, top, prev_hlc;
 	char tbuf[sizeof(it->cause)];
-	MDB_val k, d;
-	uint32_t i;
+	enum trust_verdict v;
+	struct ptop pt;
+	MDB_val k = { sizeof(ckey), ckey }, d;
 	int rc;
 
 	it->result = 0;
@@ -812,38 +1119,26 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 	memcpy(it->origin, c.origin, PROTO_KEY_LEN);
 	it->seq = c.seq;
 	store_head_get(s, txn, c.origin, &head, head_hash, &head_hlc);
+	memcpy(ckey, c.origin, PROTO_KEY_LEN);
+	put_be64(ckey + PROTO_KEY_LEN, c.seq);
 	if (c.seq <= head) {
-		memcpy(ckey, c.origin, PROTO_KEY_LEN);
-		put_be64(ckey + PROTO_KEY_LEN, c.seq);
-		k.mv_size = sizeof(ckey);
-		k.mv_data = ckey;
 		if (mdb_get(txn, s->dbi[DB_COMMITS], &k, &d) == 0 &&
-		    d.mv_size == 8 + PROTO_SIG_LEN + it->elen &&
-		    memcmp((uint8_t *)d.mv_data + 8, it->sig,
-		    PROTO_SIG_LEN) == 0 &&
-		    memcmp((uint8_t *)d.mv_data + 8 + PROTO_SIG_LEN, it->e,
-		    it->elen) == 0) {
-			refuse(it, CS_EDUP, "already stored");
-			goto out;
-		}
-		if (proto_verify(it->sig, it->e, it->elen, s->info.network,
-		    c.origin) != 0) {
-			refuse(it, CS_ESIG, "signature does not verify "
-			    "(replay of a stored seq with other bytes)");
-			goto out;
-		}
-		proto_hash(hash, it->e, it->elen, it->sig);
-		if (fork_known(s, txn, it)) {
-			refuse(it, CS_EDUP, "a fork of this seq (or enough of "
-			    "this origin) is kept as evidence already");
-			goto out;
-		}
-		if (fork_put(s, txn, it, hash) != 0) {
-			refuse(it, CS_EDB, "cannot store fork evidence");
-			goto out;
-		}
-		refuse(it, CS_EFORK, "fork: a different commit at a stored "
-		    "seq (kept as evidence, not applied)");
+		    d.mv_size >= 8 + PROTO_SIG_LEN)
+			held_again(s, txn, it, &c, (uint8_t *)d.mv_data + 8,
+			    (uint8_t *)d.mv_data + 8 + PROTO_SIG_LEN,
+			    d.mv_size - 8 - PROTO_SIG_LEN, 0);
+		else
+			refuse(it, CS_EDB, "a stored commit is missing");
+		goto out;
+	}
+	pending_top(s, txn, c.origin, &pt);
+	if (pt.last != 0 && c.seq <= pt.last) {
+		if (mdb_get(txn, s->dbi[DB_PENDING], &k, &d) == 0 &&
+		    d.mv_size >= PV_E)
+			held_again(s, txn, it, &c, (uint8_t *)d.mv_data + PV_SIG,
+			    (uint8_t *)d.mv_data + PV_E, d.mv_size - PV_E, 1);
+		else
+			refuse(it, CS_EDB, "a pending commit is missing");
 		goto out;
 	}
 	/* Evidence of a fork is kept even after a refusal; the rest is not. */
@@ -851,13 +1146,16 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		refuse(it, CS_ESEQ, "follows a refused commit of its origin");
 		goto out;
 	}
-	if (c.seq > head + 1) {
+	top = pt.last != 0 ? pt.last : head;
+	prev_hash = pt.last != 0 ? pt.hash : head_hash;
+	prev_hlc = pt.last != 0 ? pt.hlc : head_hlc;
+	if (c.seq > top + 1) {
 		snprintf(it->cause, sizeof(it->cause), "seq gap: this node "
-		    "has seq %llu of that origin", (unsigned long long)head);
+		    "has seq %llu of that origin", (unsigned long long)top);
 		it->result = CS_ESEQ;
 		goto out;
 	}
-	if (c.seq > 1 && memcmp(c.prev, head_hash, PROTO_HASH_LEN) != 0) {
+	if (c.seq > 1 && memcmp(c.prev, prev_hash, PROTO_HASH_LEN) != 0) {
 		refuse(it, CS_ECHAIN, "prev is not the hash of the previous "
 		    "commit");
 		goto out;
@@ -866,7 +1164,7 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		refuse(it, CS_ESCHEMA, "clock is past the year 2200");
 		goto out;
 	}
-	if (c.seq > 1 && c.hlc <= head_hlc) {
+	if (c.seq > 1 && c.hlc <= prev_hlc) {
 		refuse(it, CS_ESCHEMA, "clock does not move forward from the "
 		    "previous commit");
 		goto out;
@@ -878,52 +1176,406 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		    "network");
 		goto out;
 	}
-	/* The node's own fresh commits were built from checked fields. */
-	if (verify && (why = validate_ops(s, txn, &c)) != NULL) {
+	if ((why = validate_ops(s, txn, &c, tbuf, sizeof(tbuf))) != NULL) {
 		refuse(it, CS_ESCHEMA, why);
 		goto out;
 	}
-	if ((why = trust_check(s, txn, &c, tbuf, sizeof(tbuf))) != NULL) {
+	if (pt.last != 0) {
+		v = TRUST_PENDING;
+		snprintf(tbuf, sizeof(tbuf), "waits behind seq %llu of its "
+		    "origin, which the admin log does not allow yet",
+		    (unsigned long long)pt.first);
+		why = tbuf;
+	} else
+		v = trust_check(s, txn, &c, tbuf, sizeof(tbuf), &why);
+	if (v == TRUST_REFUSE || (v == TRUST_PENDING && !verify)) {
+		/* The node's own writes are never kept waiting. */
 		refuse(it, CS_EPERM, why);
 		goto out;
 	}
-	/* Accepted: write the commit, the head, then the ops. */
-	proto_hash(hash, it->e, it->elen, it->sig);
-	memcpy(ckey, c.origin, PROTO_KEY_LEN);
-	put_be64(ckey + PROTO_KEY_LEN, c.seq);
-	k.mv_size = sizeof(ckey);
-	k.mv_data = ckey;
-	d.mv_size = 8 + PROTO_SIG_LEN + it->elen;
-	if ((rc = mdb_put(txn, s->dbi[DB_COMMITS], &k, &d, MDB_RESERVE)) != 0)
-		goto dbfail;
-	put_be64(d.mv_data, store_now_ms());
-	memcpy((uint8_t *)d.mv_data + 8, it->sig, PROTO_SIG_LEN);
-	memcpy((uint8_t *)d.mv_data + 8 + PROTO_SIG_LEN, it->e, it->elen);
-	{
-		uint8_t hv[48];
+	if (v == TRUST_PENDING) {
+		rc = pending_put(s, txn, c.origin, c.seq, c.hlc,
+		    store_now_ms(), it->e, it->elen, it->sig, &pt);
+		if (rc == CS_EBOUND)
+			refuse(it, CS_ESEQ, "not kept: too many commits wait "
+			    "for the admin log (it comes again with the next "
+			    "sync)");
+		else if (rc != 0)
+			refuse(it, CS_EDB, "cannot keep a pending commit");
+		else
+			refuse(it, CS_EPENDING, why);
+		goto out;
+	}
+	if (accept_commit(s, txn, ax, &c, it->e, it->elen, it->sig,
+	    store_now_ms(), hlc) != 0)
+		refuse(it, CS_EDB, s->mdb_err != 0 ? mdb_strerror(s->mdb_err) :
+		    "store failed while applying");
+out:
+	proto_commit_free(&c);
+}
 
-		put_be64(hv, c.seq);
-		memcpy(hv + 8, hash, PROTO_HASH_LEN);
+/*
+ * Judges origin's pending commits again, in seq order, and applies them
+ * while the admin log allows them; drops them for good from the first one
+ * that breaks a rule no admin commit can change.  Returns 0 or CS_EDB.
+ */
+static int
+drain_origin(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
+    const uint8_t *origin, uint64_t *hlc)
+{
+	uint8_t key[PROTO_KEY_LEN + 8], *copy = NULL;
+	MDB_val k = { sizeof(key), key }, d;
+	struct proto_commit c;
+	const char *why;
+	char buf[160];
+	uint64_t head, recv;
+	enum trust_verdict v;
+	size_t elen;
+	int rc = 0;
+
+	for (;;) {
+		head = 0;
+		store_head_get(s, txn, origin, &head, NULL, NULL);
+		memcpy(key, origin, PROTO_KEY_LEN);
+		put_be64(key + PROTO_KEY_LEN, head + 1);
+		k.mv_size = sizeof(key);
+		k.mv_data = key;
+		if (mdb_get(txn, s->dbi[DB_PENDING], &k, &d) != 0 ||
+		    d.mv_size < PV_E)
+			return pending_drop(s, txn, origin, 0);
+		/* The value is read again below: copy it out of the map. */
+		free(copy);
+		copy = xmalloc(d.mv_size);
+		memcpy(copy, d.mv_data, d.mv_size);
+		elen = d.mv_size - PV_E;
+		recv = get_be64(copy + PV_RECV);
+		if (proto_commit_decode(&c, copy + PV_E, elen, &why) != 0) {
+			rc = pending_drop(s, txn, origin, head + 1);
+			break;
+		}
+		if ((why = validate_ops(s, txn, &c, buf, sizeof(buf))) != NULL)
+			v = TRUST_REFUSE;
+		else
+			v = trust_check(s, txn, &c, buf, sizeof(buf), &why);
+		if (v == TRUST_OK) {
+			if ((rc = mdb_del(txn, s->dbi[DB_PENDING], &k,
+			    NULL)) != 0)
+				rc = store_mdb_fail(s, rc);
+			else if ((rc = accept_commit(s, txn, ax, &c,
+			    copy + PV_E, elen, copy + PV_SIG, recv, hlc)) == 0)
+				ax->drained++;
+		} else if (v == TRUST_REFUSE)
+			rc = pending_drop(s, txn, origin, head + 1);
+		proto_commit_free(&c);
+		if (v != TRUST_OK || rc != 0)
+			break;
+	}
+	free(copy);
+	return rc;
+}
+
+/*
+ * Withdraws origin's accepted commits from seq from on: they go back to
+ * pending (or are dropped, with everything pending after them, when
+ * drop), the head moves back to from - 1, and the records are derived
+ * anew at the end of the transaction.  Returns 0 or CS_EDB.
+ */
+static int
+withdraw(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
+    const uint8_t *origin, uint64_t from, uint64_t head, int drop)
+{
+	uint8_t key[PROTO_KEY_LEN + 8], hv[48];
+	MDB_val k = { sizeof(key), key }, d;
+	struct proto_commit c;
+	struct ptop none;
+	const char *why;
+	uint64_t seq;
+	int rc;
+
+	memset(&none, 0, sizeof(none));
+	if (drop && (rc = pending_drop(s, txn, origin, 0)) != 0)
+		return rc;
+	memcpy(key, origin, PROTO_KEY_LEN);
+	for (seq = from; seq <= head; seq++) {
+		put_be64(key + PROTO_KEY_LEN, seq);
+		k.mv_size = sizeof(key);
+		k.mv_data = key;
+		if (mdb_get(txn, s->dbi[DB_COMMITS], &k, &d) != 0 ||
+		    d.mv_size < 8 + PROTO_SIG_LEN)
+			return CS_EDB;
+		if (!drop) {
+			uint8_t *e = (uint8_t *)d.mv_data + 8 + PROTO_SIG_LEN;
+			size_t elen = d.mv_size - 8 - PROTO_SIG_LEN;
+			uint8_t *copy = xmalloc(d.mv_size);
+
+			memcpy(copy, d.mv_data, d.mv_size);
+			e = copy + 8 + PROTO_SIG_LEN;
+			if (proto_commit_decode(&c, e, elen, &why) != 0) {
+				free(copy);
+				return CS_EDB;
+			}
+			rc = pending_put(s, txn, origin, seq, c.hlc,
+			    get_be64(copy), e, elen, copy + 8, &none);
+			proto_commit_free(&c);
+			free(copy);
+			if (rc == CS_EDB)
+				return rc;
+			k.mv_size = sizeof(key);
+			k.mv_data = key;
+		}
+		if ((rc = mdb_del(txn, s->dbi[DB_COMMITS], &k, NULL)) != 0)
+			return store_mdb_fail(s, rc);
+	}
+	k.mv_size = PROTO_KEY_LEN;
+	k.mv_data = (void *)(uintptr_t)origin;
+	if (from <= 1) {
+		if ((rc = mdb_del(txn, s->dbi[DB_HEADS], &k, NULL)) != 0 &&
+		    rc != MDB_NOTFOUND)
+			return store_mdb_fail(s, rc);
+	} else {
+		MDB_val pk = { sizeof(key), key }, pd;
+
+		put_be64(key + PROTO_KEY_LEN, from - 1);
+		if (mdb_get(txn, s->dbi[DB_COMMITS], &pk, &pd) != 0 ||
+		    pd.mv_size < 8 + PROTO_SIG_LEN)
+			return CS_EDB;
+		put_be64(hv, from - 1);
+		proto_hash(hv + 8, (uint8_t *)pd.mv_data + 8 + PROTO_SIG_LEN,
+		    pd.mv_size - 8 - PROTO_SIG_LEN, (uint8_t *)pd.mv_data + 8);
+		if (proto_commit_decode(&c, (uint8_t *)pd.mv_data + 8 +
+		    PROTO_SIG_LEN, pd.mv_size - 8 - PROTO_SIG_LEN, &why) != 0)
+			return CS_EDB;
 		put_be64(hv + 40, c.hlc);
-		k.mv_size = PROTO_KEY_LEN;
-		k.mv_data = (void *)(uintptr_t)c.origin;
+		proto_commit_free(&c);
 		d.mv_size = sizeof(hv);
 		d.mv_data = hv;
 		if ((rc = mdb_put(txn, s->dbi[DB_HEADS], &k, &d, 0)) != 0)
-			goto dbfail;
+			return store_mdb_fail(s, rc);
 	}
-	for (i = 0; i < c.nops; i++)
-		if (apply_op(s, txn, ax, &c, i) != 0) {
-			refuse(it, CS_EDB, "store failed while applying");
-			goto out;
+	ax->rebuild = 1;
+	return 0;
+}
+
+/*
+ * Judges origin's accepted commits again, from seq 1, by the admin log as
+ * it now stands, and withdraws them from the first one it no longer
+ * allows.  Returns 0 or CS_EDB.
+ */
+static int
+rejudge(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
+    const uint8_t *origin)
+{
+	uint8_t key[PROTO_KEY_LEN + 8];
+	MDB_val k = { sizeof(key), key }, d;
+	struct proto_commit c;
+	enum trust_verdict v = TRUST_OK;
+	MDB_cursor *cur;
+	const char *why;
+	char buf[160];
+	uint64_t head = 0, seq = 0;
+	int rc;
+
+	if (memcmp(origin, s->info.network, PROTO_KEY_LEN) == 0 ||
+	    store_head_get(s, txn, origin, &head, NULL, NULL) != 0)
+		return 0;
+	if ((rc = mdb_cursor_open(txn, s->dbi[DB_COMMITS], &cur)) != 0)
+		return store_mdb_fail(s, rc);
+	memcpy(key, origin, PROTO_KEY_LEN);
+	put_be64(key + PROTO_KEY_LEN, 1);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != sizeof(key) ||
+		    memcmp(k.mv_data, origin, PROTO_KEY_LEN) != 0 ||
+		    d.mv_size < 8 + PROTO_SIG_LEN)
+			break;
+		seq = get_be64((uint8_t *)k.mv_data + PROTO_KEY_LEN);
+		if (proto_commit_decode(&c, (uint8_t *)d.mv_data + 8 +
+		    PROTO_SIG_LEN, d.mv_size - 8 - PROTO_SIG_LEN, &why) != 0)
+			break;
+		v = trust_check(s, txn, &c, buf, sizeof(buf), &why);
+		proto_commit_free(&c);
+		if (v != TRUST_OK)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (v == TRUST_OK)
+		return 0;
+	return withdraw(s, txn, ax, origin, seq, head, v == TRUST_REFUSE);
+}
+
+/* Calls fn for every origin with pending commits; stops on non-zero. */
+static int
+pending_origins(struct store *s, MDB_txn *txn,
+    int (*fn)(struct store *, MDB_txn *, const uint8_t *, void *), void *arg)
+{
+	uint8_t key[PROTO_KEY_LEN + 8], origin[PROTO_KEY_LEN];
+	MDB_val k, d;
+	MDB_cursor *cur;
+	int rc, stop = 0;
+
+	memset(key, 0, sizeof(key));
+	k.mv_size = sizeof(key);
+	k.mv_data = key;
+	for (;;) {
+		if ((rc = mdb_cursor_open(txn, s->dbi[DB_PENDING], &cur)) != 0)
+			return store_mdb_fail(s, rc);
+		rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+		if (rc == 0 && k.mv_size == sizeof(key))
+			memcpy(origin, k.mv_data, PROTO_KEY_LEN);
+		mdb_cursor_close(cur);
+		if (rc != 0 || k.mv_size != sizeof(key))
+			return 0;
+		if ((stop = fn(s, txn, origin, arg)) != 0)
+			return stop;
+		/* The next origin: past every seq of this one. */
+		memcpy(key, origin, PROTO_KEY_LEN);
+		memset(key + PROTO_KEY_LEN, 0xff, 8);
+		k.mv_size = sizeof(key);
+		k.mv_data = key;
+		{
+			int i;
+
+			for (i = PROTO_KEY_LEN + 7; i >= 0; i--)
+				if (++key[i] != 0)
+					break;
+			if (i < 0)
+				return 0;
 		}
-	*hlc = hlc_merge(*hlc, c.hlc);
-	goto out;
-dbfail:
-	store_mdb_fail(s, rc);
-	refuse(it, CS_EDB, mdb_strerror(rc));
-out:
-	proto_commit_free(&c);
+	}
+}
+
+struct drain_arg {
+	struct apply_ctx *ax;
+	uint64_t *hlc;
+};
+
+static int
+drain_one(struct store *s, MDB_txn *txn, const uint8_t *origin, void *arg)
+{
+	struct drain_arg *da = arg;
+
+	return drain_origin(s, txn, da->ax, origin, da->hlc);
+}
+
+/* Calls rejudge() for every origin with a head; stops on an error. */
+static int
+rejudge_all(struct store *s, MDB_txn *txn, struct apply_ctx *ax)
+{
+	uint8_t origin[PROTO_KEY_LEN];
+	MDB_val k, d;
+	MDB_cursor *cur;
+	int rc, first = 1;
+
+	memset(origin, 0, sizeof(origin));
+	for (;;) {
+		if ((rc = mdb_cursor_open(txn, s->dbi[DB_HEADS], &cur)) != 0)
+			return store_mdb_fail(s, rc);
+		k.mv_size = PROTO_KEY_LEN;
+		k.mv_data = origin;
+		rc = mdb_cursor_get(cur, &k, &d, first ? MDB_FIRST :
+		    MDB_SET_RANGE);
+		if (rc == 0 && !first && k.mv_size == PROTO_KEY_LEN &&
+		    memcmp(k.mv_data, origin, PROTO_KEY_LEN) == 0)
+			rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
+		if (rc == 0 && k.mv_size == PROTO_KEY_LEN)
+			memcpy(origin, k.mv_data, PROTO_KEY_LEN);
+		mdb_cursor_close(cur);
+		if (rc != 0 || k.mv_size != PROTO_KEY_LEN)
+			return 0;
+		first = 0;
+		if ((rc = rejudge(s, txn, ax, origin)) != 0)
+			return rc;
+	}
+}
+
+/*
+ * Derives the records, their indexes, history, conflicts and what edits
+ * saw anew from the accepted commits, after some were withdrawn.  The
+ * merge gives the same records in any order, so walking the log in key
+ * order gives what a node that never accepted the withdrawn commits
+ * holds.  Returns 0 or CS_EDB.
+ */
+static int
+rebuild(struct store *s, MDB_txn *txn, struct apply_ctx *ax)
+{
+	static const enum store_db derived[] = { DB_RECORDS, DB_BYSITE,
+		DB_BYDATE, DB_HISTORY, DB_CONFLICTS, DB_SEEN };
+	struct proto_commit c;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	const char *why;
+	size_t i;
+	uint32_t j;
+	int rc;
+
+	for (i = 0; i < sizeof(derived) / sizeof(derived[0]); i++)
+		if ((rc = mdb_drop(txn, s->dbi[derived[i]], 0)) != 0)
+			return store_mdb_fail(s, rc);
+	memset(ax->digest, 0, sizeof(ax->digest));
+	if ((rc = mdb_cursor_open(txn, s->dbi[DB_COMMITS], &cur)) != 0)
+		return store_mdb_fail(s, rc);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if (d.mv_size < 8 + PROTO_SIG_LEN ||
+		    proto_commit_decode(&c, (uint8_t *)d.mv_data + 8 +
+		    PROTO_SIG_LEN, d.mv_size - 8 - PROTO_SIG_LEN, &why) != 0) {
+			rc = CS_EDB;
+			break;
+		}
+		for (j = 0; j < c.nops && rc == 0; j++)
+			rc = apply_op(s, txn, ax, &c, j);
+		proto_commit_free(&c);
+		if (rc != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * After a transaction's items: when admin commits were accepted, judges
+ * again the accepted commits of the members they touched (every origin's
+ * when they touched many), then every pending commit, derives the records
+ * anew when commits were withdrawn.  Returns 0 or CS_EDB.
+ */
+static int
+settle(struct store *s, MDB_txn *txn, struct apply_ctx *ax, uint64_t *hlc)
+{
+	struct drain_arg da = { ax, hlc };
+	MDB_val k, d;
+	size_t i;
+	int rc;
+
+	if (!ax->admin_moved)
+		return 0;
+	if (ax->ntouched > TOUCHED_MAX) {
+		if ((rc = rejudge_all(s, txn, ax)) != 0)
+			return rc;
+	} else
+		for (i = 0; i < ax->ntouched; i++) {
+			struct store_rec r;
+			const msgpack_object *key;
+
+			k.mv_size = PROTO_ID_LEN;
+			k.mv_data = ax->touched[i];
+			if (mdb_get(txn, s->dbi[DB_RECORDS], &k, &d) != 0 ||
+			    store_rec_unpack(&r, ax->touched[i], d.mv_data,
+			    d.mv_size) != 0)
+				continue;
+			key = store_rec_value(&r, "key");
+			rc = key != NULL && key->type == MSGPACK_OBJECT_BIN &&
+			    key->via.bin.size == PROTO_KEY_LEN ?
+			    rejudge(s, txn, ax, (const uint8_t *)
+			    key->via.bin.ptr) : 0;
+			msgpack_unpacked_destroy(&r.up);
+			if (rc != 0)
+				return rc;
+		}
+	if ((rc = pending_origins(s, txn, drain_one, &da)) != 0)
+		return rc;
+	if (ax->rebuild && (rc = rebuild(s, txn, ax)) != 0)
+		return rc;
+	return 0;
 }
 
 struct apply_arg {
@@ -932,6 +1584,7 @@ struct apply_arg {
 	int verify;
 	struct store_failed *failed;
 	size_t failed_n;      /* size of failed at the start, for restarts */
+	uint64_t drained;     /* pending commits that settle() accepted */
 };
 
 /* Loads and stores the digest and clock around a batch of applies. */
@@ -964,6 +1617,10 @@ apply_fn(struct store *s, MDB_txn *txn, void *arg)
 			break;
 		failed_add(ax.failed, &aa->items[i]);
 	}
+	if (s->mdb_err == 0 && settle(s, txn, &ax, &hlc) != 0 &&
+	    s->mdb_err == 0)
+		s->mdb_err = MDB_CORRUPTED;
+	aa->drained = ax.drained;
 	proto_enc_free(&ax.rec);
 	proto_enc_free(&ax.scratch);
 	if (s->mdb_err != 0)
@@ -1053,10 +1710,16 @@ int
 store_apply_ex(struct store *s, struct store_item *items, size_t n,
     struct store_failed *failed, char **cause)
 {
-	struct apply_arg aa = { items, n, 1, failed, failed ? failed->n : 0 };
+	struct apply_arg aa = { items, n, 1, failed, failed ? failed->n : 0,
+	    0 };
+
+	int rc;
 
 	verify_ahead(s, items, n);
-	return store_write(s, apply_fn, &aa, cause);
+	rc = store_write(s, apply_fn, &aa, cause);
+	if (rc == 0 && failed != NULL)
+		failed->drained += aa.drained;
+	return rc;
 }
 
 /* Applies the node's own fresh commits inside a caller's transaction. */
@@ -1064,7 +1727,7 @@ int
 store_apply_local(struct store *s, MDB_txn *txn, struct store_item *items,
     size_t n)
 {
-	struct apply_arg aa = { items, n, 0, NULL, 0 };
+	struct apply_arg aa = { items, n, 0, NULL, 0, 0 };
 
 	return apply_fn(s, txn, &aa);
 }

@@ -188,30 +188,29 @@ effective_uint(const struct pfield *pf, size_t n, const struct store_rec *old,
 	return (long long)v->via.u64;
 }
 
-/* Checks the rules that span fields; returns a malloc'd cause or NULL. */
+/*
+ * Checks the bounds between fields (the schema's at_most column) on the
+ * values the record will hold after the put; returns a malloc'd cause or
+ * NULL.  sch_op_check() checks the same on the op alone, for received
+ * commits, which cannot see the record their author saw.
+ */
 static char *
 cross_check(const struct sch_type *t, const struct pfield *pf, size_t n,
     const struct store_rec *old)
 {
-	static const char *const totals[] = { "felt_safe", "learned",
-		"will_return", "followed_through", "wants_role", NULL };
 	long long a, b;
-	int i;
+	unsigned i;
 
-	if (strcmp(t->name, "cafe") == 0) {
-		a = effective_uint(pf, n, old, "attendees");
-		b = effective_uint(pf, n, old, "new_attendees");
+	for (i = 0; i < t->nfields; i++) {
+		const struct sch_field *f = &t->fields[i];
+
+		if (f->at_most == NULL)
+			continue;
+		a = effective_uint(pf, n, old, f->at_most);
+		b = effective_uint(pf, n, old, f->name);
 		if (a >= 0 && b > a)
-			return xasprintf("field new_attendees: %lld is more "
-			    "than attendees (%lld)", b, a);
-	} else if (strcmp(t->name, "feedback") == 0) {
-		a = effective_uint(pf, n, old, "responses");
-		for (i = 0; totals[i] != NULL; i++) {
-			b = effective_uint(pf, n, old, totals[i]);
-			if (a >= 0 && b > a)
-				return xasprintf("field %s: %lld is more than "
-				    "responses (%lld)", totals[i], b, a);
-		}
+			return xasprintf("field %s: %lld is more than %s "
+			    "(%lld)", f->name, b, f->at_most, a);
 	}
 	return NULL;
 }
@@ -438,14 +437,14 @@ store_batch_put(struct store_batch *b, const struct sch_type *t,
 		fidelity_warn(b, pf, np, have_old ? &old : NULL);
 	qsort(pf, np, sizeof(pf[0]), pfield_cmp);
 	if (create && strcmp(t->name, "member") == 0) {
-		/* A member's id is its key's first 16 bytes (schema.c). */
+		/* A member's id derives from its key (proto.h). */
 		for (i = 0; i < np; i++)
 			if (strcmp(pf[i].f->name, "key") == 0 &&
 			    pf[i].len == 2 + PROTO_KEY_LEN)
-				memcpy(id, vals->sb.data + pf[i].start + 2,
-				    PROTO_ID_LEN);
+				proto_member_id(id, (const uint8_t *)
+				    vals->sb.data + pf[i].start + 2);
 	} else if (create)
-		proto_id_new(id, store_now_ms());
+		proto_id_new(id, store_now_ms(), b->s->info.node);
 	mark_op(b, b->ops.sb.size);
 	proto_op_begin(&b->ops, PROTO_OP_PUT, t->name, id, (uint32_t)np,
 	    !create);

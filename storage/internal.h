@@ -10,7 +10,12 @@
 
 #include "storage.h"
 
-#define STORE_SCHEMA_VERSION 1
+/*
+ * 2: record ids carry their owner's tag and member records their own id
+ * space (proto.h); the pending database.  A store of version 1 is refused
+ * with a message: its records' ids cannot be given owners afterwards.
+ */
+#define STORE_SCHEMA_VERSION 2
 #define STORE_KEY_FILE "node.key"
 
 enum store_db {
@@ -28,6 +33,9 @@ enum store_db {
 	DB_SEEN,      /* id(16) field NUL hlc(8) -> "": values an edit saw */
 	DB_PEERS,     /* name -> {"addr": str, "key": bin 32} */
 	DB_INVITES,   /* id(16) -> hash(32) expires(8) used(1) role NUL site(16) */
+	DB_PENDING,   /* origin(32) seq(8) -> recv_ms(8) hash(32) hlc(8)
+	               * sig(64) E: held commits the admin log does not
+	               * allow yet, contiguous from the origin's head + 1 */
 	DB_COUNT
 };
 
@@ -115,12 +123,20 @@ int store_write_allowed(struct store *s, char **cause);
 void store_digest_mix(uint8_t digest[PROTO_HASH_LEN], const uint8_t *id,
     const void *bytes, size_t len);
 
+/* What the admin log held says of a commit (trust.c). */
+enum trust_verdict {
+	TRUST_OK,       /* its author may write every op of it */
+	TRUST_PENDING,  /* not (yet) allowed: kept waiting for the admin log */
+	TRUST_REFUSE,   /* breaks a rule no admin commit can change */
+};
+
 /*
- * Checks that c's author may write each of its ops (trust.c).  Returns
- * NULL, or why not (a static string or buf).
+ * Judges whether c's author may write each of its ops, by the admin log
+ * as held in txn.  Returns the verdict, with *why (a static string or buf)
+ * unless TRUST_OK.
  */
-const char *trust_check(struct store *s, MDB_txn *txn,
-    const struct proto_commit *c, char *buf, size_t len);
+enum trust_verdict trust_check(struct store *s, MDB_txn *txn,
+    const struct proto_commit *c, char *buf, size_t len, const char **why);
 
 
 /* Reads the head of origin inside txn; returns 0 or CS_ENOTFOUND. */

@@ -162,7 +162,7 @@ store_invite_redeem(struct store *s, const uint8_t id[STORE_INVITE_ID_LEN],
 	}
 	if (strcmp(ra.role, "consultant") == 0)
 		kv[n++] = (struct store_kv){ "scope", "all" };
-	memcpy(rid, key, PROTO_ID_LEN);
+	proto_member_id(rid, key);
 	b = store_batch_new(s);
 	rc = store_batch_put(b, sch_type_find("member", 6), rid, 1, kv, n,
 	    cause);

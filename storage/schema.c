@@ -46,16 +46,18 @@ static const char *const member_roles[] = { "hub", "site", "consultant",
 static const char *const member_scopes[] = { "all", "assigned", NULL };
 static const char *const member_status[] = { "active", "revoked", NULL };
 
-#define TEXT(n, req, max, h) { n, SCH_TEXT, req, 0, max, NULL, NULL, h }
-#define ENUM(n, req, tok, h) { n, SCH_ENUM, req, 0, 0, tok, NULL, h }
-#define SET(n, req, tok, h) { n, SCH_SET, req, 0, 0, tok, NULL, h }
-#define LIST(n, max, h) { n, SCH_LIST, 0, 0, max, NULL, NULL, h }
-#define DATE(n, req, h) { n, SCH_DATE, req, 0, 0, NULL, NULL, h }
-#define UINT(n, req, lo, hi, h) { n, SCH_UINT, req, lo, hi, NULL, NULL, h }
-#define DEC2(n, lo, hi, h) { n, SCH_DEC2, 0, lo, hi, NULL, NULL, h }
-#define REF(n, req, t, h) { n, SCH_REF, req, 0, 0, NULL, t, h }
-#define REFS(n, t, h) { n, SCH_REFS, 0, 0, 0, NULL, t, h }
-#define KEY(n, req, h) { n, SCH_KEY, req, 0, 0, NULL, NULL, h }
+#define TEXT(n, req, max, h) { n, SCH_TEXT, req, 0, max, NULL, NULL, h, NULL }
+#define ENUM(n, req, tok, h) { n, SCH_ENUM, req, 0, 0, tok, NULL, h, NULL }
+#define SET(n, req, tok, h) { n, SCH_SET, req, 0, 0, tok, NULL, h, NULL }
+#define LIST(n, max, h) { n, SCH_LIST, 0, 0, max, NULL, NULL, h, NULL }
+#define DATE(n, req, h) { n, SCH_DATE, req, 0, 0, NULL, NULL, h, NULL }
+#define UINT(n, req, lo, hi, h) { n, SCH_UINT, req, lo, hi, NULL, NULL, h, NULL }
+#define UINT_LE(n, req, lo, hi, lim, h) \
+	{ n, SCH_UINT, req, lo, hi, NULL, NULL, h, lim }
+#define DEC2(n, lo, hi, h) { n, SCH_DEC2, 0, lo, hi, NULL, NULL, h, NULL }
+#define REF(n, req, t, h) { n, SCH_REF, req, 0, 0, NULL, t, h, NULL }
+#define REFS(n, t, h) { n, SCH_REFS, 0, 0, 0, NULL, t, h, NULL }
+#define KEY(n, req, h) { n, SCH_KEY, req, 0, 0, NULL, NULL, h, NULL }
 
 static const struct sch_field site_fields[] = {
 	TEXT("name", 1, 200, "the site's name"),
@@ -87,7 +89,8 @@ static const struct sch_field cafe_fields[] = {
 	LIST("partners", 200, "community partners who joined"),
 	TEXT("language", 0, 64, "language of the conversation"),
 	UINT("attendees", 0, 0, 100000, "parents and caregivers attending"),
-	UINT("new_attendees", 0, 0, 100000, "first-time attendees"),
+	UINT_LE("new_attendees", 0, 0, 100000, "attendees",
+	    "first-time attendees"),
 	UINT("children_cared_for", 0, 0, 100000, "children in child care"),
 	UINT("tables", 0, 0, 1000, "number of tables"),
 	UINT("max_table_size", 0, 0, 1000, "largest table, host included"),
@@ -126,12 +129,13 @@ static const struct sch_field feedback_fields[] = {
 	REF("cafe", 1, "cafe", "the café the forms came from"),
 	REF("site", 0, "site", "the café's site (filled in)"),
 	UINT("responses", 1, 0, 100000, "forms returned"),
-	UINT("felt_safe", 0, 0, 100000, "felt safe sharing"),
-	UINT("learned", 0, 0, 100000, "learned something"),
-	UINT("will_return", 0, 0, 100000, "will return"),
-	UINT("followed_through", 0, 0, 100000,
+	UINT_LE("felt_safe", 0, 0, 100000, "responses", "felt safe sharing"),
+	UINT_LE("learned", 0, 0, 100000, "responses", "learned something"),
+	UINT_LE("will_return", 0, 0, 100000, "responses", "will return"),
+	UINT_LE("followed_through", 0, 0, 100000, "responses",
 	    "followed through on an earlier commitment"),
-	UINT("wants_role", 0, 0, 100000, "wants a role on the café team"),
+	UINT_LE("wants_role", 0, 0, 100000, "responses",
+	    "wants a role on the café team"),
 	DEC2("pfs_resilience", 100, 700,
 	    "PFS-2 family functioning and resilience mean"),
 	DEC2("pfs_nurturing", 100, 700, "PFS-2 nurturing and attachment mean"),
@@ -151,8 +155,9 @@ static const struct sch_field audit_fields[] = {
 
 /*
  * The admin log: one member record per enrolled key, written only by the
- * network's admin (the key that is the network id).  Its id is the first
- * 16 bytes of the key, so a key has one record, found without a search.
+ * network's admin (the key that is the network id).  Its id is made from
+ * the key in a space no other record may use (proto_member_id()), so a key
+ * has one record, found without a search, that nobody else can occupy.
  */
 static const struct sch_field member_fields[] = {
 	KEY("key", 1, "the node's id (its key, 64 hex digits)"),
@@ -793,4 +798,56 @@ sch_format(const struct sch_field *f, const msgpack_object *v, char *out,
 			append(out, outlen, &pos, ",", 1);
 		format_item(&v->via.array.ptr[i], f->type, out, outlen, &pos);
 	}
+}
+
+/* Returns the op's value of the field named name, or NULL. */
+static const msgpack_object *
+op_value(const msgpack_object_kv *fields, uint32_t n, const char *name)
+{
+	size_t len = strlen(name);
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (fields[i].key.via.str.size == len &&
+		    memcmp(fields[i].key.via.str.ptr, name, len) == 0)
+			return &fields[i].val;
+	return NULL;
+}
+
+/* Checks one put op's own rules (storage.h). */
+const char *
+sch_op_check(const struct sch_type *t, const msgpack_object_kv *fields,
+    uint32_t n, int create, char *buf, size_t len)
+{
+	const msgpack_object *v, *lim;
+	unsigned i;
+
+	for (i = 0; i < t->nfields; i++) {
+		const struct sch_field *f = &t->fields[i];
+
+		v = op_value(fields, n, f->name);
+		if (f->required && create && (v == NULL ||
+		    v->type == MSGPACK_OBJECT_NIL)) {
+			snprintf(buf, len, "%s field %s: is required", t->name,
+			    f->name);
+			return buf;
+		}
+		if (f->required && !create && v != NULL &&
+		    v->type == MSGPACK_OBJECT_NIL) {
+			snprintf(buf, len, "%s field %s: is required and may "
+			    "not be cleared", t->name, f->name);
+			return buf;
+		}
+		if (f->at_most == NULL || v == NULL ||
+		    v->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    (lim = op_value(fields, n, f->at_most)) == NULL ||
+		    lim->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+		    v->via.u64 <= lim->via.u64)
+			continue;
+		snprintf(buf, len, "%s field %s: %llu is more than %s (%llu)",
+		    t->name, f->name, (unsigned long long)v->via.u64,
+		    f->at_most, (unsigned long long)lim->via.u64);
+		return buf;
+	}
+	return NULL;
 }

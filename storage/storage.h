@@ -49,6 +49,8 @@ struct sch_field {
 	const char *const *tokens;  /* ENUM and SET: NULL-terminated */
 	const char *ref;            /* REF and REFS: the referenced type */
 	const char *help;
+	const char *at_most;        /* SCH_UINT: a field of the same record
+	                             * whose value bounds this one, or NULL */
 };
 
 struct sch_type {
@@ -66,6 +68,18 @@ extern const unsigned sch_ntypes;
 const struct sch_type *sch_type_find(const char *name, size_t len);
 const struct sch_field *sch_field_find(const struct sch_type *t,
     const char *name, size_t len);
+
+/*
+ * Checks the rules of one put op that need nothing but the op (the same
+ * for a local write and a received commit): a create (create 1: an op
+ * without a base) sets every required field, an edit clears none, and a
+ * count bounded by another field (at_most) that the op also sets is within
+ * it.  fields are the op's (name, value) pairs, values already checked by
+ * sch_check().  Returns NULL or why not (in buf, naming the field).
+ */
+const char *sch_op_check(const struct sch_type *t,
+    const msgpack_object_kv *fields, uint32_t n, int create, char *buf,
+    size_t len);
 
 /* Returns the field's type as a word for help text ("date", "set", ...). */
 const char *sch_ftype_name(enum sch_ftype t);
@@ -237,8 +251,10 @@ void store_batch_free(struct store_batch *b);
  * Received commits.  Each item carries the exact bytes received; the
  * store verifies and applies the items in one write transaction, each on
  * its own: a refused item writes nothing and does not stop the others.
- * result is 0 (applied), CS_EDUP (already stored: nothing to do) or an
- * error, with cause saying why.  origin and seq are filled whenever the
+ * result is 0 (applied), CS_EDUP (already stored: nothing to do),
+ * CS_EPENDING (held, waiting until the admin log allows it: applied by a
+ * later store_apply() the moment it does) or an error, with cause saying
+ * why.  origin and seq are filled whenever the
  * commit decodes, so the refusal can name the commit.
  */
 struct store_item {
@@ -275,6 +291,7 @@ int store_apply(struct store *s, struct store_item *items, size_t n,
 struct store_failed {
 	uint8_t (*origin)[PROTO_KEY_LEN];
 	size_t n;
+	uint64_t drained;  /* pending commits accepted, added up across calls */
 };
 
 /* Applies items as store_apply() does, refusing items of failed origins

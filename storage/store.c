@@ -19,7 +19,7 @@
 
 static const char *const db_names[DB_COUNT] = { "meta", "commits", "heads",
 	"records", "bysite", "bydate", "history", "conflicts",
-	"forks", "members", "seen", "peers", "invites" };
+	"forks", "members", "seen", "peers", "invites", "pending" };
 
 /* Returns the wall clock in milliseconds. */
 uint64_t
@@ -487,8 +487,22 @@ store_open(struct store **sp, const char *dir, char **cause)
 		store_close(s);
 		return CS_EDB;
 	}
+	if (store_meta_get(txn, s->dbi[DB_META], "schema", ver, 4, NULL) == 0 &&
+	    get_be32(ver) != STORE_SCHEMA_VERSION) {
+		mdb_txn_abort(txn);
+		*cause = get_be32(ver) < STORE_SCHEMA_VERSION ?
+		    xasprintf("%s: the store is of format %u, older than "
+		    "this cafesync's %u, whose record ids carry their owner: "
+		    "move it aside, then make the node anew from its key "
+		    "(cafe init --restore DIR/node.key) and sync it", dir,
+		    (unsigned)get_be32(ver), STORE_SCHEMA_VERSION) :
+		    xasprintf("%s: the store is of format %u, newer than this "
+		    "cafesync reads (%u): upgrade cafesync", dir,
+		    (unsigned)get_be32(ver), STORE_SCHEMA_VERSION);
+		store_close(s);
+		return CS_EVERSION;
+	}
 	if (store_meta_get(txn, s->dbi[DB_META], "schema", ver, 4, NULL) != 0 ||
-	    get_be32(ver) != STORE_SCHEMA_VERSION ||
 	    store_meta_get(txn, s->dbi[DB_META], "node", s->info.node,
 	    PROTO_KEY_LEN, NULL) != 0 ||
 	    store_meta_get(txn, s->dbi[DB_META], "network", s->info.network,

@@ -63,9 +63,15 @@ member_from_rec(const struct store_rec *r, const uint8_t *key,
 	v = store_rec_value(r, "key");
 	if (v == NULL || v->type != MSGPACK_OBJECT_BIN ||
 	    v->via.bin.size != PROTO_KEY_LEN ||
-	    (key != NULL && memcmp(v->via.bin.ptr, key, PROTO_KEY_LEN) != 0) ||
-	    memcmp(v->via.bin.ptr, r->id, PROTO_ID_LEN) != 0)
+	    (key != NULL && memcmp(v->via.bin.ptr, key, PROTO_KEY_LEN) != 0))
 		return -1;
+	{
+		uint8_t mid[PROTO_ID_LEN];
+
+		proto_member_id(mid, (const uint8_t *)v->via.bin.ptr);
+		if (memcmp(mid, r->id, PROTO_ID_LEN) != 0)
+			return -1;
+	}
 	memcpy(m->key, v->via.bin.ptr, PROTO_KEY_LEN);
 	v = store_rec_value(r, "role");
 	m->role = str_eq(v, "hub") ? STORE_ROLE_HUB : str_eq(v, "site") ?
@@ -120,11 +126,13 @@ static int
 member_get(struct store *s, MDB_txn *txn, const uint8_t key[PROTO_KEY_LEN],
     struct store_member *m)
 {
-	MDB_val k = { PROTO_ID_LEN, (void *)(uintptr_t)key }, d;
+	uint8_t mid[PROTO_ID_LEN];
+	MDB_val k = { PROTO_ID_LEN, mid }, d;
 	struct store_rec r;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
+	proto_member_id(mid, key);
 	if (memcmp(key, s->info.network, PROTO_KEY_LEN) == 0) {
 		memcpy(m->key, key, PROTO_KEY_LEN);
 		m->role = STORE_ROLE_ADMIN;
@@ -134,7 +142,7 @@ member_get(struct store *s, MDB_txn *txn, const uint8_t key[PROTO_KEY_LEN],
 	}
 	if (mdb_get(txn, s->dbi[DB_RECORDS], &k, &d) != 0)
 		return CS_ENOTFOUND;
-	if (store_rec_unpack(&r, key, d.mv_data, d.mv_size) != 0)
+	if (store_rec_unpack(&r, mid, d.mv_data, d.mv_size) != 0)
 		return CS_ENOTFOUND;
 	rc = member_from_rec(&r, key, m) == 0 ? 0 : CS_ENOTFOUND;
 	msgpack_unpacked_destroy(&r.up);
@@ -255,92 +263,116 @@ op_site(const struct proto_op *op)
 }
 
 /*
- * Checks one op of a site or consultant against the site of the record:
- * the site the op names, and the site the stored record has.  Returns NULL
- * or why not.
+ * The rules that need nothing but the commit: they hold or fail the same
+ * on every node, whatever it holds, so a commit that breaks one is
+ * refused for good.  Returns NULL or why not.
  */
 static const char *
-check_site(struct store *s, MDB_txn *txn, const struct store_member *m,
-    const struct proto_op *op)
+check_op_local(const struct proto_commit *c, const struct proto_op *op,
+    const struct sch_type *t)
 {
-	MDB_val k = { PROTO_ID_LEN, (void *)(uintptr_t)op->id }, d;
-	const uint8_t *named = op_site(op);
-	const msgpack_object *v;
-	struct store_rec r;
-	int have = 0, ok = 1;
+	if (strcmp(t->name, "member") == 0)
+		return "only the network's admin enrolls, changes or revokes "
+		    "members";
+	if (proto_id_reserved(op->id))
+		return "the id lies in the member records' space, which only "
+		    "the admin writes";
+	return NULL;
+}
 
-	if (named != NULL && !store_member_reads_site(m, named))
-		ok = 0;
-	if (ok && mdb_get(txn, s->dbi[DB_RECORDS], &k, &d) == 0 &&
-	    store_rec_unpack(&r, op->id, d.mv_data, d.mv_size) == 0) {
-		v = store_rec_value(&r, "site");
-		if (v != NULL && v->type == MSGPACK_OBJECT_BIN &&
-		    v->via.bin.size == PROTO_ID_LEN) {
-			have = 1;
-			ok = store_member_reads_site(m,
-			    (const uint8_t *)v->via.bin.ptr);
-		}
-		msgpack_unpacked_destroy(&r.up);
-	}
-	if (!ok)
-		return m->role == STORE_ROLE_SITE ?
-		    "a site writes only records of its own site" :
-		    "a consultant writes only records of the sites it may "
-		    "read";
-	if (named == NULL && !have)
-		return "a record written by a site or a consultant must name "
+/*
+ * The owner rule of a site or consultant: it writes only records it
+ * made (the id carries its key's tag), and a record it makes names its
+ * site.  Needs nothing but the commit.  Returns NULL or why not.
+ */
+static const char *
+check_owner(const struct proto_commit *c, const struct proto_op *op,
+    const struct sch_type *t)
+{
+	if (!proto_id_owned(op->id, c->origin))
+		return "a site or consultant writes only records it created "
+		    "(this id belongs to another key)";
+	if (op->kind == PROTO_OP_PUT && !op->has_base &&
+	    sch_field_find(t, "site", 4) != NULL && op_site(op) == NULL)
+		return "a record created by a site or a consultant must name "
 		    "its site";
 	return NULL;
 }
 
-/* Checks the author of c may write every op of it. */
-const char *
+/*
+ * Judges commit c against the admin log held (trust.c's opening comment;
+ * docs/formats.md, "Acceptance").  Returns TRUST_OK, TRUST_REFUSE for a
+ * rule no admin commit can change, or TRUST_PENDING when the held admin
+ * log does not (yet) allow it, with *why (a static string or buf).
+ */
+enum trust_verdict
 trust_check(struct store *s, MDB_txn *txn, const struct proto_commit *c,
-    char *buf, size_t len)
+    char *buf, size_t len, const char **why)
 {
 	struct store_member m;
-	const char *why = NULL;
+	enum trust_verdict v = TRUST_OK;
 	char k[17];
 	unsigned bit;
 	uint32_t i;
 
-	if (member_get(s, txn, c->origin, &m) != 0) {
-		proto_hex(k, c->origin, 8);
-		snprintf(buf, len, "author %s is not an enrolled member of "
-		    "this network", k);
-		return buf;
-	}
-	if (m.role == STORE_ROLE_ADMIN)
-		return NULL;
-	if (m.revoked && c->seq > m.revoked_after) {
-		snprintf(buf, len, "author %s was revoked: its commits after "
-		    "seq %llu are refused", m.name,
-		    (unsigned long long)m.revoked_after);
-		why = buf;
-		goto out;
-	}
-	bit = m.role == STORE_ROLE_SITE ? SCH_ROLE_SITE :
-	    m.role == STORE_ROLE_CONSULTANT ? SCH_ROLE_CONSULTANT : 0;
-	for (i = 0; i < c->nops && why == NULL; i++) {
+	*why = NULL;
+	if (memcmp(c->origin, s->info.network, PROTO_KEY_LEN) == 0)
+		return TRUST_OK;
+	/* First what no admin commit can change. */
+	for (i = 0; i < c->nops; i++) {
 		const struct proto_op *op = &c->ops[i];
 		const struct sch_type *t = sch_type_find(op->type,
 		    op->type_len);
 
-		if (t == NULL)
-			why = "an op names an unknown record type";
-		else if (strcmp(t->name, "member") == 0)
-			why = "only the network's admin enrolls, changes or "
-			    "revokes members";
-		else if (m.role == STORE_ROLE_HUB)
-			continue;
-		else if (bit == 0 || (t->writers & bit) == 0) {
+		if (t == NULL) {
+			*why = "an op names an unknown record type";
+			return TRUST_REFUSE;
+		}
+		if ((*why = check_op_local(c, op, t)) != NULL)
+			return TRUST_REFUSE;
+	}
+	proto_hex(k, c->origin, 8);
+	if (member_get(s, txn, c->origin, &m) != 0) {
+		snprintf(buf, len, "author %s is not an enrolled member (yet): "
+		    "waiting for its enrollment", k);
+		*why = buf;
+		return TRUST_PENDING;
+	}
+	if (m.revoked && c->seq > m.revoked_after) {
+		snprintf(buf, len, "author %s (%s) was revoked: its commits "
+		    "after seq %llu are not accepted", k, m.name,
+		    (unsigned long long)m.revoked_after);
+		*why = buf;
+		v = TRUST_PENDING;
+		goto out;
+	}
+	if (m.role == STORE_ROLE_HUB)
+		goto out;
+	bit = m.role == STORE_ROLE_SITE ? SCH_ROLE_SITE :
+	    m.role == STORE_ROLE_CONSULTANT ? SCH_ROLE_CONSULTANT : 0;
+	for (i = 0; i < c->nops && v == TRUST_OK; i++) {
+		const struct proto_op *op = &c->ops[i];
+		const struct sch_type *t = sch_type_find(op->type,
+		    op->type_len);
+		const uint8_t *site;
+
+		if (bit == 0 || (t->writers & bit) == 0) {
 			snprintf(buf, len, "a %s may not write %s records",
 			    role_names[m.role], t->name);
-			why = buf;
-		} else
-			why = check_site(s, txn, &m, op);
+			*why = buf;
+			v = TRUST_PENDING;
+		} else if ((*why = check_owner(c, op, t)) != NULL)
+			v = TRUST_REFUSE;
+		else if ((site = op_site(op)) != NULL &&
+		    !store_member_reads_site(&m, site)) {
+			*why = m.role == STORE_ROLE_SITE ?
+			    "a site writes only records of its own site" :
+			    "a consultant writes only records of the sites it "
+			    "may read";
+			v = TRUST_PENDING;
+		}
 	}
 out:
 	store_member_free(&m);
-	return why;
+	return v;
 }

@@ -85,6 +85,9 @@ read_key(const char *dir, uint8_t sk[PROTO_SK_LEN])
 	free(path);
 }
 
+/* The key of the node whose log is made: the owner of every record. */
+static uint8_t gen_node[PROTO_KEY_LEN];
+
 /* Packs the op of site i. */
 static void
 pack_site(struct proto_enc *w, uint8_t site[PROTO_ID_LEN], long i,
@@ -92,7 +95,7 @@ pack_site(struct proto_enc *w, uint8_t site[PROTO_ID_LEN], long i,
 {
 	char name[32];
 
-	proto_id_new(site, ms);
+	proto_id_new(site, ms, gen_node);
 	proto_op_begin(w, PROTO_OP_PUT, "site", site, 1, 0);
 	snprintf(name, sizeof(name), "Bench Site %02ld", i);
 	proto_pack_cstr(&w->pk, "name");
@@ -121,7 +124,7 @@ pack_cafe(struct proto_enc *w, uint8_t sites[][PROTO_ID_LEN], long i,
 		m++;
 	}
 	snprintf(date, sizeof(date), "%04d-%02d-%02d", y, m + 1, yd + 1);
-	proto_id_new(id, ms);
+	proto_id_new(id, ms, gen_node);
 	proto_op_begin(w, PROTO_OP_PUT, "cafe", id, 6, 0);
 	proto_pack_cstr(&w->pk, "attendees");
 	msgpack_pack_uint64(&w->pk, (uint64_t)(6 + i % 25));
@@ -172,6 +175,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	memcpy(node, store_info(s)->node, PROTO_KEY_LEN);
+	memcpy(gen_node, node, PROTO_KEY_LEN);
 	memcpy(net, store_info(s)->network, PROTO_KEY_LEN);
 	store_close(s);
 	read_key(argv[1], sk);

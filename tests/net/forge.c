@@ -12,8 +12,8 @@
  * it is framed) can make a receiver refuse it.  It is not stored in DIR.
  *
  *   member  enrolls KEY (64 hex) with ROLE and NAME, status active: a
- *           member record as the admin writes it (id = the key's first 16
- *           bytes), whoever signs it.
+ *           member record as the admin writes it (its id made from the
+ *           key, proto_member_id()), whoever signs it.
  *   cafe    one café of SITE (32 hex) on DATE (YYYY-MM-DD), format parent,
  *           factors resilience.
  *
@@ -132,7 +132,8 @@ main(int argc, char **argv)
 	    NULL, (ms + 1000) << 16, 1);
 	if (strcmp(kind, "member") == 0) {
 		unhex(key, PROTO_KEY_LEN, argv[4], "KEY");
-		proto_op_begin(&w, PROTO_OP_PUT, "member", key, 4, 0);
+		proto_member_id(id, key);
+		proto_op_begin(&w, PROTO_OP_PUT, "member", id, 4, 0);
 		proto_pack_cstr(&w.pk, "key");
 		pack_bin(&w.pk, key, PROTO_KEY_LEN);
 		proto_pack_cstr(&w.pk, "name");
@@ -144,7 +145,7 @@ main(int argc, char **argv)
 	} else {
 		unhex(id, PROTO_ID_LEN, argv[4], "SITE");
 		memcpy(key, id, PROTO_ID_LEN);	/* the site */
-		proto_id_new(id, ms);
+		proto_id_new(id, ms, ha.node);
 		proto_op_begin(&w, PROTO_OP_PUT, "cafe", id, 4, 0);
 		proto_pack_cstr(&w.pk, "date");
 		proto_pack_cstr(&w.pk, argv[5]);

@@ -1235,29 +1235,42 @@ static void test_id_new(void **state)
 {
 	/* A ms value (year 2074) later than any other call in this run. */
 	const uint64_t ms = UINT64_C(0x030000012345);
-	uint8_t prev[PROTO_ID_LEN], id[PROTO_ID_LEN];
+	uint8_t prev[PROTO_ID_LEN], id[PROTO_ID_LEN], tagkey[PROTO_KEY_LEN];
+	uint8_t mid[PROTO_ID_LEN];
 	uint64_t got = 0;
 	(void)state;
 
-	proto_id_new(prev, ms);
+	for (int i = 0; i < PROTO_KEY_LEN; i++)
+		tagkey[i] = (uint8_t)(0xa0 + i);
+	proto_id_new(prev, ms, tagkey);
+	/* The owner tag: the key's first bytes at the id's end. */
+	assert_memory_equal(prev + PROTO_ID_TAG_OFF, tagkey, PROTO_ID_TAG_LEN);
+	assert_true(proto_id_owned(prev, tagkey));
+	tagkey[0] ^= 1;
+	assert_false(proto_id_owned(prev, tagkey));
+	tagkey[0] ^= 1;
+	assert_false(proto_id_reserved(prev));
+	proto_member_id(mid, tagkey);
+	assert_true(proto_id_reserved(mid));
+	assert_memory_equal(mid + 6, tagkey, PROTO_ID_LEN - 6);
 	for (int i = 0; i < 6; i++)
 		got = (got << 8) | prev[i];
 	assert_true(got == ms);
 
 	for (int i = 0; i < 10000; i++) {
-		proto_id_new(id, ms);
+		proto_id_new(id, ms, tagkey);
 		if (memcmp(id, prev, PROTO_ID_LEN) <= 0)
 			fail_msg("id %d not greater than the one before", i);
 		memcpy(prev, id, PROTO_ID_LEN);
 	}
 	/* The clock stepping back does not break the order. */
 	for (int i = 0; i < 1000; i++) {
-		proto_id_new(id, ms - 1000 + (uint64_t)i);
+		proto_id_new(id, ms - 1000 + (uint64_t)i, tagkey);
 		assert_true(memcmp(id, prev, PROTO_ID_LEN) > 0);
 		memcpy(prev, id, PROTO_ID_LEN);
 	}
 	/* A later ms starts from that ms. */
-	proto_id_new(id, ms + 10);
+	proto_id_new(id, ms + 10, tagkey);
 	got = 0;
 	for (int i = 0; i < 6; i++)
 		got = (got << 8) | id[i];

@@ -435,6 +435,7 @@ struct hop {
 	size_t nb;
 	const char *bnames[HOP_MAX];
 	uint64_t bvals[HOP_MAX];
+	int edit;       /* carries a base (maybe empty): an edit, not a create */
 };
 
 static void new_origin(struct origin *o)
@@ -526,14 +527,14 @@ static void hb_make(struct citem *out, const struct origin *o,
 		const struct hop *op = &ops[i];
 
 		proto_op_begin(&w, op->kind, op->type, op->id,
-		    (uint32_t)op->nf, op->nb > 0);
+		    (uint32_t)op->nf, op->nb > 0 || op->edit);
 		sort_names(op->names, op->nf, idx);
 		for (size_t j = 0; j < op->nf; j++) {
 			proto_pack_cstr(&w.pk, op->names[idx[j]]);
 			pack_text_value(&w.pk, op->type, op->names[idx[j]],
 			    op->vals[idx[j]]);
 		}
-		if (op->nb > 0) {
+		if (op->nb > 0 || op->edit) {
 			proto_op_base(&w, (uint32_t)op->nb);
 			sort_names(op->bnames, op->nb, idx);
 			for (size_t j = 0; j < op->nb; j++) {
@@ -596,7 +597,7 @@ static void hop_base(struct hop *op, const char *name, uint64_t hlc)
 /*
  * Every commit must come from the network's admin (the key that is the
  * network id) or from a key the admin enrolled by a member record, whose
- * id is the first 16 bytes of the key.  The tests below that are about
+ * id is made from the key (proto_member_id()).  The tests below that are about
  * merging, clocks and conflicts enroll their writing keys as hubs (a hub
  * writes every type but member) before those keys' commits arrive.
  */
@@ -612,7 +613,10 @@ struct mtext {
 static void member_op(struct hop *op, struct mtext *t,
     const uint8_t key[PROTO_KEY_LEN], const char *role, const char *name)
 {
-	hop_put(op, "member", key);	/* id: the key's first 16 bytes */
+	uint8_t id[PROTO_ID_LEN];
+
+	proto_member_id(id, key);
+	hop_put(op, "member", id);
 	proto_hex(t->key, key, PROTO_KEY_LEN);
 	hop_field(op, "key", t->key);
 	hop_field(op, "role", role);
@@ -651,7 +655,12 @@ static void enroll_store(struct store *adm, struct store *node,
 	proto_hex(key, store_info(node)->node, PROTO_KEY_LEN);
 	PUT_OK(adm, "member", id, 1, { "key", key }, { "role", role },
 	    { "name", "test node" });
-	assert_memory_equal(id, store_info(node)->node, PROTO_ID_LEN);
+	{
+		uint8_t mid[PROTO_ID_LEN];
+
+		proto_member_id(mid, store_info(node)->node);
+		assert_memory_equal(id, mid, PROTO_ID_LEN);
+	}
 	collect(adm, store_info(adm)->node, &l);
 	apply_all_ok(node, &l);
 	clist_free(&l);
@@ -2286,6 +2295,7 @@ static void build_world(struct merge_world *w)
 				continue;
 			}
 			hop_put(&ops[k], m->type, m->id);
+			ops[k].edit = 1;
 			for (size_t j = 0; j < nf; j++) {
 				const char *fn = names[rnd(nn)];
 				int dup = 0;
@@ -2646,9 +2656,11 @@ static void run_minimal(const char *const (*orders)[4], size_t norders,
 	hb_next(&c[3], &o[0], o[0].pk, h5, &op, 1);
 	/* background: two blind writes of another record's region */
 	hop_put(&op, "site", bid);
+	op.edit = 1;
 	hop_field(&op, "region", "North");
 	hb_next(&bg[0], &o[3], o[0].pk, HLC_AT(T_MS, 7), &op, 1);
 	hop_put(&op, "site", bid);
+	op.edit = 1;
 	hop_field(&op, "region", "South");
 	hb_next(&bg[1], &o[4], o[0].pk, HLC_AT(T_MS, 8), &op, 1);
 
@@ -2855,23 +2867,29 @@ static int count_members_cb(const struct store_member *m, void *arg)
 	return 0;
 }
 
-/* Expects c refused with CS_EPERM and a cause holding want. */
-static void apply_eperm(struct store *s, const struct citem *c,
-    const char *want)
+/* Expects c to get result want_rc and a cause holding want. */
+static void apply_result(struct store *s, const struct citem *c,
+    int want_rc, const char *want)
 {
 	struct store_item it;
 	int rc = apply_raw(s, c->e, c->elen, c->sig, &it);
 
-	if (rc != CS_EPERM)
-		fail_msg("expected CS_EPERM (%s), got %d (%s)", want, rc,
+	if (rc != want_rc)
+		fail_msg("expected %d (%s), got %d (%s)", want_rc, want, rc,
 		    it.cause);
 	if (strstr(it.cause, want) == NULL)
 		fail_msg("cause '%s' does not say '%s'", it.cause, want);
 }
 
+/* Refused for good: a rule no admin commit can change. */
+#define apply_eperm(s, c, want) apply_result(s, c, CS_EPERM, want)
+/* Held, waiting for an admin commit that allows it. */
+#define apply_waits(s, c, want) apply_result(s, c, CS_EPENDING, want)
+
 /*
- * A commit of a key no member record enrolls is refused, received or
- * written locally; once the admin enrolls the key, the same commit lands.
+ * A received commit of a key no member record enrolls waits, and a local
+ * write of such a node is refused; once the admin enrolls the key, the
+ * waiting commit lands by itself.
  */
 static void test_trust_unenrolled(void **state)
 {
@@ -2893,7 +2911,7 @@ static void test_trust_unenrolled(void **state)
 
 	site_op(&op, id1, "Alpha");
 	hb_next(&c, &o1, adm.pk, HLC_AT(T_MS, 1), &op, 1);
-	apply_eperm(b, &c, "not an enrolled member");
+	apply_waits(b, &c, "not an enrolled member");
 	assert_int_equal(store_get(b, id1, &r), CS_ENOTFOUND);
 	assert_int_equal(store_member_get(b, o1.pk, &m), CS_ENOTFOUND);
 	assert_int_equal(store_status(b, &st), 0);
@@ -2928,7 +2946,8 @@ static void test_trust_unenrolled(void **state)
 	assert_int_equal(m.role, STORE_ROLE_HUB);
 	assert_memory_equal(m.key, o1.pk, PROTO_KEY_LEN);
 	store_member_free(&m);
-	assert_int_equal(apply_one(b, &c), 0);
+	/* the waiting commit landed with the enrollment */
+	assert_int_equal(apply_one(b, &c), CS_EDUP);
 	get_ok(b, id1, &r);
 	assert_field(&r, "name", "Alpha");
 	store_rec_free(&r);
@@ -2938,9 +2957,10 @@ static void test_trust_unenrolled(void **state)
 }
 
 /*
- * A site key writes the types its role may, and only for its own site:
- * a café of another site (named, or an edit of one stored) is refused, a
- * café of its own site lands, a site record (admin's type) is refused.
+ * A site key writes the types its role may, only for its own site, and
+ * only records it made: a café naming another site waits (the admin log
+ * may yet allow it), an edit of a record another key made is refused for
+ * good, a café of its own site lands, a site record (admin's type) waits.
  */
 static void test_trust_site_role(void **state)
 {
@@ -2960,9 +2980,9 @@ static void test_trust_site_role(void **state)
 	new_origin(&sk);
 	randombytes_buf(site_a, sizeof site_a);
 	randombytes_buf(site_b, sizeof site_b);
-	randombytes_buf(cafe_a, sizeof cafe_a);
-	randombytes_buf(cafe_b, sizeof cafe_b);
-	randombytes_buf(cafe_x, sizeof cafe_x);
+	proto_id_new(cafe_a, T_MS, sk.pk);
+	proto_id_new(cafe_b, T_MS, adm.pk);
+	proto_id_new(cafe_x, T_MS, sk.pk);
 	hexid(site_a, ha);
 	hexid(site_b, hb);
 	s = mk_store("replica", "replica", adm.pk, NULL);
@@ -2975,7 +2995,6 @@ static void test_trust_site_role(void **state)
 	hop_field(&ops[3], "site", ha);
 	hb_next(&en, &adm, adm.pk, HLC_AT(T_MS, 0), ops, 4);
 	assert_int_equal(apply_one(s, &en), 0);
-	free(en.e);
 	assert_int_equal(store_member_get(s, sk.pk, &m), 0);
 	assert_int_equal(m.role, STORE_ROLE_SITE);
 	assert_true(m.has_site);
@@ -2985,11 +3004,15 @@ static void test_trust_site_role(void **state)
 	/* a café naming site B */
 	cafe_op(&ops[0], cafe_x, hb);
 	hb_make(&c, &sk, adm.pk, 1, NULL, HLC_AT(T_MS, 1), ops, 1);
-	apply_eperm(s, &c, "own site");
+	apply_waits(s, &c, "own site");
 	free(c.e);
 	assert_int_equal(store_get(s, cafe_x, &r), CS_ENOTFOUND);
+	t_close(s);
 
-	/* a café of its own site, at the same seq */
+	/* on another node: a café of its own site, at the same seq */
+	s = mk_store("replica", "replica", adm.pk, NULL);
+	assert_int_equal(apply_one(s, &en), 0);
+	free(en.e);
 	cafe_op(&ops[0], cafe_a, ha);
 	hb_next(&c, &sk, adm.pk, HLC_AT(T_MS, 2), ops, 1);
 	assert_int_equal(apply_one(s, &c), 0);
@@ -3002,28 +3025,31 @@ static void test_trust_site_role(void **state)
 	/* an edit of site B's stored café that does not name a site */
 	hop_put(&ops[0], "cafe", cafe_b);
 	hop_field(&ops[0], "topic", "Moved");
+	ops[0].edit = 1;
 	hb_make(&c, &sk, adm.pk, 2, head, HLC_AT(T_MS, 3), ops, 1);
-	apply_eperm(s, &c, "own site");
+	apply_eperm(s, &c, "belongs to another key");
 	free(c.e);
 	get_ok(s, cafe_b, &r);
 	assert_null(store_rec_value(&r, "topic"));
 	store_rec_free(&r);
 
-	/* a site record: only admins and hubs write those */
-	site_op(&ops[0], site_a, "Renamed");
-	hb_make(&c, &sk, adm.pk, 2, head, HLC_AT(T_MS, 4), ops, 1);
-	apply_eperm(s, &c, "may not write site");
-	free(c.e);
-	get_ok(s, site_a, &r);
-	assert_field(&r, "name", "A");
-	store_rec_free(&r);
-
-	/* and an edit of its own café lands at that seq */
+	/* an edit of its own café lands at that seq */
 	hop_put(&ops[0], "cafe", cafe_a);
+	ops[0].edit = 1;
 	hop_field(&ops[0], "topic", "Routines");
 	hb_next(&c, &sk, adm.pk, HLC_AT(T_MS, 5), ops, 1);
 	assert_int_equal(apply_one(s, &c), 0);
 	free(c.e);
+
+	/* a site record: only admins and hubs write those */
+	site_op(&ops[0], site_a, "Renamed");
+	ops[0].edit = 1;
+	hb_next(&c, &sk, adm.pk, HLC_AT(T_MS, 6), ops, 1);
+	apply_waits(s, &c, "may not write site");
+	free(c.e);
+	get_ok(s, site_a, &r);
+	assert_field(&r, "name", "A");
+	store_rec_free(&r);
 	t_close(s);
 }
 
@@ -3065,7 +3091,7 @@ static void test_trust_member_admin_only(void **state)
 	assert_int_equal(store_member_get(s, o2.pk, &m), CS_ENOTFOUND);
 	site_op(&op, id2, "By o2");
 	hb_next(&c, &o2, adm.pk, HLC_AT(T_MS, 2), &op, 1);
-	apply_eperm(s, &c, "not an enrolled member");
+	apply_waits(s, &c, "not an enrolled member");
 	free(c.e);
 
 	/* the hub's seq 1 as a site record lands: the type was refused */
@@ -3157,7 +3183,7 @@ static void test_trust_revoked(void **state)
 	store_member_free(&m);
 	assert_int_equal(apply_one(s, &kc[0]), 0);
 	assert_int_equal(apply_one(s, &kc[1]), 0);
-	apply_eperm(s, &kc[2], "revoked");
+	apply_waits(s, &kc[2], "revoked");
 	get_ok(s, ids[1], &r);
 	store_rec_free(&r);
 	assert_int_equal(store_get(s, ids[2], &r), CS_ENOTFOUND);
@@ -3170,7 +3196,7 @@ static void test_trust_revoked(void **state)
 }
 
 /*
- * A member record whose id is not its key's first 16 bytes enrolls
+ * A member record whose id is not the one made from its key enrolls
  * nobody: neither the key it holds nor the key whose prefix is its id.
  */
 static void test_trust_member_id_not_prefix(void **state)
@@ -3210,10 +3236,10 @@ static void test_trust_member_id_not_prefix(void **state)
 
 	site_op(&op, id1, "By k1");
 	hb_next(&c1, &k1, adm.pk, HLC_AT(T_MS, 1), &op, 1);
-	apply_eperm(s, &c1, "not an enrolled member");
+	apply_waits(s, &c1, "not an enrolled member");
 	site_op(&op, id2, "By k2");
 	hb_next(&c2, &k2, adm.pk, HLC_AT(T_MS, 2), &op, 1);
-	apply_eperm(s, &c2, "not an enrolled member");
+	apply_waits(s, &c2, "not an enrolled member");
 
 	/* the same commit of k1 lands once k1 has a proper record */
 	s2 = mk_store("replica", "replica", adm.pk, NULL);
