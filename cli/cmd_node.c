@@ -385,6 +385,20 @@ out:
 	return rc;
 }
 
+/* Prints one origin's commits that wait for the admin log. */
+static int
+print_waiting(const uint8_t origin[PROTO_KEY_LEN], uint64_t first,
+    uint64_t n, const char *why, void *arg)
+{
+	char o[17];
+
+	proto_hex(o, origin, 8);
+	printf("waiting: %llu commit%s of %s from seq %llu: %s\n",
+	    (unsigned long long)n, n == 1 ? "" : "s", o,
+	    (unsigned long long)first, why);
+	return 0;
+}
+
 static void
 import_refused(uint64_t index, const uint8_t *origin, uint64_t seq,
     const char *why, void *arg)
@@ -434,9 +448,14 @@ bundle_import(struct cli *c)
 		return rc;
 	}
 	printf("read %llu commits: %llu applied, %llu already present, "
-	    "%llu refused\n", (unsigned long long)st.read,
-	    (unsigned long long)st.applied, (unsigned long long)st.dup,
+	    "%llu waiting for the admin log, %llu refused\n",
+	    (unsigned long long)st.read, (unsigned long long)st.applied,
+	    (unsigned long long)st.dup, (unsigned long long)st.pending,
 	    (unsigned long long)st.refused);
+	if (st.drained > 0)
+		printf("%llu of the applied commits had waited for the admin "
+		    "log\n", (unsigned long long)st.drained);
+	store_pending(c->store, print_waiting, NULL);
 	return st.refused > 0 ? EXIT_CHECK : EXIT_OK;
 }
 

@@ -1578,6 +1578,61 @@ settle(struct store *s, MDB_txn *txn, struct apply_ctx *ax, uint64_t *hlc)
 	return 0;
 }
 
+struct pending_arg {
+	store_pending_fn fn;
+	void *arg;
+};
+
+/* Reports one origin's pending commits, judging the first again. */
+static int
+pending_report(struct store *s, MDB_txn *txn, const uint8_t *origin,
+    void *arg)
+{
+	struct pending_arg *pa = arg;
+	struct proto_commit c;
+	struct ptop pt;
+	uint8_t key[PROTO_KEY_LEN + 8];
+	MDB_val k = { sizeof(key), key }, d;
+	const char *why = "waiting for the admin log";
+	char buf[160];
+	int stop;
+
+	pending_top(s, txn, origin, &pt);
+	if (pt.last == 0)
+		return 0;
+	memcpy(key, origin, PROTO_KEY_LEN);
+	put_be64(key + PROTO_KEY_LEN, pt.first);
+	if (mdb_get(txn, s->dbi[DB_PENDING], &k, &d) == 0 &&
+	    d.mv_size > PV_E && proto_commit_decode(&c,
+	    (uint8_t *)d.mv_data + PV_E, d.mv_size - PV_E, &why) == 0) {
+		if (trust_check(s, txn, &c, buf, sizeof(buf), &why) ==
+		    TRUST_OK)
+			why = "allowed now: lands with the next admin commit "
+			    "or sync";
+		stop = pa->fn(origin, pt.first, pt.last - pt.first + 1, why,
+		    pa->arg);
+		proto_commit_free(&c);
+	} else
+		stop = pa->fn(origin, pt.first, pt.last - pt.first + 1, why,
+		    pa->arg);
+	return stop;
+}
+
+/* Reports the commits waiting for the admin log (storage.h). */
+int
+store_pending(struct store *s, store_pending_fn fn, void *arg)
+{
+	struct pending_arg pa = { fn, arg };
+	MDB_txn *txn;
+	int rc;
+
+	if (store_read_begin(s, &txn) != 0)
+		return CS_EDB;
+	rc = pending_origins(s, txn, pending_report, &pa);
+	mdb_txn_abort(txn);
+	return rc < 0 ? CS_EDB : 0;
+}
+
 struct apply_arg {
 	struct store_item *items;
 	size_t n;

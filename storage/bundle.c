@@ -494,6 +494,8 @@ flush(struct importer *im, char **cause)
 			im->st->applied++;
 		else if (it->result == CS_EDUP)
 			im->st->dup++;
+		else if (it->result == CS_EPENDING)
+			im->st->pending++;
 		else {
 			im->st->refused++;
 			im->fn(first + i, it->seq ? it->origin : NULL, it->seq,
@@ -693,6 +695,8 @@ store_bundle_import(struct store *s, FILE *f, store_refuse_fn fn, void *arg,
 	else
 		rc = import_plain(&im, cause);
 out:
+	st->drained = im.failed.drained;
+	st->applied += st->drained;
 	free(im.failed.origin);
 	free(im.items);
 	free(im.buf);

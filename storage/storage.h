@@ -294,6 +294,15 @@ struct store_failed {
 	uint64_t drained;  /* pending commits accepted, added up across calls */
 };
 
+/*
+ * Calls fn for each origin with commits waiting for the admin log: how
+ * many, the first seq, and why the first waits (as the admin log held now
+ * says).  A non-zero return from fn stops.  Returns 0 or CS_EDB.
+ */
+typedef int (*store_pending_fn)(const uint8_t origin[PROTO_KEY_LEN],
+    uint64_t first, uint64_t n, const char *why, void *arg);
+int store_pending(struct store *s, store_pending_fn fn, void *arg);
+
 /* Applies items as store_apply() does, refusing items of failed origins
  * and adding the origins of refused items to failed. */
 int store_apply_ex(struct store *s, struct store_item *items, size_t n,
@@ -590,6 +599,9 @@ typedef void (*store_refuse_fn)(uint64_t index, const uint8_t *origin,
 
 struct store_import_stats {
 	uint64_t read, applied, dup, refused;
+	uint64_t pending;     /* held, waiting for the admin log */
+	uint64_t drained;     /* pending commits the import's admin commits
+	                       * let in (counted in applied too) */
 };
 
 /*
