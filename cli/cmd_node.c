@@ -129,6 +129,20 @@ head_json(const uint8_t origin[PROTO_KEY_LEN], uint64_t seq,
 	return 0;
 }
 
+/* Adds one origin's waiting commits to a JSON array. */
+static int
+pending_json(const uint8_t origin[PROTO_KEY_LEN], uint64_t first, uint64_t n,
+    const char *why, void *arg)
+{
+	char o[65];
+
+	proto_hex(o, origin, PROTO_KEY_LEN);
+	json_array_append_new(arg, json_pack("{s:s, s:I, s:I, s:s}", "origin",
+	    o, "first", (json_int_t)first, "commits", (json_int_t)n, "why",
+	    why));
+	return 0;
+}
+
 /* cafe status [--json] */
 int
 cmd_status(struct cli *c)
@@ -136,7 +150,7 @@ cmd_status(struct cli *c)
 	const struct store_info *in = store_info(c->store);
 	struct store_status st;
 	char node[65], net[65], dig[65];
-	json_t *o, *counts, *heads, *daemon;
+	json_t *o, *counts, *heads, *daemon, *pending;
 	size_t i;
 	unsigned t;
 
@@ -154,6 +168,8 @@ cmd_status(struct cli *c)
 		    json_integer((json_int_t)st.counts[t]));
 	heads = json_array();
 	store_heads(c->store, head_json, heads);
+	pending = json_array();
+	store_pending(c->store, pending_json, pending);
 	daemon = cli_daemon_status(c);
 	if (c->json) {
 		o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:s, "
@@ -164,6 +180,7 @@ cmd_status(struct cli *c)
 		    "restore_pending", store_restore_pending(c->store));
 		json_object_set_new(o, "daemon", daemon ? daemon :
 		    json_null());
+		json_object_set_new(o, "pending", pending);
 		cli_print_json(o);
 		return EXIT_OK;
 	}
@@ -176,6 +193,17 @@ cmd_status(struct cli *c)
 	if (store_restore_pending(c->store))
 		printf("restore  waiting for this node's own log from a peer; "
 		    "local writes are refused until then\n");
+	for (i = 0; i < json_array_size(pending); i++) {
+		json_t *p = json_array_get(pending, i);
+
+		printf("waiting  %lld commits of %.16s (from seq %lld): %s\n",
+		    (long long)json_integer_value(json_object_get(p,
+		    "commits")), json_string_value(json_object_get(p,
+		    "origin")), (long long)json_integer_value(
+		    json_object_get(p, "first")), json_string_value(
+		    json_object_get(p, "why")));
+	}
+	json_decref(pending);
 	printf("records ");
 	for (t = 0; t < sch_ntypes; t++)
 		printf(" %s=%llu", sch_types[t].name,

@@ -593,7 +593,8 @@ sync_pump(struct conn *c)
 		return;
 	}
 	rj = NULL;
-	/* k == n is the admin log, first: it says who may write the rest. */
+	/* k == n is the admin log, first and alone: it says who may write
+	 * the rest. */
 	for (k = n + 1; k-- > 0;) {
 		const struct vv_entry *e;
 		uint64_t have;
@@ -627,6 +628,13 @@ sync_pump(struct conn *c)
 		rj->w[i].from = have + 1;
 		rj->w[i].to = e->seq;
 		rj->w[i].last = 0;
+		/*
+		 * While the peer lacks admin commits, a batch holds nothing
+		 * else: however large one is, no other origin's commit can
+		 * overtake the admin commit that allows it.
+		 */
+		if (k == n)
+			break;
 	}
 	if (rj == NULL)
 		return;
@@ -936,7 +944,7 @@ apply_done(struct job *j)
 	struct rx_batch *b = (struct rx_batch *)j;
 	struct conn *c = b->c;
 	const char *name = c->peer ? c->peer->name : c->addr;
-	uint64_t applied = 0, refused = 0;
+	uint64_t applied = 0, refused = 0, pending = 0, drained;
 	struct proto_enc m;
 	char k[17];
 	size_t i;
@@ -962,6 +970,8 @@ apply_done(struct job *j)
 	}
 	if (b->txnid > D.txnid)
 		D.txnid = b->txnid;
+	drained = c->failed.drained;
+	c->failed.drained = 0;
 	for (i = 0; i < b->n; i++) {
 		const struct store_item *it = &b->items[i];
 
@@ -974,9 +984,14 @@ apply_done(struct job *j)
 			vv_raise(&c->theirs, it->origin, it->seq);
 			continue;
 		}
-		refused++;
 		if (it->seq != 0)
 			vv_raise(&c->theirs, it->origin, it->seq);
+		if (it->result == CS_EPENDING) {
+			/* Held: it lands when the admin log allows it. */
+			pending++;
+			continue;
+		}
+		refused++;
 		log_warnx("peer %s: refused commit %s:%llu: %s", name,
 		    log_key(it->origin, k), (unsigned long long)it->seq,
 		    it->cause);
@@ -986,6 +1001,13 @@ apply_done(struct job *j)
 		if (it->result == CS_EFORK)
 			relay_fork(c, it);
 	}
+	if (pending > 0)
+		log_info("peer %s: %llu commits wait for the admin log (cafe "
+		    "status names them)", name, (unsigned long long)pending);
+	if (drained > 0)
+		log_info("peer %s: %llu waiting commits were let in by the "
+		    "admin log", name, (unsigned long long)drained);
+	applied += pending;
 	c->rx_commits += applied;
 	c->rx_refused += refused;
 	if (c->peer != NULL)
@@ -1006,6 +1028,10 @@ apply_done(struct job *j)
 	restore_check(c);
 	if (admin)
 		trust_reload();
+	/* Waiting commits that landed, or accepted ones withdrawn, moved
+	 * heads that no item of this batch names. */
+	if (drained > 0 || admin)
+		sync_heads_refresh();
 	/* Our heads moved: relay to every peer that lacks the news. */
 	if (applied > 0)
 		sync_pump_all();
