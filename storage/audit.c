@@ -485,6 +485,20 @@ scratch_close(struct store *scr, char *dir)
 	free(dir);
 }
 
+/* Reports commits the replay left waiting for the admin log. */
+static int
+replay_waiting(const uint8_t origin[PROTO_KEY_LEN], uint64_t first,
+    uint64_t n, const char *why, void *arg)
+{
+	char msg[260];
+
+	snprintf(msg, sizeof(msg), "replaying the log leaves %llu commits "
+	    "waiting from this seq on, which this node accepted: %s",
+	    (unsigned long long)n, why);
+	fault(arg, STORE_AUDIT_REPLAY, origin, first, NULL, msg);
+	return 0;
+}
+
 /*
  * Applies the items to the scratch store, in rounds: a commit refused for
  * a gap (its predecessor came later by this node's receive times, which a
@@ -522,7 +536,10 @@ replay_apply(struct audit *a, struct store *scr, char **cause)
 			for (j = 0; j < n; j++) {
 				const struct replay_item *it = &a->items[i + j];
 
-				if (si[j].result == 0)
+				/* A commit replayed before the admin commit
+				 * that allows it waits, and lands with it. */
+				if (si[j].result == 0 ||
+				    si[j].result == CS_EPENDING)
 					continue;
 				if (si[j].result == CS_ESEQ) {
 					a->items[kept++] = *it;
@@ -544,6 +561,8 @@ replay_apply(struct audit *a, struct store *scr, char **cause)
 		}
 		pending = kept;
 	}
+	/* Whatever still waits, this node accepted, and replay did not. */
+	store_pending(scr, replay_waiting, a);
 out:
 	free(si);
 	return rc;

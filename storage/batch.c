@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "internal.h"
 
 /* Recently resolved references: an import names the same site each row. */
@@ -29,6 +31,8 @@ struct store_batch {
 	struct proto_enc vals;    /* scratch: one put's encoded values */
 	msgpack_zone zone;        /* scratch: one put's decoded values */
 	size_t *off;              /* where each op starts in ops */
+	uint8_t (*site)[PROTO_ID_LEN]; /* each op's record's site */
+	unsigned char *has_site;  /* whether it has one */
 	size_t nops, cap;
 	char **warn;
 	size_t nwarn;
@@ -69,6 +73,8 @@ store_batch_free(struct store_batch *b)
 		free(b->warn[i]);
 	free(b->warn);
 	free(b->off);
+	free(b->site);
+	free(b->has_site);
 	proto_enc_free(&b->ops);
 	proto_enc_free(&b->vals);
 	msgpack_zone_destroy(&b->zone);
@@ -102,8 +108,22 @@ mark_op(struct store_batch *b, size_t at)
 	if (b->nops == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 64;
 		b->off = xreallocarray(b->off, b->cap, sizeof(*b->off));
+		b->site = xreallocarray(b->site, b->cap, sizeof(*b->site));
+		b->has_site = xreallocarray(b->has_site, b->cap, 1);
 	}
+	b->has_site[b->nops] = 0;
 	b->off[b->nops++] = at;
+}
+
+/* Notes the site of the record the last op writes (NULL: none). */
+static void
+mark_site(struct store_batch *b, const msgpack_object *site)
+{
+	if (site == NULL || site->type != MSGPACK_OBJECT_BIN ||
+	    site->via.bin.size != PROTO_ID_LEN)
+		return;
+	memcpy(b->site[b->nops - 1], site->via.bin.ptr, PROTO_ID_LEN);
+	b->has_site[b->nops - 1] = 1;
 }
 
 /* Resolves a reference for sch_parse(), through the batch's cache. */
@@ -446,6 +466,17 @@ store_batch_put(struct store_batch *b, const struct sch_type *t,
 	} else if (create)
 		proto_id_new(id, store_now_ms(), b->s->info.node);
 	mark_op(b, b->ops.sb.size);
+	{
+		const msgpack_object *site = NULL;
+
+		for (i = 0; i < np; i++)
+			if (strcmp(pf[i].f->name, "site") == 0)
+				site = &pf[i].val;
+		if (site == NULL && have_old)
+			site = store_rec_value(&old, "site");
+		if (strcmp(t->name, "member") != 0)
+			mark_site(b, site);
+	}
 	proto_op_begin(&b->ops, PROTO_OP_PUT, t->name, id, (uint32_t)np,
 	    !create);
 	for (i = 0; i < np; i++) {
@@ -506,6 +537,8 @@ store_batch_del(struct store_batch *b, const uint8_t id[PROTO_ID_LEN],
 		return CS_ENOTFOUND;
 	}
 	mark_op(b, b->ops.sb.size);
+	if (strcmp(r.type->name, "member") != 0)
+		mark_site(b, store_rec_value(&r, "site"));
 	proto_op_begin(&b->ops, PROTO_OP_DEL, r.type->name, id, 0, 0);
 	store_rec_free(&r);
 	if (b->stream != NULL)
@@ -537,9 +570,11 @@ chunk_end(const struct store_batch *b, size_t first)
 	return i;
 }
 
-/* The node's chain while commits are written in one transaction. */
+/* One log's chain while commits are written in one transaction. */
 struct chain {
 	struct store *s;
+	uint8_t origin[PROTO_KEY_LEN];
+	uint8_t sk[PROTO_SK_LEN];
 	uint64_t seq, hlc;
 	uint8_t prev[PROTO_HASH_LEN];
 	int have_prev;
@@ -548,17 +583,21 @@ struct chain {
 	char *cause;
 };
 
-/* Reads the node's head and clock inside txn. */
+/* Reads the head of the log of the key sk (NULL: the node's) and the
+ * clock inside txn. */
 static void
-chain_start(struct chain *ch, struct store *s, MDB_txn *txn)
+chain_start(struct chain *ch, struct store *s, MDB_txn *txn,
+    const uint8_t *sk)
 {
 	MDB_val hk = { 3, (void *)(uintptr_t)"hlc" }, d;
 	uint64_t meta_hlc = 0;
 
 	ch->s = s;
+	memcpy(ch->sk, sk != NULL ? sk : s->sk, PROTO_SK_LEN);
+	memcpy(ch->origin, ch->sk + 32, PROTO_KEY_LEN);
 	ch->seq = ch->hlc = 0;
 	ch->cause = NULL;
-	ch->have_prev = store_head_get(s, txn, s->info.node, &ch->seq,
+	ch->have_prev = store_head_get(s, txn, ch->origin, &ch->seq,
 	    ch->prev, &ch->hlc) == 0;
 	if (mdb_get(txn, s->dbi[DB_META], &hk, &d) == 0 && d.mv_size == 8)
 		meta_hlc = get_be64(d.mv_data);
@@ -572,6 +611,7 @@ chain_start(struct chain *ch, struct store *s, MDB_txn *txn)
 static void
 chain_end(struct chain *ch)
 {
+	sodium_memzero(ch->sk, sizeof(ch->sk));
 	proto_enc_free(&ch->hdr);
 	proto_enc_free(&ch->msg);
 }
@@ -592,7 +632,7 @@ chain_commit(struct chain *ch, MDB_txn *txn, const char *ops, size_t len,
 
 	ch->hlc = hlc_tick(ch->hlc, store_now_ms());
 	ch->seq++;
-	proto_commit_begin(&ch->hdr, ch->s->info.node, ch->seq,
+	proto_commit_begin(&ch->hdr, ch->origin, ch->seq,
 	    ch->have_prev ? ch->prev : NULL, ch->hlc, nops);
 	proto_enc_reset(&ch->msg);
 	msgpack_sbuffer_write(&ch->msg.sb, (const char *)ch->prefix,
@@ -600,7 +640,7 @@ chain_commit(struct chain *ch, MDB_txn *txn, const char *ops, size_t len,
 	msgpack_sbuffer_write(&ch->msg.sb, ch->hdr.sb.data, ch->hdr.sb.size);
 	msgpack_sbuffer_write(&ch->msg.sb, ops, len);
 	proto_sign_framed(sig, (const uint8_t *)ch->msg.sb.data,
-	    ch->msg.sb.size, ch->s->sk);
+	    ch->msg.sb.size, ch->sk);
 	memset(&item, 0, sizeof(item));
 	item.e = (const uint8_t *)ch->msg.sb.data + sizeof(ch->prefix);
 	item.elen = ch->msg.sb.size - sizeof(ch->prefix);
@@ -614,6 +654,145 @@ chain_commit(struct chain *ch, MDB_txn *txn, const char *ops, size_t len,
 		    xasprintf("own commit refused: %s", item.cause);
 		rc = item.result;
 	}
+	return rc;
+}
+
+/*
+ * The admin's writes, by log (docs/security.md, "The hub's own writes"):
+ * what every member reads (site and member records, and records of no
+ * site) goes into the admin log; what belongs to one site goes into that
+ * site's hub log, whose key is derived from the admin's key and the site
+ * (store_site_key()) and enrolled by the admin, as a hub speaking for that
+ * site, the first time it is used.  A site's hub log is read by that site
+ * and whoever reads it, so a correction of site B's café reaches B, the
+ * hubs and B's consultants, and no other site.
+ */
+
+/* Appends the admin op that enrolls pk as site's hub log to ops. */
+static void
+enroll_site_log(struct store *s, MDB_txn *txn, struct proto_enc *ops,
+    const uint8_t site[PROTO_ID_LEN], const uint8_t pk[PROTO_KEY_LEN])
+{
+	MDB_val k = { PROTO_ID_LEN, (void *)(uintptr_t)site }, d;
+	uint8_t mid[PROTO_ID_LEN];
+	char name[200], hex[9];
+	struct store_rec r;
+	const msgpack_object *v = NULL;
+
+	proto_hex(hex, site, 4);
+	snprintf(name, sizeof(name), "hub's log for site %s", hex);
+	if (mdb_get(txn, s->dbi[DB_RECORDS], &k, &d) == 0 &&
+	    store_rec_unpack(&r, site, d.mv_data, d.mv_size) == 0) {
+		v = store_rec_value(&r, "name");
+		if (v != NULL && v->type == MSGPACK_OBJECT_STR)
+			snprintf(name, sizeof(name), "hub's log for %.*s",
+			    (int)(v->via.str.size < 170 ? v->via.str.size :
+			    170), v->via.str.ptr);
+		msgpack_unpacked_destroy(&r.up);
+	}
+	proto_member_id(mid, pk);
+	proto_op_begin(ops, PROTO_OP_PUT, "member", mid, 5, 0);
+	proto_pack_cstr(&ops->pk, "key");
+	msgpack_pack_bin(&ops->pk, PROTO_KEY_LEN);
+	msgpack_pack_bin_body(&ops->pk, pk, PROTO_KEY_LEN);
+	proto_pack_cstr(&ops->pk, "name");
+	proto_pack_cstr(&ops->pk, name);
+	proto_pack_cstr(&ops->pk, "role");
+	proto_pack_cstr(&ops->pk, "hub");
+	proto_pack_cstr(&ops->pk, "site");
+	msgpack_pack_bin(&ops->pk, PROTO_ID_LEN);
+	msgpack_pack_bin_body(&ops->pk, site, PROTO_ID_LEN);
+	proto_pack_cstr(&ops->pk, "status");
+	proto_pack_cstr(&ops->pk, "active");
+}
+
+/* Signs the ops of one log (gathered in g, n ops) as commits in txn. */
+static int
+commit_log(struct store *s, MDB_txn *txn, const uint8_t *sk,
+    struct store_batch *g, char **cause)
+{
+	struct chain ch;
+	size_t i = 0, end;
+	int rc = 0;
+
+	chain_start(&ch, s, txn, sk);
+	while (rc == 0 && i < g->nops) {
+		end = chunk_end(g, i);
+		rc = chain_commit(&ch, txn, g->ops.sb.data + g->off[i],
+		    (end < g->nops ? g->off[end] : g->ops.sb.size) - g->off[i],
+		    (uint32_t)(end - i));
+		i = end;
+	}
+	*cause = ch.cause;
+	chain_end(&ch);
+	return rc;
+}
+
+/* Copies op i of b to the end of g. */
+static void
+gather_op(struct store_batch *g, const struct store_batch *b, size_t i)
+{
+	size_t end = i + 1 < b->nops ? b->off[i + 1] : b->ops.sb.size;
+
+	mark_op(g, g->ops.sb.size);
+	msgpack_sbuffer_write(&g->ops.sb, b->ops.sb.data + b->off[i],
+	    end - b->off[i]);
+}
+
+/* Commits the admin's batch: the admin log first, then each site's. */
+static int
+commit_admin(struct store *s, MDB_txn *txn, struct store_batch *b,
+    char **cause)
+{
+	struct store_batch *adm = store_batch_new(s), *g;
+	uint8_t (*sites)[PROTO_ID_LEN] = NULL;
+	uint8_t pk[PROTO_KEY_LEN], sk[PROTO_SK_LEN], mid[PROTO_ID_LEN];
+	size_t i, j, nsites = 0;
+	MDB_val k, d;
+	int rc = 0;
+
+	*cause = NULL;
+	for (i = 0; i < b->nops; i++) {
+		if (!b->has_site[i]) {
+			gather_op(adm, b, i);
+			continue;
+		}
+		for (j = 0; j < nsites; j++)
+			if (memcmp(sites[j], b->site[i], PROTO_ID_LEN) == 0)
+				break;
+		if (j == nsites) {
+			sites = xreallocarray(sites, nsites + 1,
+			    sizeof(*sites));
+			memcpy(sites[nsites++], b->site[i], PROTO_ID_LEN);
+		}
+	}
+	/* Site logs not enrolled yet are enrolled in this admin commit. */
+	for (j = 0; j < nsites; j++) {
+		store_site_key(s, sites[j], pk, sk);
+		sodium_memzero(sk, sizeof(sk));
+		proto_member_id(mid, pk);
+		k.mv_size = PROTO_ID_LEN;
+		k.mv_data = mid;
+		if (mdb_get(txn, s->dbi[DB_RECORDS], &k, &d) == 0)
+			continue;
+		mark_op(adm, adm->ops.sb.size);
+		enroll_site_log(s, txn, &adm->ops, sites[j], pk);
+	}
+	if (adm->nops > 0)
+		rc = commit_log(s, txn, NULL, adm, cause);
+	for (j = 0; j < nsites && rc == 0; j++) {
+		g = store_batch_new(s);
+		for (i = 0; i < b->nops; i++)
+			if (b->has_site[i] &&
+			    memcmp(b->site[i], sites[j], PROTO_ID_LEN) == 0)
+				gather_op(g, b, i);
+		store_site_key(s, sites[j], pk, sk);
+		rc = commit_log(s, txn, sk, g, cause);
+		sodium_memzero(sk, sizeof(sk));
+		store_batch_free(g);
+	}
+	free(sites);
+	store_batch_free(adm);
 	return rc;
 }
 
@@ -634,7 +813,12 @@ commit_fn(struct store *s, MDB_txn *txn, void *arg)
 
 	free(ca->cause);
 	ca->cause = NULL;
-	chain_start(&ch, s, txn);
+	if (memcmp(s->info.node, s->info.network, PROTO_KEY_LEN) == 0 &&
+	    b->nops > 0) {
+		rc = commit_admin(s, txn, b, &ca->cause);
+		return rc;
+	}
+	chain_start(&ch, s, txn, NULL);
 	while (rc == 0 && i < b->nops) {
 		end = chunk_end(b, i);
 		rc = chain_commit(&ch, txn, b->ops.sb.data + b->off[i],
@@ -707,7 +891,7 @@ stream_main(void *arg)
 	}
 	pthread_mutex_unlock(&st->mu);
 	s->mdb_err = 0;
-	chain_start(&ch, s, txn);
+	chain_start(&ch, s, txn, NULL);
 	for (;;) {
 		struct chunk c;
 
@@ -818,6 +1002,9 @@ store_batch_stream(struct store_batch *b)
 		return CS_EUSAGE;
 	if (store_restore_pending(b->s))
 		return CS_EPERM;
+	/* The admin's writes are split by site at commit (commit_admin()). */
+	if (memcmp(b->s->info.node, b->s->info.network, PROTO_KEY_LEN) == 0)
+		return CS_EUSAGE;
 	st = xcalloc(1, sizeof(*st));
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->cv, NULL);

@@ -492,6 +492,14 @@ void store_member_free(struct store_member *m);
 typedef int (*store_member_fn)(const struct store_member *m, void *arg);
 int store_members(struct store *s, store_member_fn fn, void *arg);
 
+/*
+ * Derives the key of site's hub log from this node's (the admin's) secret
+ * key: the same key for the same site on every restore of the admin key,
+ * usable by nobody without it.  Fills pk and sk (wipe sk after use).
+ */
+void store_site_key(const struct store *s, const uint8_t site[PROTO_ID_LEN],
+    uint8_t pk[PROTO_KEY_LEN], uint8_t sk[PROTO_SK_LEN]);
+
 /* Tells whether m may read (and write for) site. */
 int store_member_reads_site(const struct store_member *m,
     const uint8_t site[PROTO_ID_LEN]);

@@ -27,6 +27,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "internal.h"
 
 static const char *const role_names[] = { "none", "admin", "hub", "site",
@@ -195,6 +197,22 @@ store_members(struct store *s, store_member_fn fn, void *arg)
 	return store_list(s, &q, members_one, &ma);
 }
 
+/* Derives the key of site's hub log (storage.h). */
+void
+store_site_key(const struct store *s, const uint8_t site[PROTO_ID_LEN],
+    uint8_t pk[PROTO_KEY_LEN], uint8_t sk[PROTO_SK_LEN])
+{
+	static const char label[] = "cafesync-site-log-v1";
+	uint8_t msg[sizeof(label) - 1 + PROTO_ID_LEN], seed[32];
+
+	memcpy(msg, label, sizeof(label) - 1);
+	memcpy(msg + sizeof(label) - 1, site, PROTO_ID_LEN);
+	/* The secret key's first 32 bytes are its ed25519 seed. */
+	crypto_generichash(seed, sizeof(seed), msg, sizeof(msg), s->sk, 32);
+	crypto_sign_seed_keypair(pk, sk, seed);
+	sodium_memzero(seed, sizeof(seed));
+}
+
 /* Tells whether m may read (or write for) site. */
 int
 store_member_reads_site(const struct store_member *m,
@@ -236,9 +254,14 @@ store_scope_allows(const struct store_member *reader,
 	case STORE_ROLE_CONSULTANT:
 		if (reader->scope_all)
 			return 1;
-		return author != NULL && author->role == STORE_ROLE_SITE &&
-		    author->has_site &&
+		return author != NULL && (author->role == STORE_ROLE_SITE ||
+		    author->role == STORE_ROLE_HUB) && author->has_site &&
 		    store_member_reads_site(reader, author->site);
+	case STORE_ROLE_SITE:
+		/* The hub's log for the reader's own site. */
+		return author != NULL && author->role == STORE_ROLE_HUB &&
+		    author->has_site && reader->has_site &&
+		    memcmp(author->site, reader->site, PROTO_ID_LEN) == 0;
 	default:
 		return 0;
 	}

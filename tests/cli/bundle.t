@@ -13,11 +13,22 @@ DUP='(already present|already|duplicates?)'
 ELEMENTS=welcome,theme,agreements,pair_talk,table_talk,commitment_cards,harvest,closing
 
 # ---- node A with a small history --------------------------------------------
+# A is a hub the admin enrolled, so that its whole history is one log (the
+# admin itself would write a site's records in that site's hub log).  Every
+# other node of the network first imports the admin log (admin.b, ADMN
+# commits), which says A may write.
+ADM="$T/adm"
+new_node "$ADM" "State admin" --role hub
+NET="$NODE"
 A="$T/a"
-new_node "$A" "Hub A" --role hub
+new_node "$A" "Hub A" --role hub --network "$NET"
 AID="$NODE"
-NET="$AID"
 APFX="${AID:0:4}"
+enroll "$ADM" "$A" hub
+cafe_in "$ADM" bundle export "$T/admin.b"
+ADMN="$(status_json "$ADM" | jq -r .commits)"
+# with_admin DIR: DIR imports the admin log.
+with_admin() { "$CAFE" --data "$1" bundle import "$T/admin.b" >/dev/null; }
 
 add_rec "$A" site "name=Bundle site" county=Lake
 S1="$ID"
@@ -41,11 +52,12 @@ add_rec "$A" cafe site="$S1" date=2024-03-15 format=community factors=concrete_s
 	hosts="$P2" attendees=20 elements=$ELEMENTS "topic=Third night"
 
 STA="$(status_json "$A")"
-N="$(printf '%s' "$STA" | jq -r .commits)"
+N="$(printf '%s' "$STA" | jq -r "[.heads[] | select(.origin == \"$AID\") | .seq][0]")"
 ok test "$N" -ge 11 -- "A has at least 11 commits ($N)"
 
 # ---- export ------------------------------------------------------------------
-cafe_in "$A" bundle export "$T/full.bundle"
+# Without the admin log, which every node of the network imports first.
+cafe_in "$A" bundle export "$T/full.bundle" --since "$NET:$ADMN"
 is "$RC" 0 "bundle export exits 0"
 ok test -s "$T/full.bundle" -- "bundle export writes the file"
 INFO="$($BT info "$T/full.bundle" 2>&1)"
@@ -59,6 +71,7 @@ like "$(head -c 64 "$T/full.bundle" | tr -c 'a-z-' '.')" 'cafesync-bundle' "the 
 # ---- import into B ------------------------------------------------------------
 B="$T/b"
 new_node "$B" "Hub B" --role hub --network "$NET"
+with_admin "$B"
 cafe_in "$B" bundle import "$T/full.bundle"
 is "$RC" 0 "bundle import into B exits 0"
 is "$(count_of applied "$OUT")" "$N" "import reports $N applied"
@@ -67,7 +80,7 @@ is "$(count_of refused "$OUT")" 0 "import reports 0 refused"
 STB="$(status_json "$B")"
 jq_is "$STB" .digest "$(printf '%s' "$STA" | jq -r .digest)" "B has A's digest"
 jq_is "$STB" '.counts | tojson' "$(printf '%s' "$STA" | jq -c .counts)" "B has A's counts"
-jq_is "$STB" '.commits' "$N" "B holds $N commits"
+jq_is "$STB" '.commits' "$((N + ADMN))" "B holds $N commits and the admin log"
 jq_is "$STB" "[.heads[] | select(.origin == \"$AID\") | {seq, hash}] | tojson" \
 	"$(printf '%s' "$STA" | jq -c "[.heads[] | select(.origin == \"$AID\") | {seq, hash}]")" "B's head for A equals A's own"
 cafe_in "$A" log --json
@@ -98,9 +111,9 @@ add_rec "$A" cafe site="$S1" date=2024-03-22 format=parent factors=child_develop
 cafe_in "$A" edit "$C2" "topic=Renamed"
 is "$RC" 0 "another edit on A"
 add_rec "$A" audit site="$S1" date=2024-04-01 "finding=All good" severity=info
-N2="$(status_json "$A" | jq -r .commits)"
+N2="$(status_json "$A" | jq -r "[.heads[] | select(.origin == \"$AID\") | .seq][0]")"
 is "$N2" "$((N + 3))" "A now has $((N + 3)) commits"
-cafe_in "$A" bundle export "$T/since.bundle" --since "$AID:$N"
+cafe_in "$A" bundle export "$T/since.bundle" --since "$AID:$N" --since "$NET:$ADMN"
 is "$RC" 0 "bundle export --since exits 0"
 is "$($BT info "$T/since.bundle" | tail -n +2 | awk '{printf "%s ", $8}')" "$(seq $((N + 1)) "$N2" | tr '\n' ' ')" \
 	"the --since bundle holds only seq $((N + 1))..$N2"
@@ -111,12 +124,13 @@ jq_is "$(status_json "$B")" .digest "$(status_json "$A" | jq -r .digest)" "B has
 
 F="$T/f"
 new_node "$F" "Fresh F" --network "$NET"
+with_admin "$F"
 cafe_in "$F" bundle import "$T/since.bundle"
 is "$RC" 1 "a --since bundle into a node lacking the earlier commits exits 1"
 like "$ERR" "#1([^0-9]|\$).*$APFX[0-9a-f]*:$((N + 1))([^0-9]|\$)|$APFX[0-9a-f]*:$((N + 1))([^0-9]|\$).*#1([^0-9]|\$)" \
 	"the refusal names #1 and $APFX..:$((N + 1))"
 is "$(count_of refused "$OUT")" 3 "--since bundle into F: 3 refused"
-jq_is "$(status_json "$F")" .commits 0 "F holds no commits"
+jq_is "$(status_json "$F")" .commits "$ADMN" "F holds no commits but the admin log"
 
 # ---- another network -------------------------------------------------------------
 X="$T/x"
@@ -146,23 +160,23 @@ jq_is "$(status_json "$B")" .digest "$(status_json "$A" | jq -r .digest)" "junk 
 cp -a "$A" "$T/a-old"
 add_rec "$A" site "name=After the copy"
 add_rec "$T/a-old" site "name=Forked history"
-cafe_in "$A" bundle export "$T/a-new.bundle"
-cafe_in "$T/a-old" bundle export "$T/a-fork.bundle"
+cafe_in "$A" bundle export "$T/a-new.bundle" --since "$NET:$ADMN"
+cafe_in "$T/a-old" bundle export "$T/a-fork.bundle" --since "$NET:$ADMN"
 cafe_in "$B" bundle import "$T/a-new.bundle"
 is "$RC" 0 "B imports A's newest commit"
 DIGB="$(status_json "$B" | jq -r .digest)"
-NF="$(status_json "$B" | jq -r .commits)"
+NF="$(status_json "$B" | jq -r "[.heads[] | select(.origin == \"$AID\") | .seq][0]")"
 cafe_in "$B" bundle import "$T/a-fork.bundle"
 is "$RC" 1 "a forked commit is refused: exit 1"
 is "$(count_of refused "$OUT")" 1 "fork: 1 refused"
 is "$(count_of "$DUP" "$OUT")" "$((NF - 1))" "fork: the shared history is already present"
 ok names_at "$ERR" "$NF" "$NF" -- "fork: stderr names #$NF and $APFX..:$NF" || diag "$ERR"
 ilike "$ERR" 'fork' "fork: the reason says fork"
-jq_is "$(status_json "$B")" '[.digest, .commits] | tojson' "[\"$DIGB\",$NF]" "fork: nothing applied on B"
+jq_is "$(status_json "$B")" '[.digest, .commits] | tojson' "[\"$DIGB\",$((NF + ADMN))]" "fork: nothing applied on B"
 N2=$((N2 + 1))
 
 # ---- damaged bundles ------------------------------------------------------------
-cafe_in "$A" bundle export "$T/full2.bundle"
+cafe_in "$A" bundle export "$T/full2.bundle" --since "$NET:$ADMN"
 K="$($BT find "$T/full2.bundle" MARKERBODYX | head -n 1)"
 ok test -n "$K" -a "${K:-0}" -ge 2 -a "${K:-0}" -le $((N2 - 2)) -- "the marked commit is in the middle (#$K of $N2)"
 KSEQ="$($BT info "$T/full2.bundle" | awk -v k="$K" '$1 == k {print $8}')"
@@ -174,6 +188,7 @@ DIGA="$(status_json "$A" | jq -r .digest)"
 damaged() {
 	local name="$1" seqnamed="$2" why="$3" d="$T/dmg-$1" st
 	new_node "$d" "Damage $name" --network "$NET"
+	with_admin "$d"
 	cafe_in "$d" bundle import "$T/$name.bundle"
 	isnt "$RC" 0 "$name: import exits non-zero"
 	is "$RC" 1 "$name: import exits 1"
@@ -186,10 +201,10 @@ damaged() {
 	ok test "$(count_of refused "$OUT")" -ge 1 -- "$name: at least one refused in the counts"
 	is "$(count_of applied "$OUT")" "$((K - 1))" "$name: $((K - 1)) applied"
 	st="$(status_json "$d")"
-	jq_is "$st" .commits "$((K - 1))" "$name: the node holds exactly the $((K - 1)) commits before the damage"
+	jq_is "$st" .commits "$((K - 1 + ADMN))" "$name: the node holds exactly the $((K - 1)) commits before the damage"
 	jq_is "$st" "[.heads[] | select(.origin == \"$AID\") | .seq] | tojson" "[$((K - 1))]" "$name: head of A is seq $((K - 1))"
 	cafe_in "$d" log --json
-	jq_is "$OUT" '[.[].seq] | sort | map(tostring) | join(" ")' "$(seq 1 $((K - 1)) | tr '\n' ' ' | sed 's/ $//')" \
+	jq_is "$OUT" "[.[] | select(.origin == \"$AID\") | .seq] | sort | map(tostring) | join(\" \")" "$(seq 1 $((K - 1)) | tr '\n' ' ' | sed 's/ $//')" \
 		"$name: log holds seq 1..$((K - 1))"
 	cafe_in "$d" verify
 	is "$RC" 0 "$name: verify passes on what was kept"

@@ -36,6 +36,9 @@ NET="$AID"
 B="$T/b"
 new_node "$B" "Hub B" --role hub --network "$NET"
 BID="$NODE"
+# B reads every log: the admin writes the site's records in that site's
+# hub log, which an unenrolled node does not read.  B holds its enrollment.
+enroll "$A" "$B" hub
 X="$T/x"
 new_node "$X" "Node X" --network "$NET"
 XID="$NODE"
@@ -74,7 +77,7 @@ is "$(hex_in "$T/s.bundle" "$XID")" 0 "nor any other node's"
 # ---- import on the hub -----------------------------------------------------------
 cafe_in "$B" bundle import "$T/s.bundle"
 is "$RC" 0 "the hub imports the sealed bundle"
-is "$(count_of applied "$OUT")" "$N" "import reports $N applied"
+is "$(count_of applied "$OUT")" "$((N - 1))" "import reports $((N - 1)) applied (B held its enrollment)"
 is "$(count_of refused "$OUT")" 0 "import reports 0 refused"
 STB="$(status_json "$B")"
 jq_is "$STB" .digest "$(printf '%s' "$STA" | jq -r .digest)" "the hub has the site's digest"
@@ -178,6 +181,10 @@ jq_is "$(status_json "$B")" .digest "$(printf '%s' "$STA2" | jq -r .digest)" "th
 D="$T/d"
 new_node "$D" "Hub D" --role hub --network "$NET"
 DID="$NODE"
+# Enrolled as a hub, so that a bundle sealed to D carries every log.
+run_ok "the admin enrolls D as a hub" "$A" member add "$DID" --role hub --name "Hub D"
+STA2="$(status_json "$A")"
+N2="$(printf '%s' "$STA2" | jq -r .commits)"
 "$CAFE" --data "$A" bundle export - --to "$DID" >"$T/d.bundle" 2>"$T/.err"
 is "$?" 0 "export --to to stdout"
 flip "$T/d.bundle" "$T/dflip.bundle" "$(( SIZE / 2 ))"
