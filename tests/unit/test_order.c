@@ -134,6 +134,7 @@ static void t_close(struct store *s)
 }
 
 static void world_free_current(void);
+static void snaps_free(void);
 
 static int test_teardown(void **state)
 {
@@ -142,6 +143,7 @@ static int test_teardown(void **state)
 		if (t_open[i] != NULL)
 			t_close(t_open[i]);
 	world_free_current();
+	snaps_free();
 	return 0;
 }
 
@@ -645,6 +647,7 @@ struct world {
 };
 
 static struct world *t_world;
+static size_t *t_order;      /* the delivery order being tried */
 
 static void world_free(struct world *w)
 {
@@ -660,6 +663,8 @@ static void world_free_current(void)
 {
 	world_free(t_world);
 	t_world = NULL;
+	free(t_order);
+	t_order = NULL;
 	sfree_all();
 }
 
@@ -2015,6 +2020,15 @@ static void snap_cmp(const struct snap *ref, const struct snap *got,
 	section_cmp("squats", &ref->squats, &got->squats, refctx);
 }
 
+/* What run_seed() holds, freed by the teardown when a check fails. */
+static struct snap t_snaps[3];
+
+static void snaps_free(void)
+{
+	for (size_t i = 0; i < 3; i++)
+		snap_free(&t_snaps[i]);
+}
+
 /* ---- checks against the model ----------------------------------------- */
 
 struct fault_acc {
@@ -2050,6 +2064,7 @@ static void check_audit(struct store *s, const struct world *w)
 	if (rc != 0 || !st.replayed) {
 		fprintf(stderr, "store_audit faults (%s):\n%s", t_ctx,
 		    sb_str(&acc.b));
+		sb_free(&acc.b);
 		fail_msg("store_audit with replay: %d fault(s), replayed %d "
 		    "%s (%s)", rc, st.replayed, st.replay_error, t_ctx);
 	}
@@ -2315,7 +2330,8 @@ static const struct plan plans[] = {
 static void run_seed(unsigned seed, enum twist tw, size_t big_ops)
 {
 	struct world *w = calloc(1, sizeof(*w));
-	struct snap ref;
+	struct snap *ref = &t_snaps[0], *got = &t_snaps[1],
+	    *again = &t_snaps[2];
 	char refctx[200] = "";
 	uint64_t held = 0, drained = 0, withdrawn = 0;
 	size_t *v;
@@ -2325,7 +2341,7 @@ static void run_seed(unsigned seed, enum twist tw, size_t big_ops)
 	t_world = w;
 	pool_init();
 	build_world(w, seed, tw, big_ops);
-	v = calloc(w->nwc, sizeof(*v));
+	v = t_order = calloc(w->nwc, sizeof(*v));
 	assert_non_null(v);
 	print_message("seed %u%s: %d sites, %d consultant(s), keys %s%s%s%s, "
 	    "%s, %zu commits, large one %zu bytes\n", seed, twist_name[tw],
@@ -2336,12 +2352,11 @@ static void run_seed(unsigned seed, enum twist tw, size_t big_ops)
 	    cls_name[perms[w->perm][1]], cls_name[perms[w->perm][2]]) : "",
 	    w->bulk ? "member changes in the large commit" :
 	    "member changes apart", w->nwc, w->big_elen);
-	memset(&ref, 0, sizeof ref);
+	snaps_free();
 	for (size_t p = 0; p < NPLANS; p++) {
 		const struct plan *pl = &plans[p];
 		int in_order = pl->o != O_SHUFFLE && pl->o != O_REVERSE;
 		struct store *s = mk_node(net(w));
-		struct snap got, again;
 		struct pass ps;
 		size_t n;
 		int passes = 0;
@@ -2361,19 +2376,19 @@ static void run_seed(unsigned seed, enum twist tw, size_t big_ops)
 			    ps.refused_chain, ps.first_bad, t_ctx);
 		if (in_order) {
 			/* everything again changes nothing */
-			snap_take(s, w, &got);
+			snap_take(s, w, got);
 			deliver(s, w, v, n, B_ALL, 1, 1, &ps);
-			snap_take(s, w, &again);
+			snap_take(s, w, again);
 			if (ps.changed)
 				print_error("a node given everything in seq "
 				    "order changed when given it again\n");
-			snap_cmp(&got, &again, "the same node before "
+			snap_cmp(got, again, "the same node before "
 			    "everything was given again");
 			if (ps.changed)
 				fail_msg("given everything again, the node "
 				    "applied or held more (%s)", t_ctx);
-			snap_free(&got);
-			snap_free(&again);
+			snap_free(got);
+			snap_free(again);
 		} else {
 			/* a pass with a connection's failed set can stop
 			 * at the first gap of every origin: go on until a
@@ -2391,28 +2406,29 @@ static void run_seed(unsigned seed, enum twist tw, size_t big_ops)
 			    sizeof t_ctx - strlen(t_ctx), ", %d passes",
 			    passes);
 		}
-		snap_take(s, w, &got);
+		snap_take(s, w, got);
 		if (getenv("ORDER_NO_AUDIT") == NULL)
 			check_audit(s, w);
 		check_model(s, w);
-		snap_probe(s, w, &got);
-		check_pending_model(&got, w);
+		snap_probe(s, w, got);
+		check_pending_model(got, w);
 		if (getenv("ORDER_DEBUG") != NULL)
 			printf("%s:\n%s%s%s%s%s%s%s", t_ctx,
-			    sb_str(&got.heads), sb_str(&got.waiting),
-			    sb_str(&got.pending), sb_str(&got.squats),
-			    sb_str(&got.members), sb_str(&got.conflicts),
-			    sb_str(&got.status));
+			    sb_str(&got->heads), sb_str(&got->waiting),
+			    sb_str(&got->pending), sb_str(&got->squats),
+			    sb_str(&got->members), sb_str(&got->conflicts),
+			    sb_str(&got->status));
 		if (p == 0) {
-			ref = got;
+			*ref = *got;
+			memset(got, 0, sizeof *got);
 			snprintf(refctx, sizeof refctx, "%s", t_ctx);
 		} else {
-			snap_cmp(&ref, &got, refctx);
-			snap_free(&got);
+			snap_cmp(ref, got, refctx);
+			snap_free(got);
 		}
 		t_close(s);
 	}
-	snap_free(&ref);
+	snap_free(ref);
 	print_message("seed %u%s: %zu nodes agree; %" PRIu64 " commits held on "
 	    "arrival, %" PRIu64 " landed later in the same pass, %" PRIu64
 	    " withdrawn\n", seed, twist_name[tw], NPLANS, held, drained,
@@ -2422,7 +2438,6 @@ static void run_seed(unsigned seed, enum twist tw, size_t big_ops)
 		fail_msg("seed %u%s: no order held (%" PRIu64 "), drained (%"
 		    PRIu64 ") or withdrew (%" PRIu64 ") a commit", seed,
 		    twist_name[tw], held, drained, withdrawn);
-	free(v);
 	world_free_current();
 }
 
