@@ -131,7 +131,13 @@ member_add(struct cli *c)
 		if (sites != NULL)
 			kv[n++] = (struct store_kv){ "sites", sites };
 	}
-	return write_member(c, key, 1, kv, n);
+	if (write_member(c, key, 1, kv, n) != EXIT_OK)
+		return EXIT_USAGE;
+	/* Say so when the record written does not enroll the key. */
+	if (!enrolled(c, key))
+		return cli_fail(c, EXIT_CHECK, "%s: the member record was "
+		    "written but does not enroll the key", c->argv[0]);
+	return EXIT_OK;
 }
 
 static int

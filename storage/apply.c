@@ -708,6 +708,21 @@ check_ref(struct store *s, MDB_txn *txn, const struct proto_commit *c,
 	return NULL;
 }
 
+/* Names the record of op in front of why, in buf; returns buf. */
+static const char *
+name_op(const struct proto_op *op, const char *why, char *buf, size_t len)
+{
+	char tmp[160], hex[2 * 8 + 1];
+
+	snprintf(tmp, sizeof(tmp), "%s", why);
+	proto_hex(hex, op->id, 8);
+	/* A long reason is cut: the record comes first. */
+	if ((size_t)snprintf(buf, len, "%.*s %s: %s", (int)op->type_len,
+	    op->type, hex, tmp) >= len && len > 4)
+		memcpy(buf + len - 4, "...", 4);
+	return buf;
+}
+
 /*
  * Validates every op of c against the schema, the record rules of a put
  * (sch_op_check()) and the stored types, for local and received commits
@@ -741,12 +756,19 @@ validate_ops(struct store *s, MDB_txn *txn, const struct proto_commit *c,
 			    kv->key.via.str.ptr, kv->key.via.str.size);
 
 			if (f == NULL)
-				return "an op names an unknown field";
-			if (sch_check(f, &kv->val, &why) != 0)
-				return why;
+				return name_op(op, "an op names an unknown "
+				    "field", buf, len);
+			if (sch_check(f, &kv->val, &why) != 0) {
+				char fw[160];
+
+				snprintf(fw, sizeof(fw), "field %.*s: %s",
+				    (int)kv->key.via.str.size,
+				    kv->key.via.str.ptr, why);
+				return name_op(op, fw, buf, len);
+			}
 			if (f->ref != NULL && !admin && (why = check_ref(s,
 			    txn, c, f, &kv->val, buf, len)) != NULL)
-				return why;
+				return name_op(op, why, buf, len);
 		}
 		for (j = 0; j < op->nbase; j++)
 			if (sch_field_find(t, op->base[j].key.via.str.ptr,
@@ -754,7 +776,7 @@ validate_ops(struct store *s, MDB_txn *txn, const struct proto_commit *c,
 				return "an op's base names an unknown field";
 		if (op->kind == PROTO_OP_PUT && (why = sch_op_check(t,
 		    op->fields, op->nfields, !op->has_base, buf, len)) != NULL)
-			return why;
+			return name_op(op, why, buf, len);
 		if (!admin && mdb_get(txn, s->dbi[DB_RECORDS], &k, &d) == 0) {
 			struct store_rec r;
 			int same;
@@ -765,7 +787,8 @@ validate_ops(struct store *s, MDB_txn *txn, const struct proto_commit *c,
 			same = r.type == t;
 			msgpack_unpacked_destroy(&r.up);
 			if (!same)
-				return "an op's type differs from its record's";
+				return name_op(op, "an op's type differs from "
+				    "its record's", buf, len);
 		}
 	}
 	return NULL;

@@ -799,6 +799,8 @@ commit_admin(struct store *s, MDB_txn *txn, struct store_batch *b,
 struct commit_arg {
 	struct store_batch *b;
 	char *cause;
+	store_write_fn post;      /* run after the commits, or NULL */
+	void *post_arg;
 };
 
 /* Splits, signs and applies the whole batch inside one transaction. */
@@ -816,6 +818,8 @@ commit_fn(struct store *s, MDB_txn *txn, void *arg)
 	if (memcmp(s->info.node, s->info.network, PROTO_KEY_LEN) == 0 &&
 	    b->nops > 0) {
 		rc = commit_admin(s, txn, b, &ca->cause);
+		if (rc == 0 && ca->post != NULL)
+			rc = ca->post(s, txn, ca->post_arg);
 		return rc;
 	}
 	chain_start(&ch, s, txn, NULL);
@@ -828,6 +832,8 @@ commit_fn(struct store *s, MDB_txn *txn, void *arg)
 	}
 	ca->cause = ch.cause;
 	chain_end(&ch);
+	if (rc == 0 && ca->post != NULL)
+		rc = ca->post(s, txn, ca->post_arg);
 	return rc;
 }
 
@@ -1032,12 +1038,22 @@ store_batch_stream(struct store_batch *b)
 int
 store_batch_commit(struct store_batch *b, char **cause)
 {
-	struct commit_arg ca = { b, NULL };
+	return store_batch_commit_post(b, NULL, NULL, cause);
+}
+
+/* Commits the batch and runs post in the same transaction (internal.h). */
+int
+store_batch_commit_post(struct store_batch *b, store_write_fn post, void *arg,
+    char **cause)
+{
+	struct commit_arg ca = { b, NULL, post, arg };
 	int rc, map_full = 0;
 
 	*cause = NULL;
 	if ((rc = store_write_allowed(b->s, cause)) != 0)
 		return rc;
+	if (b->stream != NULL && post != NULL)
+		return CS_EUSAGE;
 	if (b->stream != NULL) {
 		stream_seal(b, 1);
 		rc = stream_finish(b, 1, &map_full, cause);

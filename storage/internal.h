@@ -139,6 +139,19 @@ enum trust_verdict trust_check(struct store *s, MDB_txn *txn,
     const struct proto_commit *c, char *buf, size_t len, const char **why);
 
 
+/* Reads key's membership inside txn (the admin is synthesized); returns 0
+ * or CS_ENOTFOUND.  Free m with store_member_free(). */
+int trust_member(struct store *s, MDB_txn *txn,
+    const uint8_t key[PROTO_KEY_LEN], struct store_member *m);
+
+/*
+ * Commits the batch as store_batch_commit() does, then runs post in the
+ * same write transaction: when post fails, nothing of the batch is
+ * written.  Returns 0 or an error with *cause.
+ */
+int store_batch_commit_post(struct store_batch *b, store_write_fn post,
+    void *arg, char **cause);
+
 /* Reads the head of origin inside txn; returns 0 or CS_ENOTFOUND. */
 int store_head_get(struct store *s, MDB_txn *txn, const uint8_t *origin,
     uint64_t *seq, uint8_t hash[PROTO_HASH_LEN], uint64_t *hlc);

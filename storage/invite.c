@@ -61,6 +61,8 @@ struct redeem_arg {
 	char role[16];
 	int has_site;
 	uint8_t site[PROTO_ID_LEN];
+	int mark;               /* mark the invite used (else only check it) */
+	const uint8_t *key;     /* with mark: the key that must be enrolled */
 };
 
 static int
@@ -97,6 +99,19 @@ redeem_fn(struct store *s, MDB_txn *txn, void *arg)
 	memcpy(ra->site, v + 42, PROTO_ID_LEN);
 	memcpy(ra->role, v + 42 + PROTO_ID_LEN, 15);
 	ra->role[15] = '\0';
+	if (!ra->mark)
+		return 0;
+	/* The member record written in this transaction must enroll the
+	 * key, or nothing is kept and the invite stays unused. */
+	{
+		struct store_member m;
+
+		if (trust_member(s, txn, ra->key, &m) != 0) {
+			ra->why = "the member record did not enroll the key";
+			return CS_EPERM;
+		}
+		store_member_free(&m);
+	}
 	v[40] = 1;
 	d.mv_size = sizeof(v);
 	d.mv_data = v;
@@ -143,7 +158,16 @@ store_invite_redeem(struct store *s, const uint8_t id[STORE_INVITE_ID_LEN],
 	memset(&ra, 0, sizeof(ra));
 	ra.id = id;
 	ra.secret = secret;
-	rc = store_write(s, redeem_fn, &ra, cause);
+	/* First a look, to learn the role; the checks run again, and the
+	 * invite is marked used, in the transaction that enrolls the key. */
+	{
+		MDB_txn *txn;
+
+		if (store_read_begin(s, &txn) != 0)
+			return CS_EDB;
+		rc = redeem_fn(s, txn, &ra);
+		mdb_txn_abort(txn);
+	}
 	if (rc != 0) {
 		if (ra.why != NULL) {
 			free(*cause);
@@ -166,11 +190,18 @@ store_invite_redeem(struct store *s, const uint8_t id[STORE_INVITE_ID_LEN],
 	b = store_batch_new(s);
 	rc = store_batch_put(b, sch_type_find("member", 6), rid, 1, kv, n,
 	    cause);
+	ra.mark = 1;
+	ra.key = key;
 	if (rc == 0)
-		rc = store_batch_commit(b, cause);
+		rc = store_batch_commit_post(b, redeem_fn, &ra, cause);
 	store_batch_free(b);
-	if (rc != 0)
+	if (rc != 0) {
+		if (ra.why != NULL) {
+			free(*cause);
+			*cause = xstrdup(ra.why);
+		}
 		return rc;
+	}
 	*role = strcmp(ra.role, "hub") == 0 ? "hub" :
 	    strcmp(ra.role, "consultant") == 0 ? "consultant" : "site";
 	return 0;

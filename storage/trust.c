@@ -151,6 +151,14 @@ member_get(struct store *s, MDB_txn *txn, const uint8_t key[PROTO_KEY_LEN],
 	return rc;
 }
 
+/* Reads key's membership inside txn (internal.h). */
+int
+trust_member(struct store *s, MDB_txn *txn, const uint8_t key[PROTO_KEY_LEN],
+    struct store_member *m)
+{
+	return member_get(s, txn, key, m);
+}
+
 /* Looks a key's membership up. */
 int
 store_member_get(struct store *s, const uint8_t key[PROTO_KEY_LEN],

@@ -3,44 +3,64 @@
  * storage/apply.c): what a node accepts depends on the commits it holds,
  * never on the order or the batching they came in.
  *
- * For each seed (a deterministic PRNG; the seed is in every failure
- * message, and ORDER_SEED=n runs that seed alone) the test builds a
- * network by signing commits by hand: an admin (the key that is the
- * network id), 3 to 5 site keys and 1 or 2 consultants, their keys picked
- * from a sorted pool so that every order of the admin's, the sites' and
- * the consultants' key bytes occurs across the seeds (as whole blocks in
- * seeds 0-5, mixed in the others).  The admin log holds site records, the
- * enrollments (one site and one consultant enrolled late, after they
- * wrote), a site key turned hub (it then writes what only a hub may), a
- * consultant whose assigned sites change (commits naming a site it lost
- * are withdrawn back to pending), a revocation with revoked_after below
- * the key's head, and one commit of about 2000 person and site records
- * near 1 MiB (in half the seeds it also carries the member changes and
- * 70 more enrollments, so a transaction touches more member records than
- * are re-judged one by one).  The sites write cafés of their own site
- * with every required field, persons, edits and a delete; the admin
- * edits the same fields at the same clock (conflicts, ties broken by the
- * key order) and deletes a person a site edits.  Two squats: a site
- * writes a person at the member id of the key enrolled late, and a site
- * writes a café whose id carries another key's tag.
+ * For each seed (a deterministic PRNG; the seed, the order and the node
+ * are in every failure message) the test builds a network by signing
+ * commits by hand: an admin (the key that is the network id), 3 to 5
+ * site keys and 1 or 2 consultants, their keys picked from a sorted pool
+ * so that every order of the admin's, the sites' and the consultants' key
+ * bytes occurs across the seeds (as whole blocks in seeds 0-5, mixed in
+ * 6-11).  The admin log holds site records, the enrollments (one site and
+ * one consultant enrolled late, after they wrote), a site key turned hub
+ * (it then writes what only a hub may), a consultant whose assigned sites
+ * change (commits naming a site it lost are withdrawn back to pending), a
+ * revocation with revoked_after below the key's head, and one commit of
+ * 2000 person and site records near 1 MiB (in half the seeds it also
+ * carries the member changes and 70 more enrollments, so a transaction
+ * touches more member records than are re-judged one by one); the member
+ * changes are whole puts in some seeds, edits that saw the enrollment in
+ * others.  The sites write cafés of their own site with every required
+ * field, persons, edits and a delete; the admin edits the same fields at
+ * the same clock (a conflict, the tie broken by the key order) and
+ * deletes a person a site edits.  Squats, each at the seq after its
+ * origin's last commit: a site writes a person at the member id of the
+ * key enrolled late, a site writes a café whose id carries another key's
+ * tag, a consultant creates an audit that names no site.
  *
  * Every commit of every origin is then given to fresh stores (joined to
  * the network as hubs) in many orders: origin by origin, admin last,
- * admin first, random interleavings keeping each origin's seq order,
- * and orders that break it (shuffled, reversed), which are delivered
- * again until nothing changes, as sync would; one commit per
- * store_apply_ex() call, random batch sizes, or all in one call.  Every
- * node must end with the same heads, the same pending commits (probed by
- * delivering each origin's commits after its head once more: a held one
- * is a duplicate), the same digest and record counts, the same members,
- * the same conflicts; the squats refused and the enrollment they aimed
- * at in place; store_audit() with replay finding no fault; and a node
- * given everything in seq order must not change when given it all again.
- * The expected heads, pending counts and members are also computed by
- * the test's own model of the rules from the final admin log: the
- * revoked key's head is its revoked_after, the late site's cafés are all
- * applied, the concurrent edit leaves one conflict whose loser is the
- * smaller (hlc, origin).
+ * admin first, the admin's first commit first and its others last,
+ * random interleavings keeping each origin's seq order, and orders that
+ * break it (shuffled, reversed), which are delivered again until nothing
+ * changes, as sync would; one commit per store_apply_ex() call, random
+ * batch sizes, or all in one call.  Every node must end with the same
+ * heads, the same pending commits (store_pending(), and probed by giving
+ * each origin's commits after its head once more: a held one is a
+ * duplicate), the same digest and record counts, the same members, the
+ * same conflicts; the squats refused and the enrollment they aimed at in
+ * place; store_audit() with replay finding no fault; and a node given
+ * everything in seq order must not change when given it all again.  The
+ * expected heads, pending commits and members are also computed by the
+ * test's own model of the rules from the final admin log: the revoked
+ * key's head is its revoked_after, the late site's cafés are all applied,
+ * the concurrent edit leaves one conflict whose loser is the smaller
+ * (hlc, origin).  Each seed must also hold, drain and withdraw commits
+ * somewhere, or the orders would not reach what the promise rests on.
+ *
+ * Four more cases, three seeds each with a smaller large commit, add one
+ * thing to the same network (tests named by it):
+ *   hub_foreign    the site turned hub edits another site's café right
+ *                  after the change (a hub may);
+ *   revoked_squat  the revoked site writes a café with another key's
+ *                  tag after its last commit (refused, or held behind
+ *                  its waiting commits: the same on every node);
+ *   hub_type       the hub puts a person at the id of a training the
+ *                  admin writes (either may land: the same everywhere);
+ *   unenroll       the admin deletes the consultant's member record.
+ *
+ * ORDER_SEED=n runs seed n alone (every case); ORDER_SEEDS=n runs n seeds
+ * of the main property; ORDER_NO_AUDIT=1 skips store_audit() (to see
+ * what differs past an audit fault); ORDER_DEBUG=1 prints every item's
+ * result and each node's state.
  *
  * Stores live under one mkdtemp() root in /dev/shm (or /tmp), removed at
  * the end; TMPDIR points there too, for the audit's scratch stores.
@@ -574,7 +594,7 @@ struct mop {
 struct wc {
 	struct citem ci;
 	int actor;
-	int squat;           /* 1, 2 or 3: a squat, off its origin's chain */
+	int squat;           /* 1 to 4: a squat, off its origin's chain */
 	int uncertain;       /* refused or not, the same on every node */
 	int nmop;
 	struct mop mop[MAXMOP];
@@ -636,6 +656,7 @@ struct world {
 	int xa, xb, xc;
 	uint64_t rev_after;  /* the revoked site's last valid seq */
 	uint8_t squat1_id[PROTO_ID_LEN], squat2_id[PROTO_ID_LEN];
+	uint8_t squat4_id[PROTO_ID_LEN];
 	uint8_t conf_id[PROTO_ID_LEN];  /* café both edit at one clock */
 	uint64_t conf_hlc;
 	uint8_t late[8][PROTO_ID_LEN];  /* the late site's cafés */
@@ -1509,6 +1530,18 @@ static void build_world(struct world *w, unsigned seed, enum twist tw,
 	    NULL);
 	mop_set(&m[0], "cafe", w->squat2_id, 1, w->a[w->s_late].x);
 	emit_squat(w, w->s_late, 2, h, ops, 1, m, 1);
+	if (w->c_all >= 0) {
+		/* a consultant's create that names no site */
+		uint8_t id[PROTO_ID_LEN];
+
+		mk_id(w, w->squat4_id, w->a[w->c_all].o.pk);
+		memcpy(id, w->squat4_id, PROTO_ID_LEN);
+		hop_put(&ops[0], "audit", id);
+		hop_field(&ops[0], "date", rdate());
+		hop_field(&ops[0], "finding", "of no site");
+		mop_set(&m[0], "audit", id, 1, -1);
+		emit_squat(w, w->c_all, 4, h, ops, 1, m, 1);
+	}
 	if (tw == T_REVOKED_SQUAT) {
 		/* a café with another key's tag, after the revoked site's
 		 * last commit: refused, whatever waits before it */
@@ -2171,6 +2204,10 @@ static void check_model(struct store *s, const struct world *w)
 	/* squat 2: a café with another key's tag is nowhere */
 	if (store_get(s, w->squat2_id, &r) != CS_ENOTFOUND)
 		fail_msg("a café with another key's tag was stored (%s)",
+		    t_ctx);
+	/* squat 4: nor a consultant's audit of no site */
+	if (w->c_all >= 0 && store_get(s, w->squat4_id, &r) != CS_ENOTFOUND)
+		fail_msg("a consultant's audit of no site was stored (%s)",
 		    t_ctx);
 	/* the late site's cafés are all applied */
 	for (int k = 0; k < w->nlate; k++) {
