@@ -16,6 +16,12 @@
  *           key, proto_member_id()), whoever signs it.
  *   cafe    one café of SITE (32 hex) on DATE (YYYY-MM-DD), format parent,
  *           factors resilience.
+ *   put     one put of TYPE at ID, with the fields given as name=value
+ *           (typed as cafe add types them; references as 32 hex; the value
+ *           "nil" clears the field, even a required one).  ID is 32 hex,
+ *           "new" (an id this node owns), "member:KEY" (KEY's member record
+ *           id) or "tag:KEY" (a new id owned by KEY).  "edit" before the
+ *           fields gives the op an (empty) base: an edit, not a create.
  *
  * Prints the commit's "origin seq" on stdout.
  */
@@ -59,7 +65,9 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: forge DIR OUT member KEY ROLE NAME\n"
-	    "       forge DIR OUT cafe SITE DATE\n");
+	    "       forge DIR OUT cafe SITE DATE\n"
+	    "       forge DIR OUT put TYPE ID|new|member:KEY|tag:KEY [edit] "
+	    "[name=value ...]\n");
 	exit(2);
 }
 
@@ -81,6 +89,91 @@ unhex(uint8_t *out, size_t len, const char *text, const char *what)
 {
 	if (strlen(text) != 2 * len || proto_unhex(out, len, text) != 0)
 		die(what, "not hex of the right length");
+}
+
+/* A resolver for sch_parse(): a reference is 32 hex digits. */
+static int
+resolve_hex(void *arg, const char *ref, const char *text,
+    uint8_t id[PROTO_ID_LEN], char **cause)
+{
+	(void)arg;
+	(void)ref;
+	if (strlen(text) != 2 * PROTO_ID_LEN ||
+	    proto_unhex(id, PROTO_ID_LEN, text) != 0) {
+		*cause = xstrdup("not 32 hex digits");
+		return CS_EUSAGE;
+	}
+	return 0;
+}
+
+static int
+arg_cmp(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+	size_t nx = strcspn(x, "="), ny = strcspn(y, "=");
+	int c = memcmp(x, y, nx < ny ? nx : ny);
+
+	return c != 0 ? c : (nx > ny) - (nx < ny);
+}
+
+/* Packs the put op of argv[4..argc) into w. */
+static void
+pack_put(struct proto_enc *w, int argc, char **argv, const uint8_t *node,
+    uint64_t ms)
+{
+	const struct sch_type *t = sch_type_find(argv[4], strlen(argv[4]));
+	uint8_t id[PROTO_ID_LEN], key[PROTO_KEY_LEN];
+	char **fields, *cause = NULL, *warn = NULL;
+	int i, nf = 0, edit = 0;
+
+	if (t == NULL)
+		die(argv[4], "no such type");
+	if (strcmp(argv[5], "new") == 0)
+		proto_id_new(id, ms, node);
+	else if (strncmp(argv[5], "member:", 7) == 0) {
+		unhex(key, PROTO_KEY_LEN, argv[5] + 7, "KEY");
+		proto_member_id(id, key);
+	} else if (strncmp(argv[5], "tag:", 4) == 0) {
+		unhex(key, PROTO_KEY_LEN, argv[5] + 4, "KEY");
+		proto_id_new(id, ms, key);
+	} else
+		unhex(id, PROTO_ID_LEN, argv[5], "ID");
+	i = 6;
+	if (i < argc && strcmp(argv[i], "edit") == 0) {
+		edit = 1;
+		i++;
+	}
+	fields = xcalloc((size_t)(argc - i) + 1, sizeof(*fields));
+	for (; i < argc; i++)
+		fields[nf++] = argv[i];
+	qsort(fields, (size_t)nf, sizeof(*fields), arg_cmp);
+	proto_op_begin(w, PROTO_OP_PUT, t->name, id, (uint32_t)nf, edit);
+	for (i = 0; i < nf; i++) {
+		size_t n = strcspn(fields[i], "=");
+		const struct sch_field *f = sch_field_find(t, fields[i], n);
+		const char *v = fields[i] + n + (fields[i][n] == '=');
+
+		if (f == NULL || fields[i][n] != '=')
+			die(fields[i], "not a field=value of that type");
+		msgpack_pack_str(&w->pk, n);
+		msgpack_pack_str_body(&w->pk, fields[i], n);
+		if (strcmp(v, "nil") == 0)
+			msgpack_pack_nil(&w->pk);
+		else if (sch_parse(f, v, &w->pk, resolve_hex, NULL, &cause,
+		    &warn) != 0)
+			die(fields[i], cause);
+		free(warn);
+		warn = NULL;
+	}
+	if (edit)
+		proto_op_base(w, 0);
+	free(fields);
+	{
+		char hex[2 * PROTO_ID_LEN + 1];
+
+		proto_hex(hex, id, PROTO_ID_LEN);
+		fprintf(stderr, "%s\n", hex);
+	}
 }
 
 static void
@@ -110,7 +203,8 @@ main(int argc, char **argv)
 	out = argv[2];
 	kind = argv[3];
 	if (!((strcmp(kind, "member") == 0 && argc == 7) ||
-	    (strcmp(kind, "cafe") == 0 && argc == 6)))
+	    (strcmp(kind, "cafe") == 0 && argc == 6) ||
+	    (strcmp(kind, "put") == 0 && argc >= 6)))
 		usage();
 
 	if (store_open(&s, dir, &cause) != 0)
@@ -130,7 +224,9 @@ main(int argc, char **argv)
 	/* A second ahead, so the clock moves forward from the head. */
 	proto_commit_begin(&w, ha.node, ha.seq + 1, ha.seq > 0 ? ha.hash :
 	    NULL, (ms + 1000) << 16, 1);
-	if (strcmp(kind, "member") == 0) {
+	if (strcmp(kind, "put") == 0)
+		pack_put(&w, argc, argv, ha.node, ms);
+	else if (strcmp(kind, "member") == 0) {
 		unhex(key, PROTO_KEY_LEN, argv[4], "KEY");
 		proto_member_id(id, key);
 		proto_op_begin(&w, PROTO_OP_PUT, "member", id, 4, 0);
