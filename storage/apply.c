@@ -28,6 +28,10 @@
 
 #include "internal.h"
 
+/* History keys: id(16) hlc(8) origin(32) seq(8) op(4); the value is the
+ * op's type (its index in the schema table). */
+#define HK_LEN (PROTO_ID_LEN + 8 + PROTO_KEY_LEN + 8 + 4)
+
 /* One field of a record being merged. */
 struct mfield {
 	const char *name;
@@ -554,29 +558,21 @@ struct apply_ctx {
 	uint64_t drained;     /* pending commits accepted at the end */
 };
 
-/* Applies one op of commit c (index opidx). */
+/* Merges one op of commit c (index opidx) into its record, of type t. */
 static int
-apply_op(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
-    const struct proto_commit *c, uint32_t opidx)
+merge_op(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
+    const struct proto_commit *c, uint32_t opidx, const struct sch_type *t)
 {
 	const struct proto_op *op = &c->ops[opidx];
 	struct mrec m;
 	struct ikeys before, after;
-	uint8_t hkey[68];
 	MDB_val k, d = { 0, NULL };
 	int rc;
 
 	if ((rc = mrec_load(s, txn, op->id, &m)) != 0)
 		return rc;
 	if (!m.exists)
-		m.type = sch_type_find(op->type, op->type_len);
-	else if (m.type != sch_type_find(op->type, op->type_len)) {
-		/* Only an admin op gets here (validate_ops()): it is kept in
-		 * the log, and no commit of another author can make it
-		 * refused; it does not touch a record of another type. */
-		mrec_free(&m);
-		return 0;
-	}
+		m.type = t;
 	ikeys_of(&m, &before);
 	before.live = m.exists && !m.has_del;
 	if (op->kind == PROTO_OP_DEL) {
@@ -608,20 +604,156 @@ apply_op(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 	if (!ikeys_equal(&before, &after) &&
 	    (rc = index_apply(s, txn, op->id, &after, 1)) != 0)
 		goto out;
+out:
+	mrec_free(&m);
+	return rc;
+}
+
+
+/* Deletes every entry of dbi whose key starts with id. */
+static int
+drop_prefix(struct store *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *id)
+{
+	MDB_val k = { PROTO_ID_LEN, (void *)(uintptr_t)id }, d;
+	MDB_cursor *cur;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return store_mdb_fail(s, rc);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if (k.mv_size < PROTO_ID_LEN ||
+		    memcmp(k.mv_data, id, PROTO_ID_LEN) != 0)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_mdb_fail(s, rc);
+}
+
+/*
+ * Derives record id anew, of type t, from the ops of that type its
+ * history holds: the record, its index entries, its conflicts and what
+ * its edits saw.  Returns 0 or CS_EDB.
+ */
+static int
+rebuild_record(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
+    const uint8_t *id, const struct sch_type *t)
+{
+	MDB_val k = { PROTO_ID_LEN, (void *)(uintptr_t)id }, d;
+	uint8_t (*keys)[HK_LEN] = NULL;
+	size_t n = 0, i;
+	struct mrec m;
+	struct ikeys ik;
+	MDB_cursor *cur;
+	int rc;
+
+	/* The record as it stands leaves the digest and the indexes. */
+	if ((rc = mrec_load(s, txn, id, &m)) != 0)
+		return rc;
+	if (m.exists) {
+		ikeys_of(&m, &ik);
+		ik.live = !m.has_del;
+		store_digest_mix(ax->digest, id, m.oldbuf, m.oldlen);
+		rc = index_apply(s, txn, id, &ik, 0);
+		if (rc == 0 && (rc = mdb_del(txn, s->dbi[DB_RECORDS], &k,
+		    NULL)) != 0)
+			rc = store_mdb_fail(s, rc);
+	}
+	mrec_free(&m);
+	if (rc != 0 || (rc = drop_prefix(s, txn, s->dbi[DB_CONFLICTS],
+	    id)) != 0 || (rc = drop_prefix(s, txn, s->dbi[DB_SEEN], id)) != 0)
+		return rc;
+	/* The ops of type t, from the history (read first: merging writes). */
+	if ((rc = mdb_cursor_open(txn, s->dbi[DB_HISTORY], &cur)) != 0)
+		return store_mdb_fail(s, rc);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if (k.mv_size != HK_LEN || memcmp(k.mv_data, id,
+		    PROTO_ID_LEN) != 0)
+			break;
+		if (d.mv_size != 1 ||
+		    *(uint8_t *)d.mv_data != store_type_index(t))
+			continue;
+		keys = xreallocarray(keys, n + 1, sizeof(*keys));
+		memcpy(keys[n++], k.mv_data, HK_LEN);
+	}
+	mdb_cursor_close(cur);
+	for (i = 0, rc = 0; i < n && rc == 0; i++) {
+		uint8_t ckey[PROTO_KEY_LEN + 8];
+		MDB_val ck = { sizeof(ckey), ckey }, cd;
+		struct proto_commit c;
+		const char *why;
+		uint32_t opidx = get_be32(keys[i] + HK_LEN - 4);
+
+		memcpy(ckey, keys[i] + PROTO_ID_LEN + 8, PROTO_KEY_LEN + 8);
+		if (mdb_get(txn, s->dbi[DB_COMMITS], &ck, &cd) != 0 ||
+		    cd.mv_size < 8 + PROTO_SIG_LEN ||
+		    proto_commit_decode(&c, (uint8_t *)cd.mv_data + 8 +
+		    PROTO_SIG_LEN, cd.mv_size - 8 - PROTO_SIG_LEN, &why) != 0) {
+			rc = CS_EDB;
+			break;
+		}
+		rc = opidx < c.nops ? merge_op(s, txn, ax, &c, opidx, t) :
+		    CS_EDB;
+		proto_commit_free(&c);
+	}
+	free(keys);
+	return rc;
+}
+
+/*
+ * Applies one op of commit c (index opidx).  Every op enters the history;
+ * the record's type is that of its op with the smallest (hlc, origin), so
+ * that two authors who give one id two types end with the same record on
+ * every node, whatever came first: an op of another type stays in the
+ * history and out of the record, and an op that takes the first place
+ * with another type derives the record anew from the ops of its type.
+ */
+static int
+apply_op(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
+    const struct proto_commit *c, uint32_t opidx)
+{
+	const struct proto_op *op = &c->ops[opidx];
+	const struct sch_type *t = sch_type_find(op->type, op->type_len);
+	const struct sch_type *first;
+	uint8_t hkey[HK_LEN], tix = (uint8_t)store_type_index(t);
+	MDB_val k = { sizeof(hkey), hkey }, d = { 1, &tix }, rk, rd;
+	MDB_cursor *cur;
+	struct store_rec r;
+	int rc, have;
+
 	memcpy(hkey, op->id, PROTO_ID_LEN);
 	put_be64(hkey + 16, c->hlc);
 	memcpy(hkey + 24, c->origin, PROTO_KEY_LEN);
 	put_be64(hkey + 56, c->seq);
 	put_be32(hkey + 64, opidx);
-	k.mv_size = sizeof(hkey);
-	k.mv_data = hkey;
-	d.mv_size = 0;
-	d.mv_data = NULL;
 	if ((rc = mdb_put(txn, s->dbi[DB_HISTORY], &k, &d, 0)) != 0)
-		rc = store_mdb_fail(s, rc);
-out:
-	mrec_free(&m);
-	return rc;
+		return store_mdb_fail(s, rc);
+	/* The type of the record's first op. */
+	if ((rc = mdb_cursor_open(txn, s->dbi[DB_HISTORY], &cur)) != 0)
+		return store_mdb_fail(s, rc);
+	k.mv_size = PROTO_ID_LEN;
+	k.mv_data = (void *)(uintptr_t)op->id;
+	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+	first = rc == 0 && d.mv_size == 1 && *(uint8_t *)d.mv_data <
+	    sch_ntypes ? &sch_types[*(uint8_t *)d.mv_data] : t;
+	mdb_cursor_close(cur);
+	if (first != t)
+		return 0;	/* in the history, not in the record */
+	rk.mv_size = PROTO_ID_LEN;
+	rk.mv_data = (void *)(uintptr_t)op->id;
+	have = mdb_get(txn, s->dbi[DB_RECORDS], &rk, &rd) == 0 &&
+	    store_rec_unpack(&r, op->id, rd.mv_data, rd.mv_size) == 0;
+	if (have) {
+		const struct sch_type *was = r.type;
+
+		msgpack_unpacked_destroy(&r.up);
+		if (was != t)
+			return rebuild_record(s, txn, ax, op->id, t);
+	}
+	return merge_op(s, txn, ax, c, opidx, t);
 }
 
 /* Orders ops by id, for the same-id check. */
@@ -658,12 +790,12 @@ ops_mix_types(const struct proto_commit *c)
 
 /*
  * Checks a reference value of an op of c: a record of the author's own
- * (its id carries the author's tag) that is held must be of the type the
- * field names.  Only the author's own records are looked at: whether they
- * are held when c is judged depends on nothing but the author's own
- * earlier commits, which every node applies first, so the answer is the
- * same on every node.  A reference to anyone else's record, or to one not
- * held, is taken as it is (DOMAIN.md: it may arrive later).
+ * (its id carries the author's tag) that the author's own earlier ops
+ * gave a type must be of the type the field names.  Only the author's own
+ * ops are looked at, in the history: every node applies them before c,
+ * so the answer is the same on every node.  A reference to anyone else's
+ * record, or to one the author never wrote, is taken as it is (DOMAIN.md:
+ * it may arrive later).
  */
 static const char *
 check_ref(struct store *s, MDB_txn *txn, const struct proto_commit *c,
@@ -672,40 +804,52 @@ check_ref(struct store *s, MDB_txn *txn, const struct proto_commit *c,
 {
 	const msgpack_object *one = v;
 	uint32_t i, n = 1;
-	struct store_rec r;
+	MDB_cursor *cur;
 	MDB_val k, d;
+	int rc, bad = 0;
 
 	if (v->type == MSGPACK_OBJECT_ARRAY) {
 		one = v->via.array.ptr;
 		n = v->via.array.size;
 	} else if (v->type != MSGPACK_OBJECT_BIN)
 		return NULL;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !bad; i++) {
 		const uint8_t *id = (const uint8_t *)one[i].via.bin.ptr;
-		int bad;
+		const struct sch_type *t = NULL;
 
 		if (one[i].type != MSGPACK_OBJECT_BIN ||
 		    one[i].via.bin.size != PROTO_ID_LEN ||
 		    !proto_id_owned(id, c->origin))
 			continue;
+		if (mdb_cursor_open(txn, s->dbi[DB_HISTORY], &cur) != 0)
+			continue;
 		k.mv_size = PROTO_ID_LEN;
 		k.mv_data = (void *)(uintptr_t)id;
-		if (mdb_get(txn, s->dbi[DB_RECORDS], &k, &d) != 0 ||
-		    store_rec_unpack(&r, id, d.mv_data, d.mv_size) != 0)
-			continue;
-		bad = strcmp(r.type->name, f->ref) != 0;
-		if (bad) {
+		for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+		    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+			const uint8_t *hk = k.mv_data;
+
+			if (k.mv_size != HK_LEN ||
+			    memcmp(hk, id, PROTO_ID_LEN) != 0)
+				break;
+			if (memcmp(hk + 24, c->origin, PROTO_KEY_LEN) == 0 &&
+			    d.mv_size == 1 && *(uint8_t *)d.mv_data <
+			    sch_ntypes) {
+				t = &sch_types[*(uint8_t *)d.mv_data];
+				break;
+			}
+		}
+		mdb_cursor_close(cur);
+		if (t != NULL && strcmp(t->name, f->ref) != 0) {
 			char hex[9];
 
 			proto_hex(hex, id, 4);
 			snprintf(buf, len, "field %s: %s... is a %s, not a %s",
-			    f->name, hex, r.type->name, f->ref);
+			    f->name, hex, t->name, f->ref);
+			bad = 1;
 		}
-		msgpack_unpacked_destroy(&r.up);
-		if (bad)
-			return buf;
 	}
-	return NULL;
+	return bad ? buf : NULL;
 }
 
 /* Names the record of op in front of why, in buf; returns buf. */
@@ -725,11 +869,10 @@ name_op(const struct proto_op *op, const char *why, char *buf, size_t len)
 
 /*
  * Validates every op of c against the schema, the record rules of a put
- * (sch_op_check()) and the stored types, for local and received commits
- * alike.  An admin op on a record of another type is let through (and
- * left out of the merge by apply_op()), so that no other author's commit
- * can make an admin commit refused.  Returns NULL or why not (static, or
- * in buf).
+ * (sch_op_check()) and the types of the author's own records it names,
+ * for local and received commits alike.  An op on a record of another
+ * type is not refused: apply_op() settles which type the record has.
+ * Returns NULL or why not (static, or in buf).
  */
 static const char *
 validate_ops(struct store *s, MDB_txn *txn, const struct proto_commit *c,
@@ -746,8 +889,6 @@ validate_ops(struct store *s, MDB_txn *txn, const struct proto_commit *c,
 		const struct proto_op *op = &c->ops[i];
 		const struct sch_type *t = sch_type_find(op->type,
 		    op->type_len);
-		MDB_val k = { PROTO_ID_LEN, (void *)(uintptr_t)op->id }, d;
-
 		if (t == NULL)
 			return "an op names an unknown record type";
 		for (j = 0; j < op->nfields; j++) {
@@ -777,19 +918,7 @@ validate_ops(struct store *s, MDB_txn *txn, const struct proto_commit *c,
 		if (op->kind == PROTO_OP_PUT && (why = sch_op_check(t,
 		    op->fields, op->nfields, !op->has_base, buf, len)) != NULL)
 			return name_op(op, why, buf, len);
-		if (!admin && mdb_get(txn, s->dbi[DB_RECORDS], &k, &d) == 0) {
-			struct store_rec r;
-			int same;
 
-			if (store_rec_unpack(&r, op->id, d.mv_data,
-			    d.mv_size) != 0)
-				return "a stored record does not decode";
-			same = r.type == t;
-			msgpack_unpacked_destroy(&r.up);
-			if (!same)
-				return name_op(op, "an op's type differs from "
-				    "its record's", buf, len);
-		}
 	}
 	return NULL;
 }
@@ -1203,14 +1332,17 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		refuse(it, CS_ESCHEMA, why);
 		goto out;
 	}
-	if (pt.last != 0) {
+	v = trust_check(s, txn, &c, tbuf, sizeof(tbuf), &why);
+	if (pt.last != 0 && v != TRUST_REFUSE) {
+		/* Behind a waiting commit it waits too, whatever the admin
+		 * log says of it now; a rule no admin commit can change
+		 * refuses it here as anywhere. */
 		v = TRUST_PENDING;
 		snprintf(tbuf, sizeof(tbuf), "waits behind seq %llu of its "
 		    "origin, which the admin log does not allow yet",
 		    (unsigned long long)pt.first);
 		why = tbuf;
-	} else
-		v = trust_check(s, txn, &c, tbuf, sizeof(tbuf), &why);
+	}
 	if (v == TRUST_REFUSE || (v == TRUST_PENDING && !verify)) {
 		/* The node's own writes are never kept waiting. */
 		refuse(it, CS_EPERM, why);
@@ -1264,8 +1396,11 @@ drain_origin(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		k.mv_size = sizeof(key);
 		k.mv_data = key;
 		if (mdb_get(txn, s->dbi[DB_PENDING], &k, &d) != 0 ||
-		    d.mv_size < PV_E)
-			return pending_drop(s, txn, origin, 0);
+		    d.mv_size < PV_E) {
+			/* Nothing contiguous waits: what is left is stale. */
+			rc = pending_drop(s, txn, origin, 0);
+			break;
+		}
 		/* The value is read again below: copy it out of the map. */
 		free(copy);
 		copy = xmalloc(d.mv_size);

@@ -314,7 +314,8 @@ check_op_local(const struct proto_commit *c, const struct proto_op *op,
 /*
  * The owner rule of a site or consultant: it writes only records it
  * made (the id carries its key's tag), and a record it makes names its
- * site.  Needs nothing but the commit.  Returns NULL or why not.
+ * site.  Needs nothing but the commit and the author's role.  Returns
+ * NULL or why not.
  */
 static const char *
 check_owner(const struct proto_commit *c, const struct proto_op *op,
@@ -393,7 +394,9 @@ trust_check(struct store *s, MDB_txn *txn, const struct proto_commit *c,
 			*why = buf;
 			v = TRUST_PENDING;
 		} else if ((*why = check_owner(c, op, t)) != NULL)
-			v = TRUST_REFUSE;
+			/* The role the rule binds is the admin log's to
+			 * change (a site made a hub writes any record). */
+			v = TRUST_PENDING;
 		else if ((site = op_site(op)) != NULL &&
 		    !store_member_reads_site(&m, site)) {
 			*why = m.role == STORE_ROLE_SITE ?
