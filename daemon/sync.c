@@ -232,12 +232,25 @@ send_heads(struct conn *c, const struct heads_job *hj)
 	proto_enc_free(&m);
 }
 
-/* Merges heads read from the store into ours. */
+/*
+ * Merges heads read from the store into ours.  Heads read at the newest
+ * transaction the loop knows of replace ours: a revocation can withdraw
+ * accepted commits, which lowers a head, and only a fresh read sees it.
+ */
 static void
-ours_merge(const struct vv *v)
+ours_merge(const struct vv *v, uint64_t txnid)
 {
 	size_t i;
 
+	if (txnid >= D.txnid) {
+		free(D.ours.e);
+		D.ours.e = v->n > 0 ? xreallocarray(NULL, v->n,
+		    sizeof(*v->e)) : NULL;
+		if (v->n > 0)
+			memcpy(D.ours.e, v->e, v->n * sizeof(*v->e));
+		D.ours.n = D.ours.cap = v->n;
+		return;
+	}
 	for (i = 0; i < v->n; i++)
 		vv_raise(&D.ours, v->e[i].origin, v->e[i].seq);
 }
@@ -249,7 +262,7 @@ heads_done(struct job *j)
 	struct conn *c = hj->c;
 
 	if (j->ran && !D.stopping) {
-		ours_merge(&hj->vv);
+		ours_merge(&hj->vv, hj->txnid);
 		if (hj->txnid > D.txnid)
 			D.txnid = hj->txnid;
 	}
