@@ -62,6 +62,14 @@ fnum(json_t *v, int pct, char *b, size_t len)
 	return b;
 }
 
+/* Writes a token as words: child_development as "child development". */
+static void
+words(FILE *f, const char *tok)
+{
+	for (; *tok != '\0'; tok++)
+		fputc(*tok == '_' ? ' ' : *tok, f);
+}
+
 /* Opens a chart: its title, description and the table of its numbers. */
 static void
 svg_open(FILE *f, const char *id, int h, const char *title, const char *desc,
@@ -191,7 +199,7 @@ chart_attendance(FILE *f, json_t *act)
 	json_t *ms = json_object_get(tot, "months");
 	size_t nm = json_array_size(ms), m;
 	int h = 230, j;
-	double left = 44, top = 28, pw = W - 60, ph = 150, x, y;
+	double left = 44, top = 28, pw = W - 44 - 30, ph = 150, x, y;
 	long long max = 1;
 	char desc[512], b[32];
 
@@ -271,14 +279,16 @@ chart_attendance(FILE *f, json_t *act)
 static void
 chart_factors(FILE *f, json_t *fa)
 {
-	static const char *const hdr[] = { "resilience", "social connections",
-		"concrete support", "child development", "social-emotional" };
+	static const char *const hdr[] = { "parental", "social",
+		"concrete", "child", "social-emotional" };
+	static const char *const hdr2[] = { "resilience", "connections",
+		"support", "development", "competence" };
 	static const char *const shade[] = { "#ffffff", "#deebf7", "#9ecae1",
 		"#4292c6", "#08519c" };
 	json_t *rows = json_object_get(fa, "rows");
 	json_t *names = json_object_get(fa, "factors");
 	size_t n = json_array_size(rows), i, j;
-	double left = 200, cw = (W - 200) / 5.0, rh = 24, top = 30;
+	double left = 200, cw = (W - 200) / 5.0, rh = 24, top = 40;
 	int h = (int)(top + rh * (double)n + 30);
 	char desc[512], b[32];
 
@@ -289,9 +299,12 @@ chart_factors(FILE *f, json_t *fa)
 	    "covered. The numbers are in the table that follows.");
 	svg_open(f, "c-factors", h, "Protective factors by site (heat map)",
 	    desc, "t-factors");
-	for (j = 0; j < 5; j++)
-		text_at(f, left + cw * ((double)j + 0.5), top - 10, "middle",
+	for (j = 0; j < 5; j++) {
+		text_at(f, left + cw * ((double)j + 0.5), top - 20, "middle",
 		    "lbl", hdr[j]);
+		text_at(f, left + cw * ((double)j + 0.5), top - 7, "middle",
+		    "lbl", hdr2[j]);
+	}
 	for (i = 0; i < n; i++) {
 		json_t *r = json_array_get(rows, i);
 		long long cafes = rep_int(r, "cafes");
@@ -569,9 +582,10 @@ factors_row(FILE *f, json_t *t, json_t *r)
 	fputs("<td class=\"txt\">", f);
 	if (json_array_size(nc) == 0)
 		fputs("none", f);
-	for (j = 0; j < json_array_size(nc); j++)
-		fprintf(f, "%s%s", j ? ", " : "",
-		    json_string_value(json_array_get(nc, j)));
+	for (j = 0; j < json_array_size(nc); j++) {
+		fputs(j ? ", " : "", f);
+		words(f, json_string_value(json_array_get(nc, j)));
+	}
 	fputs("</td>", f);
 }
 
@@ -581,13 +595,16 @@ table_factors(FILE *f, json_t *fa, json_t *rows, const char *id, int total)
 	json_t *names = json_object_get(fa, "factors");
 	size_t j;
 
-	fprintf(f, "<table id=\"%s\">\n<caption>Cafés centred on each "
+	fprintf(f, "<table id=\"%s\" class=\"wide\">\n<caption>Cafés centred on each "
 	    "protective factor, and the factors not covered in the "
 	    "period</caption>\n<thead><tr>", id);
 	th(f, "site");
 	th(f, "cafés");
-	for (j = 0; j < json_array_size(names); j++)
-		th(f, json_string_value(json_array_get(names, j)));
+	for (j = 0; j < json_array_size(names); j++) {
+		fputs("<th scope=\"col\">", f);
+		words(f, json_string_value(json_array_get(names, j)));
+		fputs("</th>", f);
+	}
 	th(f, "not covered");
 	fputs("</tr></thead>\n<tbody>\n", f);
 	table_rows(f, fa, rows, total, factors_row);
@@ -607,10 +624,11 @@ fidelity_row(FILE *f, json_t *t, json_t *r)
 	fputs("<td class=\"txt\">", f);
 	if (json_array_size(mm) == 0)
 		fputs("none", f);
-	for (j = 0; j < json_array_size(mm); j++)
-		fprintf(f, "%s%s (%lld)", j ? ", " : "",
-		    rep_str(json_array_get(mm, j), "element"),
-		    rep_int(json_array_get(mm, j), "cafes"));
+	for (j = 0; j < json_array_size(mm); j++) {
+		fputs(j ? ", " : "", f);
+		words(f, rep_str(json_array_get(mm, j), "element"));
+		fprintf(f, " (%lld)", rep_int(json_array_get(mm, j), "cafes"));
+	}
 	fputs("</td>", f);
 }
 
