@@ -104,6 +104,33 @@ text_at(FILE *f, double x, double y, const char *anchor, const char *cls,
 	fputs("</text>\n", f);
 }
 
+/* Copies s into b, cut to at most n characters (UTF-8) with "…". */
+static const char *
+fit(const char *s, size_t n, char *b, size_t len)
+{
+	size_t i = 0, chars = 0;
+
+	while (s[i] != '\0' && chars < n) {
+		i++;
+		while (((unsigned char)s[i] & 0xc0) == 0x80)
+			i++;
+		chars++;
+	}
+	if (s[i] == '\0' || i + 4 > len)
+		snprintf(b, len, "%s", s);
+	else {
+		/* Cut one more character for the ellipsis. */
+		while (i > 0 && chars >= n) {
+			i--;
+			while (i > 0 && ((unsigned char)s[i] & 0xc0) == 0x80)
+				i--;
+			chars--;
+		}
+		snprintf(b, len, "%.*s…", (int)i, s);
+	}
+	return b;
+}
+
 /* ---- charts ----------------------------------------------------------------- */
 
 /* Small multiples: one bar chart of cafés per month for each row. */
@@ -114,7 +141,7 @@ chart_cafes(FILE *f, json_t *act, json_t *months)
 	size_t n = json_array_size(rows), nm = json_array_size(months), i, m;
 	long long max = 1, peak = 0;
 	int cols = n <= 2 ? (int)(n ? n : 1) : 3, pw, ph = 92, h;
-	char desc[512], b[32];
+	char desc[512], b[32], nb[160];
 	const char *peak_name = "";
 
 	for (i = 0; i < n; i++) {
@@ -155,7 +182,8 @@ chart_cafes(FILE *f, json_t *act, json_t *months)
 
 		snprintf(b, sizeof(b), "%lld", rep_int(json_object_get(r,
 		    "total"), "cafes"));
-		text_at(f, x0, y0 + 13, "start", "lbl b", rep_str(r, "name"));
+		text_at(f, x0, y0 + 13, "start", "lbl b", fit(rep_str(r,
+		    "name"), cols == 3 ? 30 : 50, nb, sizeof(nb)));
 		text_at(f, x0 + cw, y0 + 13, "end", "lbl", b);
 		fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
 		    "y2=\"%.1f\" class=\"axis\"/>\n", x0, y0 + 20 + bh,
@@ -288,9 +316,9 @@ chart_factors(FILE *f, json_t *fa)
 	json_t *rows = json_object_get(fa, "rows");
 	json_t *names = json_object_get(fa, "factors");
 	size_t n = json_array_size(rows), i, j;
-	double left = 200, cw = (W - 200) / 5.0, rh = 24, top = 40;
+	double left = 220, cw = (W - 220) / 5.0, rh = 24, top = 40;
 	int h = (int)(top + rh * (double)n + 30);
-	char desc[512], b[32];
+	char desc[512], b[32], nb[160];
 
 	snprintf(desc, sizeof(desc), "A grid with a row per site and a column "
 	    "per protective factor; each cell gives the cafés of the period "
@@ -311,7 +339,7 @@ chart_factors(FILE *f, json_t *fa)
 		double y = top + rh * (double)i;
 
 		text_at(f, left - 8, y + rh / 2 + 4, "end", "lbl",
-		    rep_str(r, "name"));
+		    fit(rep_str(r, "name"), 34, nb, sizeof(nb)));
 		for (j = 0; j < json_array_size(names); j++) {
 			long long v = rep_int(json_object_get(r, "counts"),
 			    json_string_value(json_array_get(names, j)));
@@ -388,9 +416,9 @@ chart_steps(FILE *f, json_t *st)
 {
 	json_t *rows = json_object_get(st, "rows");
 	size_t n = json_array_size(rows), i, j;
-	double left = 200, cw = 56, rh = 24, top = 40;
+	double left = 220, cw = 56, rh = 24, top = 40;
 	int h = (int)(top + rh * (double)n + 8);
-	char desc[512], b[32];
+	char desc[512], b[32], nb[160];
 
 	snprintf(desc, sizeof(desc), "A row per site and a square per "
 	    "implementation step, 1 to 6: filled dark with a check mark when "
@@ -415,7 +443,7 @@ chart_steps(FILE *f, json_t *st)
 		double y = top + rh * (double)i;
 
 		text_at(f, left - 8, y + rh / 2 + 4, "end", "lbl",
-		    rep_str(r, "name"));
+		    fit(rep_str(r, "name"), 34, nb, sizeof(nb)));
 		for (j = 0; j < json_array_size(s); j++) {
 			const char *status = rep_str(json_array_get(s, j),
 			    "status");
@@ -462,6 +490,22 @@ th(FILE *f, const char *s)
 	fputs("</th>", f);
 }
 
+/* A month's column head: "Jan" over "2026", for YYYY-MM. */
+static void
+month_th(FILE *f, const char *ym)
+{
+	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May",
+		"Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	int m = ym != NULL && strlen(ym) == 7 ? atoi(ym + 5) : 0;
+
+	if (m < 1 || m > 12) {
+		th(f, ym != NULL ? ym : "");
+		return;
+	}
+	fprintf(f, "<th scope=\"col\" title=\"%s\">%s<br>%.4s</th>", ym,
+	    mon[m - 1], ym);
+}
+
 static void
 td_name(FILE *f, json_t *r)
 {
@@ -491,8 +535,7 @@ table_months(FILE *f, const char *id, json_t *rows, json_t *tot,
 	fputs("</caption>\n<thead><tr>", f);
 	th(f, "site");
 	for (m = 0; m < json_array_size(months); m++)
-		/* Month columns as MM, the year in the caption's period. */
-		th(f, json_string_value(json_array_get(months, m)));
+		month_th(f, json_string_value(json_array_get(months, m)));
 	th(f, "total");
 	fputs("</tr></thead>\n<tbody>\n", f);
 	for (i = 0; i <= json_array_size(rows); i++) {
@@ -653,7 +696,6 @@ static void
 feedback_row(FILE *f, json_t *t, json_t *r)
 {
 	json_t *qs = json_object_get(t, "questions");
-	json_t *ps = json_object_get(t, "pfs_subscales");
 	size_t j;
 
 	td(f, json_object_get(r, "forms"), 0);
@@ -662,31 +704,53 @@ feedback_row(FILE *f, json_t *t, json_t *r)
 		td(f, json_object_get(json_object_get(json_object_get(r,
 		    "questions"), json_string_value(json_array_get(qs, j))),
 		    "pct"), 1);
-	for (j = 0; j < json_array_size(ps); j++)
-		td(f, json_object_get(json_object_get(json_object_get(r, "pfs"),
-		    json_string_value(json_array_get(ps, j))), "mean"), 0);
 }
 
+static void
+pfs_row(FILE *f, json_t *t, json_t *r)
+{
+	json_t *ps = json_object_get(t, "pfs_subscales");
+	size_t j;
+
+	for (j = 0; j < json_array_size(ps); j++) {
+		json_t *p = json_object_get(json_object_get(r, "pfs"),
+		    json_string_value(json_array_get(ps, j)));
+
+		td(f, json_object_get(p, "mean"), 0);
+		td(f, json_object_get(p, "responses"), 0);
+	}
+}
+
+/* Two tables: the questions' shares, and the PFS-2 means. */
 static void
 table_feedback(FILE *f, json_t *fb, json_t *rows, const char *id, int total)
 {
 	static const char *const hdr[] = { "felt safe", "learned",
-		"will return", "followed through", "wants a role",
-		"PFS-2 resilience", "PFS-2 nurturing", "PFS-2 social support",
-		"PFS-2 relationship", "PFS-2 concrete" };
+		"will return", "followed through", "wants a role" };
+	static const char *const phdr[] = { "resilience", "nurturing",
+		"social support", "relationship", "concrete support" };
 	size_t j;
 
-	fprintf(f, "<table id=\"%s\" class=\"wide\">\n<caption>Feedback forms: "
-	    "share of responses for each question; PFS-2 subscale means "
-	    "weighted by responses, where recorded</caption>\n<thead><tr>",
+	fprintf(f, "<table id=\"%s\">\n<caption>Feedback forms: the share of "
+	    "responses saying yes to each question</caption>\n<thead><tr>",
 	    id);
 	th(f, "site");
 	th(f, "forms");
 	th(f, "responses");
-	for (j = 0; j < 10; j++)
+	for (j = 0; j < 5; j++)
 		th(f, hdr[j]);
 	fputs("</tr></thead>\n<tbody>\n", f);
 	table_rows(f, fb, rows, total, feedback_row);
+	fprintf(f, "</tbody>\n</table>\n<table id=\"%s-pfs\" class=\"wide\">\n"
+	    "<caption>PFS-2 subscale means (1 to 7), weighted by responses, "
+	    "and the responses they rest on</caption>\n<thead><tr>", id);
+	th(f, "site");
+	for (j = 0; j < 5; j++) {
+		th(f, phdr[j]);
+		th(f, "resp.");
+	}
+	fputs("</tr></thead>\n<tbody>\n", f);
+	table_rows(f, fb, rows, total, pfs_row);
 	fputs("</tbody>\n</table>\n", f);
 }
 
@@ -710,10 +774,9 @@ trainings_row(FILE *f, json_t *t, json_t *r)
 static void
 table_trainings(FILE *f, json_t *tr, json_t *rows, const char *id, int total)
 {
-	static const char *const hdr[] = { "orientations", "participants",
-		"host trainings", "participants", "table host trainings",
-		"participants", "coaching", "participants", "hosts",
-		"hosts trained" };
+	static const char *const hdr[] = { "orientation", "people",
+		"host training", "people", "table host training", "people",
+		"coaching", "people", "hosts", "trained" };
 	size_t j;
 
 	fprintf(f, "<table id=\"%s\" class=\"wide\">\n<caption>Trainings by "
@@ -863,6 +926,12 @@ static const char css[] =
 "tr.total th,tr.total td{font-weight:bold;border-top:2px solid #555}\n"
 "tr.overdue td{font-weight:bold}\n"
 ".note{font-size:12px;color:#444}\n"
+".tiles{list-style:none;padding:0;margin:10px 0;display:grid;"
+"grid-template-columns:repeat(4,1fr);gap:6px}\n"
+".tiles li{border:1px solid #bbb;border-left:4px solid #0072B2;"
+"padding:4px 8px;font-size:12px;break-inside:avoid}\n"
+".tiles b{display:block;font-size:20px}\n"
+"tbody th{min-width:8em}\n"
 "@media print{body{max-width:none;padding:0;font-size:11px}"
 "h2{break-after:avoid}section{break-inside:auto}"
 ".site-page{break-before:page}tr{break-inside:avoid}}\n";
@@ -902,6 +971,42 @@ page_header(FILE *f, json_t *rep)
 		    "hub's report has them.</div>\n", f);
 	}
 	fputs("</header>\n", f);
+}
+
+/* The figures a state lead looks at first, as tiles. */
+static void
+summary(FILE *f, json_t *rep)
+{
+	json_t *tot = json_object_get(json_object_get(json_object_get(rep,
+	    "activity"), "total"), "total");
+	json_t *fb = json_object_get(json_object_get(rep, "feedback"), "total");
+	json_t *fi = json_object_get(json_object_get(rep, "fidelity"), "total");
+	json_t *at = json_object_get(rep, "attention");
+	json_t *acts = json_object_get(at, "actions");
+	size_t i, overdue = 0;
+	char b[32];
+
+	for (i = 0; i < json_array_size(acts); i++)
+		overdue += json_is_true(json_object_get(json_array_get(acts, i),
+		    "overdue"));
+	fputs("<ul class=\"tiles\" id=\"summary\">\n", f);
+	fprintf(f, "<li><b>%lld</b> cafés</li>\n", rep_int(tot, "cafes"));
+	fprintf(f, "<li><b>%lld</b> attendees</li>\n", rep_int(tot,
+	    "attendees"));
+	fprintf(f, "<li><b>%lld</b> new attendees</li>\n", rep_int(tot,
+	    "new_attendees"));
+	fprintf(f, "<li><b>%lld</b> children cared for</li>\n", rep_int(tot,
+	    "children_cared_for"));
+	fprintf(f, "<li><b>%s</b> of cafés held all eight elements</li>\n",
+	    fnum(json_object_get(fi, "all_eight_pct"), 1, b, sizeof(b)));
+	fprintf(f, "<li><b>%lld</b> feedback responses</li>\n", rep_int(fb,
+	    "responses"));
+	fprintf(f, "<li><b>%zu</b> quiet site%s</li>\n",
+	    json_array_size(json_object_get(at, "quiet")),
+	    json_array_size(json_object_get(at, "quiet")) == 1 ? "" : "s");
+	fprintf(f, "<li><b>%zu</b> overdue action%s</li>\n", overdue,
+	    overdue == 1 ? "" : "s");
+	fputs("</ul>\n", f);
 }
 
 /* Returns a one-row array holding row i of table key, or an empty one. */
@@ -996,6 +1101,7 @@ report_html(json_t *rep, int per_site, const char *paper, FILE *f)
 	    "</style>\n</head>\n<body>\n", rep_str(per, "since"),
 	    rep_str(per, "until"), paper, css);
 	page_header(f, rep);
+	summary(f, rep);
 
 	fputs("<section id=\"activity\">\n<h2>Activity</h2>\n", f);
 	chart_cafes(f, act, months);
@@ -1004,15 +1110,6 @@ report_html(json_t *rep, int per_site, const char *paper, FILE *f)
 	    "Cafés per month", 1);
 	chart_attendance(f, act);
 	table_attendance(f, act);
-	table_months(f, "t-attendees", json_object_get(act, "rows"),
-	    json_object_get(act, "total"), months, "attendees",
-	    "Attendees per month", 1);
-	table_months(f, "t-new", json_object_get(act, "rows"),
-	    json_object_get(act, "total"), months, "new_attendees",
-	    "New attendees per month", 1);
-	table_months(f, "t-children", json_object_get(act, "rows"),
-	    json_object_get(act, "total"), months, "children_cared_for",
-	    "Children cared for per month", 1);
 	fputs("</section>\n", f);
 
 	fputs("<section id=\"factors\">\n<h2>Protective factors</h2>\n", f);
@@ -1096,6 +1193,19 @@ report_html(json_t *rep, int per_site, const char *paper, FILE *f)
 	}
 	fputs("<h3>Open and in-progress actions</h3>\n", f);
 	table_actions(f, json_object_get(at, "actions"), NULL, "t-actions");
+	fputs("</section>\n", f);
+
+	fputs("<section id=\"activity-detail\">\n<h2>Attendance by site "
+	    "and month</h2>\n", f);
+	table_months(f, "t-attendees", json_object_get(act, "rows"),
+	    json_object_get(act, "total"), months, "attendees",
+	    "Attendees per month", 1);
+	table_months(f, "t-new", json_object_get(act, "rows"),
+	    json_object_get(act, "total"), months, "new_attendees",
+	    "New attendees per month", 1);
+	table_months(f, "t-children", json_object_get(act, "rows"),
+	    json_object_get(act, "total"), months, "children_cared_for",
+	    "Children cared for per month", 1);
 	fputs("</section>\n", f);
 
 	if (per_site)

@@ -294,6 +294,9 @@ class Dom(HTMLParser):
         self.tags = []
         self.scripts = 0
         self.external = []
+        self.in_summary = False
+        self.in_b = False
+        self.summary = []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -303,6 +306,11 @@ class Dom(HTMLParser):
         for k in ("src", "href"):
             if k in a:
                 self.external.append("%s %s=%s" % (tag, k, a[k]))
+        if tag == "ul" and a.get("id") == "summary":
+            self.in_summary = True
+        elif tag == "b" and self.in_summary:
+            self.in_b = True
+            self.summary.append("")
         if tag == "table":
             self.cur = a.get("id", "")
             self.tables[self.cur] = []
@@ -321,6 +329,10 @@ class Dom(HTMLParser):
             self.in_desc = True
 
     def handle_endtag(self, tag):
+        if tag == "ul":
+            self.in_summary = False
+        elif tag == "b":
+            self.in_b = False
         if tag in ("td", "th") and self.cell is not None:
             self.row.append(self.cell.strip())
             self.cell = None
@@ -338,6 +350,8 @@ class Dom(HTMLParser):
             self.in_desc = False
 
     def handle_data(self, data):
+        if self.in_b:
+            self.summary[-1] += data
         if self.cell is not None:
             self.cell += data
         if self.svg is not None and self.in_title:
@@ -363,6 +377,17 @@ def check_dom(rep, path):
                 len(d.tables[s["table"]]) < 2:
             errors.append("dom: chart %s has no data table" % s["id"])
     act = rep["activity"]
+    t = act["total"]["total"]
+    want = [t["cafes"], t["attendees"], t["new_attendees"],
+            t["children_cared_for"], rep["fidelity"]["total"]["all_eight_pct"],
+            rep["feedback"]["total"]["responses"],
+            len(rep["attention"]["quiet"]),
+            len([x for x in rep["attention"]["actions"] if x["overdue"]])]
+    if len(d.summary) != len(want):
+        errors.append("dom summary: %d figures, expected %d" %
+                      (len(d.summary), len(want)))
+    for g, w in zip(d.summary, want):
+        same("dom summary", g, w)
     for m, tid in zip(MEASURES, ("t-cafes", "t-attendees", "t-new",
                                  "t-children")):
         rows = d.tables.get(tid, [])[1:]
@@ -413,9 +438,12 @@ def check_dom(rep, path):
         for j, q in enumerate(fb["questions"]):
             same("dom feedback %s %s" % (q, r["name"]), g[3 + j],
                  r["questions"][q]["pct"])
+    for g, r in rows("t-feedback-pfs", "feedback"):
         for j, p in enumerate(fb["pfs_subscales"]):
-            same("dom pfs %s %s" % (p, r["name"]), g[8 + j],
+            same("dom pfs %s %s" % (p, r["name"]), g[1 + 2 * j],
                  r["pfs"][p]["mean"])
+            same("dom pfs responses %s %s" % (p, r["name"]), g[2 + 2 * j],
+                 r["pfs"][p]["responses"])
     tr = rep["trainings"]
     for g, r in rows("t-trainings", "trainings"):
         for j, k in enumerate(tr["kinds"]):
