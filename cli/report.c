@@ -1023,6 +1023,9 @@ steps_json(struct rsite **v, size_t n)
 
 /* ---- attention ----------------------------------------------------------- */
 
+static void local_iso(time_t now, char *b, size_t len, char *zone,
+    size_t zlen);
+
 struct members_acc {
 	struct rep *rp;
 	json_t *rows;
@@ -1055,7 +1058,9 @@ member_one(const struct store_member *m, void *arg)
 	seq = store_head_seq(rp->s, m->key);
 	if (seq > 0)
 		store_log(rp->s, m->key, seq, last_commit_one, &recv);
-	days = recv != 0 ? (long)((ma->now_ms - recv) / 86400000ULL) : -1;
+	/* A commit stored "after now" (a clock set back) is 0 days old. */
+	days = recv == 0 ? -1 : recv >= ma->now_ms ? 0 :
+	    (long)((ma->now_ms - recv) / 86400000ULL);
 	if (recv != 0 && days < rp->days)
 		return 0;
 	r = json_pack("{s:o, s:s, s:s}", "key", hex_json(m->key,
@@ -1069,9 +1074,10 @@ member_one(const struct store_member *m, void *arg)
 	} else
 		json_object_set_new(r, "site", json_null());
 	if (recv != 0) {
-		char t[40];
+		char t[48], zone[16];
 
-		cli_time(recv, 0, t, sizeof(t));
+		local_iso((time_t)(recv / 1000), t, sizeof(t), zone,
+		    sizeof(zone));
 		json_object_set_new(r, "last_commit", json_string(t));
 		json_object_set_new(r, "days", json_integer(days));
 	} else {
@@ -1551,7 +1557,9 @@ cmd_report(struct cli *c)
 		for (k = 0; report_tables[k] != NULL; k++)
 			;
 		if (rc == 0)
-			printf("wrote %zu tables to %s/\n", k, out);
+			printf("wrote %zu tables to %s%s\n", k, out,
+			    out[0] != '\0' && out[strlen(out) - 1] == '/' ? "" :
+			    "/");
 		goto out;
 	}
 	if (out != NULL && strcmp(out, "-") != 0 &&

@@ -229,6 +229,16 @@ is "$(row '[.attention.actions[] | [.site, .title, .status, .overdue, .days_over
 	'[["Alpha FRC","Ask the library","open",true,159],["Alpha FRC","Find a Spanish host","doing",false,null]]' \
 	"attention: open and in-progress actions, overdue first"
 jq_is "$J" '.attention.members.last_sync_stored' false "attention: says that last sync times are not stored"
+# The members' latest commits reached the hub just now: none is listed;
+# sixty days on, all three are, named.
+cafe_in "$H" report "${PERIOD[@]}" --format json
+jq_is "$OUT" '.attention.members.rows | length' 0 "attention: no member silent today"
+OUT="$(faketime -f '+60d' "$CAFE" --data "$H" report "${PERIOD[@]}" --format json)"
+jq_is "$OUT" '[.attention.members.rows[] | "\(.name)/\(.role)/\(.days)"] | sort | join(" ")' \
+	"Alpha laptop/site/60 Beta laptop/site/60 Consultant/consultant/60" \
+	"attention: sixty days later, every member's last commit is 60 days old"
+jq_is "$OUT" '[.attention.members.rows[] | select(.name == "Alpha laptop") | .site] | join("")' \
+	"Alpha FRC" "attention: a site key's site by name"
 report "$H" "${PERIOD[@]}" --format json --days 200
 jq_is "$OUT" '[.attention.quiet[].name] | join("|")' "Cedar Ñandú Center" "--days 200: only Cedar is quiet"
 
