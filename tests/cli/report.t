@@ -17,6 +17,8 @@ ALL8=welcome,theme,agreements,pair_talk,table_talk,commitment_cards,harvest,clos
 PERIOD=(--since 2026-01-01 --until 2026-06-30)
 TODAY='2026-07-10 12:00:00'
 export TZ=America/Chicago
+# faketime preloads a library; let an ASan build of cafe accept that.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 
 # ---- the network --------------------------------------------------------------
 H="$T/hub"
