@@ -679,8 +679,9 @@ static void
 table_fidelity(FILE *f, json_t *fi, json_t *rows, const char *id, int total)
 {
 	fprintf(f, "<table id=\"%s\">\n<caption>Fidelity: cafés that held all "
-	    "eight elements, the elements most often missed, cafés with a "
-	    "table over five</caption>\n<thead><tr>", id);
+	    "eight elements, the elements most often missed (a café with no "
+	    "checklist recorded misses them all), cafés with a table over "
+	    "five</caption>\n<thead><tr>", id);
 	th(f, "site");
 	th(f, "cafés");
 	th(f, "all eight");
