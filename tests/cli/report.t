@@ -244,6 +244,21 @@ jq_is "$OUT" '[.attention.members.rows[] | select(.name == "Alpha laptop") | .si
 report "$H" "${PERIOD[@]}" --format json --days 200
 jq_is "$OUT" '[.attention.quiet[].name] | join("|")' "Cedar Ñandú Center" "--days 200: only Cedar is quiet"
 
+# The same records in another order give the same steps: a replica that
+# receives the consultant's log first, then the laptops', then the hub's.
+cafe_in "$H" bundle export "$T/hub.bundle"
+for order in "k a b hub" "hub"; do
+	R="$T/replica-${order// /}"
+	"$CAFE" --data "$R" init --name "Replica" --network "$HID" >/dev/null 2>&1
+	for n in $order; do
+		"$CAFE" --data "$R" bundle import "$T/$n.bundle" >/dev/null 2>&1
+	done
+	report "$R" "${PERIOD[@]}" --format json
+	f='[.steps.rows[] | [[.steps[].status], .reached, [.flags[].kind]]]'
+	is "$(jq -c "$f" <<<"$OUT")" "$(jq -c "$f" <<<"$J")" \
+		"steps: a replica fed in the order '$order' agrees with the hub"
+done
+
 # ---- the text and CSV forms carry the same numbers ------------------------------
 report "$H" "${PERIOD[@]}"
 is "$RC" 0 "report (text) exits 0" || diag "$ERR"
