@@ -115,7 +115,7 @@ id_free(struct idtab *t)
 	free(t->val);
 }
 
-/* ---- dates -------------------------------------------------------------- */
+/* ---- dates ------------------------------------------------------------- */
 
 /* Days since 1970-01-01 of a YYYYMMDD date (proleptic Gregorian). */
 static long
@@ -157,7 +157,7 @@ ymd_json(uint32_t ymd)
 	return json_string(b);
 }
 
-/* ---- what is gathered ------------------------------------------------ */
+/* ---- what is gathered -------------------------------------------------- */
 
 struct amonth {
 	uint64_t cafes, attendees, new_attendees, children;
@@ -564,7 +564,7 @@ fold_feedback(struct rep *rp)
 	}
 }
 
-/* ---- the JSON document ----------------------------------------------- */
+/* ---- the JSON document ------------------------------------------------- */
 
 static json_t *
 hex_json(const uint8_t *p, size_t len)
@@ -1021,7 +1021,7 @@ steps_json(struct rsite **v, size_t n)
 	return o;
 }
 
-/* ---- attention ----------------------------------------------------------- */
+/* ---- attention --------------------------------------------------------- */
 
 static void local_iso(time_t now, char *b, size_t len, char *zone,
     size_t zlen);
@@ -1162,7 +1162,7 @@ attention_json(struct rep *rp, struct rsite **v, size_t n)
 	return o;
 }
 
-/* ---- period and options ---------------------------------------------- */
+/* ---- period and options ------------------------------------------------ */
 
 static int
 site_cmp(const void *a, const void *b)

@@ -24,7 +24,7 @@
 #define GREEN "#009E73"
 #define INK "#222"
 
-/* ---- small writers ------------------------------------------------------ */
+/* ---- small writers ----------------------------------------------------- */
 
 /* Writes s with &, <, > and " escaped. */
 static void
@@ -131,7 +131,7 @@ fit(const char *s, size_t n, char *b, size_t len)
 	return b;
 }
 
-/* ---- charts ----------------------------------------------------------------- */
+/* ---- charts ------------------------------------------------------------ */
 
 /* Small multiples: one bar chart of cafés per month for each row. */
 static void
@@ -480,7 +480,7 @@ chart_steps(FILE *f, json_t *st)
 	    "steps.");
 }
 
-/* ---- tables ------------------------------------------------------------------- */
+/* ---- tables ------------------------------------------------------------ */
 
 static void
 th(FILE *f, const char *s)
@@ -895,7 +895,7 @@ table_actions(FILE *f, json_t *acts, const char *site, const char *id)
 	fputs("</tbody>\n</table>\n", f);
 }
 
-/* ---- the page ---------------------------------------------------------------- */
+/* ---- the page ---------------------------------------------------------- */
 
 static const char css[] =
 "*{box-sizing:border-box}\n"

@@ -468,7 +468,7 @@ report_text(json_t *rep, FILE *f)
 	text_attention(f, rep);
 }
 
-/* ---- CSV ------------------------------------------------------------------ */
+/* ---- CSV --------------------------------------------------------------- */
 
 /* A CSV row being written: cells separated by commas, quoted by libcsv. */
 static void
