@@ -36,14 +36,57 @@ rep_int(json_t *o, const char *k)
 	return (long long)json_integer_value(json_object_get(o, k));
 }
 
+/*
+ * Decodes the UTF-8 character at s: returns its length in bytes (at
+ * least 1, so a bad byte is stepped over as one column) and sets *w to
+ * the columns it takes: 0 for a combining mark, 2 for the wide East Asian
+ * ranges and emoji, else 1.
+ */
+static size_t
+u8_char(const char *s, int *w)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned long c;
+	size_t n, i;
+
+	if (p[0] < 0x80) {
+		*w = 1;
+		return 1;
+	}
+	n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc0 ? 2 : 1;
+	c = n == 4 ? p[0] & 0x07 : n == 3 ? p[0] & 0x0f : p[0] & 0x1f;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80) {
+			*w = 1;
+			return i;
+		}
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if ((c >= 0x300 && c <= 0x36f) || (c >= 0x1ab0 && c <= 0x1aff) ||
+	    (c >= 0x20d0 && c <= 0x20ff) || (c >= 0xfe20 && c <= 0xfe2f) ||
+	    c == 0x200b || c == 0x200d)
+		*w = 0;
+	else if ((c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) ||
+	    (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
+	    (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
+	    (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x1f300 && c <= 0x1f64f) ||
+	    (c >= 0x1f900 && c <= 0x1f9ff) || (c >= 0x20000 && c <= 0x3fffd))
+		*w = 2;
+	else
+		*w = 1;
+	return n;
+}
+
 size_t
 rep_width(const char *s)
 {
 	size_t n = 0;
+	int w;
 
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
+	while (*s != '\0') {
+		s += u8_char(s, &w);
+		n += (size_t)w;
+	}
 	return n;
 }
 
@@ -51,17 +94,19 @@ rep_width(const char *s)
 static void
 cell(FILE *f, const char *s, size_t w, int right)
 {
-	size_t n = rep_width(s), bytes = 0, cols = 0;
+	size_t n = rep_width(s), bytes = 0, cols = 0, len;
+	int cw;
 
 	if (n > w) {
-		/* Cut to w - 1 columns and mark the cut. */
-		while (s[bytes] != '\0' && cols < w - 1) {
-			bytes++;
-			while (((unsigned char)s[bytes] & 0xc0) == 0x80)
-				bytes++;
-			cols++;
+		/* Cut to at most w - 1 columns and mark the cut. */
+		while (s[bytes] != '\0') {
+			len = u8_char(s + bytes, &cw);
+			if (cols + (size_t)cw > w - 1)
+				break;
+			bytes += len;
+			cols += (size_t)cw;
 		}
-		fprintf(f, "%.*s~", (int)bytes, s);
+		fprintf(f, "%.*s~%*s", (int)bytes, s, (int)(w - 1 - cols), "");
 		return;
 	}
 	if (right)

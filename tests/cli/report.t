@@ -355,6 +355,31 @@ is "$(jq -c '[.sites[] | .step_reached]' <<<"$OUT")" '[3,1,2]' "audit: the same 
 jq_is "$OUT" '[.sites[] | select(.name == "Cedar Ñandú Center") | .step_flags[].kind] | join(",")' \
 	two_current "audit: the same flags"
 
+# ---- wide characters --------------------------------------------------------------
+# A name in wide (East Asian) characters and one with a combining accent
+# take their display columns: every row of a table ends at one column.
+add_rec "$H" site "name=東京カフェ Center" county=Tokyo
+add_rec "$H" site "name=Café Zoe" county=Zed
+cafe_in "$H" report "${PERIOD[@]}"
+printf '%s\n' "$OUT" >"$T/wide.txt"
+WIDTHS="$($PY - "$T/wide.txt" <<'EOF2'
+import sys, unicodedata
+def width(s):
+    return sum(0 if unicodedata.combining(c) else
+               2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
+i = lines.index("Activity: cafés per month")
+rows = []
+for ln in lines[i + 2:]:
+    if ln == "":
+        break
+    rows.append(width(ln))
+print(" ".join(str(w) for w in sorted(set(rows))), len(rows))
+EOF2
+)"
+like "$WIDTHS" '^[0-9]+ 7$' "text: seven lines (head, five sites, total) of one display width with wide and combining characters ($WIDTHS)"
+like "$OUT" '東京カフェ Center' "text: the wide name in full"
+
 # ---- bad input ------------------------------------------------------------------
 bad() {	# bad WHAT ARGS...: exit 2, one line naming what
 	local what="$1"
