@@ -1337,6 +1337,11 @@ cmd_report(struct cli *c)
 		    "region", by);
 		goto out;
 	}
+	if ((per_site || paper != NULL) && strcmp(fmt, "html") != 0) {
+		cli_usage_error(c, "option %s: goes with --format html",
+		    per_site ? "--per-site" : "--paper");
+		goto out;
+	}
 	if (paper == NULL || strcasecmp(paper, "a4") == 0)
 		paper = "A4";
 	else if (strcasecmp(paper, "letter") == 0)

@@ -399,6 +399,8 @@ bad "Nowhere" --site Nowhere
 bad "--table" --format csv --table nope
 bad "--table NAME" --format csv
 bad "--days" --days 0
+bad "--per-site" --per-site
+bad "--paper" --format html --paper a3
 bad "unknown option" --colour
 
 done_testing
