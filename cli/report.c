@@ -51,11 +51,18 @@ struct idtab {
 static size_t
 id_hash(const uint8_t *id)
 {
-	uint64_t h;
+	uint64_t a, b, h;
 
-	/* Ids are random: their first bytes are a good hash already. */
-	memcpy(&h, id, sizeof(h));
-	return (size_t)(h ^ (h >> 29));
+	/*
+	 * Ids begin with a timestamp, so their first bytes are much alike:
+	 * mix both halves (the finalizer of splitmix64).
+	 */
+	memcpy(&a, id, sizeof(a));
+	memcpy(&b, id + 8, sizeof(b));
+	h = a ^ (b * 0x9e3779b97f4a7c15ULL);
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+	return (size_t)(h ^ (h >> 31));
 }
 
 /* Returns the slot of id: its own, or the empty one it would take. */
