@@ -678,6 +678,7 @@ activity_json(const struct rep *rp, struct rsite **v, size_t n,
     const char *by)
 {
 	json_t *o = json_object(), *rows = json_array(), *tm = json_array();
+	json_t *sr;
 	struct amonth *all = xcalloc((size_t)rp->nmonths, sizeof(*all));
 	struct amonth tot;
 	char b[16];
@@ -743,6 +744,12 @@ activity_json(const struct rep *rp, struct rsite **v, size_t n,
 		}
 		free(g);
 		free(names);
+		/* Each site's own row too, for its page. */
+		sr = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(sr, activity_row(rp,
+			    row_start(v[i]), &v[i], 1, NULL));
+		json_object_set_new(o, "site_rows", sr);
 	}
 	memset(&tot, 0, sizeof(tot));
 	for (mi = 0; mi < rp->nmonths; mi++) {

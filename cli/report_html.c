@@ -1014,7 +1014,9 @@ summary(FILE *f, json_t *rep)
 static json_t *
 one_row(json_t *rep, const char *key, const char *id)
 {
-	json_t *rows = json_object_get(json_object_get(rep, key), "rows");
+	json_t *rows = strcmp(key, "site_rows") == 0 ? json_object_get(
+	    json_object_get(rep, "activity"), "site_rows") :
+	    json_object_get(json_object_get(rep, key), "rows");
 	json_t *a = json_array();
 	size_t i;
 
@@ -1038,8 +1040,7 @@ site_page(FILE *f, json_t *rep, json_t *site, size_t n)
 	    f);
 	esc(f, rep_str(site, "name"));
 	fputs("</h2>\n", f);
-	if (strcmp(rep_str(json_object_get(rep, "activity"), "by"),
-	    "site") == 0) {
+	{
 		static const char *const k[] = { "cafes", "attendees",
 			"new_attendees", "children_cared_for" };
 		static const char *const cap[] = { "Cafés per month",
@@ -1047,7 +1048,11 @@ site_page(FILE *f, json_t *rep, json_t *site, size_t n)
 			"Children cared for per month" };
 		size_t j;
 
-		r = one_row(rep, "activity", id);
+		/* Grouped by county or region, the site's own row is in
+		 * site_rows. */
+		r = one_row(rep, json_object_get(json_object_get(rep,
+		    "activity"), "site_rows") != NULL ? "site_rows" :
+		    "activity", id);
 		for (j = 0; j < 4; j++) {
 			snprintf(tid, sizeof(tid), "p%zu-%s", n, k[j]);
 			table_months(f, tid, r, NULL, months, k[j], cap[j], 1);

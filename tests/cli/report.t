@@ -312,6 +312,8 @@ jq_is "$OUT" '.activity.total.total.cafes' 5 "--site: totals of the sites named"
 report "$H" "${PERIOD[@]}" --format json --by county
 is "$(jq -c '[.activity.rows[] | [.name, .sites, .total.cafes, .total.attendees]]' <<<"$OUT")" \
 	'[["Adams",["Alpha FRC","Cedar Ñandú Center"],3,28],["Brown",["Beta School"],2,29]]' "--by county"
+is "$(jq -c '.activity.site_rows' <<<"$OUT")" "$(jq -c '.activity.rows' "$T/hub.json")" \
+	"--by county: each site's own row is kept too (site_rows)"
 report "$H" "${PERIOD[@]}" --format json --by region
 is "$(jq -c '[.activity.rows[] | [.name, [.months[].cafes]]]' <<<"$OUT")" \
 	'[["North",[2,1,1,0,0,1]],["South",[0,0,0,0,0,0]]]' "--by region"
