@@ -92,7 +92,7 @@ int report_csv(json_t *rep, const char *table, FILE *f);
  */
 void report_html(json_t *rep, int per_site, const char *paper, FILE *f);
 
-/* Helpers the output files share (report_out.c). */
+/* What the output files share (report_out.c). */
 const char *rep_str(json_t *o, const char *k);   /* "" when absent */
 long long rep_int(json_t *o, const char *k);
 /* Returns the number of display columns of a UTF-8 string. */

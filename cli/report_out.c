@@ -20,7 +20,7 @@ const char *const report_tables[] = { "activity", "factors", "fidelity",
 	"feedback", "trainings", "steps", "quiet", "members", "actions",
 	"not_visible", NULL };
 
-/* ---- helpers ----------------------------------------------------------- */
+/* ---- shared ------------------------------------------------------------ */
 
 const char *
 rep_str(json_t *o, const char *k)
