@@ -43,8 +43,8 @@ const struct cmd_entry cmd_table[] = {
 	    "--months 12] [--site ID|NAME ...] [--by county|region] "
 	    "[--days 45] [--format text|csv|json|html] [--table NAME] "
 	    "[--per-site] [--paper a4|letter] [-o FILE|DIR]",
-	    "activity, factors, fidelity, feedback, trainings, steps and "
-	    "what needs attention, per site and statewide", 1, cmd_report },
+	    "per site and statewide: activity, factors, fidelity, feedback, "
+	    "steps", 1, cmd_report },
 	{ "log", "log [--origin HEX] [--json]", "the signed commits", 1,
 	    cmd_log },
 	{ "verify", "verify", "re-check every commit's signature and chain",
