@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "report.h"
 
 const struct cmd_entry cmd_table[] = {
 	{ "init", "init --name NAME [--role site|hub|consultant] "
@@ -38,6 +39,12 @@ const struct cmd_entry cmd_table[] = {
 	{ "stats", "stats [--by site|month|format|factor] [--json]",
 	    "cafés, attendance, new attendees, children cared for", 1,
 	    cmd_stats },
+	{ "report", "report [--since D] [--until D | --quarter 2026Q4 | "
+	    "--months 12] [--site ID|NAME ...] [--by county|region] "
+	    "[--days 45] [--format text|csv|json|html] [--table NAME] "
+	    "[--per-site] [--paper a4|letter] [-o FILE|DIR]",
+	    "per site and statewide: activity, factors, fidelity, feedback, "
+	    "steps", 1, cmd_report },
 	{ "log", "log [--origin HEX] [--json]", "the signed commits", 1,
 	    cmd_log },
 	{ "verify", "verify", "re-check every commit's signature and chain",

@@ -10,7 +10,8 @@
  * by --site), its last change, its cafés per month over the last twelve
  * months, attendance, the protective factors it covered, the cafés that
  * miss fidelity elements, its open actions and the implementation step it
- * has reached.  The text and the --json output carry the same facts.
+ * has reached, by the rule cafe report uses too (report_steps.c).  The
+ * text and the --json output carry the same facts.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "report.h"
 
 /* Clock warnings: a commit's clock this far before or after its storing. */
 #define BACKDATED_MS (30ULL * 86400 * 1000)
@@ -156,7 +158,7 @@ struct site_acc {
 	unsigned factors;           /* bits of the factor tokens covered */
 	json_t *gaps;               /* cafés missing fidelity elements */
 	json_t *actions;            /* open actions */
-	unsigned step;              /* highest step done */
+	struct steps steps;         /* its milestones (report_steps.c) */
 };
 
 struct sites {
@@ -396,15 +398,8 @@ rec_one(const struct store_rec *r, void *arg)
 			    due < ss->today));
 		free(status);
 		free(title);
-	} else if (strcmp(type, "milestone") == 0) {
-		char *status = str_of(r, "status");
-		uint64_t step = count_of(r, "step");
-
-		if (status != NULL && strcmp(status, "done") == 0 &&
-		    step > a->step && step <= 6)
-			a->step = (unsigned)step;
-		free(status);
-	}
+	} else if (strcmp(type, "milestone") == 0)
+		steps_fold(&a->steps, r);
 	return 0;
 }
 
@@ -483,7 +478,20 @@ site_json(struct sites *ss, struct site_acc *a)
 		json_object_set_new(o, "overdue_actions",
 		    json_integer(overdue));
 	}
-	json_object_set_new(o, "step_reached", json_integer(a->step));
+	{
+		json_t *flags = json_array(), *st = json_array();
+		unsigned k;
+
+		json_object_set_new(o, "step_reached",
+		    json_integer(steps_judge(&a->steps, flags)));
+		for (k = 0; k < STEPS_N; k++)
+			json_array_append_new(st, json_pack("{s:I, s:s, s:s}",
+			    "step", (json_int_t)(k + 1), "name", steps_names[k],
+			    "status", steps_status_name(a->steps.cur[k].set ?
+			    a->steps.cur[k].status : STEP_NONE)));
+		json_object_set_new(o, "steps", st);
+		json_object_set_new(o, "step_flags", flags);
+	}
 	return o;
 }
 
@@ -686,7 +694,13 @@ print_site(json_t *o)
 	if (iget(o, "step_reached") == 0)
 		printf("  step reached    none done\n");
 	else
-		printf("  step reached    %lld of 6\n", iget(o, "step_reached"));
+		printf("  step reached    %lld of 6 (%s)\n",
+		    iget(o, "step_reached"), steps_names[iget(o,
+		    "step_reached") - 1]);
+	for (i = 0; i < json_array_size(json_object_get(o, "step_flags"));
+	    i++)
+		printf("  step flagged    %s\n", sget(json_array_get(
+		    json_object_get(o, "step_flags"), i), "text"));
 }
 
 /* ---- the command ------------------------------------------------------ */

@@ -226,5 +226,11 @@ done
 say "consultant: audit from the replica (every chain, signature and record re-checked)"
 consultant audit
 
+say "state lead: the statewide report for the last twelve months (HTML, to open or print)"
+hub report --months 12 --format html -o "$DEMO/report.html"
+hub report --months 12 --format csv -o "$DEMO/report-csv" >/dev/null
+hub report --months 12 | sed -n '/^Implementation steps/,$p'
+echo "statewide report: $DEMO/report.html (its tables as CSV: $DEMO/report-csv/)"
+
 echo
 echo "data directories and daemon logs are in $DEMO"

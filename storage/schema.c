@@ -119,7 +119,11 @@ static const struct sch_field training_fields[] = {
 
 static const struct sch_field milestone_fields[] = {
 	REF("site", 1, "site", "the site"),
-	UINT("step", 1, 1, 6, "implementation step (1-6)"),
+	UINT("step", 1, 1, 6, "implementation step: 1 create the leadership "
+	    "challenge, 2 first contact with the café network, 3 "
+	    "teleconference with a café consultant, 4 build the starting "
+	    "team, 5 orientation with café consultants, 6 mentoring hosts to "
+	    "design, evaluate and sustain; the latest record of a step wins"),
 	ENUM("status", 1, milestone_status, "where the step stands"),
 	DATE("date", 0, "when it was reached"),
 	TEXT("notes", 0, 2000, "notes"),

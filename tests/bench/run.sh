@@ -21,10 +21,14 @@
 #       for the date indexes)
 #   e   median wall time of `cafe list cafe --site S --since D` over the
 #       cafés of (c), output to /dev/null
+#   r   median wall time of `cafe report` over a year of 100,000 cafés of
+#       50 sites (with 25,000 feedback forms, trainings and milestones),
+#       in each format: text, json, csv (a folder) and html
 #
 # Sizes can be lowered for a quick try (the goals are stated for the
 # defaults): BENCH_AUTHOR_N (2000), BENCH_ROWS (100000), BENCH_COMMITS
-# (100000), BENCH_LIST_RUNS (20), BENCH_VERIFY_SECS (3).
+# (100000), BENCH_LIST_RUNS (20), BENCH_VERIFY_SECS (3), BENCH_REPORT_ROWS
+# (100000), BENCH_REPORT_RUNS (5).
 #
 # Exits 0 when every benchmark ran (whether or not it met its goal), 1 when
 # one could not run or a command failed, 2 on a usage error.
@@ -50,6 +54,9 @@ ROWS=${BENCH_ROWS:-100000}
 COMMITS=${BENCH_COMMITS:-100000}
 LIST_RUNS=${BENCH_LIST_RUNS:-20}
 VERIFY_SECS=${BENCH_VERIFY_SECS:-3}
+REPORT_ROWS=${BENCH_REPORT_ROWS:-100000}
+REPORT_RUNS=${BENCH_REPORT_RUNS:-5}
+REPORT_SITES=50
 NSITES=20
 LIST_SINCE=2024-11-01
 
@@ -236,6 +243,88 @@ LIST_ROWS=$(wc -l <"$T/list.out" | tr -d ' ')
     die "bench_list failed"
 rm -rf "$T/csv"
 
+# ---- r: cafe report ---------------------------------------------------------------
+
+# The store is made as (c) makes its own: sites with `cafe add`, then the
+# cafés (dates over 2025) by one CSV import; then a feedback form for
+# every fourth café, a training a month per site and three milestones per
+# site, each by a CSV import.
+say "(r) cafe report over $REPORT_ROWS cafés of $REPORT_SITES sites, a year"
+cafe "$T/rep" init --name bench-report --role hub >/dev/null ||
+    die "cafe init failed"
+i=1
+: >"$T/rsites"
+while [ "$i" -le "$REPORT_SITES" ]; do
+	cafe "$T/rep" add site name="Report Site $i" county="County $((i % 7))" \
+	    region="Region $((i % 3))" >>"$T/rsites" || die "cafe add site failed"
+	i=$((i + 1))
+done
+awk -v n="$REPORT_ROWS" '
+BEGIN {
+	split("31 28 31 30 31 30 31 31 30 31 30 31", md, " ")
+	nd = 0
+	for (m = 1; m <= 12; m++)
+		for (d = 1; d <= md[m]; d++)
+			dates[nd++] = sprintf("2025-%02d-%02d", m, d)
+	split("parent dads community virtual", fmt, " ")
+	fac[0] = "resilience"
+	fac[1] = "\"resilience,social_connections\""
+	fac[2] = "concrete_support"
+	fac[3] = "\"child_development,social_emotional\""
+	fac[4] = "\"social_connections,concrete_support,social_emotional\""
+	el[0] = "\"welcome,theme,agreements,pair_talk,table_talk,commitment_cards,harvest,closing\""
+	el[1] = "\"welcome,theme,agreements,pair_talk,table_talk,harvest\""
+	el[2] = ""
+	ns = 0
+}
+{ site[ns++] = $1 }
+END {
+	print "site,date,format,factors,attendees,new_attendees," \
+	    "children_cared_for,max_table_size,elements"
+	x = 7
+	for (i = 0; i < n; i++) {
+		x = (x * 16807) % 2147483647
+		a = 4 + x % 30
+		printf "%s,%s,%s,%s,%d,%d,%d,%d,%s\n", site[i % ns], dates[x % nd],
+		    fmt[1 + i % 4], fac[i % 5], a, x % (a + 1) % 7, x % 11,
+		    3 + x % 4, el[i % 3]
+	}
+}' "$T/rsites" >"$T/rcafes.csv"
+cafe "$T/rep" import cafe "$T/rcafes.csv" >/dev/null 2>&1 ||
+    die "(r) import of the cafés failed"
+cafe "$T/rep" export cafe --format csv | awk -F, 'NR > 1 && NR % 4 == 0 {
+	printf "%s,%d,%d,%d,%d,%d.%02d\n", $1, 12, 11, 10, 9, 4 + NR % 3, NR % 100
+} BEGIN { print "cafe,responses,felt_safe,learned,will_return,pfs_resilience" }' \
+    >"$T/rfeedback.csv"
+cafe "$T/rep" import feedback "$T/rfeedback.csv" >/dev/null 2>&1 ||
+    die "(r) import of the feedback failed"
+awk 'BEGIN { print "site,date,kind,participants" }
+{ for (m = 1; m <= 12; m++) printf "%s,2025-%02d-15,host_training,%d\n", $1, m, 3 + m }' \
+    "$T/rsites" >"$T/rtrainings.csv"
+cafe "$T/rep" import training "$T/rtrainings.csv" >/dev/null 2>&1 ||
+    die "(r) import of the trainings failed"
+awk 'BEGIN { print "site,step,status" }
+{ print $1 ",1,done"; print $1 ",2,done"; print $1 ",3,in_progress" }' \
+    "$T/rsites" >"$T/rmilestones.csv"
+cafe "$T/rep" import milestone "$T/rmilestones.csv" >/dev/null 2>&1 ||
+    die "(r) import of the milestones failed"
+rm -f "$T/rcafes.csv" "$T/rfeedback.csv" "$T/rtrainings.csv" "$T/rmilestones.csv"
+cafe "$T/rep" report --since 2025-01-01 --until 2025-12-31 --format json \
+    >"$T/rep.json" || die "cafe report failed"
+REPORT_CAFES=$(jq .activity.total.total.cafes "$T/rep.json")
+for f in text json csv html; do
+	if [ "$f" = csv ]; then
+		out="-o $T/rep.csv"
+	else
+		out=
+	fi
+	# shellcheck disable=SC2086
+	"$BENCH_BIN/bench_time" -n "$REPORT_RUNS" -w 1 -- "$CAFE" --data \
+	    "$T/rep" report --since 2025-01-01 --until 2025-12-31 \
+	    --format "$f" $out >"$T/report.$f.time" || die "cafe report --format $f failed"
+done
+rm -rf "$T/rep" "$T/rep.csv"
+
 # ---- d: bundle import --------------------------------------------------------------
 
 # bundle_bench TAG ORDER: makes a node whose log is COMMITS single-op
@@ -360,6 +449,11 @@ row d2 "bundle import, $COMMITS commits, dates at random" \
     "$(verdict "$D2_RATIO >= 70") ($(fmt 0 "$D2_RATIO")% of a)"
 row e "list --site --since ($LIST_ROWS rows), median" \
     "$(fmt 1 "$LIST_MS") ms" "< 20 ms" "$(verdict "$LIST_MS < 20")"
+for f in text json csv html; do
+	ms=$(get median_ms "$T/report.$f.time")
+	row r "report, $REPORT_ROWS cafes of $REPORT_SITES sites, $f" \
+	    "$(fmt 0 "$ms") ms" "< 1000 ms" "$(verdict "$ms < 1000")"
+done
 echo
 echo "details:"
 echo "  a  verify runs in this benchmark: $(fmt 0 "$VERIFY_LO") to" \
@@ -401,3 +495,9 @@ echo "     in one process: store_open $(get list_open_ms "$T/list.res") ms," \
     "first query $(get list_cold_ms "$T/list.res") ms" \
     "($(get list_cold_faults "$T/list.res") page faults), repeated query" \
     "$(get list_warm_ms "$T/list.res") ms"
+echo "  r  cafe report: a year of $REPORT_CAFES cafés in the period (the" \
+    "statewide total), median of $REPORT_RUNS runs; CPU text $(fmt 0 \
+    "$(get cpu_ms "$T/report.text.time")") ms, json $(fmt 0 \
+    "$(get cpu_ms "$T/report.json.time")") ms, csv $(fmt 0 \
+    "$(get cpu_ms "$T/report.csv.time")") ms, html $(fmt 0 \
+    "$(get cpu_ms "$T/report.html.time")") ms"
