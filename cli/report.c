@@ -1064,7 +1064,10 @@ member_one(const struct store_member *m, void *arg)
 	long days;
 	json_t *r;
 
-	if (m->revoked || memcmp(m->key, in->node, PROTO_KEY_LEN) == 0)
+	/* Nor the hub's own logs for its sites (hub keys that speak for a
+	 * site): they are this hub's, not members that sync. */
+	if (m->revoked || memcmp(m->key, in->node, PROTO_KEY_LEN) == 0 ||
+	    (m->role == STORE_ROLE_HUB && m->has_site))
 		return 0;
 	if (rp->self_known && !store_scope_allows(&rp->self, in->network,
 	    m->key, m))

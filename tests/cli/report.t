@@ -115,7 +115,12 @@ for n in a b k; do
 	cafe_in "$H" bundle import "$T/$n.bundle"
 	is "$RC" 0 "hub imports the $n log" || diag "$ERR"
 done
-ok admin_log_copy "$H" "$A" -- "Alpha's laptop gets the hub's milestones"
+# Alpha's laptop gets what it reads of the hub: the admin log and the
+# hub's log for Alpha (the milestones), as a bundle sealed to its key.
+AKEY="$("$CAFE" --data "$A" id)"
+cafe_in "$H" bundle export "$T/to-a.bundle" --to "$AKEY"
+cafe_in "$A" bundle import "$T/to-a.bundle"
+is "$RC" 0 "Alpha's laptop gets the hub's milestones" || diag "$ERR"
 
 report() {	# report DIR ARGS...: cafe report under the pinned today
 	local d="$1"
@@ -334,7 +339,7 @@ jq_is "$JA" '[.activity.rows[].name] | join("|")' "Alpha FRC" "no rows (no zeros
 for t in activity factors fidelity feedback trainings steps; do
 	f=".$t.rows[] | select(.name == \"Alpha FRC\") | del(.steps[]?.records)"
 	is "$(jq -c "$f" <<<"$JA")" "$(jq -c "$f" <<<"$J")" \
-		"site and hub agree on Alpha: $t"
+		"site and hub agree on Alpha: $t" || diag "site: $(jq -c "$f" <<<"$JA")" "hub: $(jq -c "$f" <<<"$J")"
 done
 is "$(jq -c '.attention.actions' <<<"$JA")" "$(jq -c '.attention.actions' <<<"$J")" \
 	"site and hub agree on Alpha's actions"
