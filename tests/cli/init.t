@@ -142,4 +142,32 @@ chmod 0600 "$A/node.key"
 cafe_in "$A" id
 is "$OUT" "$AID" "after chmod 0600 the node opens again"
 
+# ---- a store of another format -------------------------------------------------
+# Format 1 (record ids without an owner tag) cannot be given owners after
+# the fact: such a store is refused, saying what to do; a newer one too.
+if command -v mdb_dump >/dev/null 2>&1 && command -v mdb_load >/dev/null 2>&1; then
+	for v in 1 3; do
+		O="$T/format$v"
+		cp -a "$A" "$O"
+		mdb_dump -s meta "$O" | awk -v v="$v" '
+			prev == " 736368656d61" { printf " %08x\n", v; prev = ""; next }
+			{ print; prev = $0 }' >"$T/meta$v.dump"
+		mdb_load -s meta -f "$T/meta$v.dump" "$O" 2>/dev/null
+		cafe_in "$O" status
+		is "$RC" 2 "a store of format $v is refused (exit 2)"
+		is "$(nlines "$ERR")" 1 "format $v: one line on stderr"
+		if [ "$v" = 1 ]; then
+			like "$ERR" "format 1, older than this cafesync's 2.*cafe init --restore" \
+				"format 1: says it is older and how to make the node anew"
+		else
+			like "$ERR" "format 3, newer than this cafesync reads \\(2\\): upgrade cafesync" \
+				"format 3: says to upgrade"
+		fi
+	done
+	cafe_in "$A" id
+	is "$OUT" "$AID" "the original store still opens"
+else
+	skip "lmdb-utils not installed: other formats not tested"
+fi
+
 done_testing
