@@ -355,9 +355,12 @@ restore_done(struct job *j)
 }
 
 /*
- * A restored node may write again once a peer has said how far its own
- * log goes and that much is back.  A hub always knows (it holds every
- * log); another peer counts only when it holds some of ours.
+ * A restored node may write again once an authority has said how far its
+ * own log goes and that much is back: the admin, or a hub by the admin
+ * log, which holds every log it was sent.  Any other peer (a replica, a
+ * consultant's laptop) may hold a stale part of the log, and a node that
+ * resumed writing after it would fork its own log; it can only raise how
+ * far the node waits.  `cafe init --restore --force` skips the wait.
  */
 static void
 restore_check(struct conn *c)
@@ -369,11 +372,10 @@ restore_check(struct conn *c)
 		return;
 	if (c != NULL && c->got_heads) {
 		theirs = vv_get(&c->theirs, D.info.node);
-		/* The admin, or a hub by the admin log, holds every log. */
-		if (theirs > 0 || c->reader.role == STORE_ROLE_ADMIN ||
+		if (theirs > D.restore_target)
+			D.restore_target = theirs;
+		if (c->reader.role == STORE_ROLE_ADMIN ||
 		    c->reader.role == STORE_ROLE_HUB) {
-			if (theirs > D.restore_target)
-				D.restore_target = theirs;
 			if (D.restore_ready == 0)
 				log_info("restore: peer %s holds this node's "
 				    "log up to seq %llu", c->peer ?
@@ -797,7 +799,10 @@ fork_check(struct conn *c, const struct wire_msg *m)
 	for (i = 0; i < m->nheads; i++) {
 		const struct wire_head *h = &m->heads[i];
 
-		if (h->seq == 0 || h->seq > vv_get(&D.ours, h->origin))
+		/* Only what the peer may read: a WANT, or its absence, would
+		 * tell it how far a log it may not read goes. */
+		if (h->seq == 0 || h->seq > vv_get(&D.ours, h->origin) ||
+		    !trust_allows(c, h->origin))
 			continue;
 		memcpy(fj->check[fj->n].origin, h->origin, PROTO_KEY_LEN);
 		fj->check[fj->n].seq = h->seq;

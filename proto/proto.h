@@ -224,6 +224,14 @@ void proto_hash(uint8_t out[PROTO_HASH_LEN], const uint8_t *e, size_t len,
  * are refused, so no commit can push every node's clock to its end.
  */
 #define PROTO_HLC_MAX_MS 7258118400000ULL
+/*
+ * How far past this node's wall clock a received clock may be and still
+ * move the node's own clock: one day.  A commit from further ahead is
+ * accepted (its author's clock is its author's), but the node's next
+ * commits do not follow it, so one far-future commit cannot use up every
+ * other node's clock (nor stop the admin from writing a revocation).
+ */
+#define PROTO_HLC_FUTURE_MS 86400000ULL
 uint64_t hlc_tick(uint64_t last, uint64_t wall_ms);
 uint64_t hlc_merge(uint64_t last, uint64_t remote);
 

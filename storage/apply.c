@@ -1230,7 +1230,9 @@ accept_commit(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 	for (i = 0; i < c->nops; i++)
 		if ((rc = apply_op(s, txn, ax, c, i)) != 0)
 			return rc;
-	*hlc = hlc_merge(*hlc, c->hlc);
+	/* A clock from far ahead of ours does not pull ours along. */
+	if (HLC_MS(c->hlc) <= store_now_ms() + PROTO_HLC_FUTURE_MS)
+		*hlc = hlc_merge(*hlc, c->hlc);
 	if (memcmp(c->origin, s->info.network, PROTO_KEY_LEN) == 0) {
 		ax->admin_moved = 1;
 		note_members(ax, c);

@@ -422,9 +422,16 @@ utf8_clean(const unsigned char *p, size_t n)
 				return 0;
 			cp = cp << 6 | (p[i + k] & 0x3f);
 		}
-		/* No overlong forms, surrogates or code points past U+10FFFF. */
+		/* No overlong forms, surrogates or code points past U+10FFFF;
+		 * no C1 control (a terminal obeys some, U+009B is CSI), and
+		 * no bidirectional embedding, override or isolate (U+202A-E,
+		 * U+2066-9), which make a listing show other text than it
+		 * holds. */
 		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
+		    (cp >= 0x80 && cp <= 0x9f) ||
+		    (cp >= 0x202a && cp <= 0x202e) ||
+		    (cp >= 0x2066 && cp <= 0x2069))
 			return 0;
 		i += len;
 	}
@@ -483,8 +490,9 @@ sch_parse(const struct sch_field *f, const char *text, msgpack_packer *pk,
 			return CS_EUSAGE;
 		}
 		if (text_clean(text) != 0) {
-			*cause = xasprintf("field %s: is not UTF-8 text or "
-			    "holds a control character", f->name);
+			*cause = xasprintf("field %s: is not UTF-8 text, or "
+			    "holds a control character or a bidirectional "
+			    "override", f->name);
 			return CS_EUSAGE;
 		}
 		proto_pack_cstr(pk, text);

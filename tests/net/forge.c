@@ -23,6 +23,8 @@
  *           id) or "tag:KEY" (a new id owned by KEY).  "edit" before the
  *           fields gives the op an (empty) base: an edit, not a create.
  *
+ * FORGE_HLC, when set, is the commit's clock.
+ *
  * Prints the commit's "origin seq" on stdout.
  */
 #include <errno.h>
@@ -221,9 +223,11 @@ main(int argc, char **argv)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	proto_enc_init(&w);
-	/* A second ahead, so the clock moves forward from the head. */
+	/* A second ahead, so the clock moves forward from the head, unless
+	 * FORGE_HLC gives the clock (a number, any base strtoull reads). */
 	proto_commit_begin(&w, ha.node, ha.seq + 1, ha.seq > 0 ? ha.hash :
-	    NULL, (ms + 1000) << 16, 1);
+	    NULL, getenv("FORGE_HLC") != NULL ? strtoull(getenv("FORGE_HLC"),
+	    NULL, 0) : (ms + 1000) << 16, 1);
 	if (strcmp(kind, "put") == 0)
 		pack_put(&w, argc, argv, ha.node, ms);
 	else if (strcmp(kind, "member") == 0) {
