@@ -3,10 +3,12 @@
  * verify, bundle export and import.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -368,9 +370,18 @@ bundle_export(struct cli *c)
 	if (strcmp(path, "-") == 0)
 		f = stdout;
 	else {
+		int fd;
+
 		tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-		if ((f = fopen(tmp, "wbx")) == NULL) {
+		/* Mode 0600 whatever the umask: a plain bundle holds every
+		 * record in clear; and no symlink planted at the name. */
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+		if (fd < 0 || fchmod(fd, 0600) != 0 ||
+		    (f = fdopen(fd, "wb")) == NULL) {
 			cli_usage_error(c, "%s: %s", tmp, strerror(errno));
+			if (fd >= 0)
+				close(fd);
 			goto out;
 		}
 	}

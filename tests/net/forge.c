@@ -18,7 +18,8 @@
  *           factors resilience.
  *   put     one put of TYPE at ID, with the fields given as name=value
  *           (typed as cafe add types them; references as 32 hex; the value
- *           "nil" clears the field, even a required one).  ID is 32 hex,
+ *           "nil" clears the field, even a required one; "raw:TEXT" is
+ *           TEXT as a str, unchecked).  ID is 32 hex,
  *           "new" (an id this node owns), "member:KEY" (KEY's member record
  *           id) or "tag:KEY" (a new id owned by KEY).  "edit" before the
  *           fields gives the op an (empty) base: an edit, not a create.
@@ -161,6 +162,8 @@ pack_put(struct proto_enc *w, int argc, char **argv, const uint8_t *node,
 		msgpack_pack_str_body(&w->pk, fields[i], n);
 		if (strcmp(v, "nil") == 0)
 			msgpack_pack_nil(&w->pk);
+		else if (strncmp(v, "raw:", 4) == 0)
+			proto_pack_cstr(&w->pk, v + 4);	/* text, unchecked */
 		else if (sch_parse(f, v, &w->pk, resolve_hex, NULL, &cause,
 		    &warn) != 0)
 			die(fields[i], cause);
