@@ -20,7 +20,7 @@
 #                                   NAME's network), e.g. so that
 #                                   nodes enrolled one after the other all
 #                                   hold every member record; no test
-#   node_port NAME                  NAME's listen port (fixed per script)
+#   node_port NAME                  NAME's listen port (in the script's block)
 #   daemon_start NAME [ARGS...]     cafed --data $T/NAME, log in $T/NAME.log,
 #                                   listening on its port; waits for the
 #                                   control socket
@@ -69,17 +69,47 @@ TOOLS="${TOOLS:-$(cd "$(dirname "$CAFED")" && pwd)/tests}"
 declare -A KEY PID PORT
 NETWORK=""
 ADMIN=""
-# Ports: a block of 40 per script, by the script's place among
-# tests/net/*.t, so scripts running side by side under prove -j never
-# share one.  They stay below 32768, where Linux picks no ephemeral ports,
-# so an outgoing connection never holds a port a daemon is about to
-# listen on.
-_port_index=0
-for _t in "$(dirname "${BASH_SOURCE[0]}")"/*.t; do
-	[ "$(basename "$_t")" = "$(basename "$0")" ] && break
-	_port_index=$((_port_index + 1))
-done
-_port_base=$(( 20000 + _port_index * 40 ))
+# Ports: a block of 40 per script, claimed at random among the blocks
+# between 20000 and 32759 (below 32768, where Linux picks no ephemeral
+# ports, so an outgoing connection never holds a port a daemon is about
+# to listen on).  A block is claimed by making a directory in /tmp (one
+# mkdir wins), then checked free port by port, so scripts running side by
+# side, in one checkout or in two, never share one.  A claim older than a
+# day is stale (its script was killed) and taken back.
+_port_claim() {
+	local tries=0 blk dir
+	find /tmp -maxdepth 1 -name 'cafesync-ports.*' -mmin +1440 \
+		-exec rmdir {} + 2>/dev/null
+	while [ "$tries" -lt 400 ]; do
+		blk=$(( RANDOM % 319 ))
+		dir="/tmp/cafesync-ports.$blk"
+		if mkdir "$dir" 2>/dev/null; then
+			if python3 - "$(( 20000 + blk * 40 ))" 40 <<'PYEOF'
+import socket, sys
+base, n = int(sys.argv[1]), int(sys.argv[2])
+for p in range(base, base + n):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        sys.exit(1)
+    finally:
+        s.close()
+PYEOF
+			then
+				_port_dir="$dir"
+				_port_base=$(( 20000 + blk * 40 ))
+				return 0
+			fi
+			rmdir "$dir"
+		fi
+		tries=$((tries + 1))
+	done
+	echo "Bail out! no free block of 40 ports between 20000 and 32760"
+	exit 255
+}
+_port_dir=
+_port_claim
 _port_next=0
 
 _net_cleanup() {
@@ -89,6 +119,7 @@ _net_cleanup() {
 	done
 	{ wait; } 2>/dev/null
 	rm -rf "$T"
+	[ -n "$_port_dir" ] && rmdir "$_port_dir" 2>/dev/null
 }
 trap _net_cleanup EXIT
 
