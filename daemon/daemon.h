@@ -147,6 +147,8 @@ struct peer {
 	char error[200];
 	uv_timer_t *retry;           /* outbound: the reconnect timer */
 	unsigned attempts;           /* failed dials since the last open */
+	unsigned store_fails;        /* batches from it this node could not
+	                              * store (a full disk) since one it could */
 	uint64_t last_sync_ms;       /* when last caught up, or 0 */
 	uint64_t sent, received;     /* commits, over every connection */
 	uint64_t bytes_in, bytes_out; /* on the wire, over every connection */
@@ -251,6 +253,7 @@ struct daemon {
 	size_t nmembers;
 	int keys_loading, keys_again;
 	int restore_pending;         /* waiting for our own log back */
+	int store_full;              /* the last batch failed for want of space */
 	int restore_ready;           /* a peer told us how far it goes */
 	uint64_t restore_target;
 	int stopping;

@@ -199,7 +199,11 @@ peer_dial_soon(struct peer *p, int now)
 		dial(p);
 		return;
 	}
-	shift = p->attempts < 20 ? p->attempts : 20;
+	/* A full disk backs off as a failed dial does, though the dial
+	 * itself works. */
+	shift = p->attempts > p->store_fails ? p->attempts : p->store_fails;
+	if (shift > 20)
+		shift = 20;
 	delay = (uint64_t)D.cfg.backoff_min << shift;
 	if (delay > D.cfg.backoff_max)
 		delay = D.cfg.backoff_max;

@@ -970,17 +970,37 @@ apply_done(struct job *j)
 
 	c->applying = 0;
 	rx_pop(c);
-	if (!j->ran || D.stopping) {
+	/*
+	 * A batch behind one that failed (the connection is closing) says
+	 * nothing worth a line: its commits follow the failed batch's.  What
+	 * it may still have stored, the heads read again tell.
+	 */
+	if (!j->ran || D.stopping || c->closing) {
+		if (j->ran && !D.stopping && b->rc == 0)
+			sync_heads_refresh();
 		rx_free(b);
 		apply_next(c);
 		conn_unref(c);
 		return;
 	}
 	if (b->rc != 0) {
-		log_warnx("peer %s: batch %llu not stored: %s", name,
-		    (unsigned long long)b->m.n, b->cause ? b->cause :
-		    cs_strerror(b->rc));
-		conn_close(c, "a batch could not be stored");
+		/* A full disk: one line when it fills, then quiet; the peer
+		 * is dialed again on the failed-dial schedule, and the next
+		 * batch stored says the space is back. */
+		if (b->rc != CS_ENOSPC || !D.store_full)
+			log_warnx("peer %s: batch %llu not stored: %s", name,
+			    (unsigned long long)b->m.n, b->cause ? b->cause :
+			    cs_strerror(b->rc));
+		else
+			log_debug("peer %s: batch %llu not stored: %s", name,
+			    (unsigned long long)b->m.n, b->cause ? b->cause :
+			    cs_strerror(b->rc));
+		if (b->rc == CS_ENOSPC)
+			D.store_full = 1;
+		if (c->peer != NULL)
+			c->peer->store_fails++;
+		conn_close(c, b->rc == CS_ENOSPC ? "this node's disk is full" :
+		    "a batch could not be stored");
 		rx_free(b);
 		apply_next(c);
 		conn_unref(c);
@@ -988,6 +1008,13 @@ apply_done(struct job *j)
 	}
 	if (b->txnid > D.txnid)
 		D.txnid = b->txnid;
+	if (D.store_full) {
+		D.store_full = 0;
+		log_info("peer %s: batch %llu stored: the disk has room again",
+		    name, (unsigned long long)b->m.n);
+	}
+	if (c->peer != NULL)
+		c->peer->store_fails = 0;
 	drained = c->failed.drained;
 	c->failed.drained = 0;
 	for (i = 0; i < b->n; i++) {

@@ -67,6 +67,7 @@ enum cs_error {
 	CS_EPERM = -17,    /* not allowed (key file mode, membership) */
 	CS_ETRUNC = -18,   /* input ends in the middle of an item */
 	CS_EPENDING = -19, /* held, waiting for the admin log to allow it */
+	CS_ENOSPC = -20,   /* the store's disk is full */
 };
 
 /* Returns a static, human-readable name for an error code. */

@@ -31,6 +31,7 @@ static const char *const cs_errors[] = {
 	"not allowed",
 	"truncated",
 	"waiting for the admin log",
+	"no space left on device",
 };
 
 /* Returns a static name for err. */

@@ -1928,8 +1928,12 @@ store_apply_ex(struct store *s, struct store_item *items, size_t n,
 	struct apply_arg aa = { items, n, 1, failed, failed ? failed->n : 0,
 	    0 };
 
+	size_t i, bytes = 0;
 	int rc;
 
+	for (i = 0; i < n; i++)
+		bytes += items[i].elen;
+	s->write_hint = bytes;
 	verify_ahead(s, items, n);
 	rc = store_write(s, apply_fn, &aa, cause);
 	if (rc == 0 && failed != NULL)

@@ -929,6 +929,9 @@ stream_main(void *arg)
 	pthread_mutex_lock(&st->mu);
 	st->map_full = s->mdb_err == MDB_MAP_FULL;
 	st->rc = rc;
+	if (ch.cause == NULL && rc == CS_EDB &&
+	    store_space_low(s, s->mdb_err, &ch.cause))
+		rc = CS_ENOSPC;
 	st->cause = ch.cause != NULL ? ch.cause : rc == CS_EDB ?
 	    xasprintf("store: %s", mdb_strerror(s->mdb_err)) : NULL;
 	pthread_mutex_unlock(&st->mu);
@@ -1065,6 +1068,7 @@ store_batch_commit_post(struct store_batch *b, store_write_fn post, void *arg,
 	}
 	if (b->nops == 0)
 		return 0;
+	b->s->write_hint = b->ops.sb.size;
 	rc = store_write(b->s, commit_fn, &ca, cause);
 	if (rc != 0 && *cause == NULL)
 		*cause = ca.cause != NULL ? ca.cause :

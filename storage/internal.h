@@ -46,6 +46,8 @@ struct store {
 	struct store_info info;
 	uint8_t sk[PROTO_SK_LEN];
 	int mdb_err;          /* last LMDB error inside a write function */
+	size_t write_hint;    /* bytes the next write brings, for a full disk's
+	                       * message (0: unknown) */
 };
 
 /* Big-endian helpers for keys. */
@@ -94,6 +96,14 @@ typedef int (*store_write_fn)(struct store *s, MDB_txn *txn, void *arg);
  * start, so fn must be restartable.  Returns fn's result or CS_EDB.
  */
 int store_write(struct store *s, store_write_fn fn, void *arg, char **cause);
+
+/*
+ * Tells whether a write that failed with LMDB error rc failed for want of
+ * space on the store's disk (LMDB reports a short write as an I/O error);
+ * then fills *cause (when not NULL) with what is free and about what the
+ * write needs (s->write_hint).
+ */
+int store_space_low(struct store *s, int rc, char **cause);
 
 /* Records an LMDB error for store_write() and returns CS_EDB. */
 int store_mdb_fail(struct store *s, int rc);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +61,38 @@ store_read_begin(struct store *s, MDB_txn **txn)
 }
 
 /* Runs fn in a write transaction, growing the map as needed. */
+/* Below this much free space a failed write is taken for a full disk. */
+#define SPACE_LOW ((unsigned long long)16 << 20)
+
+/*
+ * Tells whether a write that failed with rc failed for want of space: LMDB
+ * reports a short write to a full disk as an I/O error.  Then fills *cause
+ * with what is free and about what the write needs.
+ */
+int
+store_space_low(struct store *s, int rc, char **cause)
+{
+	struct statvfs sv;
+	unsigned long long avail, need;
+
+	if ((rc != EIO && rc != ENOSPC && rc != EDQUOT) ||
+	    statvfs(s->dir, &sv) != 0)
+		return 0;
+	avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+	if (rc != ENOSPC && rc != EDQUOT && avail >= SPACE_LOW)
+		return 0;
+	/* The log, the records and their indexes: about three times the
+	 * commits' bytes, and LMDB's own pages; at least one MB. */
+	need = ((unsigned long long)s->write_hint * 3 + (1u << 20) - 1) >> 20;
+	if (need < 1)
+		need = 1;
+	if (cause != NULL)
+		*cause = xasprintf("no space left on device (%s): %.1f MB free, "
+		    "about %llu MB needed", s->dir, (double)avail / 1048576.0,
+		    need);
+	return 1;
+}
+
 int
 store_write(struct store *s, store_write_fn fn, void *arg, char **cause)
 {
@@ -98,6 +131,8 @@ grow:
 		if (rc != 0)
 			break;
 	}
+	if (store_space_low(s, rc, cause))
+		return CS_ENOSPC;
 	if (cause != NULL)
 		*cause = xasprintf("store: %s", mdb_strerror(rc));
 	return CS_EDB;
