@@ -39,8 +39,10 @@ daemon_start a || exit 1
 ok wait_idle a 10 -- "machine one syncs its café"
 daemon_start a2 || exit 1
 forks() { "$CAFE" --data "$T/$1" status --json | jq -r .forks; }
-ok wait_for 15 [ "$(forks hub)" = 1 ] -- "the hub keeps the fork as evidence"
-wait_for 15 test "$(forks rep)" = 1
+# (a function, so that wait_for asks again each time)
+forks_is() { [ "$(forks "$1")" = "$2" ]; }
+ok wait_for 15 forks_is hub 1 -- "the hub keeps the fork as evidence"
+wait_for 15 forks_is rep 1
 is "$(forks rep)" 1 "the replica gets the evidence from the hub"
 like "$(cat "$T/hub.log")" "holds other commits than ours at 1 heads: asking for them as fork evidence" \
 	"the hub's log says why it asked"
