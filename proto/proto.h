@@ -66,6 +66,7 @@ enum cs_error {
 	CS_EVERSION = -16, /* unsupported format version */
 	CS_EPERM = -17,    /* not allowed (key file mode, membership) */
 	CS_ETRUNC = -18,   /* input ends in the middle of an item */
+	CS_EDAMAGED = -19, /* the store file is damaged (truncated, bad pages) */
 };
 
 /* Returns a static, human-readable name for an error code. */

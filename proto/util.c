@@ -30,6 +30,7 @@ static const char *const cs_errors[] = {
 	"unsupported version",
 	"not allowed",
 	"truncated",
+	"store damaged",
 };
 
 /* Returns a static name for err. */

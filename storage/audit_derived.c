@@ -1,0 +1,572 @@
+/*
+ * audit_derived.c: what store_audit() checks beyond the signed log.
+ *
+ * The log (the commits database) is signed; every other table is either
+ * derived from it by the merge, or local state of this node.  Derived:
+ * the records, the bydate and bysite indexes, the history, the conflicts
+ * and the seen bases, the heads, the digest and the node's clock (meta
+ * "hlc").  Local, not derived, so not compared: the peers, the invites,
+ * the node's own entry in the members table (written once by cafe init;
+ * membership proper is the admin's member records), the fork evidence
+ * (commits never applied: cafe audit shows and checks each one), and the
+ * rest of meta (the node's key, network, name and role, which store_open()
+ * checks against the key file).
+ *
+ * Three checks live here.  The file check reads the two LMDB meta pages
+ * of data.mdb with pread() before the file is mapped, so a truncated file
+ * is refused with a message instead of killing the reader with SIGBUS.
+ * The structure walk reads every database to its end and stops at the
+ * first page LMDB calls damaged.  The derived comparison walks each
+ * derived table beside the one a replay of the log built, entry by entry,
+ * and names every entry missing, extra or different.  The received-time
+ * check looks at the time kept before each commit.
+ *
+ * A page damaged in a way LMDB does not detect can still make it fault;
+ * cafe audit, verify and status therefore run in a child process and
+ * report a signal as a damaged store (cli/guard.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit_derived.h"
+
+/* ---- the file, before it is mapped ------------------------------------ */
+
+/*
+ * The layout LMDB 0.9 (data version 1) gives its two meta pages on a
+ * 64-bit host: a 16-byte page header (pgno 8, pad 2, flags 2, lower and
+ * upper 2 + 2), then MDB_meta: magic 4, version 4, address 8, mapsize 8,
+ * two MDB_db of 48 bytes (the free list's md_pad holds the page size;
+ * md_root is the last 8 bytes of each), last_pg 8, txnid 8.  The values
+ * are in the host's byte order.
+ */
+#define LM_PAGEHDR 16
+#define LM_P_META 0x08
+#define LM_MAGIC 0xBEEFC0DEu
+#define LM_VERSION 1u
+#define LM_OFF_FLAGS 10
+#define LM_OFF_MAGIC (LM_PAGEHDR + 0)
+#define LM_OFF_VERSION (LM_PAGEHDR + 4)
+#define LM_OFF_MAPSIZE (LM_PAGEHDR + 16)
+#define LM_OFF_DB0 (LM_PAGEHDR + 24)
+#define LM_DB_SIZE 48
+#define LM_OFF_PSIZE LM_OFF_DB0
+#define LM_OFF_ROOT 40            /* within an MDB_db */
+#define LM_OFF_LASTPG (LM_OFF_DB0 + 2 * LM_DB_SIZE)
+#define LM_OFF_TXNID (LM_OFF_LASTPG + 8)
+#define LM_META_END (LM_OFF_TXNID + 8)
+#define LM_P_INVALID UINT64_MAX
+
+/* One meta page, as far as the file check needs it. */
+struct lm_meta {
+	uint32_t psize;
+	uint64_t mapsize, last_pg, txnid;
+	uint64_t root[2];
+};
+
+static uint16_t
+host16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint32_t
+host32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint64_t
+host64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/*
+ * Reads the meta page at off into m; returns NULL or why it is not one
+ * (a static string).
+ */
+static const char *
+meta_read(int fd, off_t off, struct lm_meta *m)
+{
+	uint8_t b[LM_META_END];
+	ssize_t n = pread(fd, b, sizeof(b), off);
+
+	if (n != (ssize_t)sizeof(b))
+		return "the file ends inside it";
+	if ((host16(b + LM_OFF_FLAGS) & LM_P_META) == 0 ||
+	    host32(b + LM_OFF_MAGIC) != LM_MAGIC)
+		return "it is not an LMDB meta page";
+	if (host32(b + LM_OFF_VERSION) != LM_VERSION)
+		return "it is of another LMDB data version";
+	m->psize = host32(b + LM_OFF_PSIZE);
+	m->mapsize = host64(b + LM_OFF_MAPSIZE);
+	m->root[0] = host64(b + LM_OFF_DB0 + LM_OFF_ROOT);
+	m->root[1] = host64(b + LM_OFF_DB0 + LM_DB_SIZE + LM_OFF_ROOT);
+	m->last_pg = host64(b + LM_OFF_LASTPG);
+	m->txnid = host64(b + LM_OFF_TXNID);
+	return NULL;
+}
+
+/* Checks data.mdb before it is mapped. */
+int
+audit_file_check(const char *dir, char **cause)
+{
+	char *path = xasprintf("%s/data.mdb", dir);
+	struct lm_meta m[2];
+	struct stat st;
+	const char *why;
+	uint64_t need, last;
+	int fd, i, rc = CS_EDAMAGED;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = errno == ENOENT ? CS_ENOTFOUND : CS_EIO;
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		free(path);
+		return rc;
+	}
+	if (fstat(fd, &st) != 0) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		rc = CS_EIO;
+		goto out;
+	}
+	if ((why = meta_read(fd, 0, &m[0])) != NULL) {
+		*cause = xasprintf("store damaged: %s (%lld bytes): its first "
+		    "meta page is unreadable: %s", path,
+		    (long long)st.st_size, why);
+		goto out;
+	}
+	if (m[0].psize < 256 || m[0].psize > 65536 ||
+	    (m[0].psize & (m[0].psize - 1)) != 0) {
+		*cause = xasprintf("store damaged: %s: its meta page gives a "
+		    "page size of %u bytes", path, (unsigned)m[0].psize);
+		goto out;
+	}
+	if ((why = meta_read(fd, (off_t)m[0].psize, &m[1])) != NULL) {
+		*cause = xasprintf("store damaged: %s (%lld bytes): its second "
+		    "meta page is unreadable: %s", path,
+		    (long long)st.st_size, why);
+		goto out;
+	}
+	/* LMDB reads the newer meta; the older one must hold as well,
+	 * since a reader may still be on it. */
+	last = 1;
+	for (i = 0; i < 2; i++) {
+		int j;
+
+		for (j = 0; j < 2; j++)
+			if (m[i].root[j] != LM_P_INVALID &&
+			    m[i].root[j] > m[i].last_pg) {
+				*cause = xasprintf("store damaged: %s: meta "
+				    "page %d names page %llu as a root, past "
+				    "its last page %llu", path, i,
+				    (unsigned long long)m[i].root[j],
+				    (unsigned long long)m[i].last_pg);
+				goto out;
+			}
+		if (m[i].last_pg > last)
+			last = m[i].last_pg;
+	}
+	if (last >= UINT64_MAX / m[0].psize) {
+		*cause = xasprintf("store damaged: %s: meta page says its last "
+		    "page is %llu", path, (unsigned long long)last);
+		goto out;
+	}
+	need = (last + 1) * m[0].psize;
+	if ((uint64_t)st.st_size < need) {
+		*cause = xasprintf("store damaged: %s is %lld bytes, but its "
+		    "meta pages use %llu pages of %u bytes (%llu bytes): the "
+		    "file is truncated", path, (long long)st.st_size,
+		    (unsigned long long)last + 1, (unsigned)m[0].psize,
+		    (unsigned long long)need);
+		goto out;
+	}
+	rc = 0;
+out:
+	close(fd);
+	free(path);
+	return rc;
+}
+
+/* ---- the walk of every database --------------------------------------- */
+
+/* Walks every database to its end. */
+int
+audit_structure(struct store *s, MDB_txn *txn, audit_report_fn fn,
+    void *ctx)
+{
+	uint8_t prev[512];
+	size_t plen;
+	char why[300];
+	MDB_cursor *cur;
+	MDB_val k, d;
+	MDB_stat ms;
+	uint64_t n;
+	int i, rc, have;
+
+	for (i = 0; i < DB_COUNT; i++) {
+		if ((rc = mdb_cursor_open(txn, s->dbi[i], &cur)) != 0) {
+			snprintf(why, sizeof(why), "store damaged: database "
+			    "%s cannot be read: %s", store_db_names[i],
+			    mdb_strerror(rc));
+			fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL, why);
+			return 1;
+		}
+		n = 0;
+		have = 0;
+		plen = 0;
+		for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+		    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+			size_t m = k.mv_size < plen ? k.mv_size : plen;
+			int c = have ? memcmp(prev, k.mv_data, m) : -1;
+
+			if (c == 0)
+				c = (plen > k.mv_size) - (plen < k.mv_size);
+			if (c >= 0) {
+				snprintf(why, sizeof(why), "store damaged: "
+				    "database %s: entry %llu is not after the "
+				    "one before it: a key was altered in "
+				    "place", store_db_names[i],
+				    (unsigned long long)n + 1);
+				fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0,
+				    k.mv_size >= PROTO_ID_LEN &&
+				    i != DB_COMMITS && i != DB_HEADS &&
+				    i != DB_FORKS && i != DB_META &&
+				    i != DB_PEERS && i != DB_MEMBERS ?
+				    (const uint8_t *)k.mv_data : NULL, why);
+			}
+			plen = k.mv_size < sizeof(prev) ? k.mv_size :
+			    sizeof(prev);
+			memcpy(prev, k.mv_data, plen);
+			have = 1;
+			n++;
+		}
+		mdb_cursor_close(cur);
+		if (rc != MDB_NOTFOUND) {
+			snprintf(why, sizeof(why), "store damaged: database "
+			    "%s: LMDB stops after %llu entries: %s",
+			    store_db_names[i], (unsigned long long)n,
+			    mdb_strerror(rc));
+			fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL, why);
+			return 1;
+		}
+		if (mdb_stat(txn, s->dbi[i], &ms) == 0 && ms.ms_entries != n) {
+			snprintf(why, sizeof(why), "store damaged: database "
+			    "%s: its header counts %llu entries, but %llu "
+			    "are stored", store_db_names[i],
+			    (unsigned long long)ms.ms_entries,
+			    (unsigned long long)n);
+			fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL, why);
+		}
+	}
+	return 0;
+}
+
+/* ---- derived tables against the replay -------------------------------- */
+
+/* Formats the wall-clock part of an hlc as ISO 8601 UTC. */
+static void
+hlc_text(uint64_t hlc, char *buf, size_t len)
+{
+	uint64_t ms = HLC_MS(hlc);
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL) {
+		snprintf(buf, len, "clock %llu", (unsigned long long)hlc);
+		return;
+	}
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
+}
+
+/* Formats YYYYMMDD as a date, or "no date". */
+static void
+ymd_text(uint32_t ymd, char *buf, size_t len)
+{
+	if (ymd == 0)
+		snprintf(buf, len, "no date");
+	else
+		snprintf(buf, len, "%04u-%02u-%02u", ymd / 10000,
+		    ymd / 100 % 100, ymd % 100);
+}
+
+/* Returns the name of the type at index i, or "type ?". */
+static const char *
+type_text(uint8_t i)
+{
+	return i < sch_ntypes ? sch_types[i].name : "an unknown type";
+}
+
+/*
+ * Describes an entry of table db (its key k) into buf, and sets *id to
+ * the record it is about (NULL when the key is too short to tell).
+ */
+static void
+entry_text(int db, const MDB_val *k, char *buf, size_t len,
+    const uint8_t **id)
+{
+	const uint8_t *p = k->mv_data;
+	char a[80], b[2 * PROTO_ID_LEN + 1], hx[2 * 24 + 1];
+	const uint8_t *nul;
+	size_t fl;
+
+	*id = NULL;
+	switch (db) {
+	case DB_BYDATE:
+		if (k->mv_size != 1 + 4 + PROTO_ID_LEN)
+			break;
+		*id = p + 5;
+		ymd_text(get_be32(p + 1), a, sizeof(a));
+		snprintf(buf, len, "index bydate: entry (%s, %s)",
+		    type_text(p[0]), a);
+		return;
+	case DB_BYSITE:
+		if (k->mv_size != 1 + PROTO_ID_LEN + 4 + PROTO_ID_LEN)
+			break;
+		*id = p + 5 + PROTO_ID_LEN;
+		ymd_text(get_be32(p + 1 + PROTO_ID_LEN), a, sizeof(a));
+		proto_hex(b, p + 1, PROTO_ID_LEN);
+		snprintf(buf, len, "index bysite: entry (%s, site %.12s, %s)",
+		    type_text(p[0]), b, a);
+		return;
+	case DB_CONFLICTS:
+	case DB_SEEN:
+		if (k->mv_size < PROTO_ID_LEN + 1 + 8)
+			break;
+		nul = memchr(p + PROTO_ID_LEN, 0, k->mv_size - PROTO_ID_LEN);
+		if (nul == NULL || (size_t)(p + k->mv_size - nul) !=
+		    (db == DB_SEEN ? 9u : 9u + PROTO_KEY_LEN))
+			break;
+		*id = p;
+		fl = (size_t)(nul - p) - PROTO_ID_LEN;
+		hlc_text(get_be64(nul + 1), a, sizeof(a));
+		if (db == DB_SEEN) {
+			snprintf(buf, len, "seen: the base of field %.*s at "
+			    "clock %s", (int)fl, (const char *)p +
+			    PROTO_ID_LEN, a);
+			return;
+		}
+		proto_hex(b, nul + 9, 8);
+		snprintf(buf, len, "conflicts: the overwritten value of field "
+		    "%.*s written at %s by %s", (int)fl, (const char *)p +
+		    PROTO_ID_LEN, a, b);
+		return;
+	default:
+		break;
+	}
+	proto_hex(hx, p, k->mv_size < 24 ? k->mv_size : 24);
+	snprintf(buf, len, "%s: entry %s%s (%zu-byte key)",
+	    db == DB_BYDATE ? "index bydate" : db == DB_BYSITE ?
+	    "index bysite" : store_db_names[db], hx, k->mv_size > 24 ? "..." :
+	    "", k->mv_size);
+}
+
+/* Reports one entry of table db that differs; how says in what way. */
+static void
+derived_fault(int db, const MDB_val *k, const char *how, audit_report_fn fn,
+    void *ctx)
+{
+	char what[200], why[400];
+	const uint8_t *id;
+
+	entry_text(db, k, what, sizeof(what), &id);
+	snprintf(why, sizeof(why), "%s %s", what, how);
+	fn(ctx, STORE_AUDIT_DERIVED, NULL, 0, id, why);
+}
+
+/* What each compared table loses when an entry is missing. */
+static const char *
+missing_text(int db)
+{
+	switch (db) {
+	case DB_BYDATE:
+		return "is missing: the log makes it but the store lacks it, "
+		    "so listings and counts skip the record";
+	case DB_BYSITE:
+		return "is missing: the log makes it but the store lacks it, "
+		    "so the site's listings skip the record";
+	case DB_CONFLICTS:
+		return "is missing: the log keeps it as a conflict but the "
+		    "store does not show it";
+	default:
+		return "is missing: the log makes it but the store lacks it";
+	}
+}
+
+/* Compares table db of the audited store with the replay's. */
+static void
+compare_table(struct store *s, MDB_txn *txn, struct store *scr,
+    MDB_txn *stx, int db, audit_report_fn fn, void *ctx)
+{
+	MDB_cursor *cs, *cr;
+	MDB_val ks, ds, kr, dr;
+	int rs, rr, c;
+
+	if (mdb_cursor_open(txn, s->dbi[db], &cs) != 0)
+		return;
+	if (mdb_cursor_open(stx, scr->dbi[db], &cr) != 0) {
+		mdb_cursor_close(cs);
+		return;
+	}
+	rs = mdb_cursor_get(cs, &ks, &ds, MDB_FIRST);
+	rr = mdb_cursor_get(cr, &kr, &dr, MDB_FIRST);
+	while (rs == 0 || rr == 0) {
+		if (rs != 0)
+			c = 1;
+		else if (rr != 0)
+			c = -1;
+		else {
+			size_t m = ks.mv_size < kr.mv_size ? ks.mv_size :
+			    kr.mv_size;
+
+			c = memcmp(ks.mv_data, kr.mv_data, m);
+			if (c == 0)
+				c = (ks.mv_size > kr.mv_size) -
+				    (ks.mv_size < kr.mv_size);
+		}
+		if (c < 0) {
+			derived_fault(db, &ks, "is extra: the store holds it "
+			    "but no commit in the log makes it", fn, ctx);
+			rs = mdb_cursor_get(cs, &ks, &ds, MDB_NEXT);
+		} else if (c > 0) {
+			derived_fault(db, &kr, missing_text(db), fn, ctx);
+			rr = mdb_cursor_get(cr, &kr, &dr, MDB_NEXT);
+		} else {
+			if (ds.mv_size != dr.mv_size ||
+			    (ds.mv_size > 0 && memcmp(ds.mv_data, dr.mv_data,
+			    ds.mv_size) != 0))
+				derived_fault(db, &ks, "differs from the one "
+				    "the log makes", fn, ctx);
+			rs = mdb_cursor_get(cs, &ks, &ds, MDB_NEXT);
+			rr = mdb_cursor_get(cr, &kr, &dr, MDB_NEXT);
+		}
+	}
+	mdb_cursor_close(cs);
+	mdb_cursor_close(cr);
+}
+
+/* Compares the derived tables with the replay's. */
+void
+audit_derived_compare(struct store *s, MDB_txn *txn, struct store *scr,
+    audit_report_fn fn, void *ctx)
+{
+	static const int tables[] = { DB_BYDATE, DB_BYSITE, DB_CONFLICTS,
+		DB_SEEN };
+	MDB_txn *stx;
+	size_t i;
+
+	if (store_read_begin(scr, &stx) != 0)
+		return;
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+		compare_table(s, txn, scr, stx, tables[i], fn, ctx);
+	mdb_txn_abort(stx);
+}
+
+/* ---- received times --------------------------------------------------- */
+
+/* Formats milliseconds as ISO 8601 UTC. */
+static void
+ms_text(uint64_t ms, char *buf, size_t len)
+{
+	hlc_text(ms << 16, buf, len);
+}
+
+/* Checks the received times and the node's clock. */
+void
+audit_received(struct store *s, MDB_txn *txn, uint64_t now,
+    audit_report_fn fn, void *ctx)
+{
+	uint8_t origin[PROTO_KEY_LEN];
+	uint64_t prev_seq = 0, prev_recv = 0, max_hlc = 0, max_seq = 0;
+	uint64_t node_hlc = 0;
+	const uint8_t *max_origin = NULL;
+	uint8_t max_key[PROTO_KEY_LEN];
+	char why[400], a[80], b[80];
+	MDB_cursor *cur;
+	MDB_val k, d, hk = { 3, (void *)(uintptr_t)"hlc" };
+	int rc, have = 0;
+
+	if (mdb_cursor_open(txn, s->dbi[DB_COMMITS], &cur) != 0)
+		return;
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		const uint8_t *key = k.mv_data;
+		uint64_t seq, recv;
+
+		/* check_commit() reports entries of the wrong shape. */
+		if (k.mv_size != PROTO_KEY_LEN + 8 || d.mv_size < 8)
+			continue;
+		seq = get_be64(key + PROTO_KEY_LEN);
+		recv = get_be64(d.mv_data);
+		if (!have || memcmp(origin, key, PROTO_KEY_LEN) != 0) {
+			memcpy(origin, key, PROTO_KEY_LEN);
+			have = 1;
+			prev_seq = 0;
+		}
+		ms_text(recv, a, sizeof(a));
+		if (recv == 0)
+			fn(ctx, STORE_AUDIT_RECEIVED, key, seq, NULL, "no time "
+			    "is kept for when this node received it");
+		else if (recv > now && recv - now > AUDIT_RECV_FUTURE_MS) {
+			ms_text(now, b, sizeof(b));
+			snprintf(why, sizeof(why), "received at %s, more than "
+			    "a day after this machine's clock (%s)", a, b);
+			fn(ctx, STORE_AUDIT_RECEIVED, key, seq, NULL, why);
+		} else if (prev_seq != 0 && seq == prev_seq + 1 &&
+		    prev_recv != 0 && recv < prev_recv &&
+		    prev_recv - recv > AUDIT_RECV_STEPBACK_MS) {
+			ms_text(prev_recv, b, sizeof(b));
+			snprintf(why, sizeof(why), "received at %s, more than "
+			    "a day before seq %llu of its origin (%s), which "
+			    "this node had to hold first", a,
+			    (unsigned long long)prev_seq, b);
+			fn(ctx, STORE_AUDIT_RECEIVED, key, seq, NULL, why);
+		}
+		prev_seq = seq;
+		prev_recv = recv;
+	}
+	mdb_cursor_close(cur);
+	/* The newest clock of the log is the newest head's: each origin's
+	 * clocks move forward along its chain (check_commit()). */
+	if (mdb_cursor_open(txn, s->dbi[DB_HEADS], &cur) != 0)
+		return;
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
+		if (k.mv_size == PROTO_KEY_LEN && d.mv_size == 48 &&
+		    get_be64((const uint8_t *)d.mv_data + 40) > max_hlc) {
+			max_hlc = get_be64((const uint8_t *)d.mv_data + 40);
+			max_seq = get_be64(d.mv_data);
+			memcpy(max_key, k.mv_data, PROTO_KEY_LEN);
+			max_origin = max_key;
+		}
+	mdb_cursor_close(cur);
+	if (mdb_get(txn, s->dbi[DB_META], &hk, &d) == 0 && d.mv_size == 8)
+		node_hlc = get_be64(d.mv_data);
+	if (max_origin != NULL && node_hlc < max_hlc) {
+		hlc_text(node_hlc, a, sizeof(a));
+		hlc_text(max_hlc, b, sizeof(b));
+		snprintf(why, sizeof(why), "the node's clock (meta hlc, %s) is "
+		    "behind the clock of a stored commit (%s): applying a "
+		    "commit merges its clock into the node's", node_hlc != 0 ?
+		    a : "absent", b);
+		fn(ctx, STORE_AUDIT_DERIVED, max_origin, max_seq, NULL, why);
+	}
+}
