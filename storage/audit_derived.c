@@ -206,6 +206,98 @@ out:
 
 /* ---- the walk of every database --------------------------------------- */
 
+/*
+ * The shape of each database's entries, as the code writes them: key
+ * sizes (kmax 0: no bound) and value sizes (vmax 0 with vmin 0: empty).
+ * A value of another size is read from bytes the code never wrote there.
+ */
+static const struct shape {
+	int db;
+	size_t kmin, kmax, vmin, vmax;
+} shapes[] = {
+	{ DB_COMMITS, PROTO_KEY_LEN + 8, PROTO_KEY_LEN + 8, 8 + PROTO_SIG_LEN + 1,
+	    SIZE_MAX },
+	{ DB_HEADS, PROTO_KEY_LEN, PROTO_KEY_LEN, 48, 48 },
+	{ DB_RECORDS, PROTO_ID_LEN, PROTO_ID_LEN, 1, SIZE_MAX },
+	{ DB_BYSITE, 1 + PROTO_ID_LEN + 4 + PROTO_ID_LEN,
+	    1 + PROTO_ID_LEN + 4 + PROTO_ID_LEN, 0, 0 },
+	{ DB_BYDATE, 1 + 4 + PROTO_ID_LEN, 1 + 4 + PROTO_ID_LEN, 0, 0 },
+	{ DB_HISTORY, 68, 68, 0, 0 },
+	{ DB_CONFLICTS, PROTO_ID_LEN + 2 + 8 + PROTO_KEY_LEN,
+	    PROTO_ID_LEN + PROTO_MAX_NAME + 1 + 8 + PROTO_KEY_LEN, 1,
+	    SIZE_MAX },
+	{ DB_FORKS, PROTO_KEY_LEN + 8 + PROTO_HASH_LEN,
+	    PROTO_KEY_LEN + 8 + PROTO_HASH_LEN, PROTO_SIG_LEN + 1, SIZE_MAX },
+	{ DB_SEEN, PROTO_ID_LEN + 2 + 8, PROTO_ID_LEN + PROTO_MAX_NAME + 1 + 8,
+	    0, 0 },
+};
+
+/* Returns why entry k, d of database db has a shape the code never
+ * writes, or NULL. */
+static const char *
+shape_check(int db, const MDB_val *k, const MDB_val *d)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		if (shapes[i].db != db)
+			continue;
+		if (k->mv_size < shapes[i].kmin || k->mv_size > shapes[i].kmax)
+			return "a key of a size this table never holds";
+		if (d->mv_size < shapes[i].vmin || d->mv_size > shapes[i].vmax)
+			return "a value of a size this table never holds";
+	}
+	return NULL;
+}
+
+/*
+ * Checks the names in LMDB's main database: each is one of the store's
+ * databases (a name altered in place leaves a database nothing reads,
+ * and the store opens an empty one in its stead).  Returns 1 when the
+ * main database cannot be read, else 0.
+ */
+static int
+main_names(MDB_txn *txn, audit_report_fn fn, void *ctx)
+{
+	MDB_dbi main;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	char why[300];
+	int rc, i;
+
+	if ((rc = mdb_dbi_open(txn, NULL, 0, &main)) != 0 ||
+	    (rc = mdb_cursor_open(txn, main, &cur)) != 0) {
+		snprintf(why, sizeof(why), "store damaged: the list of "
+		    "databases cannot be read: %s", mdb_strerror(rc));
+		fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL, why);
+		return 1;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		for (i = 0; i < DB_COUNT; i++)
+			if (strlen(store_db_names[i]) == k.mv_size &&
+			    memcmp(store_db_names[i], k.mv_data,
+			    k.mv_size) == 0)
+				break;
+		if (i < DB_COUNT)
+			continue;
+		snprintf(why, sizeof(why), "store damaged: the store holds a "
+		    "database named '%.*s', which this program never makes "
+		    "(a name altered in place?)", (int)(k.mv_size < 40 ?
+		    k.mv_size : 40), (const char *)k.mv_data);
+		fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL, why);
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		snprintf(why, sizeof(why), "store damaged: the list of "
+		    "databases cannot be read to its end: %s",
+		    mdb_strerror(rc));
+		fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL, why);
+		return 1;
+	}
+	return 0;
+}
+
 /* Walks every database to its end. */
 int
 audit_structure(struct store *s, MDB_txn *txn, audit_report_fn fn,
@@ -215,11 +307,14 @@ audit_structure(struct store *s, MDB_txn *txn, audit_report_fn fn,
 	size_t plen;
 	char why[300];
 	MDB_cursor *cur;
-	MDB_val k, d;
+	MDB_val k, d, found;
 	MDB_stat ms;
 	uint64_t n;
+	const char *shape;
 	int i, rc, have;
 
+	if ((rc = main_names(txn, fn, ctx)) != 0)
+		return rc;
 	for (i = 0; i < DB_COUNT; i++) {
 		if ((rc = mdb_cursor_open(txn, s->dbi[i], &cur)) != 0) {
 			snprintf(why, sizeof(why), "store damaged: database "
@@ -250,6 +345,23 @@ audit_structure(struct store *s, MDB_txn *txn, audit_report_fn fn,
 				    i != DB_FORKS && i != DB_META &&
 				    i != DB_PEERS && i != DB_MEMBERS ?
 				    (const uint8_t *)k.mv_data : NULL, why);
+			}
+			if (mdb_get(txn, s->dbi[i], &k, &found) != 0 ||
+			    found.mv_data != d.mv_data) {
+				snprintf(why, sizeof(why), "store damaged: "
+				    "database %s: entry %llu cannot be found "
+				    "by its key: a branch page misdirects the "
+				    "search", store_db_names[i],
+				    (unsigned long long)n + 1);
+				fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL, why);
+			}
+			if ((shape = shape_check(i, &k, &d)) != NULL) {
+				snprintf(why, sizeof(why), "store damaged: "
+				    "database %s: entry %llu has %s (%zu-byte "
+				    "key, %zu-byte value)", store_db_names[i],
+				    (unsigned long long)n + 1, shape, k.mv_size,
+				    d.mv_size);
+				fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL, why);
 			}
 			plen = k.mv_size < sizeof(prev) ? k.mv_size :
 			    sizeof(prev);

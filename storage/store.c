@@ -512,7 +512,16 @@ store_open(struct store **sp, const char *dir, char **cause)
 	    PROTO_KEY_LEN, NULL) != 0 ||
 	    store_meta_get(txn, s->dbi[DB_META], "role", s->info.role,
 	    sizeof(s->info.role) - 1, &n) != 0) {
+		MDB_val mk = { 6, (void *)(uintptr_t)"schema" }, md;
+
+		rc = mdb_get(txn, s->dbi[DB_META], &mk, &md);
 		mdb_txn_abort(txn);
+		if (rc != 0 && rc != MDB_NOTFOUND) {
+			*cause = xasprintf("store damaged: %s/data.mdb: the meta "
+			    "data cannot be read: %s", dir, mdb_strerror(rc));
+			store_close(s);
+			return CS_EDAMAGED;
+		}
 		*cause = xasprintf("%s: the store's meta data is missing or "
 		    "of another schema version", dir);
 		store_close(s);
