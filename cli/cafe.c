@@ -40,7 +40,8 @@ const struct cmd_entry cmd_table[] = {
 	    cmd_stats },
 	{ "log", "log [--origin HEX] [--json]", "the signed commits", 1,
 	    cmd_log },
-	{ "verify", "verify", "re-check every commit's signature and chain",
+	{ "verify", "verify", "re-check the log: every commit's signature and "
+	    "chain (cafe audit checks the rest)",
 	    1, cmd_verify },
 	{ "export", "export TYPE --format csv|json",
 	    "write records of a type to stdout", 1, cmd_export },
