@@ -339,12 +339,7 @@ audit_structure(struct store *s, MDB_txn *txn, audit_report_fn fn,
 				    "one before it: a key was altered in "
 				    "place", store_db_names[i],
 				    (unsigned long long)n + 1);
-				fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0,
-				    k.mv_size >= PROTO_ID_LEN &&
-				    i != DB_COMMITS && i != DB_HEADS &&
-				    i != DB_FORKS && i != DB_META &&
-				    i != DB_PEERS && i != DB_MEMBERS ?
-				    (const uint8_t *)k.mv_data : NULL, why);
+				fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL, why);
 			}
 			if (mdb_get(txn, s->dbi[i], &k, &found) != 0 ||
 			    found.mv_data != d.mv_data) {
