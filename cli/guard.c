@@ -9,13 +9,17 @@
  * the store is opened (an LMDB environment must not cross a fork), and the
  * parent turns a child killed by a signal into "store damaged: ..." and
  * exit status 1.  Nothing has been printed before the fork, so the child
- * owns stdout and stderr; a child that exits reports its own status.
+ * owns stdout and stderr; a child that exits reports its own status.  The
+ * child's TMPDIR is a directory the parent makes and removes afterwards,
+ * so the scratch store of an audit that crashed does not stay behind.
  */
 #include <errno.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +38,31 @@ damage_signal(int sig)
 	    sig == SIGFPE || sig == SIGILL || sig == SIGTRAP;
 }
 
+/* Removes dir and what it holds, a few levels deep at most. */
+static void
+rm_tree(const char *dir, int depth)
+{
+	DIR *d;
+	struct dirent *e;
+	struct stat st;
+	char *p;
+
+	if (depth > 4 || (d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		p = xasprintf("%s/%s", dir, e->d_name);
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			rm_tree(p, depth + 1);
+		else
+			unlink(p);
+		free(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
 /*
  * Runs the rest of the command in a child when it is guarded.  Returns -1
  * in the child (and when not guarded or fork fails: go on), else, in the
@@ -42,7 +71,8 @@ damage_signal(int sig)
 int
 cli_guard(struct cli *c)
 {
-	const char *sig;
+	const char *sig, *tmp;
+	char *tmpdir;
 	pid_t pid, w;
 	int i, status;
 
@@ -51,15 +81,33 @@ cli_guard(struct cli *c)
 			break;
 	if (guarded[i] == NULL)
 		return -1;
+	tmp = getenv("TMPDIR");
+	tmpdir = xasprintf("%s/cafe-guard.XXXXXX", tmp != NULL && *tmp != '\0' ?
+	    tmp : "/tmp");
+	if (mkdtemp(tmpdir) == NULL) {
+		free(tmpdir);
+		tmpdir = NULL;
+	}
 	fflush(stdout);
 	fflush(stderr);
-	if ((pid = fork()) < 0)
+	if ((pid = fork()) < 0) {
+		if (tmpdir != NULL)
+			rmdir(tmpdir);
+		free(tmpdir);
 		return -1;	/* no child: run unguarded */
-	if (pid == 0)
+	}
+	if (pid == 0) {
+		if (tmpdir != NULL)
+			setenv("TMPDIR", tmpdir, 1);
+		free(tmpdir);
 		return -1;
+	}
 	do
 		w = waitpid(pid, &status, 0);
 	while (w < 0 && errno == EINTR);
+	if (tmpdir != NULL)
+		rm_tree(tmpdir, 0);
+	free(tmpdir);
 	if (w < 0)
 		return cli_fail(c, EXIT_CHECK, "cannot wait for the command");
 	if (WIFEXITED(status))

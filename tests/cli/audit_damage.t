@@ -18,6 +18,9 @@ for c in mdb_dump mdb_load mdb_copy mdb_stat; do
 		exit 255
 	fi
 done
+# Scratch stores and the guard's directories go here, to be counted.
+export TMPDIR="$T/tmp"
+mkdir -p "$TMPDIR"
 # A crash must reach cafe's guard as a signal, not as a sanitizer report.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigfpe=0:handle_sigill=0"
 
@@ -204,6 +207,7 @@ is "$sig" 0 "no damaged page kills audit, verify or status with a signal ($runs 
 is "$audit_ok" 0 "the audit fails (exit 1) on every damaged page"
 is "$audit_named" "$((runs - 4 * nover))" "it says \"store damaged\" for every damaged page that is not a commit's overflow page"
 is "$other" 0 "an overflow page fails the audit by the commit it holds; verify and status exit 0 or 1"
+is "$(ls -A "$TMPDIR" | wc -l)" 0 "no scratch store stays behind an audit that crashed"
 [ "$verify_dmg" -gt 0 ] && pass "verify says \"store damaged\" (exit 1) when the log's pages are damaged ($verify_dmg)" || \
 	fail "verify says \"store damaged\" when the log's pages are damaged"
 [ "$status_dmg" -gt 0 ] && pass "status says \"store damaged\" (exit 1) when what it reads is damaged ($status_dmg)" || \
