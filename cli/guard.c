@@ -26,6 +26,8 @@
 
 #include "cli.h"
 
+#define PATH_MAX_GUARD 4096
+
 /* The commands run in a child process. */
 static const char *const guarded[] = { "audit", "verify", "status", NULL };
 
@@ -36,6 +38,68 @@ damage_signal(int sig)
 {
 	return sig == SIGSEGV || sig == SIGBUS || sig == SIGABRT ||
 	    sig == SIGFPE || sig == SIGILL || sig == SIGTRAP;
+}
+
+/* The child's report of a fault: "cafe: CMD: store damaged: reading
+ * database " NAME " of DIR/data.mdb faulted: ...", made ready before. */
+static char fault_head[128];
+static char fault_tail[PATH_MAX_GUARD];
+
+/* Writes s to stderr; async-signal-safe. */
+static void
+put_err(const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, s, n);
+
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/*
+ * In the child, on a fault while a walk names the database it reads:
+ * says which, and exits 1.  Otherwise the default action runs again
+ * (SA_RESETHAND) and the parent reports the signal.
+ */
+static void
+on_fault(int sig)
+{
+	const char *db = store_reading();
+
+	if (db == NULL) {
+		raise(sig);
+		return;
+	}
+	put_err(fault_head);
+	put_err(db);
+	put_err(fault_tail);
+	_exit(EXIT_CHECK);
+}
+
+/* Installs on_fault() for the signals a damaged page raises. */
+static void
+catch_faults(struct cli *c)
+{
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
+	struct sigaction sa;
+	size_t i;
+
+	snprintf(fault_head, sizeof(fault_head), "cafe: %s: store damaged: "
+	    "reading database ", c->cmd);
+	snprintf(fault_tail, sizeof(fault_tail), " of %s/data.mdb crashed: a "
+	    "page of the file is damaged; restore this node from a peer or a "
+	    "backup\n", c->data);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fault;
+	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
 }
 
 /* Removes dir and what it holds, a few levels deep at most. */
@@ -100,6 +164,7 @@ cli_guard(struct cli *c)
 		if (tmpdir != NULL)
 			setenv("TMPDIR", tmpdir, 1);
 		free(tmpdir);
+		catch_faults(c);
 		return -1;
 	}
 	do

@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,18 @@ out:
 
 /* ---- the walk of every database --------------------------------------- */
 
+/* The database being walked (an enum store_db), or -1, for store_reading(). */
+static volatile sig_atomic_t reading = -1;
+
+/* Names the database being walked. */
+const char *
+store_reading(void)
+{
+	int i = (int)reading;
+
+	return i >= 0 && i < DB_COUNT ? store_db_names[i] : NULL;
+}
+
 /*
  * The shape of each database's entries, as the code writes them: key
  * sizes (kmax 0: no bound) and value sizes (vmax 0 with vmin 0: empty).
@@ -316,11 +329,13 @@ audit_structure(struct store *s, MDB_txn *txn, audit_report_fn fn,
 	if ((rc = main_names(txn, fn, ctx)) != 0)
 		return rc;
 	for (i = 0; i < DB_COUNT; i++) {
+		reading = i;
 		if ((rc = mdb_cursor_open(txn, s->dbi[i], &cur)) != 0) {
 			snprintf(why, sizeof(why), "store damaged: database "
 			    "%s cannot be read: %s", store_db_names[i],
 			    mdb_strerror(rc));
 			fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL, why);
+			reading = -1;
 			return 1;
 		}
 		n = 0;
@@ -371,6 +386,7 @@ audit_structure(struct store *s, MDB_txn *txn, audit_report_fn fn,
 			    store_db_names[i], (unsigned long long)n,
 			    mdb_strerror(rc));
 			fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL, why);
+			reading = -1;
 			return 1;
 		}
 		if (mdb_stat(txn, s->dbi[i], &ms) == 0 && ms.ms_entries != n) {
@@ -382,6 +398,7 @@ audit_structure(struct store *s, MDB_txn *txn, audit_report_fn fn,
 			fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL, why);
 		}
 	}
+	reading = -1;
 	return 0;
 }
 

@@ -696,6 +696,13 @@ struct store_fork {
 };
 typedef int (*store_fork_fn)(const struct store_fork *f, void *arg);
 
+/*
+ * Names the database a walk of the store is reading (a static string), or
+ * returns NULL: for a report from a signal handler when LMDB faults on a
+ * damaged page (async-signal-safe).
+ */
+const char *store_reading(void);
+
 /* Walks the forks kept as evidence, by (origin, seq, hash); a non-zero
  * return from fn stops.  Returns the number walked or CS_EDB. */
 int store_forks(struct store *s, store_fork_fn fn, void *arg);
