@@ -653,9 +653,9 @@ store_audit(struct store *s, int replay_log, store_audit_fault_fn fn,
 	a.st = st;
 	if (store_read_begin(s, &a.txn) != 0)
 		return CS_EDB;
-	/* A page LMDB cannot read stops everything: the rest would read
-	 * through it. */
-	if (audit_structure(s, a.txn, derived_report, &a) != 0) {
+	/* A damaged page stops everything: the rest would read through it. */
+	if (audit_pages(s, derived_report, &a) != 0 ||
+	    audit_structure(s, a.txn, derived_report, &a) != 0) {
 		mdb_txn_abort(a.txn);
 		return a.faults;
 	}

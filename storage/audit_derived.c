@@ -142,12 +142,11 @@ audit_file_check(const char *dir, char **cause)
 		free(path);
 		return rc;
 	}
-	if (fstat(fd, &st) != 0) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-		rc = CS_EIO;
-		goto out;
-	}
+	/* The metas first: a writer extends the file before it writes the
+	 * meta page that uses the new pages, never after. */
 	if ((why = meta_read(fd, 0, &m[0])) != NULL) {
+		if (fstat(fd, &st) != 0)
+			st.st_size = 0;
 		*cause = xasprintf("store damaged: %s (%lld bytes): its first "
 		    "meta page is unreadable: %s", path,
 		    (long long)st.st_size, why);
@@ -160,6 +159,8 @@ audit_file_check(const char *dir, char **cause)
 		goto out;
 	}
 	if ((why = meta_read(fd, (off_t)m[0].psize, &m[1])) != NULL) {
+		if (fstat(fd, &st) != 0)
+			st.st_size = 0;
 		*cause = xasprintf("store damaged: %s (%lld bytes): its second "
 		    "meta page is unreadable: %s", path,
 		    (long long)st.st_size, why);
@@ -190,6 +191,11 @@ audit_file_check(const char *dir, char **cause)
 		goto out;
 	}
 	need = (last + 1) * m[0].psize;
+	if (fstat(fd, &st) != 0) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		rc = CS_EIO;
+		goto out;
+	}
 	if ((uint64_t)st.st_size < need) {
 		*cause = xasprintf("store damaged: %s is %lld bytes, but its "
 		    "meta pages use %llu pages of %u bytes (%llu bytes): the "
@@ -201,6 +207,325 @@ audit_file_check(const char *dir, char **cause)
 	rc = 0;
 out:
 	close(fd);
+	free(path);
+	return rc;
+}
+
+/* ---- every page, read from the file ------------------------------------ */
+
+/*
+ * The pages of each B-tree, read with pread() rather than through LMDB's
+ * map, so that a damaged page is named instead of followed: LMDB trusts a
+ * page's pointers and sizes, and reads where they point.  Page layout
+ * (LMDB 0.9): the 16-byte header (pgno 8, pad 2, flags 2, lower 2, upper
+ * 2; an overflow page has its page count in lower and upper), then lower
+ * - 16 bytes of 2-byte node offsets.  A node: lo 2, hi 2, flags 2, ksize
+ * 2, the key, then the data: in a branch page lo, hi and flags make the
+ * child's page number; in a leaf, lo and hi the data's size, F_BIGDATA
+ * puts the data on overflow pages (its first page number in the node)
+ * and F_SUBDATA marks a named database's MDB_db in the main database.
+ */
+#define LM_P_BRANCH 0x01
+#define LM_P_LEAF 0x02
+#define LM_P_OVERFLOW 0x04
+#define LM_F_BIGDATA 0x01
+#define LM_F_SUBDATA 0x02
+#define LM_NODE 8
+#define LM_DEPTH_MAX 32           /* LMDB's cursor stack */
+
+struct pagewalk {
+	int fd;
+	uint32_t psize;
+	uint64_t last_pg;
+	uint8_t *seen;            /* a bit per page: reached once already */
+	uint8_t *page;            /* psize bytes */
+	const char *db;           /* the tree being walked */
+	const char *only;         /* walk only this named database, or all */
+	char why[300];
+};
+
+/* Marks pages [pg, pg + n) reached; returns -1 when one already was. */
+static int
+page_mark(struct pagewalk *w, uint64_t pg, uint64_t n)
+{
+	uint64_t i;
+
+	for (i = pg; i < pg + n; i++) {
+		if (w->seen[i / 8] & (1u << (i % 8)))
+			return -1;
+		w->seen[i / 8] |= (uint8_t)(1u << (i % 8));
+	}
+	return 0;
+}
+
+/* Reads page pg into w->page; returns 0 or -1 with w->why set. */
+static int
+page_read(struct pagewalk *w, uint64_t pg, const char *what)
+{
+	if (pg < 2 || pg > w->last_pg) {
+		snprintf(w->why, sizeof(w->why), "database %s: %s names page "
+		    "%llu, outside the file's pages 2 to %llu", w->db, what,
+		    (unsigned long long)pg, (unsigned long long)w->last_pg);
+		return -1;
+	}
+	if (pread(w->fd, w->page, w->psize, (off_t)(pg * w->psize)) !=
+	    (ssize_t)w->psize) {
+		snprintf(w->why, sizeof(w->why), "database %s: page %llu "
+		    "cannot be read", w->db, (unsigned long long)pg);
+		return -1;
+	}
+	if (host64(w->page) != pg) {
+		snprintf(w->why, sizeof(w->why), "database %s: page %llu says "
+		    "it is page %llu", w->db, (unsigned long long)pg,
+		    (unsigned long long)host64(w->page));
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks the overflow pages at pg holding a value of size bytes. */
+static int
+overflow_check(struct pagewalk *w, uint64_t pg, uint64_t size)
+{
+	uint32_t n;
+
+	if (page_read(w, pg, "a value") != 0)
+		return -1;
+	n = host32(w->page + 12);
+	if ((host16(w->page + LM_OFF_FLAGS) & 0xff) != LM_P_OVERFLOW ||
+	    n == 0 || pg + n - 1 > w->last_pg ||
+	    (uint64_t)n * w->psize - LM_PAGEHDR < size) {
+		snprintf(w->why, sizeof(w->why), "database %s: page %llu is "
+		    "not the overflow run of a %llu-byte value", w->db,
+		    (unsigned long long)pg, (unsigned long long)size);
+		return -1;
+	}
+	if (page_mark(w, pg, n) != 0) {
+		snprintf(w->why, sizeof(w->why), "database %s: page %llu is "
+		    "reached twice", w->db, (unsigned long long)pg);
+		return -1;
+	}
+	return 0;
+}
+
+static int tree_walk(struct pagewalk *w, uint64_t root, uint16_t depth,
+    int main_db);
+
+/* Walks the named database whose MDB_db is db (48 bytes), named name. */
+static int
+subdb_walk(struct pagewalk *w, const uint8_t *db, const char *name)
+{
+	const char *outer = w->db;
+	uint64_t root = host64(db + LM_OFF_ROOT);
+	int rc;
+
+	if (root == LM_P_INVALID)
+		return 0;
+	w->db = name;
+	rc = tree_walk(w, root, host16(db + 6), 0);
+	w->db = outer;
+	return rc;
+}
+
+/*
+ * Walks the tree rooted at page pg, whose leaves must all be at depth
+ * depth (md_depth).  Returns 0 or -1 with w->why set.  Pages are read
+ * again after each child, since w->page is shared.
+ */
+static int
+tree_walk_at(struct pagewalk *w, uint64_t pg, uint16_t depth, uint16_t level,
+    int main_db)
+{
+	uint16_t flags, lower, upper, i, nkeys;
+
+	if (level > LM_DEPTH_MAX || level > depth) {
+		snprintf(w->why, sizeof(w->why), "database %s: page %llu lies "
+		    "deeper than the tree's depth %u", w->db,
+		    (unsigned long long)pg, (unsigned)depth);
+		return -1;
+	}
+	if (page_read(w, pg, level == 1 ? "its root" : "a branch") != 0)
+		return -1;
+	if (page_mark(w, pg, 1) != 0) {
+		snprintf(w->why, sizeof(w->why), "database %s: page %llu is "
+		    "reached twice", w->db, (unsigned long long)pg);
+		return -1;
+	}
+	flags = host16(w->page + LM_OFF_FLAGS);
+	lower = host16(w->page + 12);
+	upper = host16(w->page + 14);
+	if ((flags != LM_P_BRANCH && flags != LM_P_LEAF) ||
+	    (flags == LM_P_LEAF) != (level == depth)) {
+		snprintf(w->why, sizeof(w->why), "database %s: page %llu is "
+		    "not the %s page the tree needs there (flags 0x%x)", w->db,
+		    (unsigned long long)pg, level == depth ? "leaf" : "branch",
+		    (unsigned)flags);
+		return -1;
+	}
+	if (lower < LM_PAGEHDR || (lower - LM_PAGEHDR) % 2 != 0 ||
+	    lower > upper || upper > w->psize) {
+		snprintf(w->why, sizeof(w->why), "database %s: page %llu has "
+		    "impossible bounds (lower %u, upper %u)", w->db,
+		    (unsigned long long)pg, (unsigned)lower, (unsigned)upper);
+		return -1;
+	}
+	nkeys = (uint16_t)((lower - LM_PAGEHDR) / 2);
+	for (i = 0; i < nkeys; i++) {
+		uint16_t off, ksize, nflags;
+		uint64_t dsize, child;
+		uint8_t sub[LM_DB_SIZE];
+		char name[64];
+
+		/* Re-read: a child walked since overwrote w->page. */
+		if (i > 0 && page_read(w, pg, "a branch") != 0)
+			return -1;
+		off = host16(w->page + LM_PAGEHDR + 2 * i);
+		if (off < upper || off > w->psize - LM_NODE)
+			goto badnode;
+		nflags = host16(w->page + off + 4);
+		ksize = host16(w->page + off + 6);
+		if ((size_t)off + LM_NODE + ksize > w->psize)
+			goto badnode;
+		if (flags == LM_P_BRANCH) {
+			child = (uint64_t)host16(w->page + off) |
+			    (uint64_t)host16(w->page + off + 2) << 16 |
+			    (uint64_t)nflags << 32;
+			if (tree_walk_at(w, child, depth, (uint16_t)(level + 1),
+			    main_db) != 0)
+				return -1;
+			continue;
+		}
+		dsize = (uint64_t)host16(w->page + off) |
+		    (uint64_t)host16(w->page + off + 2) << 16;
+		if ((nflags & ~(LM_F_BIGDATA | LM_F_SUBDATA)) != 0 ||
+		    (nflags & LM_F_SUBDATA && (!main_db || dsize !=
+		    LM_DB_SIZE)))
+			goto badnode;
+		if (nflags & LM_F_BIGDATA) {
+			if ((size_t)off + LM_NODE + ksize + 8 > w->psize)
+				goto badnode;
+			child = host64(w->page + off + LM_NODE + ksize);
+			if (overflow_check(w, child, dsize) != 0)
+				return -1;
+			continue;
+		}
+		if ((size_t)off + LM_NODE + ksize + dsize > w->psize)
+			goto badnode;
+		if (!(nflags & LM_F_SUBDATA))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", ksize < 40 ? ksize : 40,
+		    (const char *)w->page + off + LM_NODE);
+		if (w->only != NULL && strcmp(name, w->only) != 0)
+			continue;
+		memcpy(sub, w->page + off + LM_NODE + ksize, LM_DB_SIZE);
+		/* The walk names it for the messages; name outlives it. */
+		if (subdb_walk(w, sub, name) != 0)
+			return -1;
+	}
+	return 0;
+badnode:
+	snprintf(w->why, sizeof(w->why), "database %s: page %llu: entry %u "
+	    "lies outside its page or has impossible flags", w->db,
+	    (unsigned long long)pg, (unsigned)i + 1);
+	return -1;
+}
+
+/* Walks a whole tree from its root. */
+static int
+tree_walk(struct pagewalk *w, uint64_t root, uint16_t depth, int main_db)
+{
+	if (depth == 0 || depth > LM_DEPTH_MAX) {
+		snprintf(w->why, sizeof(w->why), "database %s: its depth %u is "
+		    "impossible", w->db, (unsigned)depth);
+		return -1;
+	}
+	return tree_walk_at(w, root, depth, 1, main_db);
+}
+
+/*
+ * Walks the trees of the newest of the meta pages m read from fd: the free
+ * list and the main database with every named one (only: just that one).
+ * Returns 0, or -1 with why (len bytes) saying what is damaged.
+ */
+static int
+pages_walk(int fd, const struct lm_meta m[2], const char *only, char *why,
+    size_t len)
+{
+	struct pagewalk w;
+	uint8_t b[LM_META_END];
+	int i, newest = m[0].txnid < m[1].txnid, rc = 0;
+
+	if (pread(fd, b, sizeof(b), (off_t)newest * m[0].psize) !=
+	    (ssize_t)sizeof(b)) {
+		snprintf(why, len, "the newest meta page cannot be read");
+		return -1;
+	}
+	memset(&w, 0, sizeof(w));
+	w.fd = fd;
+	w.psize = m[0].psize;
+	w.last_pg = m[newest].last_pg;
+	w.only = only;
+	w.seen = xcalloc(w.last_pg / 8 + 1, 1);
+	w.page = xmalloc(w.psize);
+	for (i = only != NULL; i < 2 && rc == 0; i++) {
+		const uint8_t *db = b + LM_OFF_DB0 + i * LM_DB_SIZE;
+		uint64_t root = host64(db + LM_OFF_ROOT);
+
+		if (root == LM_P_INVALID)
+			continue;
+		w.db = i == 0 ? "of free pages" : "of databases";
+		if (tree_walk(&w, root, host16(db + 6), i == 1) != 0) {
+			snprintf(why, len, "%s", w.why);
+			rc = -1;
+		}
+	}
+	free(w.seen);
+	free(w.page);
+	return rc;
+}
+
+/* Walks every page of every tree of the newest meta page. */
+int
+audit_pages(struct store *s, audit_report_fn fn, void *ctx)
+{
+	char *path = xasprintf("%s/data.mdb", s->dir);
+	struct lm_meta m[2];
+	char why[300], msg[400];
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* audit_file_check() has said why a file cannot be read. */
+	if (fd >= 0 && meta_read(fd, 0, &m[0]) == NULL && m[0].psize >= 256 &&
+	    meta_read(fd, (off_t)m[0].psize, &m[1]) == NULL &&
+	    pages_walk(fd, m, NULL, why, sizeof(why)) != 0) {
+		snprintf(msg, sizeof(msg), "store damaged: %s: %s", path, why);
+		fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL, msg);
+		rc = 1;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return rc;
+}
+
+/* Walks the pages every command reads on open. */
+int
+audit_open_pages(const char *dir, char **cause)
+{
+	char *path = xasprintf("%s/data.mdb", dir);
+	struct lm_meta m[2];
+	char why[300];
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && meta_read(fd, 0, &m[0]) == NULL && m[0].psize >= 256 &&
+	    meta_read(fd, (off_t)m[0].psize, &m[1]) == NULL &&
+	    pages_walk(fd, m, "meta", why, sizeof(why)) != 0) {
+		*cause = xasprintf("store damaged: %s: %s", path, why);
+		rc = CS_EDAMAGED;
+	}
+	if (fd >= 0)
+		close(fd);
 	free(path);
 	return rc;
 }

@@ -27,6 +27,26 @@ typedef void (*audit_report_fn)(void *ctx, enum store_audit_kind kind,
 int audit_file_check(const char *dir, char **cause);
 
 /*
+ * Walks the pages every command reads when it opens the store (the list
+ * of databases and the meta database) as audit_pages() does.  Call it
+ * with a read transaction open, which keeps LMDB from reusing the pages
+ * of the snapshot walked.  Returns 0, or CS_EDAMAGED with *cause.
+ */
+int audit_open_pages(const char *dir, char **cause);
+
+/*
+ * Walks every page of every B-tree the store's newest meta page reaches,
+ * reading data.mdb with pread() rather than through LMDB's map: each page
+ * must say its own number, be of the kind its place in the tree needs,
+ * hold its entries inside it, point only at pages of the file, and be
+ * reached once.  Reports the first breach as STORE_AUDIT_DAMAGED and
+ * returns 1 (the store must then not be walked through LMDB, which would
+ * follow the damage), else returns 0.  Call it with a read transaction
+ * open (see audit_open_pages()).
+ */
+int audit_pages(struct store *s, audit_report_fn fn, void *ctx);
+
+/*
  * Walks every named database of the store in txn to its end: each walk
  * must end cleanly (LMDB reports no damaged page), keys must come in
  * order, and the count in each database's header must be the number of

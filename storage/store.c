@@ -187,6 +187,12 @@ env_open(struct store *s, const char *dir, char **cause)
 	 * a reader never waits for the writer's lock; create them otherwise.
 	 */
 	if (store_read_begin(s, &txn) == 0) {
+		/* Before LMDB reads a page through the map: the pages every
+		 * open reads, from the file, in this snapshot. */
+		if ((rc = audit_open_pages(dir, cause)) != 0) {
+			mdb_txn_abort(txn);
+			return rc;
+		}
 		for (i = 0; i < DB_COUNT; i++)
 			if (mdb_dbi_open(txn, store_db_names[i], 0, &s->dbi[i]) != 0)
 				break;
