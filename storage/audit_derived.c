@@ -12,18 +12,23 @@
  * rest of meta (the node's key, network, name and role, which store_open()
  * checks against the key file).
  *
- * Three checks live here.  The file check reads the two LMDB meta pages
- * of data.mdb with pread() before the file is mapped, so a truncated file
- * is refused with a message instead of killing the reader with SIGBUS.
- * The structure walk reads every database to its end and stops at the
- * first page LMDB calls damaged.  The derived comparison walks each
- * derived table beside the one a replay of the log built, entry by entry,
- * and names every entry missing, extra or different.  The received-time
- * check looks at the time kept before each commit.
+ * The checks, in the order they run.  The file check reads the two LMDB
+ * meta pages of data.mdb with pread() before the file is mapped, so a
+ * truncated file is refused with a message instead of killing the reader
+ * with SIGBUS.  The page walk reads the pages of every B-tree the same way
+ * (on every open, only those an open reads), so a damaged page is named
+ * before LMDB follows its pointers through the map.  The structure walk
+ * reads every database through LMDB to its end: keys in order, each found
+ * by its key, entries of the sizes the code writes, counts that hold.  The
+ * derived comparison walks each derived table beside the one a replay of
+ * the log built, entry by entry, and names every entry missing, extra or
+ * different.  The received-time check looks at the time kept before each
+ * commit.
  *
- * A page damaged in a way LMDB does not detect can still make it fault;
- * cafe audit, verify and status therefore run in a child process and
- * report a signal as a damaged store (cli/guard.c).
+ * The page-level checks know LMDB 0.9's file layout on a 64-bit host and
+ * are skipped on any other.  A page damaged in a way none of them foresaw
+ * can still make LMDB fault; cafe audit, verify and status therefore run
+ * in a child process and report a signal as a damaged store (cli/guard.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -98,6 +103,17 @@ host64(const uint8_t *p)
 	return v;
 }
 
+/* Returns whether the page-level checks know this LMDB's file layout. */
+static int
+layout_known(void)
+{
+	int major, minor, patch;
+
+	mdb_version(&major, &minor, &patch);
+	return sizeof(void *) == 8 && sizeof(size_t) == 8 && major == 0 &&
+	    minor == 9;
+}
+
 /*
  * Reads the meta page at off into m; returns NULL or why it is not one
  * (a static string).
@@ -135,6 +151,10 @@ audit_file_check(const char *dir, char **cause)
 	uint64_t need, last;
 	int fd, i, rc = CS_EDAMAGED;
 
+	if (!layout_known()) {
+		free(path);
+		return 0;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = errno == ENOENT ? CS_ENOTFOUND : CS_EIO;
@@ -493,7 +513,7 @@ audit_pages(struct store *s, audit_report_fn fn, void *ctx)
 	char why[300], msg[400];
 	int fd, rc = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = layout_known() ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 	/* audit_file_check() has said why a file cannot be read. */
 	if (fd >= 0 && meta_read(fd, 0, &m[0]) == NULL && m[0].psize >= 256 &&
 	    meta_read(fd, (off_t)m[0].psize, &m[1]) == NULL &&
@@ -517,7 +537,7 @@ audit_open_pages(const char *dir, char **cause)
 	char why[300];
 	int fd, rc = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = layout_known() ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 	if (fd >= 0 && meta_read(fd, 0, &m[0]) == NULL && m[0].psize >= 256 &&
 	    meta_read(fd, (off_t)m[0].psize, &m[1]) == NULL &&
 	    pages_walk(fd, m, "meta", why, sizeof(why)) != 0) {
