@@ -573,8 +573,8 @@ static const struct shape {
 	int db;
 	size_t kmin, kmax, vmin, vmax;
 } shapes[] = {
-	{ DB_COMMITS, PROTO_KEY_LEN + 8, PROTO_KEY_LEN + 8, 8 + PROTO_SIG_LEN + 1,
-	    SIZE_MAX },
+	{ DB_COMMITS, PROTO_KEY_LEN + 8, PROTO_KEY_LEN + 8,
+	    8 + PROTO_SIG_LEN + 1, SIZE_MAX },
 	{ DB_HEADS, PROTO_KEY_LEN, PROTO_KEY_LEN, 48, 48 },
 	{ DB_RECORDS, PROTO_ID_LEN, PROTO_ID_LEN, 1, SIZE_MAX },
 	{ DB_BYSITE, 1 + PROTO_ID_LEN + 4 + PROTO_ID_LEN,
@@ -699,7 +699,8 @@ audit_structure(struct store *s, MDB_txn *txn, audit_report_fn fn,
 				    "one before it: a key was altered in "
 				    "place", store_db_names[i],
 				    (unsigned long long)n + 1);
-				fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL, why);
+				fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL,
+				    why);
 			}
 			if (mdb_get(txn, s->dbi[i], &k, &found) != 0 ||
 			    found.mv_data != d.mv_data) {
@@ -708,7 +709,8 @@ audit_structure(struct store *s, MDB_txn *txn, audit_report_fn fn,
 				    "by its key: a branch page misdirects the "
 				    "search", store_db_names[i],
 				    (unsigned long long)n + 1);
-				fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL, why);
+				fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL,
+				    why);
 			}
 			if ((shape = shape_check(i, &k, &d)) != NULL) {
 				snprintf(why, sizeof(why), "store damaged: "
@@ -716,7 +718,8 @@ audit_structure(struct store *s, MDB_txn *txn, audit_report_fn fn,
 				    "key, %zu-byte value)", store_db_names[i],
 				    (unsigned long long)n + 1, shape, k.mv_size,
 				    d.mv_size);
-				fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL, why);
+				fn(ctx, STORE_AUDIT_DAMAGED, NULL, 0, NULL,
+				    why);
 			}
 			plen = k.mv_size < sizeof(prev) ? k.mv_size :
 			    sizeof(prev);

@@ -194,7 +194,8 @@ env_open(struct store *s, const char *dir, char **cause)
 			return rc;
 		}
 		for (i = 0; i < DB_COUNT; i++)
-			if (mdb_dbi_open(txn, store_db_names[i], 0, &s->dbi[i]) != 0)
+			if (mdb_dbi_open(txn, store_db_names[i], 0,
+			    &s->dbi[i]) != 0)
 				break;
 		if (i == DB_COUNT && mdb_txn_commit(txn) == 0)
 			return 0;
@@ -523,8 +524,9 @@ store_open(struct store **sp, const char *dir, char **cause)
 		rc = mdb_get(txn, s->dbi[DB_META], &mk, &md);
 		mdb_txn_abort(txn);
 		if (rc != 0 && rc != MDB_NOTFOUND) {
-			*cause = xasprintf("store damaged: %s/data.mdb: the meta "
-			    "data cannot be read: %s", dir, mdb_strerror(rc));
+			*cause = xasprintf("store damaged: %s/data.mdb: the "
+			    "meta data cannot be read: %s", dir,
+			    mdb_strerror(rc));
 			store_close(s);
 			return CS_EDAMAGED;
 		}
