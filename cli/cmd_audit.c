@@ -608,8 +608,10 @@ print_integrity(json_t *in)
 	    "recomputed over %lld records\n", iget(in, "ops"),
 	    iget(in, "history"), iget(in, "records"));
 	if (json_is_true(json_object_get(in, "replayed")))
-		printf("  records re-derived by replaying the log (%lld ms)\n",
-		    iget(in, "replay_ms"));
+		printf("  records re-derived by replaying the log (%lld ms); "
+		    "bydate, bysite, conflicts, seen compared\n  received "
+		    "times checked; peers, invites, meta: this node's own, "
+		    "not derived\n", iget(in, "replay_ms"));
 	else
 		printf("  records NOT re-derived: %s\n",
 		    sget(in, "replay_error"));
