@@ -610,8 +610,8 @@ print_integrity(json_t *in)
 	if (json_is_true(json_object_get(in, "replayed")))
 		printf("  records re-derived by replaying the log (%lld ms); "
 		    "bydate, bysite, conflicts, seen compared\n  received "
-		    "times checked; peers, invites, meta: this node's own, "
-		    "not derived\n", iget(in, "replay_ms"));
+		    "times and the node's clock checked; peers and invites "
+		    "are this node's own\n", iget(in, "replay_ms"));
 	else
 		printf("  records NOT re-derived: %s\n",
 		    sget(in, "replay_error"));
