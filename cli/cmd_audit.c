@@ -807,6 +807,7 @@ cmd_audit(struct cli *c)
 	in = json_object();
 	json_object_set_new(in, "ok", json_boolean(nfaults == 0 &&
 	    json_array_size(forks) == 0));
+	json_object_set_new(in, "damaged", json_false());
 	json_object_set_new(in, "commits", json_integer((json_int_t)st.commits));
 	json_object_set_new(in, "origins", json_integer((json_int_t)st.origins));
 	json_object_set_new(in, "ops", json_integer((json_int_t)st.ops));

@@ -60,6 +60,7 @@ run_ok "the hub imports eighty cafés" "$H" import cafe "$T/cafes.csv" --format 
 
 cafe_in "$H" audit --json
 is "$RC" 0 "the untouched hub audits clean" || diag "$OUT$ERR"
+jq_is "$OUT" '.integrity.damaged' false "--json: not damaged"
 for db in records bydate bysite history conflicts seen heads; do
 	n="$($TOOL entries "$H" "$db" | wc -l)"
 	[ "$n" -gt 0 ] && pass "the hub holds $db entries ($n)" || fail "the hub holds $db entries"
@@ -161,6 +162,14 @@ for cut in 0 100 $((PSIZE + 100)) $((SIZE / 2)) $((SIZE - PSIZE)); do
 	done
 done
 like "$ERR" "the file is truncated" "a file shorter than its pages says it is truncated"
+fresh
+$TOOL compact "$W"
+$TOOL damage "$W" 2 zero
+cafe_in "$W" audit --json
+is "$RC" 1 "a zeroed page: audit --json exits 1"
+jq_is "$OUT" '[.integrity.ok, .integrity.damaged, (.integrity.faults[0].kind)] | tojson' '[false,true,"damaged"]' \
+	"--json: not ok, damaged, a damaged fault"
+jq_is "$OUT" '.integrity.faults[0].why | test("^store damaged: .*page 2 says it is page 0")' true "--json: the fault names the page"
 fresh
 truncate -s "$((SIZE / 2))" "$W/data.mdb"
 cafe_in "$W" list cafe
