@@ -47,7 +47,8 @@ const struct cmd_entry cmd_table[] = {
 	    "steps", 1, cmd_report },
 	{ "log", "log [--origin HEX] [--json]", "the signed commits", 1,
 	    cmd_log },
-	{ "verify", "verify", "re-check every commit's signature and chain",
+	{ "verify", "verify", "re-check the log: every commit's signature and "
+	    "chain (cafe audit checks the rest)",
 	    1, cmd_verify },
 	{ "export", "export TYPE --format csv|json",
 	    "write records of a type to stdout", 1, cmd_export },
@@ -463,13 +464,19 @@ main(int argc, char **argv)
 		return cli_usage_error(&c, "no data directory: give --data "
 		    "DIR or set CAFE_DATA");
 	}
+	if (e->needs_store && (rc = cli_guard(&c)) >= 0) {
+		free(data);
+		return rc;
+	}
 	if (e->needs_store) {
 		rc = store_open(&c.store, data, &cause);
 		if (rc != 0) {
-			cli_fail(&c, EXIT_USAGE, "%s", cause);
+			/* A damaged store is a failed check, not bad usage. */
+			rc = rc == CS_EDAMAGED ? EXIT_CHECK : EXIT_USAGE;
+			cli_fail(&c, rc, "%s", cause);
 			free(cause);
 			free(data);
-			return EXIT_USAGE;
+			return rc;
 		}
 	}
 	txnid = c.store != NULL ? store_txnid(c.store) : 0;

@@ -34,6 +34,14 @@ struct cmd_entry {
 
 extern const struct cmd_entry cmd_table[];
 
+/*
+ * For the commands that diagnose a store (audit, verify, status): forks
+ * before the store is opened; returns -1 in the child, which goes on, and
+ * in the parent the child's exit status, a crash turned into "store
+ * damaged: ..." and EXIT_CHECK (guard.c).  Returns -1 for other commands.
+ */
+int cli_guard(struct cli *c);
+
 /* Prints "cafe: CMD: message" to stderr and returns code. */
 int cli_fail(struct cli *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -32,7 +32,7 @@
 #define TEXT_MAX_LIST 20
 
 static const char *const kind_names[] = { "commit", "head", "history",
-	"digest", "record", "replay" };
+	"digest", "record", "replay", "derived", "received", "damaged" };
 
 /* Returns a JSON string of hex for len bytes, or null for NULL. */
 static json_t *
@@ -70,6 +70,47 @@ audit_fault(const struct store_audit_fault *f, void *arg)
 	json_object_set_new(o, "id", hex_json(f->id, PROTO_ID_LEN));
 	json_object_set_new(o, "why", json_string(f->why));
 	json_array_append_new(arg, o);
+}
+
+static void print_integrity(json_t *in);
+
+/*
+ * A damaged store file: the rest of the audit would read through the
+ * damage, so it stops at the integrity part, prints it, says "store
+ * damaged: ..." and returns EXIT_CHECK.  Returns -1 when no fault says
+ * the store is damaged.
+ */
+static int
+audit_damaged(struct cli *c, json_t *faults, int json)
+{
+	const char *first = NULL;
+	json_t *in, *out;
+	size_t i;
+
+	for (i = 0; i < json_array_size(faults) && first == NULL; i++) {
+		json_t *f = json_array_get(faults, i);
+
+		if (strcmp(json_string_value(json_object_get(f, "kind")),
+		    "damaged") == 0)
+			first = json_string_value(json_object_get(f, "why"));
+	}
+	if (first == NULL)
+		return -1;
+	in = json_pack("{s:b, s:b, s:O, s:s, s:I, s:I, s:I, s:I, s:I, "
+	    "s:[]}", "ok", 0, "damaged", 1, "faults", faults, "replay_error",
+	    "the store file is damaged", "commits", (json_int_t)0, "origins",
+	    (json_int_t)0, "ops", (json_int_t)0, "history", (json_int_t)0,
+	    "records", (json_int_t)0, "forks");
+	out = json_pack("{s:o, s:o}", "node", hex_json(store_info(c->store)->
+	    node, PROTO_KEY_LEN), "integrity", in);
+	if (json)
+		cli_print_json(json_incref(out));
+	else
+		print_integrity(in);
+	cli_msg(c->cmd, "%s", first);
+	json_decref(out);
+	json_decref(faults);
+	return EXIT_CHECK;
 }
 
 /* Describes a commit: where it sits, its hash, clocks and ops. */
@@ -575,8 +616,10 @@ print_integrity(json_t *in)
 	    "recomputed over %lld records\n", iget(in, "ops"),
 	    iget(in, "history"), iget(in, "records"));
 	if (json_is_true(json_object_get(in, "replayed")))
-		printf("  records re-derived by replaying the log (%lld ms)\n",
-		    iget(in, "replay_ms"));
+		printf("  records re-derived by replaying the log (%lld ms); "
+		    "bydate, bysite, conflicts, seen compared\n  received "
+		    "times and the node's clock checked; peers and invites "
+		    "are this node's own\n", iget(in, "replay_ms"));
 	else
 		printf("  records NOT re-derived: %s\n",
 		    sget(in, "replay_error"));
@@ -735,6 +778,8 @@ cmd_audit(struct cli *c)
 		json_decref(faults);
 		return cli_fail(c, EXIT_CHECK, "cannot read the store");
 	}
+	if ((rc = audit_damaged(c, faults, json)) >= 0)
+		return rc;
 	forks = json_array();
 	if (store_forks(c->store, audit_fork, forks) < 0) {
 		json_decref(faults);
@@ -776,6 +821,7 @@ cmd_audit(struct cli *c)
 	in = json_object();
 	json_object_set_new(in, "ok", json_boolean(nfaults == 0 &&
 	    json_array_size(forks) == 0));
+	json_object_set_new(in, "damaged", json_false());
 	json_object_set_new(in, "commits", json_integer((json_int_t)st.commits));
 	json_object_set_new(in, "origins", json_integer((json_int_t)st.origins));
 	json_object_set_new(in, "ops", json_integer((json_int_t)st.ops));

@@ -155,12 +155,16 @@ cmd_status(struct cli *c)
 	json_t *o, *counts, *heads, *daemon, *pending;
 	size_t i;
 	unsigned t;
+	int rc;
 
 	c->json = cli_flag(c, "--json");
 	if (cli_rest(c, 0, 0) != 0)
 		return EXIT_USAGE;
-	if (store_status(c->store, &st) != 0)
-		return cli_fail(c, EXIT_USAGE, "cannot read the store");
+	if ((rc = store_status(c->store, &st)) != 0)
+		return rc == CS_EDAMAGED ? cli_fail(c, EXIT_CHECK, "store "
+		    "damaged: an index cannot be read to its end (cafe audit "
+		    "says more)") : cli_fail(c, EXIT_USAGE, "cannot read the "
+		    "store");
 	proto_hex(node, in->node, PROTO_KEY_LEN);
 	proto_hex(net, in->network, PROTO_KEY_LEN);
 	proto_hex(dig, st.digest, PROTO_HASH_LEN);
@@ -281,6 +285,10 @@ verify_fault(const uint8_t origin[PROTO_KEY_LEN], uint64_t seq,
 {
 	char o[65];
 
+	if (origin == NULL) {
+		fprintf(stderr, "cafe: verify: %s\n", why);
+		return;
+	}
 	proto_hex(o, origin, PROTO_KEY_LEN);
 	fprintf(stderr, "cafe: verify: commit %.16s:%llu: %s\n", o,
 	    (unsigned long long)seq, why);
@@ -304,7 +312,9 @@ cmd_verify(struct cli *c)
 		return EXIT_CHECK;
 	}
 	store_status(c->store, &st);
-	printf("ok: %llu commits verified\n", (unsigned long long)st.commits);
+	printf("ok: %llu commits verified (the signed log only; cafe audit "
+	    "also checks the records and indexes derived from it)\n",
+	    (unsigned long long)st.commits);
 	return EXIT_OK;
 }
 

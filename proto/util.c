@@ -32,6 +32,7 @@ static const char *const cs_errors[] = {
 	"truncated",
 	"waiting for the admin log",
 	"no space left on device",
+	"store damaged",
 };
 
 /* Returns a static name for err. */

@@ -22,7 +22,7 @@
 
 #include <sodium.h>
 
-#include "internal.h"
+#include "audit_derived.h"
 
 /* Commits applied to the scratch store per write transaction. */
 #define REPLAY_BATCH 512
@@ -78,6 +78,14 @@ fault(struct audit *a, enum store_audit_kind kind, const uint8_t *origin,
 	f.why = why;
 	a->faults++;
 	a->fn(&f, a->arg);
+}
+
+/* Reports a fault found by audit_derived.c; ctx is the audit. */
+static void
+derived_report(void *ctx, enum store_audit_kind kind, const uint8_t *origin,
+    uint64_t seq, const uint8_t *id, const char *why)
+{
+	fault(ctx, kind, origin, seq, id, why);
 }
 
 /* Reports a fault of a commit and remembers the commit as bad. */
@@ -636,6 +644,7 @@ replay(struct audit *a, char **cause)
 	qsort(a->items, a->nitems, sizeof(*a->items), item_cmp);
 	if ((rc = replay_apply(a, &scr, cause)) == 0) {
 		replay_compare(a, &scr);
+		audit_derived_compare(a->s, a->txn, &scr, derived_report, a);
 		a->st->replayed = 1;
 	}
 	scratch_close(&scr, dir);
@@ -663,6 +672,12 @@ store_audit(struct store *s, int replay_log, store_audit_fault_fn fn,
 	a.st = st;
 	if (store_read_begin(s, &a.txn) != 0)
 		return CS_EDB;
+	/* A damaged page stops everything: the rest would read through it. */
+	if (audit_pages(s, derived_report, &a) != 0 ||
+	    audit_structure(s, a.txn, derived_report, &a) != 0) {
+		mdb_txn_abort(a.txn);
+		return a.faults;
+	}
 	if (mdb_cursor_open(a.txn, s->dbi[DB_COMMITS], &cur) != 0) {
 		mdb_txn_abort(a.txn);
 		return CS_EDB;
@@ -673,6 +688,7 @@ store_audit(struct store *s, int replay_log, store_audit_fault_fn fn,
 	mdb_cursor_close(cur);
 	check_head(&a);
 	check_heads_stored(&a);
+	audit_received(s, a.txn, store_now_ms(), derived_report, &a);
 	if (mdb_stat(a.txn, s->dbi[DB_HISTORY], &ms) == 0)
 		st->history = ms.ms_entries;
 	if (st->history != st->ops)

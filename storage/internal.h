@@ -39,6 +39,9 @@ enum store_db {
 	DB_COUNT
 };
 
+/* The names of the databases, by enum store_db (store.c). */
+extern const char *const store_db_names[DB_COUNT];
+
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi[DB_COUNT];

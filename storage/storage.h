@@ -167,7 +167,9 @@ uint64_t store_txnid(struct store *s);
 
 /*
  * Opens the node in dir.  Refuses a key file that group or others can read.
- * Returns 0 with *sp set, or an error with *cause (malloc'd).
+ * Checks data.mdb's meta pages against its size before mapping it.
+ * Returns 0 with *sp set, or an error with *cause (malloc'd): CS_EDAMAGED
+ * ("store damaged: ...") for a truncated file or one LMDB calls corrupt.
  */
 int store_open(struct store **sp, const char *dir, char **cause);
 
@@ -438,12 +440,17 @@ struct store_status {
 	uint64_t forks;
 	uint8_t digest[PROTO_HASH_LEN];
 };
+/* Fills st; returns 0, CS_EDB, or CS_EDAMAGED when the index cannot be
+ * read to its end (st then holds what could be counted). */
 int store_status(struct store *s, struct store_status *st);
 
 /*
  * Re-checks every stored commit: decoding, signature and chain.  Calls fn
- * for each fault with the commit's origin, seq and reason.  Returns the
- * number of faults (0 when all hold) or a negative error.
+ * for each fault with the commit's origin, seq and reason; origin is NULL
+ * for a store that cannot be read to its end (why then starts "store
+ * damaged:").  Returns the number of faults (0 when all hold) or a
+ * negative error.  It checks the log only: store_audit() checks what is
+ * derived from it.
  */
 typedef void (*store_fault_fn)(const uint8_t origin[PROTO_KEY_LEN],
     uint64_t seq, const char *why, void *arg);
@@ -646,7 +653,15 @@ int store_bundle_import(struct store *s, FILE *f, store_refuse_fn fn,
  *            entry that names no stored commit or op;
  *   DIGEST   the stored digest is not the digest of the stored records;
  *   RECORD   a record that differs from the one replaying the log gives;
- *   REPLAY   a commit that verifies but that replaying the log refuses.
+ *   REPLAY   a commit that verifies but that replaying the log refuses;
+ *   DERIVED  an entry of a table the merge derives (the bydate and bysite
+ *            indexes, the conflicts, the seen bases) missing, extra or
+ *            different from what replaying the log gives, or the node's
+ *            clock behind a stored commit's;
+ *   RECEIVED a received time kept before a commit that cannot be right
+ *            (none, in the future, or before its predecessor's);
+ *   DAMAGED  the store file itself: a page LMDB cannot read, keys out of
+ *            order, a database's count that is not its entries'.
  */
 enum store_audit_kind {
 	STORE_AUDIT_COMMIT,
@@ -655,6 +670,9 @@ enum store_audit_kind {
 	STORE_AUDIT_DIGEST,
 	STORE_AUDIT_RECORD,
 	STORE_AUDIT_REPLAY,
+	STORE_AUDIT_DERIVED,
+	STORE_AUDIT_RECEIVED,
+	STORE_AUDIT_DAMAGED,
 };
 
 /* One fault; every pointer is valid during the callback only. */
@@ -714,6 +732,13 @@ struct store_fork {
 	const char *why;
 };
 typedef int (*store_fork_fn)(const struct store_fork *f, void *arg);
+
+/*
+ * Names the database a walk of the store is reading (a static string), or
+ * returns NULL: for a report from a signal handler when LMDB faults on a
+ * damaged page (async-signal-safe).
+ */
+const char *store_reading(void);
 
 /* Walks the forks kept as evidence, by (origin, seq, hash); a non-zero
  * return from fn stops.  Returns the number walked or CS_EDB. */

@@ -14,11 +14,11 @@
 
 #include <sodium.h>
 
-#include "internal.h"
+#include "audit_derived.h"
 
 #define MAP_SIZE_DEFAULT ((size_t)256 << 20)
 
-static const char *const db_names[DB_COUNT] = { "meta", "commits", "heads",
+const char *const store_db_names[DB_COUNT] = { "meta", "commits", "heads",
 	"records", "bysite", "bydate", "history", "conflicts",
 	"forks", "members", "seen", "peers", "invites", "pending" };
 
@@ -222,8 +222,15 @@ env_open(struct store *s, const char *dir, char **cause)
 	 * a reader never waits for the writer's lock; create them otherwise.
 	 */
 	if (store_read_begin(s, &txn) == 0) {
+		/* Before LMDB reads a page through the map: the pages every
+		 * open reads, from the file, in this snapshot. */
+		if ((rc = audit_open_pages(dir, cause)) != 0) {
+			mdb_txn_abort(txn);
+			return rc;
+		}
 		for (i = 0; i < DB_COUNT; i++)
-			if (mdb_dbi_open(txn, db_names[i], 0, &s->dbi[i]) != 0)
+			if (mdb_dbi_open(txn, store_db_names[i], 0,
+			    &s->dbi[i]) != 0)
 				break;
 		if (i == DB_COUNT && mdb_txn_commit(txn) == 0)
 			return 0;
@@ -233,7 +240,7 @@ env_open(struct store *s, const char *dir, char **cause)
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		goto fail;
 	for (i = 0; i < DB_COUNT; i++)
-		if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE,
+		if ((rc = mdb_dbi_open(txn, store_db_names[i], MDB_CREATE,
 		    &s->dbi[i])) != 0) {
 			mdb_txn_abort(txn);
 			goto fail;
@@ -242,6 +249,12 @@ env_open(struct store *s, const char *dir, char **cause)
 		goto fail;
 	return 0;
 fail:
+	if (rc == MDB_INVALID || rc == MDB_CORRUPTED ||
+	    rc == MDB_PAGE_NOTFOUND || rc == MDB_VERSION_MISMATCH) {
+		*cause = xasprintf("store damaged: %s/data.mdb: %s", dir,
+		    mdb_strerror(rc));
+		return CS_EDAMAGED;
+	}
 	*cause = xasprintf("%s: cannot open the store: %s", dir,
 	    mdb_strerror(rc));
 	return CS_EDB;
@@ -481,6 +494,7 @@ store_open(struct store **sp, const char *dir, char **cause)
 	MDB_txn *txn;
 	size_t n;
 	ssize_t kl;
+	int rc;
 
 	*sp = NULL;
 	if (sodium_init() < 0) {
@@ -513,9 +527,19 @@ store_open(struct store **sp, const char *dir, char **cause)
 	}
 	free(path);
 	s->dir = xstrdup(dir);
-	if (env_open(s, dir, cause) != 0) {
+	/* A truncated file would fault when mapped pages past its end are
+	 * read: check it first.  A missing one is made empty by LMDB and
+	 * refused below for its missing meta data. */
+	if ((rc = audit_file_check(dir, cause)) == CS_ENOTFOUND) {
+		free(*cause);
+		*cause = NULL;
+	} else if (rc != 0) {
 		store_close(s);
-		return CS_EDB;
+		return rc;
+	}
+	if ((rc = env_open(s, dir, cause)) != 0) {
+		store_close(s);
+		return rc;
 	}
 	if (store_read_begin(s, &txn) != 0) {
 		*cause = xasprintf("%s: cannot read the store", dir);
@@ -544,7 +568,17 @@ store_open(struct store **sp, const char *dir, char **cause)
 	    PROTO_KEY_LEN, NULL) != 0 ||
 	    store_meta_get(txn, s->dbi[DB_META], "role", s->info.role,
 	    sizeof(s->info.role) - 1, &n) != 0) {
+		MDB_val mk = { 6, (void *)(uintptr_t)"schema" }, md;
+
+		rc = mdb_get(txn, s->dbi[DB_META], &mk, &md);
 		mdb_txn_abort(txn);
+		if (rc != 0 && rc != MDB_NOTFOUND) {
+			*cause = xasprintf("store damaged: %s/data.mdb: the "
+			    "meta data cannot be read: %s", dir,
+			    mdb_strerror(rc));
+			store_close(s);
+			return CS_EDAMAGED;
+		}
 		*cause = xasprintf("%s: the store's meta data is missing or "
 		    "of another schema version", dir);
 		store_close(s);
@@ -1238,20 +1272,26 @@ store_conflicts(struct store *s, const uint8_t *id, store_conflict_fn fn,
 	return 0;
 }
 
-/* Counts the entries of dbi whose key starts with one byte b. */
+/* Counts the entries of dbi whose key starts with one byte b; sets *bad
+ * when LMDB cannot read the database to the end of them. */
 static uint64_t
-count_prefix(MDB_txn *txn, MDB_dbi dbi, uint8_t b)
+count_prefix(MDB_txn *txn, MDB_dbi dbi, uint8_t b, int *bad)
 {
 	MDB_cursor *cur;
 	MDB_val k = { 1, &b }, d;
 	uint64_t n = 0;
 	int rc;
 
-	mdb_cursor_open(txn, dbi, &cur);
+	if (mdb_cursor_open(txn, dbi, &cur) != 0) {
+		*bad = 1;
+		return 0;
+	}
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
 	    rc == 0 && ((uint8_t *)k.mv_data)[0] == b;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
 		n++;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		*bad = 1;
 	mdb_cursor_close(cur);
 	return n;
 }
@@ -1263,13 +1303,14 @@ store_status(struct store *s, struct store_status *st)
 	MDB_txn *txn;
 	MDB_stat ms;
 	unsigned i;
+	int bad = 0;
 
 	memset(st, 0, sizeof(*st));
 	if (store_read_begin(s, &txn) != 0)
 		return CS_EDB;
 	for (i = 0; i < sch_ntypes && i < 16; i++)
 		st->counts[i] = count_prefix(txn, s->dbi[DB_BYDATE],
-		    (uint8_t)i);
+		    (uint8_t)i, &bad);
 	if (mdb_stat(txn, s->dbi[DB_COMMITS], &ms) == 0)
 		st->commits = ms.ms_entries;
 	if (mdb_stat(txn, s->dbi[DB_FORKS], &ms) == 0)
@@ -1277,7 +1318,7 @@ store_status(struct store *s, struct store_status *st)
 	store_meta_get(txn, s->dbi[DB_META], "digest", st->digest,
 	    PROTO_HASH_LEN, NULL);
 	mdb_txn_abort(txn);
-	return 0;
+	return bad ? CS_EDAMAGED : 0;
 }
 
 struct verify_arg {
@@ -1349,6 +1390,14 @@ store_verify(struct store *s, store_fault_fn fn, void *arg)
 		}
 	}
 	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "store damaged: the log cannot be "
+		    "read to its end: %s", mdb_strerror(rc));
+		va.faults++;
+		fn(NULL, 0, why, arg);
+	}
 	mdb_txn_abort(txn);
 	return va.faults;
 }
