@@ -513,6 +513,17 @@ store_open(struct store **sp, const char *dir, char **cause)
 		store_close(s);
 		return CS_EDB;
 	}
+	/* A newer cafesync's store: nothing here may read or write it. */
+	if (store_meta_get(txn, s->dbi[DB_META], "schema", ver, 4, NULL) == 0 &&
+	    get_be32(ver) > STORE_SCHEMA_VERSION) {
+		mdb_txn_abort(txn);
+		*cause = xasprintf("%s: the store is of format %u, newer than "
+		    "format %u, which this cafesync reads: run the cafesync "
+		    "that wrote it, or a newer one", dir,
+		    (unsigned)get_be32(ver), (unsigned)STORE_SCHEMA_VERSION);
+		store_close(s);
+		return CS_EDB;
+	}
 	if (store_meta_get(txn, s->dbi[DB_META], "schema", ver, 4, NULL) != 0 ||
 	    get_be32(ver) != STORE_SCHEMA_VERSION ||
 	    store_meta_get(txn, s->dbi[DB_META], "node", s->info.node,
