@@ -174,9 +174,9 @@ install: $(CAFE) $(CAFED)
 
 # The Debian package (debian/), built out of a copy of the tree so that
 # the build leaves the checkout alone; the .deb lands in build-deb/.
-DEB_BUILD_PKGS = debhelper dpkg-dev fakeroot lintian debootstrap man-db
+DEB_BUILD_PKGS = debhelper dpkg-dev lintian debootstrap man-db
 deb-deps:
-	@missing=0; for c in dh dpkg-buildpackage fakeroot lintian debootstrap man; do \
+	@missing=0; for c in dh dpkg-buildpackage lintian debootstrap man; do \
 		command -v $$c >/dev/null || missing=1; done; \
 	if [ $$missing = 1 ]; then \
 		echo "installing packaging tools: $(DEB_BUILD_PKGS)"; \

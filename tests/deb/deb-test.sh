@@ -49,6 +49,8 @@ bail() { echo "Bail out! $*"; exit 1; }
 t0=$(date +%s)
 elapsed() { echo "# $1: $(( $(date +%s) - t0 )) s since the start"; }
 
+[ "$(id -u)" = 0 ] || bail "needs root (debootstrap, chroot, apt-get)"
+
 # ---- the two packages ------------------------------------------------------
 V1=$(cat "$top/VERSION")
 V2="$V1+upgrade1"
@@ -87,7 +89,7 @@ cleanup() {
 		mountpoint -q "$R/proc" || rm -rf --one-file-system "$R"
 	elif [ "$MODE" = host ]; then
 		# Undo whatever is left of the install on this machine.
-		apt-get purge -y cafesync >/dev/null 2>&1
+		apt-get -o DPkg::Lock::Timeout=300 purge -y cafesync >/dev/null 2>&1
 		userdel cafesync 2>/dev/null
 		groupdel cafesync 2>/dev/null
 		rm -rf /var/lib/cafesync /etc/cafesync /tmp/cafesync-deb-test
@@ -137,6 +139,8 @@ fi
 ENVCMD=(/usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
     LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive)
 inroot() { "${ROOTCMD[@]}" "${ENVCMD[@]}" "$@"; }
+# apt-get waits for another apt on this machine rather than failing.
+APT=(apt-get -o DPkg::Lock::Timeout=300 -y -q)
 cp "$DEB1" "$DEB2" "$R$TMPR/"
 D1=$TMPR/$(basename "$DEB1")
 D2=$TMPR/$(basename "$DEB2")
@@ -155,10 +159,10 @@ CONF=/etc/cafesync/cafed.conf
 
 # ---- install -----------------------------------------------------------------
 if [ "$MODE" = chroot ]; then
-	inroot apt-get update -q >"$out/apt.log" 2>&1 || bail "apt-get update in the root failed"
+	inroot "${APT[@]}" update >"$out/apt.log" 2>&1 || bail "apt-get update in the root failed"
 fi
 check "apt-get install ./cafesync_${V1}_*.deb" \
-	inroot apt-get install -y -q "$D1"
+	inroot "${APT[@]}" install "$D1"
 is "$(inroot dpkg-query -W -f '${Status} ${Version}' cafesync 2>&1)" \
 	"install ok installed $V1" "dpkg knows cafesync $V1"
 elapsed "installed"
@@ -284,7 +288,7 @@ like "$(inroot cat "$CONF")" "^listen = 127.0.0.1:$PORT$" "the edit is there"
 
 # ---- upgrade over the running daemon ---------------------------------------------
 check "apt-get install of $V2 over $V1 with cafed running" \
-	inroot apt-get install -y -q "$D2"
+	inroot "${APT[@]}" install "$D2"
 is "$(inroot dpkg-query -W -f '${Status} ${Version}' cafesync 2>&1)" \
 	"install ok installed $V2" "dpkg knows cafesync $V2"
 if kill -0 "$DAEMON" 2>/dev/null; then ok "the running cafed survived the upgrade"; else
@@ -313,14 +317,14 @@ stop_cafed
 elapsed "upgraded"
 
 # ---- remove, then purge ------------------------------------------------------------
-check "apt-get remove cafesync" inroot apt-get remove -y -q cafesync
+check "apt-get remove cafesync" inroot "${APT[@]}" remove cafesync
 is "$(inroot dpkg-query -W -f '${Status}' cafesync 2>&1)" "deinstall ok config-files" \
 	"removed, its configuration kept"
 is "$(inroot sh -c 'test -e /usr/bin/cafe || test -e /usr/sbin/cafed || echo gone')" gone \
 	"the programs are gone"
 is "$(inroot sha256sum "$DATA/node.key" 2>&1)" "$KEYSUM" "remove keeps the node (key and store)"
 like "$(inroot cat "$CONF" 2>&1)" "^listen = 127.0.0.1:$PORT$" "remove keeps the configuration"
-check "apt-get purge cafesync" inroot apt-get purge -y -q cafesync
+check "apt-get purge cafesync" inroot "${APT[@]}" purge cafesync
 like "$(inroot dpkg-query -W -f '${Status}' cafesync 2>&1)" "^(unknown ok not-installed|.*no packages found.*)$" \
 	"purged: dpkg holds nothing of it"
 is "$(inroot sh -c 'test -e /var/lib/cafesync || echo gone')" gone "purge deletes /var/lib/cafesync"
