@@ -189,7 +189,7 @@ deb: deps deb-deps
 # Builds the package twice (two versions) and checks it installed, upgraded
 # over a running daemon, removed and purged, in a debootstrapped root.
 deb-test: deps deb-deps
-	sh tests/deb/deb-test.sh build-deb
+	bash tests/deb/deb-test.sh build-deb
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
