@@ -476,9 +476,12 @@ store_open(struct store **sp, const char *dir, char **cause)
 		if (errno == EACCES &&
 		    store_owner_check(dir, &owner, &who) != 0) {
 			name = store_user_name(owner);
-			*cause = xasprintf("%s: the node is %s's: run cafe as "
-			    "%s (sudo -u %s cafe --data %s ...) or as root",
-			    who, name, name, name, dir);
+			*cause = owner == 0 ?
+			    xasprintf("%s: the node is root's: run cafe as "
+			    "root (sudo cafe --data %s ...)", who, dir) :
+			    xasprintf("%s: the node is %s's: run cafe as %s "
+			    "(sudo -u %s cafe --data %s ...) or as root", who,
+			    name, name, name, dir);
 			free(name);
 			free(who);
 		} else

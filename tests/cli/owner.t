@@ -65,7 +65,7 @@ ROOTN="$T/rootnode"
 run_ok "root makes a node" "$ROOTN" init --name "Root's"
 nb "$CAFE" --data "$ROOTN" status
 is "$RC" 2 "nobody's cafe on root's node is refused"
-like "$ERR" "^cafe: status: $ROOTN is owned by root \(uid 0\), not by nobody \(uid $NOBODY\): the node is root's: run cafe as root" \
+is "$ERR" "cafe: status: $ROOTN is owned by root (uid 0), not by nobody (uid $NOBODY): the node is root's: run cafe as root (sudo cafe --data $ROOTN ...)" \
 	"it says whose the node is"
 
 # ---- journal priorities ----------------------------------------------------------
