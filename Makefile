@@ -7,6 +7,8 @@
 #   make fuzz             build the libFuzzer targets with clang
 #   make demo             a hub and a site on this machine, end to end
 #   make install PREFIX=/usr/local DESTDIR=
+#   make deb              the Debian package, in build-deb/
+#   make deb-test         build it, install it in a Debian 12 root, check it
 #   make clean
 
 CC ?= cc
@@ -14,6 +16,10 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SANITIZE ?= 0
 BUILD ?= build
+# The version cafe --version and cafed --version print: VERSION, unless
+# the packaging passes the Debian version (debian/changelog agrees).
+VERSION ?= $(shell cat VERSION)
+MANDIR ?= $(PREFIX)/share/man
 
 PKGS = lmdb libuv libsodium msgpack jansson cmocka
 DEB_PKGS = build-essential pkg-config liblmdb-dev libuv1-dev libmsgpack-dev \
@@ -62,13 +68,18 @@ LIBSTORAGE = $(BUILD)/libcafestorage.a
 CAFE = $(BUILD)/cafe
 CAFED = $(BUILD)/cafed
 
-.PHONY: all check unit cli-test net-test bench fuzz demo install clean deps lint
+.PHONY: all check unit cli-test net-test bench fuzz demo install clean deps lint \
+	deb deb-deps deb-test
 
 all: $(CAFE) $(CAFED)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# Only the two entry points carry the version.
+$(BUILD)/cli/cafe.o $(BUILD)/daemon/cafed.o: VERSION
+$(BUILD)/cli/cafe.o $(BUILD)/daemon/cafed.o: CPPFLAGS += -DCAFESYNC_VERSION='"$(VERSION)"'
 
 $(LIBPROTO): $(PROTO_OBJ)
 	$(AR) rcs $@ $^
@@ -141,20 +152,50 @@ fuzz: deps
 demo: deps $(CAFE) $(CAFED)
 	CAFE=$(abspath $(CAFE)) CAFED=$(abspath $(CAFED)) sh deploy/demo.sh
 
+# The unit names /usr/sbin/cafed; installed elsewhere, it names $(PREFIX).
 install: $(CAFE) $(CAFED)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
-		$(DESTDIR)$(PREFIX)/share/doc/cafesync/examples
+		$(DESTDIR)$(PREFIX)/share/doc/cafesync/examples \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(CAFE) $(DESTDIR)$(PREFIX)/bin/cafe
 	install -m 0755 $(CAFED) $(DESTDIR)$(PREFIX)/sbin/cafed
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/cafesync/
-	install -m 0644 deploy/*.conf deploy/cafed.service \
+	install -m 0644 deploy/*.conf deploy/cafesync.sysusers \
+		deploy/cafesync.tmpfiles \
 		$(DESTDIR)$(PREFIX)/share/doc/cafesync/examples/
+	sed -e 's|/usr/sbin/cafed|$(PREFIX)/sbin/cafed|g' \
+		-e 's|/usr/share/doc/cafesync|$(PREFIX)/share/doc/cafesync|g' \
+		deploy/cafed.service > $(DESTDIR)$(PREFIX)/share/doc/cafesync/examples/cafed.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/doc/cafesync/examples/cafed.service
+	install -m 0644 docs/man/cafe.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 docs/man/cafed.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 docs/man/cafed.8 $(DESTDIR)$(MANDIR)/man8/
+
+# The Debian package (debian/), built out of a copy of the tree so that
+# the build leaves the checkout alone; the .deb lands in build-deb/.
+DEB_BUILD_PKGS = debhelper dpkg-dev lintian debootstrap man-db
+deb-deps:
+	@missing=0; for c in dh dpkg-buildpackage lintian debootstrap man; do \
+		command -v $$c >/dev/null || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+		echo "installing packaging tools: $(DEB_BUILD_PKGS)"; \
+		apt-get update && apt-get install -y $(DEB_BUILD_PKGS); \
+	fi
+
+deb: deps deb-deps
+	sh tests/deb/build.sh build-deb
+
+# Builds the package twice (two versions) and checks it installed, upgraded
+# over a running daemon, removed and purged, in a debootstrapped root.
+deb-test: deps deb-deps
+	bash tests/deb/deb-test.sh build-deb
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -I. proto storage cli daemon
 
 clean:
-	rm -rf build build-san build-bench build-fuzz
+	rm -rf build build-san build-bench build-fuzz build-deb
 
 -include $(shell find build build-san build-bench -name '*.d' 2>/dev/null)

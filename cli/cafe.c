@@ -433,6 +433,10 @@ main(int argc, char **argv)
 			usage(stdout);
 			free(data);
 			return EXIT_OK;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("cafe %s\n", CAFESYNC_VERSION);
+			free(data);
+			return EXIT_OK;
 		} else {
 			cli_msg(NULL, "%s: unknown option (cafe help lists "
 			    "the commands)", argv[i]);

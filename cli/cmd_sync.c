@@ -49,6 +49,27 @@ ctl_connect(const char *data)
 	return fd;
 }
 
+/* Explains a control socket we may not reach: whose it is, what to do. */
+static int
+ctl_denied(const char *data, char **cause)
+{
+	char *dir = xasprintf("%s/ctl", data), *who, *name;
+	uid_t owner;
+
+	if (store_owner_check(dir, &owner, &who) != 0) {
+		name = store_user_name(owner);
+		*cause = xasprintf("control socket: %s; if a cafed run as %s "
+		    "left it, stop that cafed, then as root: rm -r %s", who,
+		    name, dir);
+		free(name);
+		free(who);
+	} else
+		*cause = xasprintf("control socket in %s: %s", dir,
+		    strerror(EACCES));
+	free(dir);
+	return CS_EIO;
+}
+
 /*
  * Sends one request and reads the one-line answer within timeout_ms.
  * Returns 0 with *reply set, CS_ENOTFOUND when no daemon serves data, or
@@ -72,6 +93,8 @@ cli_ctl(const char *data, json_t *req, int timeout_ms, json_t **reply,
 		free(text);
 		if (errno == ENOENT || errno == ECONNREFUSED)
 			return CS_ENOTFOUND;
+		if (errno == EACCES)
+			return ctl_denied(data, cause);
 		*cause = xasprintf("control socket: %s", strerror(errno));
 		return CS_EIO;
 	}

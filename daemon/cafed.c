@@ -24,7 +24,8 @@
 struct daemon D;
 
 static const char usage[] =
-    "usage: cafed [--data DIR] [--config FILE] [--listen ADDR:PORT] [-n]\n";
+    "usage: cafed [--data DIR] [--config FILE] [--listen ADDR:PORT] [-n]\n"
+    "       cafed --version\n";
 
 /* Returns a monotonic clock in milliseconds: for intervals and deadlines,
  * which a clock step must not cut short. */
@@ -122,6 +123,9 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
 			fputs(usage, stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("cafed %s\n", CAFESYNC_VERSION);
 			return 0;
 		} else {
 			fprintf(stderr, "cafed: %s: unknown option or missing "

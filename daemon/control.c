@@ -362,19 +362,40 @@ on_connection(uv_stream_t *server, int status)
 int
 control_start(char **cause)
 {
-	char *dir = xasprintf("%s/ctl", D.data), *lock;
+	char *dir = xasprintf("%s/ctl", D.data), *lock, *who, *name;
 	struct stat st;
+	uid_t owner;
 	int rc;
 
+	/* What a daemon of another user makes here would lock the owner out. */
+	if (store_owner_check(D.data, &owner, &who) != 0) {
+		name = store_user_name(owner);
+		*cause = xasprintf("%s: run cafed as %s (sudo -u %s cafed "
+		    "--data %s ..., or systemctl start cafed for the service's "
+		    "directory)", who, name, name, D.data);
+		free(name);
+		free(who);
+		free(dir);
+		return -1;
+	}
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		*cause = xasprintf("%s: %s", dir, strerror(errno));
 		free(dir);
 		return -1;
 	}
+	if (store_owner_check(dir, &owner, &who) != 0) {
+		name = store_user_name(owner);
+		*cause = xasprintf("%s: a cafed run as %s left it; stop that "
+		    "cafed, then as root: rm -r %s", who, name, dir);
+		free(name);
+		free(who);
+		free(dir);
+		return -1;
+	}
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
-	    st.st_uid != getuid() || (st.st_mode & 077) != 0) {
-		*cause = xasprintf("%s: must be a directory of ours with "
-		    "mode 0700", dir);
+	    (st.st_mode & 077) != 0) {
+		*cause = xasprintf("%s: must be a directory with mode 0700 "
+		    "(chmod 700 it)", dir);
 		free(dir);
 		return -1;
 	}

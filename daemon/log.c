@@ -1,12 +1,16 @@
 /*
  * log.c: leveled logging to stderr.  Each line carries a UTC time, the
  * level and the message; the level is checked before anything is
- * formatted, and errno is preserved across every call.
+ * formatted, and errno is preserved across every call.  When stderr is
+ * the journal (systemd sets JOURNAL_STREAM to its device:inode), a line
+ * starts with its syslog priority (<3> error ... <7> debug) instead of
+ * the time, so that journald files it under its level.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "daemon.h"
@@ -15,6 +19,25 @@ int log_level = LOG_INFO;
 
 static const char *const level_names[] = { "error", "warn", "info",
 	"debug" };
+static const int level_prio[] = { 3, 4, 6, 7 };
+
+/* Returns 1 when stderr is the journal's stream, checked once. */
+static int
+to_journal(void)
+{
+	static int known = -1;
+	const char *v;
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (known < 0) {
+		v = getenv("JOURNAL_STREAM");
+		known = v != NULL && sscanf(v, "%llu:%llu", &dev, &ino) == 2 &&
+		    fstat(2, &st) == 0 && (unsigned long long)st.st_dev ==
+		    dev && (unsigned long long)st.st_ino == ino;
+	}
+	return known;
+}
 
 /* Parses a level name. */
 int
@@ -39,12 +62,17 @@ vlog(int level, int err, const char *fmt, va_list ap)
 
 	if (level > log_level)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	flockfile(stderr);
-	fprintf(stderr, "%s.%03ldZ cafed %s: ", when, ts.tv_nsec / 1000000,
-	    level_names[level]);
+	if (to_journal())
+		fprintf(stderr, "<%d>%s: ", level_prio[level],
+		    level_names[level]);
+	else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		fprintf(stderr, "%s.%03ldZ cafed %s: ", when,
+		    ts.tv_nsec / 1000000, level_names[level]);
+	}
 	vfprintf(stderr, fmt, ap);
 	if (err != 0)
 		fprintf(stderr, ": %s", strerror(err));

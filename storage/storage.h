@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "../proto/proto.h"
 
@@ -175,6 +176,17 @@ int store_open(struct store **sp, const char *dir, char **cause);
 
 /* Closes the store and wipes the secret key from memory. */
 void store_close(struct store *s);
+
+/*
+ * Whose a node's files are (owner.c).  store_owner_check() returns 0 when
+ * path is missing or the effective user's, else -1 with *owner and
+ * *cause "PATH is owned by NAME (uid N), not by ME (uid M)" (malloc'd).
+ * store_user_text() gives "NAME (uid N)", store_user_name() "NAME"
+ * (both malloc'd; the uid in digits without a passwd entry).
+ */
+int store_owner_check(const char *path, uid_t *owner, char **cause);
+char *store_user_text(uid_t uid);
+char *store_user_name(uid_t uid);
 
 /* Returns the wall clock in milliseconds since the epoch. */
 uint64_t store_now_ms(void);

@@ -346,6 +346,20 @@ create_node(const char *dir, const char *name, const char *role,
 		*cause = xasprintf("%s: %s", dir, strerror(errno));
 		return CS_EIO;
 	}
+	/* Files made here by root would lock the directory's owner out. */
+	{
+		uid_t owner;
+		char *who, *uname;
+
+		if (store_owner_check(dir, &owner, &who) != 0) {
+			uname = store_user_name(owner);
+			*cause = xasprintf("%s: make the node as %s (sudo -u "
+			    "%s cafe --data %s ...)", who, uname, uname, dir);
+			free(uname);
+			free(who);
+			return CS_EPERM;
+		}
+	}
 	path = xasprintf("%s/data.mdb", dir);
 	rc = stat(path, &st);
 	free(path);
@@ -505,9 +519,24 @@ store_open(struct store **sp, const char *dir, char **cause)
 	path = xasprintf("%s/%s", dir, STORE_KEY_FILE);
 	kl = read_small(path, s->sk, sizeof(s->sk), &st);
 	if (kl < 0) {
-		*cause = errno == ENOENT ?
-		    xasprintf("%s holds no node (run cafe init)", dir) :
-		    xasprintf("%s: %s", path, strerror(errno));
+		uid_t owner;
+		char *who, *name;
+
+		if (errno == EACCES &&
+		    store_owner_check(dir, &owner, &who) != 0) {
+			name = store_user_name(owner);
+			*cause = owner == 0 ?
+			    xasprintf("%s: the node is root's: run cafe as "
+			    "root (sudo cafe --data %s ...)", who, dir) :
+			    xasprintf("%s: the node is %s's: run cafe as %s "
+			    "(sudo -u %s cafe --data %s ...) or as root", who,
+			    name, name, name, dir);
+			free(name);
+			free(who);
+		} else
+			*cause = errno == ENOENT ?
+			    xasprintf("%s holds no node (run cafe init)", dir) :
+			    xasprintf("%s: %s", path, strerror(errno));
 		free(path);
 		free(s);
 		return CS_ENOTFOUND;
@@ -555,9 +584,10 @@ store_open(struct store **sp, const char *dir, char **cause)
 		    "move it aside, then make the node anew from its key "
 		    "(cafe init --restore DIR/node.key) and sync it", dir,
 		    (unsigned)get_be32(ver), STORE_SCHEMA_VERSION) :
-		    xasprintf("%s: the store is of format %u, newer than this "
-		    "cafesync reads (%u): upgrade cafesync", dir,
-		    (unsigned)get_be32(ver), STORE_SCHEMA_VERSION);
+		    xasprintf("%s: the store is of format %u, newer than "
+		    "format %u, which this cafesync reads: run the cafesync "
+		    "that wrote it, or a newer one", dir,
+		    (unsigned)get_be32(ver), (unsigned)STORE_SCHEMA_VERSION);
 		store_close(s);
 		return CS_EVERSION;
 	}

@@ -160,8 +160,8 @@ if command -v mdb_dump >/dev/null 2>&1 && command -v mdb_load >/dev/null 2>&1; t
 			like "$ERR" "format 1, older than this cafesync's 2.*cafe init --restore" \
 				"format 1: says it is older and how to make the node anew"
 		else
-			like "$ERR" "format 3, newer than this cafesync reads \\(2\\): upgrade cafesync" \
-				"format 3: says to upgrade"
+			like "$ERR" "format 3, newer than format 2, which this cafesync reads: run the cafesync that wrote it, or a newer one" \
+				"format 3: says to run a newer cafesync"
 		fi
 	done
 	cafe_in "$A" id
