@@ -18,10 +18,12 @@ BUILD ?= build
 PKGS = lmdb libuv libsodium msgpack jansson cmocka
 DEB_PKGS = build-essential pkg-config liblmdb-dev libuv1-dev libmsgpack-dev \
 	libsodium-dev libjansson-dev libcsv-dev libcmocka-dev libinih-dev \
-	libsystemd-dev perl jq python3 lmdb-utils faketime
+	libsystemd-dev libpq-dev postgresql perl jq python3 lmdb-utils \
+	faketime
 DEB_HEADERS = /usr/include/lmdb.h /usr/include/uv.h /usr/include/msgpack.h \
 	/usr/include/sodium.h /usr/include/jansson.h /usr/include/csv.h \
-	/usr/include/cmocka.h /usr/include/ini.h /usr/include/systemd/sd-daemon.h
+	/usr/include/cmocka.h /usr/include/ini.h /usr/include/systemd/sd-daemon.h \
+	/usr/include/postgresql/libpq-fe.h
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual \
 	-Wstrict-prototypes -Wmissing-prototypes -Wvla -Wformat=2 \
@@ -30,7 +32,10 @@ CFLAGS ?= -O2 -g
 override CFLAGS += -pthread -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -MMD -MP
 CPPFLAGS += -I.
 LDLIBS_CORE = -llmdb -lmsgpackc -lsodium -pthread
-LDLIBS_CLI = $(LDLIBS_CORE) -ljansson -lcsv
+LDLIBS_CLI = $(LDLIBS_CORE) -ljansson -lcsv -lpq
+# libpq's header lives in its own folder; only mirror/ and the files
+# that use it need it.
+PQ_CPPFLAGS = -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 LDLIBS_DAEMON = $(LDLIBS_CORE) -luv -ljansson -linih -lsystemd
 
 ifeq ($(SANITIZE),1)
@@ -44,6 +49,7 @@ PROTO_SRC = $(wildcard proto/*.c)
 STORAGE_SRC = $(wildcard storage/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 DAEMON_SRC = $(wildcard daemon/*.c)
+MIRROR_SRC = $(wildcard mirror/*.c)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 BENCH_SRC = $(wildcard tests/bench/bench_*.c)
 NETTOOL_SRC = $(wildcard tests/net/*.c)
@@ -52,6 +58,7 @@ PROTO_OBJ = $(PROTO_SRC:%.c=$(BUILD)/%.o)
 STORAGE_OBJ = $(STORAGE_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+MIRROR_OBJ = $(MIRROR_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/%)
 NETTOOL_BIN = $(NETTOOL_SRC:tests/net/%.c=$(BUILD)/tests/%) \
@@ -59,6 +66,7 @@ NETTOOL_BIN = $(NETTOOL_SRC:tests/net/%.c=$(BUILD)/tests/%) \
 
 LIBPROTO = $(BUILD)/libcafeproto.a
 LIBSTORAGE = $(BUILD)/libcafestorage.a
+LIBMIRROR = $(BUILD)/libcafemirror.a
 CAFE = $(BUILD)/cafe
 CAFED = $(BUILD)/cafed
 
@@ -76,8 +84,13 @@ $(LIBPROTO): $(PROTO_OBJ)
 $(LIBSTORAGE): $(STORAGE_OBJ)
 	$(AR) rcs $@ $^
 
-$(CAFE): $(CLI_OBJ) $(LIBSTORAGE) $(LIBPROTO)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_CLI)
+$(MIRROR_OBJ): CPPFLAGS += $(PQ_CPPFLAGS)
+
+$(LIBMIRROR): $(MIRROR_OBJ)
+	$(AR) rcs $@ $^
+
+$(CAFE): $(CLI_OBJ) $(LIBMIRROR) $(LIBSTORAGE) $(LIBPROTO)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBMIRROR) $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_CLI)
 
 $(CAFED): $(DAEMON_OBJ) $(LIBSTORAGE) $(LIBPROTO)
 	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_DAEMON)
@@ -99,7 +112,8 @@ $(BUILD)/tests/%: tests/net/%.c $(LIBSTORAGE) $(LIBPROTO)
 # when a header is missing.
 deps:
 	@missing=0; for h in $(DEB_HEADERS); do [ -e $$h ] || missing=1; done; \
-	for c in prove jq python3 mdb_dump faketime; do command -v $$c >/dev/null || missing=1; done; \
+	for c in prove jq python3 mdb_dump faketime pg_config; do command -v $$c >/dev/null || missing=1; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing=1; \
 	if [ $$missing = 1 ]; then \
 		echo "installing build dependencies: $(DEB_PKGS)"; \
 		apt-get update && apt-get install -y $(DEB_PKGS); \

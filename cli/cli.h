@@ -130,6 +130,7 @@ int cmd_audit(struct cli *c);
 int cmd_member(struct cli *c);
 int cmd_invite(struct cli *c);
 int cmd_join(struct cli *c);
+int cmd_mirror(struct cli *c);
 
 /*
  * The control socket of the node's daemon (cmd_sync.c).  cli_ctl() sends
