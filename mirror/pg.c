@@ -383,6 +383,14 @@ mirror_new(struct store *s, const struct mirror_cfg *cfg, char **cause)
 void
 mirror_disconnect(struct mirror *m)
 {
+	/*
+	 * The server drops a session's locks only once its backend has
+	 * noticed the closed socket; unlocking first frees the schema for
+	 * the next mirror at once.
+	 */
+	if (m->conn != NULL && PQstatus(m->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(m->conn) == PQTRANS_IDLE)
+		PQclear(PQexec(m->conn, "SELECT pg_advisory_unlock_all()"));
 	if (m->conn != NULL)
 		PQfinish(m->conn);
 	m->conn = NULL;
