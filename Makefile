@@ -36,7 +36,7 @@ LDLIBS_CLI = $(LDLIBS_CORE) -ljansson -lcsv -lpq
 # libpq's header lives in its own folder; only mirror/ and the files
 # that use it need it.
 PQ_CPPFLAGS = -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
-LDLIBS_DAEMON = $(LDLIBS_CORE) -luv -ljansson -linih -lsystemd
+LDLIBS_DAEMON = $(LDLIBS_CORE) -luv -ljansson -linih -lsystemd -lpq
 
 ifeq ($(SANITIZE),1)
 override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -92,8 +92,8 @@ $(LIBMIRROR): $(MIRROR_OBJ)
 $(CAFE): $(CLI_OBJ) $(LIBMIRROR) $(LIBSTORAGE) $(LIBPROTO)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBMIRROR) $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_CLI)
 
-$(CAFED): $(DAEMON_OBJ) $(LIBSTORAGE) $(LIBPROTO)
-	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_DAEMON)
+$(CAFED): $(DAEMON_OBJ) $(LIBMIRROR) $(LIBSTORAGE) $(LIBPROTO)
+	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBMIRROR) $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_DAEMON)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBSTORAGE) $(LIBPROTO)
 	@mkdir -p $(@D)

@@ -14,12 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "../mirror/mirror.h"
 
 static volatile sig_atomic_t mirror_stop;
+static struct mirror *watching_mirror;
 
 static void
 on_stop(int sig)
@@ -32,14 +32,6 @@ static void
 log_msg(void *arg, enum mirror_level level, const char *msg)
 {
 	cli_msg("mirror", "%s", msg);
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
 }
 
 static void
@@ -64,62 +56,68 @@ print_stats(struct cli *c, const struct mirror_stats *st, struct mirror *m)
 	fflush(stdout);
 }
 
-/*
- * Keeps the mirror up to date: runs it whenever the store's last write
- * transaction changes (checked every 10 ms), and after a failure retries
- * with a backoff from 100 ms to 5 s, saying so once per outage.
- */
+/* Prints the first catch-up's figures, once. */
+static void
+caught_up(void *arg, const struct mirror_stats *st)
+{
+	struct cli *c = arg;
+	(void)c;
+	print_stats(c, st, watching_mirror);
+}
+
+/* Keeps the mirror up to date until SIGTERM or SIGINT. */
 static int
 watch(struct cli *c, struct mirror *m)
 {
 	struct sigaction sa;
-	struct mirror_stats st;
-	uint64_t seen = 0;
-	long backoff = 100;
-	int failing = 0, first = 1;
-	char *cause = NULL;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	while (!mirror_stop) {
-		uint64_t txn = store_txnid(c->store);
-		int rc;
-
-		if (!failing && !first && txn == seen &&
-		    mirror_connected(m)) {
-			sleep_ms(10);
-			continue;
-		}
-		memset(&st, 0, sizeof(st));
-		rc = mirror_run(m, &st, &cause);
-		if (rc == 0) {
-			seen = txn;
-			if (failing)
-				cli_msg("mirror", "postgres: working again, "
-				    "caught up");
-			if (first)
-				print_stats(c, &st, m);
-			failing = 0;
-			first = 0;
-			backoff = 100;
-			continue;
-		}
-		if (rc == CS_EPERM) {
-			cli_msg("mirror", "%s", cause);
-			free(cause);
-			return EXIT_USAGE;
-		}
-		if (!failing)
-			cli_msg("mirror", "%s; retrying until it works", cause);
-		failing = 1;
-		free(cause);
-		cause = NULL;
-		sleep_ms(backoff);
-		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
-	}
+	watching_mirror = m;
+	if (mirror_watch(m, &mirror_stop, c->data, caught_up, c) == CS_EPERM)
+		return EXIT_USAGE;
 	return EXIT_OK;
+}
+
+/* The state of the mirrors of this node, for cafe status --json. */
+json_t *
+cli_mirror_status(struct cli *c)
+{
+	return mirror_status_read(c->store, c->data);
+}
+
+/* Prints the mirrors' part of cafe status. */
+void
+cli_print_mirror(json_t *all)
+{
+	size_t i;
+
+	for (i = 0; i < json_array_size(all); i++) {
+		json_t *o = json_array_get(all, i);
+		const char *state = json_string_value(json_object_get(o,
+		    "state"));
+		const char *err = json_string_value(json_object_get(o,
+		    "error"));
+		long long lag = json_integer_value(json_object_get(o, "lag"));
+		long long ms = json_integer_value(json_object_get(o,
+		    "behind_ms"));
+
+		printf("mirror   postgres schema %s: ", json_string_value(
+		    json_object_get(o, "schema")));
+		if (lag == 0)
+			printf("up to date");
+		else
+			printf("%lld commits behind, the oldest %lld.%03lld s",
+			    lag, ms / 1000, ms % 1000);
+		if (!json_is_true(json_object_get(o, "running")))
+			printf(" (not running)");
+		else if (state != NULL && strcmp(state, "ok") != 0)
+			printf(" (%s%s%s)", state, err ? ": " : "",
+			    err ? err : "");
+		printf("\n");
+	}
 }
 
 int
@@ -174,6 +172,7 @@ cmd_mirror(struct cli *c)
 		mirror_free(m);
 		return code;
 	}
+	mirror_status_write(m, c->data, "done", NULL);
 	print_stats(c, &st, m);
 	mirror_free(m);
 	return st.refused > 0 ? EXIT_CHECK : EXIT_OK;

@@ -164,6 +164,7 @@ cmd_status(struct cli *c)
 		    "restore_pending", store_restore_pending(c->store));
 		json_object_set_new(o, "daemon", daemon ? daemon :
 		    json_null());
+		json_object_set_new(o, "mirrors", cli_mirror_status(c));
 		cli_print_json(o);
 		return EXIT_OK;
 	}
@@ -190,6 +191,12 @@ cmd_status(struct cli *c)
 	}
 	cli_print_daemon(daemon);
 	json_decref(daemon);
+	{
+		json_t *mirrors = cli_mirror_status(c);
+
+		cli_print_mirror(mirrors);
+		json_decref(mirrors);
+	}
 	json_decref(counts);
 	json_decref(heads);
 	return EXIT_OK;

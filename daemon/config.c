@@ -64,6 +64,8 @@ cfg_free(struct cfg *c)
 	free(c->peers);
 	c->peers = NULL;
 	c->npeers = 0;
+	free(c->mirror_postgres);
+	c->mirror_postgres = NULL;
 }
 
 struct parse {
@@ -239,6 +241,15 @@ handler(void *arg, const char *section, const char *name, const char *value)
 	}
 	if (strcmp(section, "limits") == 0)
 		return bad(p, "[limits]: unknown option '%s'", name);
+	if (strcmp(section, "mirror") == 0) {
+		char *err = mirror_cfg_option(c, name, value);
+
+		if (err == NULL)
+			return 1;
+		bad(p, "%s", err);
+		free(err);
+		return 0;
+	}
 	return bad(p, "unknown section [%s]", section);
 }
 

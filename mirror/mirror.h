@@ -29,6 +29,7 @@
 #ifndef CAFESYNC_MIRROR_H
 #define CAFESYNC_MIRROR_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "../storage/storage.h"
@@ -105,7 +106,55 @@ int mirror_run(struct mirror *m, struct mirror_stats *st, char **cause);
  */
 uint64_t mirror_lag(struct mirror *m);
 
+/* Calls fn for each origin's position (as of the last connect or run). */
+typedef void (*mirror_pos_fn)(const uint8_t origin[PROTO_KEY_LEN],
+    uint64_t seq, void *arg);
+void mirror_positions(const struct mirror *m, mirror_pos_fn fn, void *arg);
+
+/* Logs through the configured log function. */
+void mirror_logf(struct mirror *m, enum mirror_level level,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Returns the schema's name. */
 const char *mirror_schema(const struct mirror *m);
+
+/* Returns the store the mirror reads. */
+struct store *mirror_store(const struct mirror *m);
+
+/*
+ * Keeps the mirror up to date until *stop is set (by a signal handler):
+ * runs it whenever the store's last write transaction changes (checked
+ * every 10 ms), and after a failure retries with a backoff from 100 ms
+ * to 5 s, logging the failure once and its end once.  caught_up, when not
+ * NULL, is called once, after the first run that succeeds.  With data
+ * (the node's data directory), keeps the mirror's state file there up to
+ * date (mirror_status_write()).  Returns 0 once stopped, or CS_EPERM
+ * (with the reason logged) when the schema holds another network's
+ * mirror.
+ */
+int mirror_watch(struct mirror *m, const volatile sig_atomic_t *stop,
+    const char *data,
+    void (*caught_up)(void *arg, const struct mirror_stats *st),
+    void *arg);
+
+/*
+ * Writes the mirror's state file in data, "mirror-SCHEMA.status", replaced
+ * atomically: JSON with the schema, this process's pid, state ("ok",
+ * "retrying", "stopped", "done", "refused"), error (or null), the time it
+ * was written and the positions.  Failures to write are ignored: the
+ * file only informs cafe status.
+ */
+void mirror_status_write(struct mirror *m, const char *data,
+    const char *state, const char *error);
+
+/*
+ * Reads the state files mirrors left in data and adds to each how far it
+ * lags now: "running" (its process is alive), "lag" (the commits the
+ * store holds past its positions) and "behind_ms" (the age of the oldest
+ * of them, as this node received it; 0 when none).  Returns a JSON array
+ * (new reference), empty when no mirror ever ran here.
+ */
+struct json_t;
+struct json_t *mirror_status_read(struct store *s, const char *data);
 
 #endif /* CAFESYNC_MIRROR_H */

@@ -1646,3 +1646,32 @@ mirror_lag(struct mirror *m)
 	free(hs.h);
 	return lag;
 }
+
+void
+mirror_positions(const struct mirror *m, mirror_pos_fn fn, void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < m->npos; i++)
+		fn(m->pos[i].origin, m->pos[i].seq, arg);
+}
+
+void
+mirror_logf(struct mirror *m, enum mirror_level level, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	if (m->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	m->log(m->log_arg, level, msg);
+}
+
+struct store *
+mirror_store(const struct mirror *m)
+{
+	return m->s;
+}
