@@ -23,6 +23,11 @@
 #     schema of its own;
 #   - least privilege: a role that owns the schema mirrors, a read-only
 #     role reads the tables and views and cannot write;
+#   - cafed with [mirror] postgres: mirrors live into its schema, cafe
+#     status says how far it lags (commits behind while PostgreSQL is
+#     down, and that it retries), cafed restarts a mirror process killed
+#     -9, and the process ends with cafed; bad [mirror] options are named
+#     with their line;
 #   - usage errors and an unreachable server: one line, non-zero exit.
 . "$(dirname "$0")/netlib.sh"
 . "$(dirname "$0")/pglib.sh"
@@ -293,6 +298,50 @@ add_cafe hub "$SA" 2026-12-12 4 >/dev/null
 run_cafe --data "$T/hub" mirror postgres "$READER" --schema lp
 is "$RC" 1 "the reader role cannot mirror"
 like "$ERR" "permission denied" "PostgreSQL's refusal is shown"
+
+# --- cafed's [mirror] -------------------------------------------------------------
+
+printf '[mirror]\npostgres = %s\nschema = hubm\nbatch = 500\n' "$PGCONN" >"$T/hub.conf"
+chmod 0644 "$T/hub.conf"
+ok daemon_stop hub -- "the hub's cafed stops"
+ok daemon_start hub --config "$T/hub.conf" -- "the hub's cafed starts with [mirror] postgres"
+hubm_has() { sql_eq "SELECT count(*) FROM hubm.cafe" "$("$CAFE" --data "$T/hub" list cafe --json | jq length)"; }
+ok wait_for 20 hubm_has -- "cafed mirrors every café into its schema"
+ok wait_for 10 positions_are_heads hub hubm -- "its positions are the heads"
+LIVE=$(add_cafe a "$SA" 2026-12-20 11 topic="through cafed")
+live_in() { sql_eq "SELECT count(*) FROM hubm.cafe WHERE id = '$LIVE'" 1; }
+ok wait_for 5 live_in -- "a site's café reaches cafed's mirror within seconds"
+mirror_line() { "$CAFE" --data "$T/hub" status | grep '^mirror   postgres schema hubm'; }
+ok wait_for 5 eval 'mirror_line | grep -q "up to date$"' -- "cafe status: the mirror is up to date"
+run_ok "status --json" "$T/hub" status --json
+jq_is "$OUT" '[.mirrors[] | select(.schema == "hubm") | .lag, .running, .state] | map(tostring) | join(" ")' "0 true ok" \
+	"status --json: lag 0, running, ok"
+ok pg_stop -- "PostgreSQL stopped under cafed's mirror"
+for i in 1 2 3; do add_cafe b "$SB" 2026-12-2$i 3 topic="cafed down $i" >/dev/null; done
+ok wait_idle b 20 -- "site B still syncs with the hub"
+behind() { mirror_line | grep -q "3 commits behind"; }
+ok wait_for 10 behind -- "cafe status says the mirror is 3 commits behind"
+ok wait_for 10 eval 'mirror_line | grep -q "retrying: postgres"' -- "and that it retries, with the reason"
+ok pg_restart -- "PostgreSQL started again"
+ok wait_for 20 hubm_has -- "cafed's mirror catches up"
+ok wait_for 10 eval 'mirror_line | grep -q "up to date$"' -- "cafe status: up to date again"
+is "$(grep -c 'mirror: .*retrying' "$T/hub.log")" 1 "cafed logged the outage once"
+CHILD=$(jq -r .pid "$T/hub/mirror-hubm.status")
+ok kill -9 "$CHILD" -- "the mirror process killed -9"
+restarted() { [ "$(jq -r .pid "$T/hub/mirror-hubm.status")" != "$CHILD" ]; }
+ok wait_for 10 restarted -- "cafed starts it again"
+AFTER=$(add_cafe a "$SA" 2026-12-28 9 topic="after restart")
+after_in() { sql_eq "SELECT count(*) FROM hubm.cafe WHERE id = '$AFTER'" 1; }
+ok wait_for 10 after_in -- "and it mirrors again"
+CHILD=$(jq -r .pid "$T/hub/mirror-hubm.status")
+ok daemon_stop hub -- "cafed stops"
+alive() { kill -0 "$1" 2>/dev/null; }
+nok alive "$CHILD" -- "its mirror process is gone with it"
+printf '[mirror]\npostgres = %s\nschema = Bad\n' "$PGCONN" >"$T/bad.conf"
+check_conf() { "$CAFED" --data "$T/hub" --config "$T/bad.conf" -n 2>&1; }
+like "$(check_conf)" "bad.conf:3: \[mirror\] schema: 'Bad' is not a plain name" "cafed -n refuses a bad schema name, with its line"
+printf '[mirror]\nhost = x\n' >"$T/bad.conf"
+like "$(check_conf)" "bad.conf:2: \[mirror\]: unknown option 'host'" "an unknown [mirror] option is named with its line"
 
 # --- usage errors -----------------------------------------------------------------
 
