@@ -13,7 +13,9 @@
 #   p0  the reference: PostgreSQL's own COPY of the same 100,000 cafe rows
 #       (exported from the mirror's table with \copy), into a table made
 #       LIKE it INCLUDING ALL (the same primary key and index), timed
-#       around psql's \copy in the same run; the goal is p1 >= p0 / 2
+#       around psql's \copy in the same run; the goal is p1 >= p0 / 2.
+#       p1 and p0 run three times each, alternated, each p1 into a schema
+#       dropped before it; the figures are the medians
 #   l   live lag: a site's cafed pushes each of LAG_N (200) `cafe add
 #       cafe` to the hub's cafed, and `cafe mirror postgres --watch` on
 #       the hub writes it to PostgreSQL: per café, the commit time of its
@@ -110,30 +112,41 @@ rm -f "$T/cafes.csv"
 sync
 sleep 1
 
-say "(p1) first mirror"
-t0=$(now)
-cafe hub mirror postgres "$PGCONN" --schema bench --json >"$T/p1.json" ||
-    die "cafe mirror failed"
-t1=$(now)
-P1_SECS=$(calc "$t1 - $t0")
+# Three rounds of each, alternated, and the median of each: the machine
+# is shared, and one round of either can land on a busy second.
+say "(p1, p0) first mirror and COPY, three rounds each"
+chmod 0755 "$T"
+: >"$T/p1.secs"
+: >"$T/p0.secs"
+for round in 1 2 3; do
+	pg_sql "SET client_min_messages = warning; DROP SCHEMA IF EXISTS bench CASCADE" ||
+	    die "drop schema failed"
+	t0=$(now)
+	cafe hub mirror postgres "$PGCONN" --schema bench --json >"$T/p1.json" ||
+	    die "cafe mirror failed"
+	t1=$(now)
+	calc "$t1 - $t0" >>"$T/p1.secs"
+	[ "$(pg_sql "SELECT count(*) FROM bench.cafe")" = "$ROWS" ] ||
+	    die "the mirror does not hold $ROWS cafés"
+	if [ "$round" = 1 ]; then
+		"$PG_BIN/psql" -X -q "$PGCONN" -c "\\copy bench.cafe TO '$T/cafes.copy'" ||
+		    die "copy out failed"
+	fi
+	pg_sql "SET client_min_messages = warning; DROP TABLE IF EXISTS public.copyref;
+	    CREATE TABLE public.copyref (LIKE bench.cafe INCLUDING ALL)" ||
+	    die "create failed"
+	t0=$(now)
+	"$PG_BIN/psql" -X -q "$PGCONN" -c "\\copy public.copyref FROM '$T/cafes.copy'" ||
+	    die "copy in failed"
+	t1=$(now)
+	calc "$t1 - $t0" >>"$T/p0.secs"
+done
+rm -f "$T/cafes.copy"
+median() { sort -g "$1" | sed -n 2p; }
+P1_SECS=$(median "$T/p1.secs")
+P0_SECS=$(median "$T/p0.secs")
 P1_ROWS=$(jq -r .rows "$T/p1.json")
 P1_TX=$(jq -r .transactions "$T/p1.json")
-[ "$(pg_sql "SELECT count(*) FROM bench.cafe")" = "$ROWS" ] ||
-    die "the mirror does not hold $ROWS cafés"
-
-say "(p0) PostgreSQL's COPY of the same rows"
-chmod 0755 "$T"
-pg_sql "CREATE TABLE public.copyref (LIKE bench.cafe INCLUDING ALL)" ||
-    die "create failed"
-"$PG_BIN/psql" -X -q "$PGCONN" -c "\\copy bench.cafe TO '$T/cafes.copy'" ||
-    die "copy out failed"
-sync
-t0=$(now)
-"$PG_BIN/psql" -X -q "$PGCONN" -c "\\copy public.copyref FROM '$T/cafes.copy'" ||
-    die "copy in failed"
-t1=$(now)
-P0_SECS=$(calc "$t1 - $t0")
-rm -f "$T/cafes.copy"
 
 # ---- l: live lag ------------------------------------------------------------
 
@@ -202,6 +215,6 @@ echo "| p0 | PostgreSQL COPY of the same $ROWS rows | $(fmt 0 "$P0_RATE") rows/s
 echo "| l | live lag site → hub → PostgreSQL, median | $(fmt 1 "$LAG_MED") ms | < 100 ms | $(verdict "$LAG_MED < 100") |"
 echo "| l | live lag, p99 | $(fmt 1 "$LAG_P99") ms | < 1000 ms | $(verdict "$LAG_P99 < 1000") |"
 echo
-printf '%s\n' "- p1: \`cafe mirror\` took $(fmt 3 "$P1_SECS") s for $P1_ROWS rows in $P1_TX transactions."
-printf '%s\n' "- p0: psql's \`\\copy\` took $(fmt 3 "$P0_SECS") s."
+printf '%s\n' "- p1: \`cafe mirror\` took $(fmt 3 "$P1_SECS") s (median of $(tr '\n' ' ' <"$T/p1.secs")s) for $P1_ROWS rows in $P1_TX transactions."
+printf '%s\n' "- p0: psql's \`\\copy\` took $(fmt 3 "$P0_SECS") s (median of $(tr '\n' ' ' <"$T/p0.secs")s)."
 printf '%s\n' "- l: $LAG_N cafés, the slowest $(fmt 1 "$LAG_MAX") ms."
