@@ -297,6 +297,9 @@ struct mirror {
 	int fresh;                  /* tables were empty, no position yet */
 	struct idset seen;          /* fresh: ids this run put in a table */
 	uint64_t nrefused;          /* rows in _refused */
+	unsigned staged;            /* types whose staging table exists */
+	int stream_t, stream_which; /* the part to stream: the largest of
+	                             * the last batch */
 	char *cols[16];             /* per type: the column list */
 	char *upsert[16];           /* per type: staging -> table */
 };
@@ -357,6 +360,8 @@ mirror_new(struct store *s, const struct mirror_cfg *cfg, char **cause)
 	m->batch = cfg->batch ? cfg->batch : DEFAULT_BATCH;
 	m->log = cfg->log;
 	m->log_arg = cfg->log_arg;
+	m->stream_t = (int)(sch_type_find("cafe", 4) - sch_types);
+	m->stream_which = 0;
 	for (t = 0; t < sch_ntypes; t++) {
 		const struct sch_type *ty = &sch_types[t];
 		struct buf cols = { 0 }, up = { 0 };
@@ -908,13 +913,7 @@ read_state(struct mirror *m, char **cause)
 			m->fresh = 0;
 	PQclear(res);
 	idset_clear(&m->seen);
-	for (t = 0; t < sch_ntypes && rc == 0; t++) {
-		buf_reset(&sql);
-		buf_printf(&sql, "CREATE TEMP TABLE IF NOT EXISTS \"_stage_%s\" "
-		    "(LIKE \"%s\".\"%s\" INCLUDING DEFAULTS) ON COMMIT DELETE "
-		    "ROWS", sch_types[t].name, m->schema, sch_types[t].name);
-		rc = exec_cmd(m, sql.p, "making the staging tables", cause);
-	}
+	m->staged = 0;
 out:
 	buf_free(&sql);
 	return rc;
@@ -992,6 +991,9 @@ struct batch {
 	size_t nref;
 	struct idset refset;
 	struct tpart part[16];
+	int stream_t;               /* the part sent while it is built, */
+	int stream_which;           /* direct (0) or staged (1); -1: none */
+	int stream_failed;
 };
 
 /* Gathers the ids one commit touched; stops once the batch is full. */
@@ -1208,70 +1210,43 @@ batch_free(struct batch *b)
 	idset_free(&b->refset);
 }
 
-/* Reads each touched record's state and sorts it into the parts. */
+/* Starts a COPY ... FROM STDIN; returns 0 or an error. */
 static int
-build_parts(struct batch *b, struct mirror_stats *st, char **cause)
+copy_begin(struct mirror *m, const char *sql, char **cause)
 {
-	struct mirror *m = b->m;
-	size_t i;
+	PGresult *res = PQexec(m->conn, sql);
+	int rc = 0;
 
-	parts_reset(b);
-	for (i = 0; i < b->ids.cap; i++) {
-		const uint8_t *id = b->ids.ids[i];
-		struct store_rec r;
-		struct tpart *p;
-		int fresh;
-
-		if (!b->ids.used[i])
-			continue;
-		if (store_get(m->s, id, &r) != 0)
-			continue;    /* never stored: nothing to mirror */
-		p = &b->part[r.type - sch_types];
-		fresh = m->fresh && !idset_has(&m->seen, id);
-		if (r.deleted) {
-			if (!fresh) {
-				buf_ch(&p->del, p->ndel ? ',' : '{');
-				hex_add(&p->del, id, PROTO_ID_LEN);
-				p->ndel++;
-			}
-		} else if (idset_has(&b->refset, id)) {
-			/* written to _refused instead */
-		} else if (fresh) {
-			row_add(&p->direct, &r);
-			push_id(&p->dids, &p->nd, &p->cd, id);
-		} else {
-			row_add(&p->stage, &r);
-			push_id(&p->sids, &p->ns, &p->cs, id);
-		}
-		store_rec_free(&r);
-	}
-	(void)st;
-	(void)cause;
-	return 0;
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+		rc = pg_fail(m, res, "COPY", cause);
+	PQclear(res);
+	return rc;
 }
 
-/* Sends a COPY ... FROM STDIN with data; returns the result of the COPY
- * (to be cleared by the caller), or NULL with *rc set. */
-static PGresult *
-copy_in(struct mirror *m, const char *sql, const struct buf *data, int *rc,
-    char **cause)
+/* Sends COPY data; returns 0, or -1 when the connection failed (the
+ * COPY's end then says why). */
+static int
+copy_put(struct mirror *m, const struct buf *data)
 {
-	PGresult *res = PQexec(m->conn, sql), *last = NULL;
 	size_t off;
 
-	if (PQresultStatus(res) != PGRES_COPY_IN) {
-		*rc = pg_fail(m, res, "COPY", cause);
-		PQclear(res);
-		return NULL;
-	}
-	PQclear(res);
 	for (off = 0; off < data->len; off += COPY_CHUNK) {
 		size_t n = data->len - off < COPY_CHUNK ? data->len - off :
 		    COPY_CHUNK;
 
 		if (PQputCopyData(m->conn, data->p + off, (int)n) != 1)
-			break;
+			return -1;
 	}
+	return 0;
+}
+
+/* Ends a COPY; returns its result (the caller clears it), or NULL with
+ * *rc set when the connection failed. */
+static PGresult *
+copy_end(struct mirror *m, int *rc, char **cause)
+{
+	PGresult *res, *last = NULL;
+
 	if (PQputCopyEnd(m->conn, NULL) != 1) {
 		*rc = pg_fail(m, NULL, "COPY", cause);
 		return NULL;
@@ -1342,6 +1317,155 @@ add_refusal(struct batch *b, const uint8_t *id, const PGresult *res)
 }
 
 /*
+ * Reads each touched record's state and sorts it into the parts.  The
+ * part being streamed (a COPY open for it) is sent in pieces as it grows,
+ * so PostgreSQL parses and inserts while the store is still read.
+ */
+static void
+build_parts(struct batch *b)
+{
+	struct mirror *m = b->m;
+	struct buf *sb = NULL;
+	size_t i;
+
+	if (b->stream_t >= 0)
+		sb = b->stream_which ? &b->part[b->stream_t].stage :
+		    &b->part[b->stream_t].direct;
+
+	parts_reset(b);
+	for (i = 0; i < b->ids.cap; i++) {
+		const uint8_t *id = b->ids.ids[i];
+		struct store_rec r;
+		struct tpart *p;
+		int fresh;
+
+		if (!b->ids.used[i])
+			continue;
+		if (store_get(m->s, id, &r) != 0)
+			continue;    /* never stored: nothing to mirror */
+		p = &b->part[r.type - sch_types];
+		fresh = m->fresh && !idset_has(&m->seen, id);
+		if (r.deleted) {
+			if (!fresh) {
+				buf_ch(&p->del, p->ndel ? ',' : '{');
+				hex_add(&p->del, id, PROTO_ID_LEN);
+				p->ndel++;
+			}
+		} else if (idset_has(&b->refset, id)) {
+			/* written to _refused instead */
+		} else if (fresh) {
+			row_add(&p->direct, &r);
+			push_id(&p->dids, &p->nd, &p->cd, id);
+		} else {
+			row_add(&p->stage, &r);
+			push_id(&p->sids, &p->ns, &p->cs, id);
+		}
+		store_rec_free(&r);
+		if (sb != NULL && sb->len >= 256 * 1024 && !b->stream_failed) {
+			if (copy_put(m, sb) != 0)
+				b->stream_failed = 1;
+			buf_reset(sb);
+		}
+	}
+}
+
+/*
+ * Looks at the result of a COPY of part t (which: direct or staged):
+ * returns 0 when it went in, 1 when a record was refused (b->ref has it)
+ * or direct copies must stop, or an error.  Clears res.
+ */
+static int
+copy_checked(struct batch *b, PGresult *res, unsigned t, int which,
+    char **cause)
+{
+	struct mirror *m = b->m;
+	struct tpart *pt = &b->part[t];
+	const char *state;
+	uint8_t id[PROTO_ID_LEN];
+	int rc;
+
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		return 0;
+	}
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (!which && state != NULL && strcmp(state, "23505") == 0) {
+		/*
+		 * A row was there after all (written by hand, say): no
+		 * more direct copies, upsert everything.
+		 */
+		m->fresh = 0;
+		PQclear(res);
+		return 1;
+	}
+	if (refused_id(b, res, which ? pt->sids : pt->dids,
+	    which ? pt->ns : pt->nd, id)) {
+		add_refusal(b, id, res);
+		PQclear(res);
+		return 1;
+	}
+	rc = pg_fail(m, res, "COPY", cause);
+	PQclear(res);
+	return rc;
+}
+
+/* Upserts part t from its staging table; returns as copy_checked(). */
+static int
+upsert_part(struct batch *b, unsigned t, char **cause)
+{
+	struct mirror *m = b->m;
+	PGresult *res = PQexec(m->conn, m->upsert[t]);
+	uint8_t id[PROTO_ID_LEN];
+	int rc = 0;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		if (refused_id(b, res, NULL, 0, id)) {
+			add_refusal(b, id, res);
+			rc = 1;
+		} else
+			rc = pg_fail(m, res, "upsert", cause);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Makes the staging table of type t for this connection, the first time
+ * it is needed (a first mirror into empty tables needs none).  Returns 0
+ * or an error.
+ */
+static int
+stage_table(struct mirror *m, unsigned t, char **cause)
+{
+	struct buf sql = { 0 };
+	int rc;
+
+	if (m->staged & (1u << t))
+		return 0;
+	buf_printf(&sql, "CREATE TEMP TABLE IF NOT EXISTS \"_stage_%s\" "
+	    "(LIKE \"%s\".\"%s\" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+	    sch_types[t].name, m->schema, sch_types[t].name);
+	rc = exec_cmd(m, sql.p, "making a staging table", cause);
+	buf_free(&sql);
+	if (rc == 0)
+		m->staged |= 1u << t;
+	return rc;
+}
+
+/* Writes the COPY statement of part t into sql. */
+static void
+copy_sql(const struct mirror *m, struct buf *sql, unsigned t, int which)
+{
+	buf_reset(sql);
+	if (which)
+		buf_printf(sql, "COPY pg_temp.\"_stage_%s\" (%s) FROM STDIN",
+		    sch_types[t].name, m->cols[t]);
+	else
+		buf_printf(sql, "COPY \"%s\".\"%s\" (%s) FROM STDIN",
+		    m->schema, sch_types[t].name, m->cols[t]);
+}
+
+/*
  * Writes the batch's parts, refusals and positions in one transaction.
  * Returns 0 when committed, 1 when a record was refused (b->ref has it;
  * build and write again), or an error.
@@ -1357,73 +1481,65 @@ write_batch(struct batch *b, char **cause)
 	size_t i;
 	int rc;
 
+	unsigned staged0 = m->staged;
+
 	if ((rc = exec_cmd(m, "BEGIN", "BEGIN", cause)) != 0)
 		return rc;
+	/*
+	 * The part the last batch wrote most of is sent while the batch is
+	 * built; the others once it is.
+	 */
+	b->stream_t = m->stream_t;
+	b->stream_which = m->fresh ? m->stream_which : 1;
+	b->stream_failed = 0;
+	if (b->stream_which &&
+	    (rc = stage_table(m, (unsigned)b->stream_t, cause)) != 0)
+		goto fail;
+	copy_sql(m, &sql, (unsigned)b->stream_t, b->stream_which);
+	if ((rc = copy_begin(m, sql.p, cause)) != 0)
+		goto fail;
+	parts_reset(b);
+	build_parts(b);
+	{
+		struct tpart *pt = &b->part[b->stream_t];
+
+		if (!b->stream_failed)
+			copy_put(m, b->stream_which ? &pt->stage : &pt->direct);
+		res = copy_end(m, &rc, cause);
+		if (res == NULL)
+			goto fail;
+		if ((rc = copy_checked(b, res, (unsigned)b->stream_t,
+		    b->stream_which, cause)) != 0)
+			goto fail;
+		if (b->stream_which && pt->ns > 0 &&
+		    (rc = upsert_part(b, (unsigned)b->stream_t, cause)) != 0)
+			goto fail;
+	}
 	for (t = 0; t < sch_ntypes; t++) {
 		struct tpart *pt = &b->part[t];
 		const char *tn = sch_types[t].name;
-		uint8_t id[PROTO_ID_LEN];
 		int which;
 
 		for (which = 0; which < 2; which++) {
 			const struct buf *data = which ? &pt->stage :
 			    &pt->direct;
 
-			if (data->len == 0)
+			if (data->len == 0 || ((int)t == b->stream_t &&
+			    which == b->stream_which))
 				continue;
-			buf_reset(&sql);
-			if (which)
-				buf_printf(&sql, "COPY pg_temp.\"_stage_%s\" "
-				    "(%s) FROM STDIN", tn, m->cols[t]);
-			else
-				buf_printf(&sql, "COPY \"%s\".\"%s\" (%s) FROM "
-				    "STDIN", m->schema, tn, m->cols[t]);
-			res = copy_in(m, sql.p, data, &rc, cause);
+			if (which && (rc = stage_table(m, t, cause)) != 0)
+				goto fail;
+			copy_sql(m, &sql, t, which);
+			if ((rc = copy_begin(m, sql.p, cause)) != 0)
+				goto fail;
+			copy_put(m, data);
+			res = copy_end(m, &rc, cause);
 			if (res == NULL)
 				goto fail;
-			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-				const char *state = PQresultErrorField(res,
-				    PG_DIAG_SQLSTATE);
-
-				if (!which && state != NULL &&
-				    strcmp(state, "23505") == 0) {
-					/*
-					 * A row was there after all (written
-					 * by hand, say): no more direct
-					 * copies, upsert everything.
-					 */
-					m->fresh = 0;
-					PQclear(res);
-					rc = 1;
-					goto fail;
-				}
-				if (refused_id(b, res, which ? pt->sids :
-				    pt->dids, which ? pt->ns : pt->nd, id)) {
-					add_refusal(b, id, res);
-					PQclear(res);
-					rc = 1;
-					goto fail;
-				}
-				rc = pg_fail(m, res, "COPY", cause);
-				PQclear(res);
+			if ((rc = copy_checked(b, res, t, which, cause)) != 0)
 				goto fail;
-			}
-			PQclear(res);
-			if (!which)
-				continue;
-			res = PQexec(m->conn, m->upsert[t]);
-			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-				if (refused_id(b, res, NULL, 0, id)) {
-					add_refusal(b, id, res);
-					PQclear(res);
-					rc = 1;
-					goto fail;
-				}
-				rc = pg_fail(m, res, "upsert", cause);
-				PQclear(res);
+			if (which && (rc = upsert_part(b, t, cause)) != 0)
 				goto fail;
-			}
-			PQclear(res);
 		}
 		if (pt->ndel > 0) {
 			buf_reset(&sql);
@@ -1517,6 +1633,8 @@ write_batch(struct batch *b, char **cause)
 	rc = exec_cmd(m, "COMMIT", "COMMIT", cause);
 	goto out;
 fail:
+	/* Staging tables made in this transaction went with it. */
+	m->staged = staged0;
 	if (m->conn != NULL && PQstatus(m->conn) == CONNECTION_OK) {
 		res = PQexec(m->conn, "ROLLBACK");
 		PQclear(res);
@@ -1539,8 +1657,6 @@ flush_batch(struct batch *b, struct mirror_stats *st, char **cause)
 	int rc;
 
 	for (tries = 0;; tries++) {
-		if ((rc = build_parts(b, st, cause)) != 0)
-			return rc;
 		rc = write_batch(b, cause);
 		if (rc != 1)
 			break;
@@ -1562,7 +1678,12 @@ flush_batch(struct batch *b, struct mirror_stats *st, char **cause)
 	}
 	for (t = 0; t < sch_ntypes; t++) {
 		struct tpart *p = &b->part[t];
+		struct tpart *big = &b->part[m->stream_t];
 
+		if (p->nd + p->ns > big->nd + big->ns) {
+			m->stream_t = (int)t;
+			m->stream_which = p->nd >= p->ns ? 0 : 1;
+		}
 		st->rows += p->nd + p->ns;
 		st->removed += p->ndel;
 		if (m->fresh)

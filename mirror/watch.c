@@ -74,22 +74,42 @@ mirror_watch(struct mirror *m, const volatile sig_atomic_t *stop,
 {
 	struct store *s = mirror_store(m);
 	struct mirror_stats st;
-	uint64_t seen = 0;
+	uint64_t seen = 0, changed_ms = 0, ran_ms = 0;
 	long backoff = 100, slept;
 	int failing = 0, first = 1, rc;
 	char *cause = NULL;
 
 	while (!*stop) {
-		uint64_t txn = store_txnid(s);
+		uint64_t txn = store_txnid(s), now = store_now_ms();
 
-		if (!failing && !first && txn == seen) {
+		/*
+		 * The store's last transaction id (its meta page) can name
+		 * a commit a moment before a new read transaction sees it:
+		 * LMDB writes and syncs the meta page, then publishes the
+		 * snapshot to readers.  A run started in that moment finds
+		 * nothing new, and waiting for the id to change again would
+		 * leave the commit behind until the next one.  So after a
+		 * change the mirror runs again on every check for half a
+		 * second (a run that finds nothing new costs a walk of the
+		 * heads, not a word to PostgreSQL), and once a second in
+		 * any case.
+		 */
+		if (txn != seen) {
+			seen = txn;
+			changed_ms = now;
+		} else if (!failing && !first && now - changed_ms > 500 &&
+		    now - ran_ms < 1000) {
+			sleep_ms(10);
+			continue;
+		} else if (!failing && !first && now - changed_ms <= 500 &&
+		    now - ran_ms < 10) {
 			sleep_ms(10);
 			continue;
 		}
+		ran_ms = now;
 		memset(&st, 0, sizeof(st));
 		rc = mirror_run(m, &st, &cause);
 		if (rc == 0) {
-			seen = txn;
 			if (failing)
 				mirror_logf(m, MIRROR_INFO, "postgres: working "
 				    "again, caught up");

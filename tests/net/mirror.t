@@ -45,6 +45,20 @@ sql() { pg_sql "$1" 2>>"$T/sql.err"; }
 sql_is() { is "$(sql "$1")" "$2" "$3"; }
 sql_eq() { [ "$(sql "$1")" = "$2" ]; }
 
+# logs_diag: the tails of the mirrors' and daemons' logs, after a failure.
+logs_diag() {
+	local f
+	for f in "$T"/*.mirror.err "$T"/hub.log; do
+		[ -f "$f" ] || continue
+		diag "---- $(basename "$f") (tail)"
+		diag "$(tail -n 6 "$f")"
+	done
+}
+# waits TIMEOUT CMD... -- DESC: ok wait_for, with the logs when it fails.
+waits() {
+	ok wait_for "$@" || logs_diag
+}
+
 # mirror_start NAME ARGS...: cafe mirror --watch on node NAME in the
 # background (killed by the EXIT trap); stderr in $T/NAME.mirror.err.
 mirror_start() {
@@ -106,8 +120,8 @@ for n in hub a b; do
 	ok daemon_start "$n" -- "cafed $n starts"
 done
 enrolled() { "$CAFE" --data "$T/$1" member list | grep -q "^${KEY[$1]} "; }
-ok wait_for 20 enrolled a -- "A received its enrollment"
-ok wait_for 20 enrolled b -- "B received its enrollment"
+waits 20 enrolled a -- "A received its enrollment"
+waits 20 enrolled b -- "B received its enrollment"
 
 cafe_in "$T/a" add person name="Ana R." roles=parent_leader,host site="$SA"
 ANA="$OUT"
@@ -129,8 +143,8 @@ FB1="$OUT"
 cafe_in "$T/b" add feedback cafe="$C3" responses=8 felt_safe=6 learned=8
 mirror_start hub
 hub_has() { sql_eq "SELECT count(*) FROM cafesync.cafe" "$1"; }
-ok wait_for 20 hub_has 4 -- "the sites' cafés reach PostgreSQL through the hub"
-ok wait_for 10 positions_are_heads hub cafesync -- "the positions are the hub's heads"
+waits 20 hub_has 4 -- "the sites' cafés reach PostgreSQL through the hub"
+waits 10 positions_are_heads hub cafesync -- "the positions are the hub's heads"
 
 sql_is "SELECT count(*) FROM cafesync.site" 2 "both sites mirrored"
 sql_is "SELECT count(*) FROM cafesync.person" 2 "the persons mirrored"
@@ -179,8 +193,8 @@ run_ok "edit on site A" "$T/a" edit "$C2" attendees=30
 run_ok "removal on site A" "$T/a" rm "$FB1"
 edited() { sql_eq "SELECT attendees FROM cafesync.cafe WHERE id = '$C2'" 30; }
 removed() { sql_eq "SELECT count(*) FROM cafesync.feedback WHERE id = '$FB1'" 0; }
-ok wait_for 5 edited -- "the edit reaches PostgreSQL within seconds"
-ok wait_for 5 removed -- "the removal reaches PostgreSQL within seconds"
+waits 5 edited -- "the edit reaches PostgreSQL within seconds"
+waits 5 removed -- "the removal reaches PostgreSQL within seconds"
 sql_is "SELECT count(*) FROM cafesync.feedback" 1 "the other feedback stays"
 
 # --- PostgreSQL down while the sites write ---------------------------------------
@@ -196,8 +210,8 @@ ok wait_idle b 20 -- "site B synced while PostgreSQL is down"
 sleep 1
 ok kill -0 "${PID[mirror_hub]}" -- "the mirror keeps running while PostgreSQL is down"
 ok pg_restart -- "PostgreSQL started again"
-ok wait_for 20 hub_has 14 -- "the mirror catches up: every café written while down"
-ok wait_for 10 positions_are_heads hub cafesync -- "positions are the heads again"
+waits 20 hub_has 14 -- "the mirror catches up: every café written while down"
+waits 10 positions_are_heads hub cafesync -- "positions are the heads again"
 sql_is "SELECT attendees FROM cafesync.cafe WHERE id = '$C4'" 70 "the edit made while down arrived"
 is "$(grep -c 'retrying' "$T/hub.mirror.err")" 1 "the outage is logged once"
 like "$(cat "$T/hub.mirror.err")" "working again" "and its end is logged"
@@ -306,13 +320,13 @@ chmod 0644 "$T/hub.conf"
 ok daemon_stop hub -- "the hub's cafed stops"
 ok daemon_start hub --config "$T/hub.conf" -- "the hub's cafed starts with [mirror] postgres"
 hubm_has() { sql_eq "SELECT count(*) FROM hubm.cafe" "$("$CAFE" --data "$T/hub" list cafe --json | jq length)"; }
-ok wait_for 20 hubm_has -- "cafed mirrors every café into its schema"
-ok wait_for 10 positions_are_heads hub hubm -- "its positions are the heads"
+waits 20 hubm_has -- "cafed mirrors every café into its schema"
+waits 10 positions_are_heads hub hubm -- "its positions are the heads"
 LIVE=$(add_cafe a "$SA" 2026-12-20 11 topic="through cafed")
 live_in() { sql_eq "SELECT count(*) FROM hubm.cafe WHERE id = '$LIVE'" 1; }
-ok wait_for 5 live_in -- "a site's café reaches cafed's mirror within seconds"
+waits 5 live_in -- "a site's café reaches cafed's mirror within seconds"
 mirror_line() { "$CAFE" --data "$T/hub" status | grep '^mirror   postgres schema hubm'; }
-ok wait_for 5 eval 'mirror_line | grep -q "up to date$"' -- "cafe status: the mirror is up to date"
+waits 5 eval 'mirror_line | grep -q "up to date$"' -- "cafe status: the mirror is up to date"
 run_ok "status --json" "$T/hub" status --json
 jq_is "$OUT" '[.mirrors[] | select(.schema == "hubm") | .lag, .running, .state] | map(tostring) | join(" ")' "0 true ok" \
 	"status --json: lag 0, running, ok"
@@ -320,19 +334,19 @@ ok pg_stop -- "PostgreSQL stopped under cafed's mirror"
 for i in 1 2 3; do add_cafe b "$SB" 2026-12-2$i 3 topic="cafed down $i" >/dev/null; done
 ok wait_idle b 20 -- "site B still syncs with the hub"
 behind() { mirror_line | grep -q "3 commits behind"; }
-ok wait_for 10 behind -- "cafe status says the mirror is 3 commits behind"
-ok wait_for 10 eval 'mirror_line | grep -q "retrying: postgres"' -- "and that it retries, with the reason"
+waits 10 behind -- "cafe status says the mirror is 3 commits behind"
+waits 10 eval 'mirror_line | grep -q "retrying: postgres"' -- "and that it retries, with the reason"
 ok pg_restart -- "PostgreSQL started again"
-ok wait_for 20 hubm_has -- "cafed's mirror catches up"
-ok wait_for 10 eval 'mirror_line | grep -q "up to date$"' -- "cafe status: up to date again"
+waits 20 hubm_has -- "cafed's mirror catches up"
+waits 10 eval 'mirror_line | grep -q "up to date$"' -- "cafe status: up to date again"
 is "$(grep -c 'mirror: .*retrying' "$T/hub.log")" 1 "cafed logged the outage once"
 CHILD=$(jq -r .pid "$T/hub/mirror-hubm.status")
 ok kill -9 "$CHILD" -- "the mirror process killed -9"
 restarted() { [ "$(jq -r .pid "$T/hub/mirror-hubm.status")" != "$CHILD" ]; }
-ok wait_for 10 restarted -- "cafed starts it again"
+waits 10 restarted -- "cafed starts it again"
 AFTER=$(add_cafe a "$SA" 2026-12-28 9 topic="after restart")
 after_in() { sql_eq "SELECT count(*) FROM hubm.cafe WHERE id = '$AFTER'" 1; }
-ok wait_for 10 after_in -- "and it mirrors again"
+waits 10 after_in -- "and it mirrors again"
 CHILD=$(jq -r .pid "$T/hub/mirror-hubm.status")
 ok daemon_stop hub -- "cafed stops"
 alive() { kill -0 "$1" 2>/dev/null; }
