@@ -124,6 +124,20 @@ buf_free(struct buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* Appends v in decimal (printf costs more than the rest of a row). */
+static void
+buf_u64(struct buf *b, uint64_t v)
+{
+	char d[24];
+	int n = 0;
+
+	do {
+		d[sizeof(d) - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	buf_add(b, d + sizeof(d) - n, (size_t)n);
+}
+
 /* Appends n bytes escaped for COPY's text format. */
 static void
 copy_esc(struct buf *b, const char *s, size_t n)
@@ -151,14 +165,17 @@ copy_esc(struct buf *b, const char *s, size_t n)
 static void
 array_elem(struct buf *b, const char *s, size_t n)
 {
-	size_t i;
+	size_t i, start = 0;
 
 	buf_ch(b, '"');
 	for (i = 0; i < n; i++) {
-		if (s[i] == '"' || s[i] == '\\')
-			buf_ch(b, '\\');
-		buf_ch(b, s[i]);
+		if (s[i] != '"' && s[i] != '\\')
+			continue;
+		buf_add(b, s + start, i - start);
+		buf_ch(b, '\\');
+		start = i;
 	}
+	buf_add(b, s + start, n - start);
 	buf_ch(b, '"');
 }
 
@@ -1075,7 +1092,7 @@ value_add(struct buf *b, const struct sch_field *f, const msgpack_object *v)
 	case SCH_UINT:
 		if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 			break;
-		buf_printf(b, "%llu", (unsigned long long)v->via.u64);
+		buf_u64(b, v->via.u64);
 		return;
 	case SCH_DEC2:
 		if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -1123,6 +1140,8 @@ value_add(struct buf *b, const struct sch_field *f, const msgpack_object *v)
 static void
 row_add(struct buf *b, const struct store_rec *r)
 {
+	static time_t last_secs = -1;
+	static char last_fmt[40];
 	const struct sch_type *t = r->type;
 	const uint8_t *by = NULL;
 	uint64_t hlc = 0, ms;
@@ -1153,12 +1172,27 @@ row_add(struct buf *b, const struct store_rec *r)
 		buf_str(b, "\\N");
 	ms = hlc >> 16;
 	secs = (time_t)(ms / 1000);
-	if (by != NULL && gmtime_r(&secs, &tm) != NULL)
-		buf_printf(b, "\t%04d-%02d-%02d %02d:%02d:%02d.%03u+00\n",
-		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		    tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
-	else
+	if (by == NULL) {
 		buf_str(b, "\t\\N\n");
+		return;
+	}
+	/* The writes of one commit share their second: format it once. */
+	if (secs != last_secs) {
+		if (gmtime_r(&secs, &tm) == NULL) {
+			buf_str(b, "\t\\N\n");
+			return;
+		}
+		snprintf(last_fmt, sizeof(last_fmt),
+		    "\t%04d-%02d-%02d %02d:%02d:%02d.", tm.tm_year + 1900,
+		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		    tm.tm_sec);
+		last_secs = secs;
+	}
+	buf_str(b, last_fmt);
+	buf_ch(b, (char)('0' + ms % 1000 / 100));
+	buf_ch(b, (char)('0' + ms % 100 / 10));
+	buf_ch(b, (char)('0' + ms % 10));
+	buf_str(b, "+00\n");
 }
 
 static void
