@@ -98,6 +98,7 @@ on_signal(uv_signal_t *h, int signum)
 	if (signum == SIGHUP) {
 		log_info("SIGHUP: reloading");
 		peers_reload();
+		mirror_daemon_reload();
 		return;
 	}
 	stop(signum == SIGTERM ? "SIGTERM" : "SIGINT");

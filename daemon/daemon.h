@@ -95,6 +95,9 @@ void cfg_free(struct cfg *c);
 char *mirror_cfg_option(struct cfg *c, const char *name, const char *value);
 /* Starts the mirror process when [mirror] postgres is set. */
 void mirror_daemon_start(void);
+/* After a reload: restarts, starts or stops the mirror process when
+ * [mirror] changed. */
+void mirror_daemon_reload(void);
 /* Asks the mirror process to stop; the loop runs until it has. */
 void mirror_daemon_stop(void);
 /* The mirror process's main (cafed --mirror-child DIR). */

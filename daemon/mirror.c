@@ -18,7 +18,9 @@
  * directory, and `cafe status` counts the lag from it.  When the child
  * exits other than on cafed's request, cafed starts it again after a
  * backoff (1 s doubling to 60 s), except when it refused the schema for
- * holding another network's mirror (exit 2), which no retry mends.  The
+ * holding another network's mirror (exit 2), which no retry mends.  A
+ * reload (SIGHUP) that changes [mirror] restarts the process with the new
+ * settings, or stops it when the section is gone.  The
  * child asks the kernel for SIGTERM when cafed dies, so it never outlives
  * it.
  */
@@ -44,7 +46,11 @@ static struct {
 	uv_timer_t retry;
 	int running;          /* proc is a live child */
 	int timer_init;
+	int restart;          /* stopped for a reload: start again at once */
 	unsigned backoff_ms;
+	char *conninfo;       /* what the running child was given */
+	char schema[64];
+	unsigned batch;
 } M;
 
 /* Returns whether s is a plain lower-case SQL identifier. */
@@ -103,7 +109,7 @@ static void
 on_retry(uv_timer_t *t)
 {
 	(void)t;
-	if (!D.stopping)
+	if (!D.stopping && D.cfg.mirror_postgres != NULL && !M.running)
 		mirror_spawn();
 }
 
@@ -118,8 +124,14 @@ on_exit_cb(uv_process_t *p, int64_t status, int sig)
 {
 	M.running = 0;
 	uv_close((uv_handle_t *)p, on_proc_close);
-	if (D.stopping)
+	if (D.stopping || D.cfg.mirror_postgres == NULL)
 		return;
+	if (M.restart) {
+		M.restart = 0;
+		M.backoff_ms = 1000;
+		uv_timer_start(&M.retry, on_retry, 0, 0);
+		return;
+	}
 	if (status == CHILD_REFUSED) {
 		log_warnx("mirror: the schema holds another network's mirror; "
 		    "not retrying (fix [mirror] and reload or restart cafed)");
@@ -183,6 +195,10 @@ mirror_spawn(void)
 		return;
 	}
 	M.running = 1;
+	free(M.conninfo);
+	M.conninfo = xstrdup(D.cfg.mirror_postgres);
+	snprintf(M.schema, sizeof(M.schema), "%s", D.cfg.mirror_schema);
+	M.batch = D.cfg.mirror_batch;
 	log_info("mirror: postgres schema %s: mirror process %d started",
 	    D.cfg.mirror_schema[0] ? D.cfg.mirror_schema : "cafesync",
 	    M.proc.pid);
@@ -202,6 +218,31 @@ mirror_daemon_start(void)
 }
 
 void
+mirror_daemon_reload(void)
+{
+	if (!M.running) {
+		if (D.cfg.mirror_postgres != NULL && !D.stopping) {
+			if (!M.timer_init) {
+				uv_timer_init(D.loop, &M.retry);
+				M.timer_init = 1;
+			}
+			M.backoff_ms = 1000;
+			uv_timer_start(&M.retry, on_retry, 0, 0);
+		}
+		return;
+	}
+	if (D.cfg.mirror_postgres != NULL &&
+	    strcmp(D.cfg.mirror_postgres, M.conninfo) == 0 &&
+	    strcmp(D.cfg.mirror_schema, M.schema) == 0 &&
+	    D.cfg.mirror_batch == M.batch)
+		return;
+	log_info("mirror: [mirror] changed: %s the mirror process",
+	    D.cfg.mirror_postgres != NULL ? "restarting" : "stopping");
+	M.restart = D.cfg.mirror_postgres != NULL;
+	uv_process_kill(&M.proc, SIGTERM);
+}
+
+void
 mirror_daemon_stop(void)
 {
 	if (M.running)
@@ -211,6 +252,8 @@ mirror_daemon_stop(void)
 		uv_close((uv_handle_t *)&M.retry, NULL);
 		M.timer_init = 0;
 	}
+	free(M.conninfo);
+	M.conninfo = NULL;
 }
 
 /* ---- the child ---------------------------------------------------------- */

@@ -362,7 +362,13 @@ waits 10 restarted -- "cafed starts it again"
 AFTER=$(add_cafe a "$SA" 2026-12-28 9 topic="after restart")
 after_in() { sql_eq "SELECT count(*) FROM hubm.cafe WHERE id = '$AFTER'" 1; }
 waits 10 after_in -- "and it mirrors again"
-CHILD=$(jq -r .pid "$T/hub/mirror-hubm.status")
+printf '[mirror]\npostgres = %s\nschema = hubm2\n' "$PGCONN" >"$T/hub.conf"
+ok kill -HUP "$(daemon_pid hub)" -- "cafed reloads a changed [mirror]"
+hubm2_has() { sql_eq "SELECT count(*) FROM hubm2.cafe" "$("$CAFE" --data "$T/hub" list cafe --json | jq length)"; }
+waits 20 hubm2_has -- "the mirror restarts into the new schema"
+old_gone() { ! kill -0 "$CHILD" 2>/dev/null; }
+waits 10 old_gone -- "the old mirror process is gone"
+CHILD=$(jq -r .pid "$T/hub/mirror-hubm2.status")
 ok daemon_stop hub -- "cafed stops"
 alive() { kill -0 "$1" 2>/dev/null; }
 nok alive "$CHILD" -- "its mirror process is gone with it"
