@@ -154,6 +154,12 @@ sql_is "SELECT \"date\" || ' ' || attendees || ' ' || array_to_string(factors, '
 	"2026-10-04 16 resilience,social_connections welcome,theme" "typed columns: date, integer, sets"
 sql_is "SELECT partners[1] || '/' || partners[2] FROM cafesync.cafe WHERE id = '$C1'" \
 	'Food bank "North"/Library\Main' "list items with quotes and backslashes arrive intact"
+HARVEST=$'Les parents: «merci»\n\tune ligne\\deux, "trois"'
+cafe_in "$T/b" edit "$C4" "harvest=$HARVEST" "topic=Café niños"
+text_in() { sql_eq "SELECT topic FROM cafesync.cafe WHERE id = '$C4'" "Café niños"; }
+waits 10 text_in -- "an edit of text arrives"
+is "$(sql "SELECT harvest FROM cafesync.cafe WHERE id = '$C4'")" "$HARVEST" \
+	"text with newlines, tabs, backslashes, quotes and accents arrives intact"
 sql_is "SELECT array_to_string(host_names, ',') || ' @ ' || site_name FROM cafesync.cafe_named WHERE id = '$C1'" \
 	"Ana R.,Luz M. @ Pine County FRC" "cafe_named: host and site names, in order"
 sql_is "SELECT written_by FROM cafesync.cafe WHERE id = '$C3'" "${KEY[b]}" "written_by names the site that wrote it"
