@@ -199,8 +199,8 @@ run_ok "edit on site A" "$T/a" edit "$C2" attendees=30
 run_ok "removal on site A" "$T/a" rm "$FB1"
 edited() { sql_eq "SELECT attendees FROM cafesync.cafe WHERE id = '$C2'" 30; }
 removed() { sql_eq "SELECT count(*) FROM cafesync.feedback WHERE id = '$FB1'" 0; }
-waits 5 edited -- "the edit reaches PostgreSQL within seconds"
-waits 5 removed -- "the removal reaches PostgreSQL within seconds"
+waits 10 edited -- "the edit reaches PostgreSQL within seconds"
+waits 10 removed -- "the removal reaches PostgreSQL within seconds"
 sql_is "SELECT count(*) FROM cafesync.feedback" 1 "the other feedback stays"
 
 # --- PostgreSQL down while the sites write ---------------------------------------
@@ -345,9 +345,9 @@ waits 20 hubm_has -- "cafed mirrors every café into its schema"
 waits 10 positions_are_heads hub hubm -- "its positions are the heads"
 LIVE=$(add_cafe a "$SA" 2026-12-20 11 topic="through cafed")
 live_in() { sql_eq "SELECT count(*) FROM hubm.cafe WHERE id = '$LIVE'" 1; }
-waits 5 live_in -- "a site's café reaches cafed's mirror within seconds"
+waits 10 live_in -- "a site's café reaches cafed's mirror within seconds"
 mirror_line() { "$CAFE" --data "$T/hub" status | grep '^mirror   postgres schema hubm'; }
-waits 5 eval 'mirror_line | grep -q "up to date$"' -- "cafe status: the mirror is up to date"
+waits 10 eval 'mirror_line | grep -q "up to date$"' -- "cafe status: the mirror is up to date"
 run_ok "status --json" "$T/hub" status --json
 jq_is "$OUT" '[.mirrors[] | select(.schema == "hubm") | .lag, .running, .state] | map(tostring) | join(" ")' "0 true ok" \
 	"status --json: lag 0, running, ok"
