@@ -315,6 +315,7 @@ struct mirror {
 	struct idset seen;          /* fresh: ids this run put in a table */
 	uint64_t nrefused;          /* rows in _refused */
 	unsigned staged;            /* types whose staging table exists */
+	size_t rotate;              /* the origin the next batch starts at */
 	int stream_t, stream_which; /* the part to stream: the largest of
 	                             * the last batch */
 	char *cols[16];             /* per type: the column list */
@@ -1755,15 +1756,23 @@ mirror_run(struct mirror *m, struct mirror_stats *st, char **cause)
 		return rc;
 	for (;;) {
 		struct batch b;
-		size_t i, j;
+		size_t i, k, start;
 
 		memset(&b, 0, sizeof(b));
 		b.m = m;
 		hs.n = 0;
 		store_heads(m->s, head_cb, &hs);
-		for (i = 0; i < hs.n && !b.full; i++) {
-			uint64_t from = pos_get(m, hs.h[i].origin);
+		/*
+		 * Each batch starts at the next origin, so that a long backlog
+		 * of one origin (a site that was offline for weeks) does not
+		 * hold the others' fresh commits back until it is through.
+		 */
+		start = hs.n > 0 ? m->rotate++ % hs.n : 0;
+		for (k = 0; k < hs.n && !b.full; k++) {
+			uint64_t from;
 
+			i = (start + k) % hs.n;
+			from = pos_get(m, hs.h[i].origin);
 			if (hs.h[i].seq <= from)
 				continue;
 			b.want = from + 1;
@@ -1778,7 +1787,6 @@ mirror_run(struct mirror *m, struct mirror_stats *st, char **cause)
 		batch_free(&b);
 		if (rc != 0)
 			break;
-		(void)j;
 	}
 	free(hs.h);
 	return rc;
