@@ -381,6 +381,11 @@ nok alive "$CHILD" -- "its mirror process is gone with it"
 printf '[mirror]\npostgres = %s\nschema = Bad\n' "$PGCONN" >"$T/bad.conf"
 check_conf() { "$CAFED" --data "$T/hub" --config "$T/bad.conf" -n 2>&1; }
 like "$(check_conf)" "bad.conf:3: \[mirror\] schema: 'Bad' is not a plain name" "cafed -n refuses a bad schema name, with its line"
+printf '[mirror]\npostgres = host=x password=secret\n' >"$T/bad.conf"
+chmod 0644 "$T/bad.conf"
+like "$(check_conf)" "password in a file others can read" "cafed refuses a password in a configuration others can read"
+chmod 0600 "$T/bad.conf"
+like "$(check_conf)" "configuration ok" "and takes it from a file only its owner reads"
 printf '[mirror]\nhost = x\n' >"$T/bad.conf"
 like "$(check_conf)" "bad.conf:2: \[mirror\]: unknown option 'host'" "an unknown [mirror] option is named with its line"
 
