@@ -46,6 +46,7 @@ print_stats(struct cli *c, const struct mirror_stats *st, struct mirror *m)
 		    "refused", (json_int_t)st->refused,
 		    "transactions", (json_int_t)st->batches,
 		    "lag", (json_int_t)mirror_lag(m)));
+		fflush(stdout);
 		return;
 	}
 	printf("mirrored %llu commits into schema %s: %llu records written, "
@@ -60,9 +61,7 @@ print_stats(struct cli *c, const struct mirror_stats *st, struct mirror *m)
 static void
 caught_up(void *arg, const struct mirror_stats *st)
 {
-	struct cli *c = arg;
-	(void)c;
-	print_stats(c, st, watching_mirror);
+	print_stats(arg, st, watching_mirror);
 }
 
 /* Keeps the mirror up to date until SIGTERM or SIGINT. */
