@@ -24,10 +24,12 @@ MANDIR ?= $(PREFIX)/share/man
 PKGS = lmdb libuv libsodium msgpack jansson cmocka
 DEB_PKGS = build-essential pkg-config liblmdb-dev libuv1-dev libmsgpack-dev \
 	libsodium-dev libjansson-dev libcsv-dev libcmocka-dev libinih-dev \
-	libsystemd-dev perl jq python3 lmdb-utils faketime chromium poppler-utils
+	libsystemd-dev libpq-dev postgresql perl jq python3 lmdb-utils \
+	faketime chromium poppler-utils
 DEB_HEADERS = /usr/include/lmdb.h /usr/include/uv.h /usr/include/msgpack.h \
 	/usr/include/sodium.h /usr/include/jansson.h /usr/include/csv.h \
-	/usr/include/cmocka.h /usr/include/ini.h /usr/include/systemd/sd-daemon.h
+	/usr/include/cmocka.h /usr/include/ini.h /usr/include/systemd/sd-daemon.h \
+	/usr/include/postgresql/libpq-fe.h
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual \
 	-Wstrict-prototypes -Wmissing-prototypes -Wvla -Wformat=2 \
@@ -36,8 +38,11 @@ CFLAGS ?= -O2 -g
 override CFLAGS += -pthread -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -MMD -MP
 CPPFLAGS += -I.
 LDLIBS_CORE = -llmdb -lmsgpackc -lsodium -pthread
-LDLIBS_CLI = $(LDLIBS_CORE) -ljansson -lcsv
-LDLIBS_DAEMON = $(LDLIBS_CORE) -luv -ljansson -linih -lsystemd
+LDLIBS_CLI = $(LDLIBS_CORE) -ljansson -lcsv -lpq
+# libpq's header lives in its own folder; only mirror/ and the files
+# that use it need it.
+PQ_CPPFLAGS = -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+LDLIBS_DAEMON = $(LDLIBS_CORE) -luv -ljansson -linih -lsystemd -lpq
 
 ifeq ($(SANITIZE),1)
 override CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -50,6 +55,7 @@ PROTO_SRC = $(wildcard proto/*.c)
 STORAGE_SRC = $(wildcard storage/*.c)
 CLI_SRC = $(wildcard cli/*.c)
 DAEMON_SRC = $(wildcard daemon/*.c)
+MIRROR_SRC = $(wildcard mirror/*.c)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 BENCH_SRC = $(wildcard tests/bench/bench_*.c)
 NETTOOL_SRC = $(wildcard tests/net/*.c)
@@ -58,6 +64,7 @@ PROTO_OBJ = $(PROTO_SRC:%.c=$(BUILD)/%.o)
 STORAGE_OBJ = $(STORAGE_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+MIRROR_OBJ = $(MIRROR_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/%)
 NETTOOL_BIN = $(NETTOOL_SRC:tests/net/%.c=$(BUILD)/tests/%) \
@@ -65,6 +72,7 @@ NETTOOL_BIN = $(NETTOOL_SRC:tests/net/%.c=$(BUILD)/tests/%) \
 
 LIBPROTO = $(BUILD)/libcafeproto.a
 LIBSTORAGE = $(BUILD)/libcafestorage.a
+LIBMIRROR = $(BUILD)/libcafemirror.a
 CAFE = $(BUILD)/cafe
 CAFED = $(BUILD)/cafed
 
@@ -87,11 +95,16 @@ $(LIBPROTO): $(PROTO_OBJ)
 $(LIBSTORAGE): $(STORAGE_OBJ)
 	$(AR) rcs $@ $^
 
-$(CAFE): $(CLI_OBJ) $(LIBSTORAGE) $(LIBPROTO)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_CLI)
+$(MIRROR_OBJ): CPPFLAGS += $(PQ_CPPFLAGS)
 
-$(CAFED): $(DAEMON_OBJ) $(LIBSTORAGE) $(LIBPROTO)
-	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_DAEMON)
+$(LIBMIRROR): $(MIRROR_OBJ)
+	$(AR) rcs $@ $^
+
+$(CAFE): $(CLI_OBJ) $(LIBMIRROR) $(LIBSTORAGE) $(LIBPROTO)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBMIRROR) $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_CLI)
+
+$(CAFED): $(DAEMON_OBJ) $(LIBMIRROR) $(LIBSTORAGE) $(LIBPROTO)
+	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBMIRROR) $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_DAEMON)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBSTORAGE) $(LIBPROTO)
 	@mkdir -p $(@D)
@@ -110,7 +123,8 @@ $(BUILD)/tests/%: tests/net/%.c $(LIBSTORAGE) $(LIBPROTO)
 # when a header is missing.
 deps:
 	@missing=0; for h in $(DEB_HEADERS); do [ -e $$h ] || missing=1; done; \
-	for c in prove jq python3 mdb_dump faketime chromium pdftotext; do command -v $$c >/dev/null || missing=1; done; \
+	for c in prove jq python3 mdb_dump faketime chromium pdftotext pg_config; do command -v $$c >/dev/null || missing=1; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing=1; \
 	if [ $$missing = 1 ]; then \
 		echo "installing build dependencies: $(DEB_PKGS)"; \
 		apt-get update && apt-get install -y $(DEB_PKGS); \
@@ -138,6 +152,7 @@ bench: deps
 	$(MAKE) BUILD=build-bench CFLAGS="-O2 -g -DNDEBUG" build-bench/cafe build-bench/cafed $(BENCH_SRC:tests/bench/%.c=build-bench/tests/%)
 	CAFE=$(abspath build-bench/cafe) BENCH_BIN=$(abspath build-bench/tests) sh tests/bench/run.sh
 	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) BENCH_BIN=$(abspath build-bench/tests) sh tests/bench/sync.sh
+	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) sh tests/bench/mirror.sh
 
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
 	-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I.

@@ -76,6 +76,9 @@ const struct cmd_entry cmd_table[] = {
 	{ "sync", "sync [--wait] [--timeout S] [--json]",
 	    "push now; with --wait, until every connected peer is caught up",
 	    1, cmd_sync },
+	{ "mirror", "mirror postgres CONNINFO [--schema NAME] [--watch] "
+	    "[--batch N] [--json]", "keep a PostgreSQL database in step with "
+	    "the records (docs/analytics.md)", 1, cmd_mirror },
 	{ "help", "help [COMMAND|TYPE]", "this help, or a type's fields", 0,
 	    cmd_help },
 	{ NULL, NULL, NULL, 0, NULL },

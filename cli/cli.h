@@ -138,6 +138,10 @@ int cmd_audit(struct cli *c);
 int cmd_member(struct cli *c);
 int cmd_invite(struct cli *c);
 int cmd_join(struct cli *c);
+int cmd_mirror(struct cli *c);
+/* The mirrors' state for cafe status (cmd_mirror.c). */
+json_t *cli_mirror_status(struct cli *c);
+void cli_print_mirror(json_t *all);
 
 /*
  * The control socket of the node's daemon (cmd_sync.c).  cli_ctl() sends

@@ -187,6 +187,7 @@ cmd_status(struct cli *c)
 		json_object_set_new(o, "daemon", daemon ? daemon :
 		    json_null());
 		json_object_set_new(o, "pending", pending);
+		json_object_set_new(o, "mirrors", cli_mirror_status(c));
 		cli_print_json(o);
 		return EXIT_OK;
 	}
@@ -224,6 +225,12 @@ cmd_status(struct cli *c)
 	}
 	cli_print_daemon(daemon);
 	json_decref(daemon);
+	{
+		json_t *mirrors = cli_mirror_status(c);
+
+		cli_print_mirror(mirrors);
+		json_decref(mirrors);
+	}
 	json_decref(counts);
 	json_decref(heads);
 	return EXIT_OK;

@@ -78,6 +78,7 @@ stop(const char *why)
 	sd_notify(0, "STOPPING=1");
 	log_info("stopping (%s)", why);
 	control_stop();
+	mirror_daemon_stop();
 	if (D.listening)
 		uv_close((uv_handle_t *)&D.listener, NULL);
 	for (c = D.conns; c != NULL; c = c->next)
@@ -98,6 +99,7 @@ on_signal(uv_signal_t *h, int signum)
 	if (signum == SIGHUP) {
 		log_info("SIGHUP: reloading");
 		peers_reload();
+		mirror_daemon_reload();
 		return;
 	}
 	stop(signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -111,6 +113,8 @@ main(int argc, char **argv)
 	char *cause = NULL;
 	int check = 0, i, rc;
 
+	if (argc > 1 && strcmp(argv[1], "--mirror-child") == 0)
+		return mirror_child_main(argc, argv);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-n") == 0)
 			check = 1;
@@ -152,8 +156,9 @@ main(int argc, char **argv)
 		snprintf(D.cfg.listen, sizeof(D.cfg.listen), "%s", listen);
 	}
 	if (check) {
-		printf("cafed: configuration ok: listen %s, %zu peers\n",
-		    D.cfg.listen[0] ? D.cfg.listen : "none", D.cfg.npeers);
+		printf("cafed: configuration ok: listen %s, %zu peers%s\n",
+		    D.cfg.listen[0] ? D.cfg.listen : "none", D.cfg.npeers,
+		    D.cfg.mirror_postgres ? ", a PostgreSQL mirror" : "");
 		cfg_free(&D.cfg);
 		return 0;
 	}
@@ -203,6 +208,7 @@ main(int argc, char **argv)
 	trust_reload();
 	sync_heads_refresh();
 	peers_load(&cause);
+	mirror_daemon_start();
 	sd_notify(0, "READY=1");
 	uv_run(D.loop, UV_RUN_DEFAULT);
 	/* Close whatever is left (resolver requests end on their own). */

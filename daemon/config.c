@@ -64,6 +64,8 @@ cfg_free(struct cfg *c)
 	free(c->peers);
 	c->peers = NULL;
 	c->npeers = 0;
+	free(c->mirror_postgres);
+	c->mirror_postgres = NULL;
 }
 
 struct parse {
@@ -239,6 +241,15 @@ handler(void *arg, const char *section, const char *name, const char *value)
 	}
 	if (strcmp(section, "limits") == 0)
 		return bad(p, "[limits]: unknown option '%s'", name);
+	if (strcmp(section, "mirror") == 0) {
+		char *err = mirror_cfg_option(c, name, value);
+
+		if (err == NULL)
+			return 1;
+		bad(p, "%s", err);
+		free(err);
+		return 0;
+	}
 	return bad(p, "unknown section [%s]", section);
 }
 
@@ -251,6 +262,7 @@ cfg_load(struct cfg *c, const char *path, char **cause)
 	FILE *f;
 	int line;
 
+	memset(&st, 0, sizeof(st));
 	if ((f = fopen(path, "r")) == NULL) {
 		*cause = xasprintf("%s: %s", path, strerror(errno));
 		return -1;
@@ -271,6 +283,12 @@ cfg_load(struct cfg *c, const char *path, char **cause)
 	if (line == 0 && c->backoff_max < c->backoff_min)
 		p.error = xstrdup("[limits] backoff_max: must not be "
 		    "shorter than backoff_min");
+	if (line == 0 && c->mirror_postgres != NULL &&
+	    strstr(c->mirror_postgres, "password") != NULL &&
+	    (st.st_mode & 044) != 0)
+		p.error = xstrdup("[mirror] postgres: holds a password in a "
+		    "file others can read; put it in ~/.pgpass or PGPASSFILE, "
+		    "or chmod go-r the file");
 	if (line != 0 || p.error != NULL) {
 		if (line > 0)
 			*cause = xasprintf("%s:%d: %s", path, line,

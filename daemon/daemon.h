@@ -16,6 +16,7 @@
  *   sync.c     anti-entropy: heads, batches, acks, flow control, relay
  *   control.c  the control socket that `cafe` talks to
  *   trust.c    the enrolled and revoked keys, for the handshake
+ *   mirror.c   the PostgreSQL mirror, in a child process of its own
  */
 #ifndef CAFESYNC_DAEMON_H
 #define CAFESYNC_DAEMON_H
@@ -68,6 +69,9 @@ struct cfg {
 	unsigned max_handshakes;     /* connections not yet authenticated */
 	unsigned window;             /* bytes of unacknowledged batches */
 	unsigned batch_commits;      /* commits in one batch at most */
+	char *mirror_postgres;       /* [mirror] postgres: conninfo, or NULL */
+	char mirror_schema[64];      /* [mirror] schema, "" for the default */
+	unsigned mirror_batch;       /* [mirror] batch, 0 for the default */
 	struct cfg_peer *peers;
 	size_t npeers;
 };
@@ -84,6 +88,20 @@ int cfg_load(struct cfg *c, const char *path, char **cause);
 
 /* Frees the peers. */
 void cfg_free(struct cfg *c);
+
+/* ---- mirror.c --------------------------------------------------------- */
+
+/* Sets a [mirror] option; returns NULL or the error (malloc'd). */
+char *mirror_cfg_option(struct cfg *c, const char *name, const char *value);
+/* Starts the mirror process when [mirror] postgres is set. */
+void mirror_daemon_start(void);
+/* After a reload: restarts, starts or stops the mirror process when
+ * [mirror] changed. */
+void mirror_daemon_reload(void);
+/* Asks the mirror process to stop; the loop runs until it has. */
+void mirror_daemon_stop(void);
+/* The mirror process's main (cafed --mirror-child DIR). */
+int mirror_child_main(int argc, char **argv);
 
 
 /* ---- worker.c --------------------------------------------------------- */

@@ -10,7 +10,9 @@
 # enrolls it for its site (the consultant for all sites).  The
 # hub prints the statewide view; the hub and the consultant print the same
 # digest, and each site holds the hub's records and its own (a site reads
-# no other site's log); the consultant's audit re-checks everything.
+# no other site's log).  The hub mirrors its records into a PostgreSQL it
+# starts (when PostgreSQL is installed) and prints one SQL answer from it;
+# the consultant's audit re-checks everything.
 #
 # Usage: CAFE=path/to/cafe CAFED=path/to/cafed sh deploy/demo.sh
 # (make demo does this).
@@ -32,9 +34,12 @@ consultant() { "$CAFE" --data "$AUDIT" "$@"; }
 say() { printf '\n== %s\n' "$*"; }
 
 PIDS=""
+PGLIB="$(dirname "$0")/../tests/net/pglib.sh"
+PGT=""
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
+	[ -z "$PGT" ] || pg_cleanup
 }
 trap cleanup EXIT INT TERM
 
@@ -222,6 +227,20 @@ for n in pine river; do
 	printf '%-10s the hub'"'"'s records of its site: %s cafés (digest %s)\n' \
 	    "$n" "$("$n" list cafe | wc -l)" "$(digest "$n")"
 done
+
+# Analytics: the hub keeps a PostgreSQL database in step with its
+# records (docs/analytics.md); here a private server in a temporary
+# directory, when PostgreSQL is installed (make demo installs it).
+if [ -f "$PGLIB" ] && . "$PGLIB" && pg_bin_dir >/dev/null && pg_start >/dev/null; then
+	say "analytics: the hub mirrors its records into PostgreSQL"
+	hub mirror postgres "$PGCONN"
+	say "analytics: SQL on the mirror: cafés and attendance per site and month"
+	"$PG_BIN/psql" -X -q "$PGCONN" -c "SELECT site_name AS site,
+	    to_char(month, 'YYYY-MM') AS month, cafes, attendees
+	    FROM cafesync.site_month ORDER BY site_name, month"
+else
+	say "analytics: PostgreSQL is not installed here: no mirror (apt-get install postgresql)"
+fi
 
 say "consultant: audit from the replica (every chain, signature and record re-checked)"
 consultant audit
