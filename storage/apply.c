@@ -589,6 +589,10 @@ apply_op(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		rc = store_mdb_fail(s, rc);
 		goto out;
 	}
+	if ((rc = store_names_apply(s, txn, op->id, m.type,
+	    m.exists ? m.oldbuf : NULL, m.exists ? m.oldlen : 0,
+	    ax->rec.sb.data, ax->rec.sb.size)) != 0)
+		goto out;
 	if (!ikeys_equal(&before, &after) &&
 	    (rc = index_apply(s, txn, op->id, &after, 1)) != 0)
 		goto out;

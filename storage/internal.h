@@ -28,6 +28,8 @@ enum store_db {
 	DB_SEEN,      /* id(16) field NUL hlc(8) -> "": values an edit saw */
 	DB_PEERS,     /* name -> {"addr": str, "key": bin 32} */
 	DB_INVITES,   /* id(16) -> hash(32) expires(8) used(1) role NUL site(16) */
+	DB_NAMES,     /* type(1) fold(name) NUL id(16) -> name (names.c) */
+	DB_LASTSEEN,  /* key(32) -> ms(8): last completed sync (lastseen.c) */
 	DB_COUNT
 };
 
@@ -134,6 +136,15 @@ int store_head_get(struct store *s, MDB_txn *txn, const uint8_t *origin,
  */
 int store_apply_local(struct store *s, MDB_txn *txn, struct store_item *items,
     size_t n);
+
+/*
+ * Keeps the name index in step with one record write inside txn: oldrec
+ * (NULL when the record is new) and newrec are the record's stored bytes
+ * before and after (names.c).  Returns 0 or CS_EDB.
+ */
+int store_names_apply(struct store *s, MDB_txn *txn, const uint8_t *id,
+    const struct sch_type *t, const void *oldrec, size_t oldlen,
+    const void *newrec, size_t newlen);
 
 /* Unpacks a stored record value into r (which references data). */
 int store_rec_unpack(struct store_rec *r, const uint8_t *id,

@@ -19,7 +19,7 @@
 
 static const char *const db_names[DB_COUNT] = { "meta", "commits", "heads",
 	"records", "bysite", "bydate", "history", "conflicts",
-	"forks", "members", "seen", "peers", "invites" };
+	"forks", "members", "seen", "peers", "invites", "names", "lastseen" };
 
 /* Returns the wall clock in milliseconds. */
 uint64_t
