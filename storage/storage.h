@@ -711,11 +711,13 @@ int store_id_short(struct store *s, const uint8_t id[PROTO_ID_LEN]);
 
 /*
  * When this node last completed a sync with the node key (kept in the
- * store, across restarts).  get returns 0 with *ms, or CS_ENOTFOUND.
+ * store, across restarts), and how much of this node's own log (its head
+ * seq then) that sync left the peer holding.  get returns 0 with *ms and
+ * *seq, or CS_ENOTFOUND.
  */
 int store_lastseen_put(struct store *s, const uint8_t key[PROTO_KEY_LEN],
     uint64_t ms, char **cause);
 int store_lastseen_get(struct store *s, const uint8_t key[PROTO_KEY_LEN],
-    uint64_t *ms);
+    uint64_t *ms, uint64_t *seq);
 
 #endif /* CAFESYNC_STORAGE_H */
