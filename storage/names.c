@@ -13,17 +13,51 @@
  * white space made one space and trimmed.  So "María  Peña" and
  * "maria pena" are the same name.
  *
- * Short ids: the shortest prefix of an id that no other stored record
- * shares (removed ones included), as git abbreviates object names, and
- * never shorter than what store_resolve() takes back (4 hex digits).
+ * Short ids.  Ids begin with a clock, so the ids of one store share their
+ * first ten or so hex digits and differ at the end: the random part, or
+ * the counter of ids made in the same millisecond.  So a short id is the
+ * shortest end of the id (its last hex digits) that no other stored
+ * record shares (removed ones included), as git abbreviates object names
+ * from the part that differs, and never fewer than 4 digits.  The same
+ * database keeps, under the type byte SUFFIX_TAG, every id with its hex
+ * digits reversed -> the id, so both the short form and the look-up of
+ * a typed end are one cursor seek.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-/* Meta key set once the index holds every named record. */
+/* Meta key set once the index holds every named record and every id. */
 #define NAMES_META "names_index"
+
+/* The type byte of the reversed-id entries (no type has this index). */
+#define SUFFIX_TAG 0xfe
+
+/* Writes the id's hex digits in reverse order, as bytes. */
+static void
+id_reverse(const uint8_t id[PROTO_ID_LEN], uint8_t rev[PROTO_ID_LEN])
+{
+	int i;
+
+	for (i = 0; i < PROTO_ID_LEN; i++)
+		rev[PROTO_ID_LEN - 1 - i] = (uint8_t)(id[i] << 4 | id[i] >> 4);
+}
+
+/* Puts the reversed-id entry of id. */
+static int
+suffix_put(struct store *s, MDB_txn *txn, const uint8_t *id)
+{
+	uint8_t key[1 + PROTO_ID_LEN];
+	MDB_val k = { sizeof(key), key }, d = { PROTO_ID_LEN,
+		(void *)(uintptr_t)id };
+	int rc;
+
+	key[0] = SUFFIX_TAG;
+	id_reverse(id, key + 1);
+	rc = mdb_put(txn, s->dbi[DB_NAMES], &k, &d, 0);
+	return rc == 0 ? 0 : store_mdb_fail(s, rc);
+}
 
 /* Base letters of U+00C0-U+017F; '*' keeps the character as it is. */
 static const char fold_table[] =
@@ -155,6 +189,8 @@ store_names_apply(struct store *s, MDB_txn *txn, const uint8_t *id,
 {
 	int rc;
 
+	if (oldrec == NULL && (rc = suffix_put(s, txn, id)) != 0)
+		return rc;
 	if (!named(t))
 		return 0;
 	if ((rc = entry(s, txn, id, oldrec, oldlen, 0)) != 0)
@@ -200,6 +236,17 @@ build_fn(struct store *s, MDB_txn *txn, void *arg)
 			}
 		}
 	}
+	mdb_cursor_close(cur);
+	/* Every id, removed records' too, for short ids. */
+	if ((rc = mdb_cursor_open(txn, s->dbi[DB_RECORDS], &cur)) != 0)
+		return store_mdb_fail(s, rc);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
+		if (k.mv_size == PROTO_ID_LEN &&
+		    (rc = suffix_put(s, txn, k.mv_data)) != 0) {
+			mdb_cursor_close(cur);
+			return rc;
+		}
 	mdb_cursor_close(cur);
 	return store_meta_put(s, txn, NAMES_META, &one, 1);
 }
@@ -291,43 +338,104 @@ common_nibbles(const uint8_t *a, const uint8_t *b)
 	return 2 * PROTO_ID_LEN;
 }
 
-/* Returns the length of id's shortest unique prefix, in hex digits. */
+/* Returns whether a cursor entry is a reversed-id entry. */
+static int
+is_suffix(const MDB_val *k)
+{
+	return k->mv_size == 1 + PROTO_ID_LEN &&
+	    ((const uint8_t *)k->mv_data)[0] == SUFFIX_TAG;
+}
+
+/* Returns the length of id's shortest unique end, in hex digits. */
 int
 store_id_short(struct store *s, const uint8_t id[PROTO_ID_LEN])
 {
+	uint8_t key[1 + PROTO_ID_LEN];
 	MDB_txn *txn;
 	MDB_cursor *cur;
-	MDB_val k = { PROTO_ID_LEN, (void *)(uintptr_t)id }, d;
+	MDB_val k = { sizeof(key), key }, d;
 	int n = 0, c;
 
-	if (store_read_begin(s, &txn) != 0)
+	key[0] = SUFFIX_TAG;
+	id_reverse(id, key + 1);
+	if (names_ready(s) != 0 || store_read_begin(s, &txn) != 0)
 		return 2 * PROTO_ID_LEN;
-	if (mdb_cursor_open(txn, s->dbi[DB_RECORDS], &cur) != 0) {
+	if (mdb_cursor_open(txn, s->dbi[DB_NAMES], &cur) != 0) {
 		mdb_txn_abort(txn);
 		return 2 * PROTO_ID_LEN;
 	}
 	if (mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE) == 0) {
-		if (k.mv_size == PROTO_ID_LEN &&
-		    memcmp(k.mv_data, id, PROTO_ID_LEN) == 0) {
+		if (is_suffix(&k) && memcmp(k.mv_data, key, sizeof(key)) == 0) {
 			if (mdb_cursor_get(cur, &k, &d, MDB_NEXT) == 0 &&
-			    k.mv_size == PROTO_ID_LEN)
-				n = common_nibbles(id, k.mv_data);
-			k.mv_size = PROTO_ID_LEN;
-			k.mv_data = (void *)(uintptr_t)id;
+			    is_suffix(&k))
+				n = common_nibbles(key + 1,
+				    (const uint8_t *)k.mv_data + 1);
+			k.mv_size = sizeof(key);
+			k.mv_data = key;
 			mdb_cursor_get(cur, &k, &d, MDB_SET);
-		} else if (k.mv_size == PROTO_ID_LEN)
-			n = common_nibbles(id, k.mv_data);
+		} else if (is_suffix(&k))
+			n = common_nibbles(key + 1,
+			    (const uint8_t *)k.mv_data + 1);
 		if (mdb_cursor_get(cur, &k, &d, MDB_PREV) == 0 &&
-		    k.mv_size == PROTO_ID_LEN &&
-		    (c = common_nibbles(id, k.mv_data)) > n)
+		    is_suffix(&k) && (c = common_nibbles(key + 1,
+		    (const uint8_t *)k.mv_data + 1)) > n)
 			n = c;
 	} else if (mdb_cursor_get(cur, &k, &d, MDB_LAST) == 0 &&
-	    k.mv_size == PROTO_ID_LEN)
-		n = common_nibbles(id, k.mv_data);
+	    is_suffix(&k))
+		n = common_nibbles(key + 1, (const uint8_t *)k.mv_data + 1);
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	n++;
 	if (n < 4)
 		n = 4;
 	return n > 2 * PROTO_ID_LEN ? 2 * PROTO_ID_LEN : n;
+}
+
+/* Calls fn for each stored id whose hex digits end with text. */
+int
+store_id_ends(struct store *s, const char *text,
+    int (*fn)(const uint8_t id[PROTO_ID_LEN], void *arg), void *arg)
+{
+	uint8_t key[1 + PROTO_ID_LEN];
+	size_t n = strlen(text), i;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, d;
+	int rc;
+
+	if (n == 0 || n > 2 * PROTO_ID_LEN)
+		return 0;
+	memset(key, 0, sizeof(key));
+	key[0] = SUFFIX_TAG;
+	/* The reversed digits: the last typed comes first. */
+	for (i = 0; i < n; i++) {
+		char ch = text[n - 1 - i];
+		int v = ch >= '0' && ch <= '9' ? ch - '0' :
+		    ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
+		    ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+
+		if (v < 0)
+			return 0;
+		key[1 + i / 2] |= (uint8_t)(i % 2 ? v : v << 4);
+	}
+	if (names_ready(s) != 0 || store_read_begin(s, &txn) != 0)
+		return CS_EDB;
+	if (mdb_cursor_open(txn, s->dbi[DB_NAMES], &cur) != 0) {
+		mdb_txn_abort(txn);
+		return CS_EDB;
+	}
+	k.mv_size = 1 + (n + 1) / 2;
+	k.mv_data = key;
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if (!is_suffix(&k) || d.mv_size != PROTO_ID_LEN ||
+		    common_nibbles(key + 1, (const uint8_t *)k.mv_data + 1) <
+		    (int)n)
+			break;
+		if (fn(d.mv_data, arg) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return 0;
 }

@@ -704,10 +704,16 @@ int store_names_find(struct store *s, const struct sch_type *t,
     const char *text, store_name_fn fn, void *arg);
 
 /*
- * Returns the length in hex digits of id's shortest prefix that no other
- * stored record shares (at least 4, what store_resolve() takes).
+ * Short ids are the end of an id: ids begin with a clock, so the ids of a
+ * store differ at the end.  store_id_short() returns how many of id's
+ * last hex digits no other stored record's id ends with (at least 4);
+ * store_id_ends() calls fn for each stored id (removed records' too)
+ * whose hex digits end with text, through an index; a non-zero return
+ * stops.  Returns 0 or CS_EDB.
  */
 int store_id_short(struct store *s, const uint8_t id[PROTO_ID_LEN]);
+int store_id_ends(struct store *s, const char *text,
+    int (*fn)(const uint8_t id[PROTO_ID_LEN], void *arg), void *arg);
 
 /*
  * When this node last completed a sync with the node key (kept in the
