@@ -220,6 +220,12 @@ void cli_value_text(struct cli *c, const struct sch_field *f,
 /* Writes a prepared value for people, names beside ids. */
 void cli_prepared_text(struct cli *c, const struct sch_field *f,
     const char *value, char *buf, size_t len);
+/* UTF-8 text: its width in columns (one a code point); cut to at most w
+ * columns on a character boundary, the cut marked with an ellipsis (s
+ * needs 3 spare bytes); printed cut and padded to width. */
+size_t cli_text_width(const char *s);
+void cli_text_cut(char *s, size_t w);
+void cli_print_cell(const char *s, size_t width);
 /* The site this node writes for (enrolled as a site): 0, else -1. */
 int cli_own_site(struct cli *c, uint8_t site[PROTO_ID_LEN]);
 /* The local date days from today as YYYY-MM-DD; today as YYYYMMDD. */

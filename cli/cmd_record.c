@@ -38,7 +38,9 @@ put_args(struct cli *c, struct cli_put *p, int from)
 		if (eq == NULL || eq == c->argv[i]) {
 			p->err = xreallocarray(p->err, p->nerr + 1,
 			    sizeof(*p->err));
-			p->err[p->nerr].f = NULL;
+			/* A field's name alone: its error stands for it. */
+			p->err[p->nerr].f = sch_field_find(p->t, c->argv[i],
+			    strlen(c->argv[i]));
 			p->err[p->nerr].msg = xasprintf("'%s' is not "
 			    "field=value", c->argv[i]);
 			p->nerr++;
@@ -61,8 +63,6 @@ write_put(struct cli *c, struct cli_put *p, uint8_t id[PROTO_ID_LEN],
 	size_t i;
 	int rc;
 
-	for (i = 0; i < p->nwarn; i++)
-		cli_warn("%s", p->warn[i]);
 	for (i = 0; i < p->n; i++) {
 		kv[i].name = p->fv[i].f->name;
 		kv[i].value = p->fv[i].value;
@@ -71,8 +71,12 @@ write_put(struct cli *c, struct cli_put *p, uint8_t id[PROTO_ID_LEN],
 	if (store_batch_put(b, p->t, id, create, kv, p->n, &cause) != 0) {
 		rc = cli_usage_error(c, "%s", cause);
 		free(cause);
-	} else
+	} else {
+		/* Warnings only for what is written. */
+		for (i = 0; i < p->nwarn; i++)
+			cli_warn("%s", p->warn[i]);
 		rc = commit_batch(c, b);
+	}
 	store_batch_free(b);
 	return rc;
 }
@@ -606,37 +610,6 @@ where_match(const struct store_rec *r, const struct where *w, char *buf)
 	}
 }
 
-/* Returns the display width of UTF-8 text (one column a code point). */
-static size_t
-text_width(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
-	return n;
-}
-
-/* Cuts s to at most w columns on a character boundary, marking a cut. */
-static void
-text_cut(char *s, size_t w)
-{
-	size_t n = 0;
-	char *p;
-
-	if (text_width(s) <= w)
-		return;
-	for (p = s; *p != '\0'; p++) {
-		if (((unsigned char)*p & 0xc0) != 0x80) {
-			if (n == w - 1) {
-				strcpy(p, "\xe2\x80\xa6");	/* … */
-				return;
-			}
-			n++;
-		}
-	}
-}
-
 /* Keeps one row of cells. */
 static void
 row_add(struct list_arg *la, const struct store_rec *r)
@@ -663,7 +636,7 @@ row_add(struct list_arg *la, const struct store_rec *r)
 		for (p = la->buf; *p != '\0'; p++)
 			if (*p == '\n' || *p == '\t')
 				*p = ' ';
-		text_cut(la->buf, COL_WIDTH);
+		cli_text_cut(la->buf, COL_WIDTH);
 		la->cells[base + 1 + (size_t)i] = xstrdup(la->buf);
 	}
 	la->rows++;
@@ -678,10 +651,10 @@ rows_print(struct list_arg *la)
 
 	width[0] = 2;
 	for (i = 1; i < n; i++)
-		width[i] = text_width(la->col[i - 1]->name);
+		width[i] = cli_text_width(la->col[i - 1]->name);
 	for (r = 0; r < la->rows; r++)
 		for (i = 0; i < n; i++) {
-			size_t w = text_width(la->cells[r * (size_t)n +
+			size_t w = cli_text_width(la->cells[r * (size_t)n +
 			    (size_t)i]);
 
 			if (w > width[i])
@@ -692,7 +665,7 @@ rows_print(struct list_arg *la)
 
 		printf("%s%s", h, i + 1 < n ? "" : "\n");
 		if (i + 1 < n)
-			printf("%*s", (int)(width[i] - text_width(h) + 2), "");
+			printf("%*s", (int)(width[i] - cli_text_width(h) + 2), "");
 	}
 	for (r = 0; r < la->rows; r++)
 		for (i = 0; i < n; i++) {
@@ -701,7 +674,7 @@ rows_print(struct list_arg *la)
 			fputs(cell, stdout);
 			if (i + 1 < n)
 				printf("%*s", (int)(width[i] -
-				    text_width(cell) + 2), "");
+				    cli_text_width(cell) + 2), "");
 			else
 				putchar('\n');
 			free(cell);

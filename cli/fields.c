@@ -883,3 +883,49 @@ cli_prepared_text(struct cli *c, const struct sch_field *f, const char *value,
 	msgpack_unpacked_destroy(&up);
 	msgpack_sbuffer_destroy(&sb);
 }
+
+/* Returns the display width of UTF-8 text (one column a code point). */
+size_t
+cli_text_width(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* Cuts s to at most w columns on a character boundary, marking a cut. */
+void
+cli_text_cut(char *s, size_t w)
+{
+	size_t n = 0;
+	char *p;
+
+	if (cli_text_width(s) <= w)
+		return;
+	for (p = s; *p != '\0'; p++) {
+		if (((unsigned char)*p & 0xc0) != 0x80) {
+			if (n == w - 1) {
+				strcpy(p, "\xe2\x80\xa6");	/* … */
+				return;
+			}
+			n++;
+		}
+	}
+}
+
+/* Prints s cut and padded to exactly width columns. */
+void
+cli_print_cell(const char *s, size_t width)
+{
+	char *copy = xmalloc(strlen(s) + 4);
+	size_t w;
+
+	strcpy(copy, s);
+	cli_text_cut(copy, width);
+	w = cli_text_width(copy);
+	fputs(copy, stdout);
+	printf("%*s", (int)(width - w), "");
+	free(copy);
+}
