@@ -299,7 +299,11 @@ int cli_ctl(const char *data, json_t *req, int timeout_ms, json_t **reply,
 void cli_ctl_tell(const char *data, const char *cmd);
 /* The daemon's status object, or NULL when it does not run. */
 json_t *cli_daemon_status(struct cli *c);
-/* Prints the daemon's part of `cafe status`. */
-void cli_print_daemon(json_t *d);
+/* Prints each stored peer's state in plain words, with the daemon's
+ * status d or without (NULL). */
+void cli_print_peers(struct cli *c, json_t *d);
+/* Writes when ms was for people ("today 21:40", "Tuesday 21:40",
+ * "2026-11-04 21:40", "never" for 0), local time. */
+void cli_when(uint64_t ms, char *buf, size_t len);
 
 #endif
