@@ -81,7 +81,7 @@ static int
 member_add(struct cli *c)
 {
 	const char *role, *name, *site, *sites;
-	char hex[2 * PROTO_KEY_LEN + 1];
+	char hex[2 * PROTO_KEY_LEN + 1], refs[PROTO_MAX_ITEMS * 33 + 1];
 	uint8_t key[PROTO_KEY_LEN];
 	struct store_kv kv[8];
 	size_t n = 0;
@@ -118,6 +118,26 @@ member_add(struct cli *c)
 	if (enrolled(c, key))
 		return cli_usage_error(c, "%s is enrolled already (cafe member "
 		    "list)", c->argv[0]);
+	/* Sites by name, id or short id, as in any reference field. */
+	if (site != NULL || sites != NULL) {
+		const struct sch_type *mt = sch_type_find("member", 6);
+		char *msg = NULL, *v;
+
+		v = cli_field_value(c, sch_field_find(mt, site ? "site" :
+		    "sites", site ? 4 : 5), site ? site : sites, &msg);
+		if (v == NULL) {
+			cli_usage_error(c, "option --%s: %s", site ? "site" :
+			    "sites", msg);
+			free(msg);
+			return EXIT_USAGE;
+		}
+		snprintf(refs, sizeof(refs), "%s", v);
+		free(v);
+		if (site != NULL)
+			site = refs;
+		else
+			sites = refs;
+	}
 	proto_hex(hex, key, PROTO_KEY_LEN);
 	kv[n++] = (struct store_kv){ "key", hex };
 	kv[n++] = (struct store_kv){ "role", role };
