@@ -595,14 +595,19 @@ cmd_help(struct cli *c)
 		usage(stdout);
 		return EXIT_OK;
 	}
-	if ((e = find_cmd(c->argv[0])) != NULL) {
-		command_help(e, c->argc > 1 ? find_sub(e, c->argv[1]) : NULL);
-		return EXIT_OK;
-	}
-	if ((t = sch_type_find(c->argv[0], strlen(c->argv[0]))) == NULL)
+	e = find_cmd(c->argv[0]);
+	t = sch_type_find(c->argv[0], strlen(c->argv[0]));
+	if (e == NULL && t == NULL)
 		return cli_usage_error(c, "'%s' is neither a command nor a "
 		    "record type (cafe help lists both)", c->argv[0]);
-	type_help(t);
+	/* audit and member are both: the record type, then the command. */
+	if (t != NULL) {
+		type_help(t);
+		if (e != NULL)
+			printf("\nThe command %s:\n", e->name);
+	}
+	if (e != NULL)
+		command_help(e, c->argc > 1 ? find_sub(e, c->argv[1]) : NULL);
 	return EXIT_OK;
 }
 
