@@ -18,7 +18,7 @@ BUILD ?= build
 PKGS = lmdb libuv libsodium msgpack jansson cmocka
 DEB_PKGS = build-essential pkg-config liblmdb-dev libuv1-dev libmsgpack-dev \
 	libsodium-dev libjansson-dev libcsv-dev libcmocka-dev libinih-dev \
-	libsystemd-dev perl jq python3 lmdb-utils faketime
+	libsystemd-dev perl jq python3 lmdb-utils faketime tmux tzdata
 DEB_HEADERS = /usr/include/lmdb.h /usr/include/uv.h /usr/include/msgpack.h \
 	/usr/include/sodium.h /usr/include/jansson.h /usr/include/csv.h \
 	/usr/include/cmocka.h /usr/include/ini.h /usr/include/systemd/sd-daemon.h
@@ -99,7 +99,8 @@ $(BUILD)/tests/%: tests/net/%.c $(LIBSTORAGE) $(LIBPROTO)
 # when a header is missing.
 deps:
 	@missing=0; for h in $(DEB_HEADERS); do [ -e $$h ] || missing=1; done; \
-	for c in prove jq python3 mdb_dump faketime; do command -v $$c >/dev/null || missing=1; done; \
+	for c in prove jq python3 mdb_dump faketime tmux; do command -v $$c >/dev/null || missing=1; done; \
+	[ -e /usr/share/zoneinfo/America/Denver ] || missing=1; \
 	if [ $$missing = 1 ]; then \
 		echo "installing build dependencies: $(DEB_PKGS)"; \
 		apt-get update && apt-get install -y $(DEB_PKGS); \

@@ -257,6 +257,10 @@ void cli_undo_note(struct cli *c, const char *what,
 void cli_undo_removed(struct cli *c, uint8_t (*ids)[PROTO_ID_LEN], size_t n);
 /* Notes the records an import made and the fields it changed. */
 void cli_undo_import(struct cli *c, json_t *created, json_t *edited);
+/* The record of type t that this node's last write added: 0 with id,
+ * else -1 (a default for an action's or a feedback's café). */
+int cli_last_added(struct cli *c, const struct sch_type *t,
+    uint8_t id[PROTO_ID_LEN]);
 /* Restores a removed record as a new one (cmd_record.c). */
 int cli_restore_one(struct cli *c, const uint8_t old_id[PROTO_ID_LEN],
     uint8_t new_id[PROTO_ID_LEN], int quiet);

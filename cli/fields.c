@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "cli.h"
@@ -422,6 +423,12 @@ cli_field_value(struct cli *c, const struct sch_field *f, const char *text,
 			out = xstrdup("");
 			break;
 		}
+		/* "all": every token of the set. */
+		if (strcasecmp(text, "all") == 0) {
+			for (i = 0; f->tokens[i] != NULL; i++)
+				list_append(&out, f->tokens[i]);
+			break;
+		}
 		n = split_items(text, &items);
 		for (i = 0; i < n; i++) {
 			const char *tok;
@@ -743,7 +750,9 @@ cli_put_finish(struct cli *c, struct cli_put *p, const struct store_rec *old)
 	uint8_t site[PROTO_ID_LEN];
 	unsigned i;
 
-	if (old == NULL && sf != NULL && sf->required && find_fv(p, sf) < 0 &&
+	/* A site laptop writes for its own site only: the default. */
+	if (old == NULL && sf != NULL && sf->type == SCH_REF &&
+	    find_fv(p, sf) < 0 &&
 	    sch_field_find(t, "cafe", 4) == NULL && !p->no_default &&
 	    cli_own_site(c, site) == 0) {
 		proto_hex(hex, site, PROTO_ID_LEN);

@@ -94,6 +94,9 @@ from_editor(const char *initial)
 	return text;
 }
 
+/* Whether the next optional question explains Enter and ".". */
+static int optional_hint = 1;
+
 /* Maps numbers among an answer's items to tokens (malloc'd). */
 static char *
 numbers_to_tokens(const struct sch_field *f, const char *answer)
@@ -125,7 +128,8 @@ numbers_to_tokens(const struct sch_field *f, const char *answer)
 
 /*
  * Asks for field f until a good answer; def is the default shown in
- * brackets (NULL: none).  Returns 0, or -1 at end of input.
+ * brackets (NULL: none).  Returns 0, 1 when "." ends the optional
+ * questions, or -1 at end of input.
  */
 static int
 ask_field(struct cli *c, struct cli_put *p, const struct sch_field *f,
@@ -138,6 +142,10 @@ ask_field(struct cli *c, struct cli_put *p, const struct sch_field *f,
 	    " (required)" : "");
 	if (why != NULL)
 		printf("  %s\n", why);
+	if (!f->required && optional_hint) {
+		printf("  (Enter skips a field, . skips the rest)\n");
+		optional_hint = 0;
+	}
 	if (f->tokens != NULL) {
 		for (i = 0; f->tokens[i] != NULL; i++)
 			printf("  %d) %s\n", i + 1, f->tokens[i]);
@@ -164,6 +172,9 @@ ask_field(struct cli *c, struct cli_put *p, const struct sch_field *f,
 		} else if (answer[0] == '\0' && !f->required) {
 			free(answer);
 			return 0;
+		} else if (strcmp(answer, ".") == 0 && !f->required) {
+			free(answer);
+			return 1;	/* no more optional fields */
 		}
 		if (f->type == SCH_TEXT && strcmp(answer, "!") == 0) {
 			free(answer);
@@ -219,9 +230,22 @@ summary(struct cli *c, const struct cli_put *p, const struct store_rec *old)
 	free(buf);
 }
 
+/* Tells whether p has a value for f. */
+static int
+find_given(const struct cli_put *p, const struct sch_field *f)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->fv[i].f == f)
+			return 1;
+	return 0;
+}
+
 int
 cli_guided(struct cli *c, struct cli_put *p, const struct store_rec *old)
 {
+	int rest_skipped = 0, r;
 	const struct sch_field *ask[PROTO_MAX_FIELDS + 4];
 	char *why[PROTO_MAX_FIELDS + 4];
 	char *def = NULL, *shown = NULL, today[11], *answer;
@@ -252,6 +276,20 @@ cli_guided(struct cli *c, struct cli_put *p, const struct store_rec *old)
 			ask[n] = p->err[i].f;
 			why[n++] = xstrdup(p->err[i].msg);
 		}
+		/* Then every other field not given, skippable. */
+		for (i = 0; i < p->t->nfields; i++) {
+			const struct sch_field *f = &p->t->fields[i];
+
+			for (k = 0; k < n; k++)
+				if (ask[k] == f)
+					break;
+			if (k < n || find_given(p, f) ||
+			    (strcmp(f->name, "site") == 0 &&
+			    sch_field_find(p->t, "cafe", 4) != NULL))
+				continue;
+			ask[n] = f;
+			why[n++] = NULL;
+		}
 		/* Asked in the schema's order. */
 		for (i = 1; i < n; i++)
 			for (k = i; k > 0 && ask[k - 1] > ask[k]; k--) {
@@ -268,6 +306,10 @@ cli_guided(struct cli *c, struct cli_put *p, const struct store_rec *old)
 		const struct sch_field *f = ask[i];
 		const msgpack_object *v;
 		const char *w = why[i];
+		uint8_t last[PROTO_ID_LEN];
+
+		if (rest_skipped && !f->required && !edit_all)
+			continue;
 
 		free(def);
 		free(shown);
@@ -286,12 +328,22 @@ cli_guided(struct cli *c, struct cli_put *p, const struct store_rec *old)
 			cli_local_date(0, today);
 			def = xstrdup(today);
 			shown = xstrdup(today);
+		} else if (old == NULL && f->type == SCH_REF &&
+		    strcmp(f->name, "cafe") == 0 && cli_last_added(c, sch_type_find(f->ref, strlen(f->ref)),
+		    last) == 0) {
+			/* The café just added, for its action or feedback. */
+			def = xmalloc(2 * PROTO_ID_LEN + 1);
+			proto_hex(def, last, PROTO_ID_LEN);
+			shown = xmalloc(300);
+			cli_ref_text(c, last, shown, 300);
 		}
-		if (ask_field(c, p, f, def, shown, w) != 0) {
+		r = ask_field(c, p, f, def, shown, w);
+		if (r < 0) {
 			printf("\n");
 			cli_msg(c->cmd, "input ended: nothing saved");
 			rc = EXIT_USAGE;
-		}
+		} else if (r == 1)
+			rest_skipped = 1;
 	}
 	free(def);
 	free(shown);

@@ -7,7 +7,9 @@
  * the records it removed.  `cafe undo` reads it and, in new commits,
  * removes what was made, puts the old values back and restores what was
  * removed; then forgets it, so undo goes back one write only.  The log
- * keeps everything: an undo is itself a write that syncs.
+ * keeps everything: an undo is itself a write that syncs.  last-added.json
+ * keeps the last record of each type added here: guided entry offers the
+ * last café as the default café of an action or a feedback.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,8 @@
 #include "cli.h"
 
 #define UNDO_FILE "last-write.json"
+/* The last record of each type added here: type -> id. */
+#define LAST_FILE "last-added.json"
 
 /* Writes the journal atomically. */
 static void
@@ -81,9 +85,29 @@ cli_undo_note(struct cli *c, const char *what, const uint8_t id[PROTO_ID_LEN],
 {
 	json_t *j = journal_new(what);
 
-	if (old == NULL)
+	if (old == NULL) {
+		struct store_rec r;
+		char *path = xasprintf("%s/%s", c->data, LAST_FILE);
+		char *tmp = xasprintf("%s.tmp", path);
+		json_t *last = json_load_file(path, 0, NULL);
+
 		json_array_append_new(json_object_get(j, "created"),
 		    hex_json(id));
+		if (last == NULL || !json_is_object(last)) {
+			json_decref(last);
+			last = json_object();
+		}
+		if (store_get(c->store, id, &r) == 0) {
+			json_object_set_new(last, r.type->name, hex_json(id));
+			store_rec_free(&r);
+			if (json_dump_file(last, tmp, JSON_COMPACT) != 0 ||
+			    rename(tmp, path) != 0)
+				remove(tmp);
+		}
+		json_decref(last);
+		free(tmp);
+		free(path);
+	}
 	else
 		json_array_append_new(json_object_get(j, "edited"),
 		    json_pack("{s:o, s:o}", "id", hex_json(id), "fields",
@@ -216,5 +240,30 @@ cmd_undo(struct cli *c)
 	}
 	json_decref(j);
 	free(path);
+	return rc;
+}
+
+/* The record of type t this node added last, if any (last-added.json). */
+int
+cli_last_added(struct cli *c, const struct sch_type *t,
+    uint8_t id[PROTO_ID_LEN])
+{
+	char *path = xasprintf("%s/%s", c->data, LAST_FILE);
+	json_t *j = json_load_file(path, 0, NULL), *v;
+	struct store_rec r;
+	int rc = -1;
+
+	free(path);
+	if (j == NULL || t == NULL)
+		goto out;
+	v = json_object_get(j, t->name);
+	if (json_is_string(v) && proto_unhex(id, PROTO_ID_LEN,
+	    json_string_value(v)) == 0 && store_get(c->store, id, &r) == 0) {
+		if (r.type == t && !r.deleted)
+			rc = 0;
+		store_rec_free(&r);
+	}
+out:
+	json_decref(j);
 	return rc;
 }
