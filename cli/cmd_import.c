@@ -6,9 +6,10 @@
  * an import of a file with an id column updates those records (only the
  * fields that changed, as edits) and creates the rows without an id, so
  * exporting, fixing in a spreadsheet and importing again duplicates
- * nothing.  CSV exports put each reference's name in a column beside it
- * (FIELD_name), which an import skips.  --excel adds the byte-order mark
- * and CRLF line ends a spreadsheet wants.  Headers match whatever their
+ * nothing; an id that is not on this node (another node's export) makes
+ * a new record.  --excel writes for a spreadsheet: the byte-order mark
+ * and CRLF line ends it wants, and each reference's names in a column
+ * beside it (FIELD_name), which an import skips.  Headers match whatever their
  * case; trailing empty columns and blank rows are ignored.  Each row's
  * fields go through the command line's checks (fields.c): names for
  * references, tokens in any case, every mistake of a row reported.
@@ -108,7 +109,7 @@ export_one(const struct store_rec *r, void *arg)
 
 		sch_format(f, v, ea->buf, PROTO_MAX_VALUE * 4);
 		csv_cell(ea->buf, 0);
-		if (f->type == SCH_REF || f->type == SCH_REFS) {
+		if (ea->excel && (f->type == SCH_REF || f->type == SCH_REFS)) {
 			/* The names beside, for people; import skips them. */
 			names_of(ea->c, f, v, ea->buf, PROTO_MAX_VALUE * 4);
 			csv_cell(ea->buf, 0);
@@ -152,7 +153,8 @@ cmd_export(struct cli *c)
 			char name[PROTO_MAX_NAME + 8];
 
 			csv_cell(f->name, 0);
-			if (f->type == SCH_REF || f->type == SCH_REFS) {
+			if (ea.excel && (f->type == SCH_REF ||
+			    f->type == SCH_REFS)) {
 				snprintf(name, sizeof(name), "%s_name",
 				    f->name);
 				csv_cell(name, 0);
@@ -189,6 +191,7 @@ struct import_state {
 	unsigned long start; /* line the current CSV row starts on */
 	unsigned long rows;
 	unsigned long created, changed, unchanged;
+	unsigned long foreign;  /* rows whose id is not on this node */
 	unsigned long detail;  /* --dry-run lines printed */
 	int errors;
 	int stop;            /* a fault that ends the reading */
@@ -277,16 +280,18 @@ import_row(struct import_state *st, const char **names, const char **values,
 	cli_put_init(&p, st->t);
 	if (idtext != NULL && idtext[0] != '\0') {
 		rc = cli_ref_resolve(st->c, st->t, idtext, 0, id, &cause);
-		if (rc == 1)
-			cause = xasprintf("no %s with id %s on this node; clear "
-			    "the id to add the row as a new record",
-			    st->t->name, idtext);
-		if (rc != 0) {
+		/* A full id of another node's record: a new record here. */
+		if (rc == 1) {
+			st->foreign++;
+			idtext = NULL;
+		} else if (rc != 0) {
 			row_error(st, "", at, cause);
 			free(cause);
 			cli_put_free(&p);
 			return;
 		}
+	}
+	if (idtext != NULL && idtext[0] != '\0') {
 		if (store_get(st->c->store, id, &old) != 0) {
 			row_error(st, "", at, "id: the record cannot be read");
 			cli_put_free(&p);
@@ -834,6 +839,9 @@ cmd_import(struct cli *c)
 	for (i = 0; store_batch_warning(st.b, i) != NULL; i++)
 		if (i < IMPORT_MAX_ERRORS)
 			cli_warn("%s", store_batch_warning(st.b, i));
+	if (st.foreign > 0)
+		cli_warn("%lu row%s had an id that is not on this node: added "
+		    "as new records", st.foreign, st.foreign == 1 ? "" : "s");
 	if (store_batch_commit(st.b, &cause) != 0) {
 		cli_fail(c, EXIT_USAGE, "%s", cause);
 		free(cause);

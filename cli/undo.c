@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -26,7 +27,7 @@ static void
 journal_save(struct cli *c, json_t *j)
 {
 	char *path = xasprintf("%s/%s", c->data, UNDO_FILE);
-	char *tmp = xasprintf("%s.tmp", path);
+	char *tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
 
 	if (json_dump_file(j, tmp, JSON_COMPACT) != 0 ||
 	    rename(tmp, path) != 0) {
@@ -88,7 +89,7 @@ cli_undo_note(struct cli *c, const char *what, const uint8_t id[PROTO_ID_LEN],
 	if (old == NULL) {
 		struct store_rec r;
 		char *path = xasprintf("%s/%s", c->data, LAST_FILE);
-		char *tmp = xasprintf("%s.tmp", path);
+		char *tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
 		json_t *last = json_load_file(path, 0, NULL);
 
 		json_array_append_new(json_object_get(j, "created"),

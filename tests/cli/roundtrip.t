@@ -23,9 +23,7 @@ commits() { status_json "$A" | jq -r .commits; }
 cafe_in "$A" export cafe --format csv
 is "$RC" 0 "export exits 0"
 printf '%s\n' "$OUT" >"$T/cafes.csv"
-HEAD="$(head -n 1 "$T/cafes.csv")"
-like "$HEAD" "^id,site,site_name,date," "the header has a name column beside each reference"
-like "$(sed -n 2p "$T/cafes.csv")" ",Pine County FRC,.*,María Peña," "the rows carry the names"
+like "$(head -n 1 "$T/cafes.csv")" "^id,site,date," "the header: id, then the fields"
 
 # The same file back: nothing changes.
 N="$(commits)"
@@ -86,6 +84,8 @@ cafe_in "$A" export cafe --format csv --excel
 "$CAFE" --data "$A" export cafe --format csv --excel >"$T/excel.csv"
 is "$(head -c 3 "$T/excel.csv" | od -An -tx1 | tr -d ' ')" efbbbf "--excel starts with a UTF-8 byte-order mark"
 is "$(head -n 1 "$T/excel.csv" | od -An -c | tr -s ' ' | grep -c '\\r \\n')" 1 "--excel ends lines with CRLF"
+like "$(head -n 1 "$T/excel.csv")" "^.*id,site,site_name,date," "--excel puts a name column beside each reference"
+like "$(sed -n 2p "$T/excel.csv")" ",Pine County FRC,.*,María Peña," "with the names"
 cafe_in "$A" import cafe "$T/excel.csv"
 is "$RC" 0 "an --excel export imports"
 like "$OUT" "0 created, 0 changed, 4 unchanged" "and changes nothing"
@@ -93,8 +93,14 @@ like "$OUT" "0 created, 0 changed, 4 unchanged" "and changes nothing"
 # An id that is not here, and a file that is not UTF-8.
 printf 'id,site,date,format,factors\nffffffffffffffffffffffffffffffff,pine,2026-11-30,parent,resilience\n' >"$T/gone.csv"
 cafe_in "$A" import cafe "$T/gone.csv"
-is "$RC" 2 "a row whose id is not on this node: exit 2"
-like "$ERR" "gone.csv:2: no cafe with id" "names the line"
+is "$RC" 0 "a row whose id is not on this node (another node's export) is imported"
+like "$ERR" "1 row had an id that is not on this node: added as new records" "as a new record, with a warning"
+like "$OUT" "1 created" "one created"
+cafe_in "$A" undo
+printf 'id,site,date,format,factors\nfff0,pine,2026-11-30,parent,resilience\n' >"$T/typo.csv"
+cafe_in "$A" import cafe "$T/typo.csv"
+is "$RC" 2 "a short id that matches nothing: exit 2"
+like "$ERR" "typo.csv:2: no cafe named or with id 'fff0'" "names the line"
 printf 'site,date,format,factors,topic\npine,2026-11-30,parent,resilience,caf\xe9 night\n' >"$T/latin1.csv"
 cafe_in "$A" import cafe "$T/latin1.csv"
 is "$RC" 2 "a Latin-1 file: exit 2"
