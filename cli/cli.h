@@ -194,6 +194,7 @@ struct cli_put {
 	int unchanged;             /* edit: fields given with the same value */
 	int site_default;          /* site= came from the node's enrollment */
 	int no_default;            /* do not fill site= in */
+	int no_dup_check;          /* the caller looks for the same café */
 };
 
 void cli_put_init(struct cli_put *p, const struct sch_type *t);
@@ -231,6 +232,7 @@ int cli_own_site(struct cli *c, uint8_t site[PROTO_ID_LEN]);
 /* The local date days from today as YYYY-MM-DD; today as YYYYMMDD. */
 void cli_local_date(int days, char buf[11]);
 uint32_t cli_today_ymd(void);
+uint32_t cli_ahead_ymd(void);
 
 /* ---- prompt.c: guided entry on a terminal ---- */
 

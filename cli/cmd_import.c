@@ -31,6 +31,8 @@
 #define IMPORT_MAX_ROWS 1000000
 /* Largest JSON file an import reads (it is parsed whole). */
 #define IMPORT_MAX_JSON ((long)256 << 20)
+/* Rows an import looks for in the store as the same café. */
+#define IMPORT_DUP_ROWS 1000
 /* Most lines of --dry-run detail before a count. */
 #define DRY_MAX_LINES 200
 
@@ -194,10 +196,13 @@ struct import_state {
 	unsigned long foreign;  /* rows whose id is not on this node */
 	unsigned long detail;  /* --dry-run lines printed */
 	int errors;
+	unsigned long warnings; /* warnings of rows, printed or not */
 	int stop;            /* a fault that ends the reading */
 	json_t *j_created;   /* for cafe undo */
 	json_t *j_edited;
-	json_t *seen;        /* site|date|format of the cafés of this file */
+	uint64_t *seen_h;    /* hashes of site|date|format of this file's */
+	unsigned long *seen_l; /* cafés, and their lines */
+	size_t nseen, capseen;
 };
 
 /* Reports a bad row; stops listing after IMPORT_MAX_ERRORS. */
@@ -218,14 +223,14 @@ dry_line(struct import_state *st, char *line)
 	free(line);
 }
 
-/* Warns of a café given twice in the file. */
+/* Warns of a café given twice in the file: same site, date, format. */
 static void
 same_in_file(struct import_state *st, struct cli_put *p, unsigned long at)
 {
-	const char *site = NULL, *date = NULL, *format = NULL;
-	char *key, msg[200];
-	json_t *prev;
-	size_t i;
+	const char *site = NULL, *date = NULL, *format = NULL, *k;
+	uint64_t h = 14695981039346656037ull;
+	size_t i, slot;
+	char msg[200];
 
 	if (strcmp(st->t->name, "cafe") != 0)
 		return;
@@ -239,16 +244,133 @@ same_in_file(struct import_state *st, struct cli_put *p, unsigned long at)
 	}
 	if (site == NULL || date == NULL || format == NULL)
 		return;
-	key = xasprintf("%s|%s|%s", site, date, format);
-	if ((prev = json_object_get(st->seen, key)) != NULL) {
-		snprintf(msg, sizeof(msg), "%s:%lu: the same %s café on %s as "
-		    "line %lld", st->path, at, format, date,
-		    (long long)json_integer_value(prev));
-		if (st->errors == 0)
-			cli_warn("%s", msg);
-	} else
-		json_object_set_new(st->seen, key, json_integer((json_int_t)at));
-	free(key);
+	/* FNV-1a of the three; a 64-bit hash stands for the key. */
+	for (k = site; *k != '\0'; k++)
+		h = (h ^ (uint8_t)*k) * 1099511628211ull;
+	h = (h ^ '|') * 1099511628211ull;
+	for (k = date; *k != '\0'; k++)
+		h = (h ^ (uint8_t)*k) * 1099511628211ull;
+	h = (h ^ '|') * 1099511628211ull;
+	for (k = format; *k != '\0'; k++)
+		h = (h ^ (uint8_t)*k) * 1099511628211ull;
+	h |= 1;
+	if (st->nseen * 2 >= st->capseen) {
+		size_t cap = st->capseen ? st->capseen * 2 : 1024, j;
+		uint64_t *nh = xcalloc(cap, sizeof(*nh));
+		unsigned long *nl = xcalloc(cap, sizeof(*nl));
+
+		for (j = 0; j < st->capseen; j++)
+			if (st->seen_h[j] != 0) {
+				slot = st->seen_h[j] % cap;
+				while (nh[slot] != 0)
+					slot = (slot + 1) % cap;
+				nh[slot] = st->seen_h[j];
+				nl[slot] = st->seen_l[j];
+			}
+		free(st->seen_h);
+		free(st->seen_l);
+		st->seen_h = nh;
+		st->seen_l = nl;
+		st->capseen = cap;
+	}
+	for (slot = h % st->capseen; st->seen_h[slot] != 0;
+	    slot = (slot + 1) % st->capseen)
+		if (st->seen_h[slot] == h) {
+			snprintf(msg, sizeof(msg), "%s:%lu: the same %s café "
+			    "on %s as line %lu", st->path, at, format, date,
+			    st->seen_l[slot]);
+			if (st->errors == 0 &&
+			    st->warnings++ < IMPORT_MAX_ERRORS)
+				cli_warn("%s", msg);
+			return;
+		}
+	st->seen_h[slot] = h;
+	st->seen_l[slot] = at;
+	st->nseen++;
+}
+
+/* Warns of a café given twice in the file, from raw values. */
+static void
+same_in_file_raw(struct import_state *st, const char **names,
+    const char **values, size_t n, unsigned long at)
+{
+	struct cli_put p;
+	size_t i;
+
+	if (strcmp(st->t->name, "cafe") != 0)
+		return;
+	cli_put_init(&p, st->t);
+	for (i = 0; i < n && p.n < PROTO_MAX_FIELDS; i++)
+		if (strcmp(names[i], "site") == 0 || strcmp(names[i], "date") ==
+		    0 || strcmp(names[i], "format") == 0) {
+			p.fv[p.n].f = sch_field_find(st->t, names[i],
+			    strlen(names[i]));
+			p.fv[p.n].value = xstrdup(values[i]);
+			p.n++;
+		}
+	same_in_file(st, &p, at);
+	cli_put_free(&p);
+}
+
+/*
+ * Tries a new row as it is; returns 1 when it went in (with its cheap
+ * warnings), 0 when the row needs the command line's way.
+ */
+static int
+fast_row(struct import_state *st, const char **names, const char **values,
+    size_t n, uint8_t id[PROTO_ID_LEN], unsigned long at)
+{
+	struct store_kv kv[PROTO_MAX_FIELDS + 4];
+	char *cause = NULL, hex[2 * PROTO_ID_LEN + 1], *w;
+	uint32_t ymd;
+	size_t i;
+
+	if (n > PROTO_MAX_FIELDS || st->rows <= IMPORT_DUP_ROWS)
+		return 0;
+	for (i = 0; i < n; i++) {
+		const struct sch_field *f = sch_field_find(st->t, names[i],
+		    strlen(names[i]));
+
+		/* A file, or a site left to its default: the long way. */
+		if (f == NULL || (f->type == SCH_TEXT && values[i][0] == '@'))
+			return 0;
+		kv[i].name = names[i];
+		kv[i].value = values[i];
+	}
+	if (sch_field_find(st->t, "site", 4) != NULL &&
+	    sch_field_find(st->t, "cafe", 4) == NULL) {
+		for (i = 0; i < n && strcmp(names[i], "site") != 0; i++)
+			;
+		if (i == n)
+			return 0;
+	}
+	if (store_batch_put(st->b, st->t, id, 1, kv, n, &cause) != 0) {
+		free(cause);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		w = NULL;
+		if (strcmp(names[i], "date") == 0 && strcmp(st->t->name,
+		    "cafe") == 0 && sch_date_parse(values[i],
+		    strlen(values[i]), &ymd) == 0 && ymd > cli_ahead_ymd())
+			w = xasprintf("field date: %s is more than 60 days "
+			    "ahead; is the year right?", values[i]);
+		else if (strcmp(names[i], "due") == 0 &&
+		    sch_date_parse(values[i], strlen(values[i]), &ymd) == 0 &&
+		    ymd < cli_today_ymd())
+			w = xasprintf("field due: %s is already past",
+			    values[i]);
+		if (w != NULL && st->warnings++ < IMPORT_MAX_ERRORS)
+			cli_warn("%s:%lu: %s", st->path, at, w);
+		free(w);
+	}
+	same_in_file_raw(st, names, values, n, at);
+	st->created++;
+	proto_hex(hex, id, PROTO_ID_LEN);
+	json_array_append_new(st->j_created, json_string(hex));
+	if (st->dry)
+		dry_line(st, xasprintf("create %s", st->t->name));
+	return 1;
 }
 
 /*
@@ -299,7 +421,20 @@ import_row(struct import_state *st, const char **names, const char **values,
 		}
 		have_old = 1;
 	}
+	/*
+	 * A new row as the store reads it (ids, canonical tokens, dates)
+	 * goes in as it is: one parse.  Any other row (names, tokens in
+	 * another case, mistakes) takes the command line's way below, which
+	 * reports every mistake; a refused put leaves the batch unchanged.
+	 */
+	if (!have_old && fast_row(st, names, values, n, id, at)) {
+		cli_put_free(&p);
+		return;
+	}
 	p.no_default = !have_old ? 0 : 1;
+	/* Each row against the store up to a point; the file's own rows
+	 * against each other always (same_in_file). */
+	p.no_dup_check = st->rows > IMPORT_DUP_ROWS;
 	for (i = 0; i < n; i++)
 		cli_put_add(st->c, &p, names[i], values[i]);
 	if (have_old) {
@@ -338,7 +473,7 @@ import_row(struct import_state *st, const char **names, const char **values,
 	}
 	same_in_file(st, &p, at);
 	for (i = 0; i < p.nwarn; i++)
-		if (st->errors == 0 && st->rows <= IMPORT_MAX_ERRORS)
+		if (st->errors == 0 && st->warnings++ < IMPORT_MAX_ERRORS)
 			cli_warn("%s:%lu: %s", st->path, at, p.warn[i]);
 	for (i = 0; i < p.n; i++) {
 		kv[i].name = p.fv[i].f->name;
@@ -812,7 +947,6 @@ cmd_import(struct cli *c)
 	st.b = store_batch_new(c->store);
 	st.j_created = json_array();
 	st.j_edited = json_array();
-	st.seen = json_object();
 	/* Write while parsing; errors in any row still abort it all. */
 	if (!st.dry)
 		store_batch_stream(st.b);
@@ -839,6 +973,9 @@ cmd_import(struct cli *c)
 	for (i = 0; store_batch_warning(st.b, i) != NULL; i++)
 		if (i < IMPORT_MAX_ERRORS)
 			cli_warn("%s", store_batch_warning(st.b, i));
+	if (st.warnings > IMPORT_MAX_ERRORS)
+		cli_warn("... and %lu more warnings about rows",
+		    st.warnings - IMPORT_MAX_ERRORS);
 	if (st.foreign > 0)
 		cli_warn("%lu row%s had an id that is not on this node: added "
 		    "as new records", st.foreign, st.foreign == 1 ? "" : "s");
@@ -857,7 +994,8 @@ out:
 	store_batch_free(st.b);
 	json_decref(st.j_created);
 	json_decref(st.j_edited);
-	json_decref(st.seen);
+	free(st.seen_h);
+	free(st.seen_l);
 	free(st.colfield);
 	free_cells(&st);
 	return rc;

@@ -246,15 +246,31 @@ cli_local_date(int days, char buf[11])
 	strftime(buf, 11, "%Y-%m-%d", &tm);
 }
 
-/* Returns the local date as YYYYMMDD. */
+/* Returns the local date as YYYYMMDD (read once: a command is short). */
 uint32_t
 cli_today_ymd(void)
 {
+	static uint32_t ymd;
 	char b[11];
-	uint32_t ymd = 0;
 
-	cli_local_date(0, b);
-	sch_date_parse(b, 10, &ymd);
+	if (ymd == 0) {
+		cli_local_date(0, b);
+		sch_date_parse(b, 10, &ymd);
+	}
+	return ymd;
+}
+
+/* Returns the local date 60 days ahead as YYYYMMDD (read once). */
+uint32_t
+cli_ahead_ymd(void)
+{
+	static uint32_t ymd;
+	char b[11];
+
+	if (ymd == 0) {
+		cli_local_date(60, b);
+		sch_date_parse(b, 10, &ymd);
+	}
 	return ymd;
 }
 
@@ -670,12 +686,7 @@ plausible(struct cli *c, struct cli_put *p, const struct store_rec *old)
 
 	if (strcmp(p->t->name, "cafe") == 0 && date != NULL &&
 	    sch_date_parse(date, strlen(date), &ymd) == 0) {
-		char ahead[11];
-		uint32_t lim;
-
-		cli_local_date(60, ahead);
-		sch_date_parse(ahead, 10, &lim);
-		if (ymd > lim)
+		if (ymd > cli_ahead_ymd())
 			add_warn(p, xasprintf("field date: %s is more than 60 "
 			    "days ahead; is the year right?", date));
 	}
@@ -683,7 +694,8 @@ plausible(struct cli *c, struct cli_put *p, const struct store_rec *old)
 	    ymd < today)
 		add_warn(p, xasprintf("field due: %s is already past", due));
 	/* The same café twice: same site, date and format. */
-	if (strcmp(p->t->name, "cafe") == 0 && (date != NULL ||
+	if (!p->no_dup_check && strcmp(p->t->name, "cafe") == 0 &&
+	    (date != NULL ||
 	    fv_value(p, "format") != NULL || fv_value(p, "site") != NULL)) {
 		const struct sch_type *t = p->t;
 		const char *site = fv_value(p, "site"), *format =

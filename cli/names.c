@@ -24,8 +24,21 @@ struct name_slot {
 	char *label;
 };
 
+#define RECENT 32
+
+/* A reference resolved during this command, by the text typed. */
+struct recent {
+	int used;
+	const struct sch_type *t;
+	int removed_too;
+	char text[72];
+	uint8_t id[PROTO_ID_LEN];
+};
+
 struct cli_names {
 	struct name_slot slot[CACHE_SLOTS];
+	struct recent recent[RECENT];
+	unsigned nrecent;
 };
 
 /* Returns the slot for id (a 16-byte record id or a 32-byte key). */
@@ -344,8 +357,52 @@ cand_list(struct cli *c, const struct cand_set *cs, int exact_only)
  * CS_EAMBIG with the candidates in *cause, CS_ENOTFOUND or CS_EUSAGE with
  * *cause (malloc'd).  removed_too also finds removed records by id.
  */
+static int ref_resolve(struct cli *c, const struct sch_type *t,
+    const char *text, int removed_too, uint8_t id[PROTO_ID_LEN],
+    char **cause);
+
 int
 cli_ref_resolve(struct cli *c, const struct sch_type *t, const char *text,
+    int removed_too, uint8_t id[PROTO_ID_LEN], char **cause)
+{
+	size_t tl = strlen(text);
+	int rc;
+
+	if (c->names == NULL)
+		c->names = xcalloc(1, sizeof(*c->names));
+
+	*cause = NULL;
+	/* The same text again (an import names a few sites over and over). */
+	if (c->names != NULL && tl < sizeof(c->names->recent[0].text)) {
+		unsigned k;
+
+		for (k = 0; k < RECENT; k++) {
+			struct recent *r = &c->names->recent[k];
+
+			if (r->used && r->t == t && r->removed_too ==
+			    removed_too && strcmp(r->text, text) == 0) {
+				memcpy(id, r->id, PROTO_ID_LEN);
+				return 0;
+			}
+		}
+	}
+	rc = ref_resolve(c, t, text, removed_too, id, cause);
+	if (rc == 0 && tl < sizeof(c->names->recent[0].text)) {
+		struct recent *r = &c->names->recent[c->names->nrecent++ %
+		    RECENT];
+
+		r->used = 1;
+		r->t = t;
+		r->removed_too = removed_too;
+		snprintf(r->text, sizeof(r->text), "%s", text);
+		memcpy(r->id, id, PROTO_ID_LEN);
+	}
+	return rc;
+}
+
+/* Resolves a reference; see cli_ref_resolve(). */
+static int
+ref_resolve(struct cli *c, const struct sch_type *t, const char *text,
     int removed_too, uint8_t id[PROTO_ID_LEN], char **cause)
 {
 	struct cand_set cs;
@@ -355,7 +412,6 @@ cli_ref_resolve(struct cli *c, const struct sch_type *t, const char *text,
 	size_t tl = strlen(text);
 	int rc;
 
-	*cause = NULL;
 	while (*text == ' ')
 		text++, tl--;
 	while (tl > 0 && text[tl - 1] == ' ')
