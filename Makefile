@@ -128,6 +128,7 @@ bench: deps
 	$(MAKE) BUILD=build-bench CFLAGS="-O2 -g -DNDEBUG" build-bench/cafe build-bench/cafed $(BENCH_SRC:tests/bench/%.c=build-bench/tests/%)
 	CAFE=$(abspath build-bench/cafe) BENCH_BIN=$(abspath build-bench/tests) sh tests/bench/run.sh
 	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) BENCH_BIN=$(abspath build-bench/tests) sh tests/bench/sync.sh
+	CAFE=$(abspath build-bench/cafe) bash tests/bench/cli.sh
 
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
 	-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I.
