@@ -269,8 +269,8 @@ cli_print_peers(struct cli *c, json_t *d)
 
 	pa.own = store_head_seq(c->store, store_info(c->store)->node);
 	if (d == NULL)
-		printf("daemon   not running: nothing is sent or received "
-		    "until cafed starts\n");
+		printf("daemon   not running\n         nothing is sent or "
+		    "received until cafed starts\n");
 	else
 		printf("daemon   running, listening on %s%s\n",
 		    json_string_value(json_object_get(d, "listen")),

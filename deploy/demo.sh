@@ -219,7 +219,7 @@ for n in pine river; do
 		    "$(hub list "$t" --site "$site" --json)" "$n list $t"
 	done
 	printf '%-10s the hub'"'"'s records of its site: %s cafés (digest %s)\n' \
-	    "$n" "$("$n" list cafe | wc -l)" "$(digest "$n")"
+	    "$n" "$("$n" list cafe --json | jq length)" "$(digest "$n")"
 done
 
 say "consultant: audit from the replica (every chain, signature and record re-checked)"
