@@ -147,6 +147,9 @@ static const struct {
  * character (a newline in a quoted CSV cell, say) is shown escaped, so
  * every message stays one line.
  */
+static void vmsg(const char *cmd, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 vmsg(const char *cmd, const char *fmt, va_list ap)
 {
@@ -419,6 +422,9 @@ cli_time_local(uint64_t ms, char *buf, size_t len)
 }
 
 /* Appends to buf (len bytes) what fmt makes. */
+static void bcat(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 bcat(char *buf, size_t len, const char *fmt, ...)
 {
