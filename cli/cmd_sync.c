@@ -252,8 +252,8 @@ peer_words(const struct store_peer *sp, void *arg)
 		if (st != NULL && strcmp(st, "connecting") == 0)
 			printf("; connecting");
 		else if (json_is_string(err))
-			printf("; not reached since: %s",
-			    json_string_value(err));
+			printf("; not reached since %s: %s", ms != 0 ? last :
+			    "the daemon started", json_string_value(err));
 		else if (st != NULL && sp->addr[0] == '\0')
 			printf("; waits for it to connect");
 	}
