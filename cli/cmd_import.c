@@ -225,23 +225,14 @@ dry_line(struct import_state *st, char *line)
 
 /* Warns of a café given twice in the file: same site, date, format. */
 static void
-same_in_file(struct import_state *st, struct cli_put *p, unsigned long at)
+same_cafe(struct import_state *st, const char *site, const char *date,
+    const char *format, unsigned long at)
 {
-	const char *site = NULL, *date = NULL, *format = NULL, *k;
+	const char *k;
 	uint64_t h = 14695981039346656037ull;
-	size_t i, slot;
+	size_t slot;
 	char msg[200];
 
-	if (strcmp(st->t->name, "cafe") != 0)
-		return;
-	for (i = 0; i < p->n; i++) {
-		if (strcmp(p->fv[i].f->name, "site") == 0)
-			site = p->fv[i].value;
-		else if (strcmp(p->fv[i].f->name, "date") == 0)
-			date = p->fv[i].value;
-		else if (strcmp(p->fv[i].f->name, "format") == 0)
-			format = p->fv[i].value;
-	}
 	if (site == NULL || date == NULL || format == NULL)
 		return;
 	/* FNV-1a of the three; a 64-bit hash stands for the key. */
@@ -289,27 +280,45 @@ same_in_file(struct import_state *st, struct cli_put *p, unsigned long at)
 	st->nseen++;
 }
 
+/* Warns of a café given twice in the file, from prepared values. */
+static void
+same_in_file(struct import_state *st, struct cli_put *p, unsigned long at)
+{
+	const char *site = NULL, *date = NULL, *format = NULL;
+	size_t i;
+
+	if (strcmp(st->t->name, "cafe") != 0)
+		return;
+	for (i = 0; i < p->n; i++) {
+		if (strcmp(p->fv[i].f->name, "site") == 0)
+			site = p->fv[i].value;
+		else if (strcmp(p->fv[i].f->name, "date") == 0)
+			date = p->fv[i].value;
+		else if (strcmp(p->fv[i].f->name, "format") == 0)
+			format = p->fv[i].value;
+	}
+	same_cafe(st, site, date, format, at);
+}
+
 /* Warns of a café given twice in the file, from raw values. */
 static void
 same_in_file_raw(struct import_state *st, const char **names,
     const char **values, size_t n, unsigned long at)
 {
-	struct cli_put p;
+	const char *site = NULL, *date = NULL, *format = NULL;
 	size_t i;
 
 	if (strcmp(st->t->name, "cafe") != 0)
 		return;
-	cli_put_init(&p, st->t);
-	for (i = 0; i < n && p.n < PROTO_MAX_FIELDS; i++)
-		if (strcmp(names[i], "site") == 0 || strcmp(names[i], "date") ==
-		    0 || strcmp(names[i], "format") == 0) {
-			p.fv[p.n].f = sch_field_find(st->t, names[i],
-			    strlen(names[i]));
-			p.fv[p.n].value = xstrdup(values[i]);
-			p.n++;
-		}
-	same_in_file(st, &p, at);
-	cli_put_free(&p);
+	for (i = 0; i < n; i++) {
+		if (strcmp(names[i], "site") == 0)
+			site = values[i];
+		else if (strcmp(names[i], "date") == 0)
+			date = values[i];
+		else if (strcmp(names[i], "format") == 0)
+			format = values[i];
+	}
+	same_cafe(st, site, date, format, at);
 }
 
 /*

@@ -105,6 +105,12 @@ printf 'site,date,format,factors,topic\npine,2026-11-30,parent,resilience,caf\xe
 cafe_in "$A" import cafe "$T/latin1.csv"
 is "$RC" 2 "a Latin-1 file: exit 2"
 like "$ERR" "latin1.csv:2: not UTF-8 text: save the file as UTF-8" "says how to save it as UTF-8"
+# The same café twice in one file: stored, with a warning naming the line.
+printf 'site,date,format,factors\npine,2026-11-30,parent,resilience\nPine County FRC,2026-11-30,Parent,resilience\n' >"$T/twice.csv"
+cafe_in "$A" import cafe "$T/twice.csv"
+is "$RC" 0 "the same café twice in a file is imported"
+like "$ERR" "twice.csv:3: the same parent café on 2026-11-30 as line 2" "with a warning naming the first line"
+cafe_in "$A" undo
 # Every mistake of a row, each on its line.
 printf 'site,date,format,factors\nnowhere,2026-13-01,brunch,resilience\n' >"$T/bad.csv"
 cafe_in "$A" import cafe "$T/bad.csv"
