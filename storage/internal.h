@@ -29,7 +29,7 @@ enum store_db {
 	DB_PEERS,     /* name -> {"addr": str, "key": bin 32} */
 	DB_INVITES,   /* id(16) -> hash(32) expires(8) used(1) role NUL site(16) */
 	DB_NAMES,     /* type(1) fold(name) NUL id(16) -> name (names.c) */
-	DB_LASTSEEN,  /* key(32) -> ms(8): last completed sync (lastseen.c) */
+	DB_LASTSEEN,  /* key(32) -> ms(8) seq(8): last completed sync (lastseen.c) */
 	DB_COUNT
 };
 
