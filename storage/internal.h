@@ -40,6 +40,7 @@ struct store {
 	struct store_info info;
 	uint8_t sk[PROTO_SK_LEN];
 	int mdb_err;          /* last LMDB error inside a write function */
+	int names_ok;         /* the name index is known to be built */
 };
 
 /* Big-endian helpers for keys. */

@@ -260,17 +260,19 @@ names_ready(struct store *s)
 	int have;
 	char *cause = NULL;
 
+	if (s->names_ok)
+		return 0;
 	if (store_read_begin(s, &txn) != 0)
 		return CS_EDB;
 	have = store_meta_get(txn, s->dbi[DB_META], NAMES_META, &v, 1,
 	    NULL) == 0;
 	mdb_txn_abort(txn);
-	if (have)
-		return 0;
-	if (store_write(s, build_fn, NULL, &cause) != 0) {
+	if (!have && store_write(s, build_fn, NULL, &cause) != 0) {
 		free(cause);
 		return CS_EDB;
 	}
+	/* Once built it stays built: every write keeps it. */
+	s->names_ok = 1;
 	return 0;
 }
 
