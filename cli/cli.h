@@ -227,6 +227,8 @@ void cli_prepared_text(struct cli *c, const struct sch_field *f,
 size_t cli_text_width(const char *s);
 void cli_text_cut(char *s, size_t w);
 void cli_print_cell(const char *s, size_t width);
+/* Makes a text one line, in place: newlines and tabs become spaces. */
+void cli_one_line(char *s);
 /* The site this node writes for (enrolled as a site): 0, else -1. */
 int cli_own_site(struct cli *c, uint8_t site[PROTO_ID_LEN]);
 /* The local date days from today as YYYY-MM-DD; today as YYYYMMDD. */

@@ -188,6 +188,8 @@ cmd_edit(struct cli *c)
 		    PROTO_MAX_VALUE * 4);
 		cli_value_text(c, f, store_rec_value(&now, f->name), b,
 		    PROTO_MAX_VALUE * 4);
+		cli_one_line(a);
+		cli_one_line(b);
 		if (strlen(a) > 60)
 			strcpy(a + 57, "...");
 		if (strlen(b) > 60)

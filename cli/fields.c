@@ -950,3 +950,12 @@ cli_print_cell(const char *s, size_t width)
 	printf("%*s", (int)(width - w), "");
 	free(copy);
 }
+
+/* Makes a text one line: each newline or tab a space. */
+void
+cli_one_line(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s == '\n' || *s == '\t' || *s == '\r')
+			*s = ' ';
+}

@@ -223,6 +223,7 @@ summary(struct cli *c, const struct cli_put *p, const struct store_rec *old)
 	for (i = 0; i < p->n; i++) {
 		cli_prepared_text(c, p->fv[i].f, p->fv[i].value, buf,
 		    PROTO_MAX_VALUE * 4);
+		cli_one_line(buf);
 		if (strlen(buf) > 200)
 			strcpy(buf + 197, "...");
 		printf("  %-20s %s\n", p->fv[i].f->name, buf);

@@ -100,6 +100,32 @@ ok wait_screen "^EXIT=0" -- "cafe edit exits 0"
 cafe_in "$A" show "$CID" --json
 jq_is "$OUT" '[.format, (.attendees | tostring)] | join(" ")' "dads 16" "the edit stored dads and kept the rest"
 
+# A long text written in $EDITOR: "!" at its question.
+cat >"$T/editor.sh" <<'SH'
+#!/bin/sh
+printf 'Parents asked for a dads night.\nAnd child care.\n' >"$1"
+SH
+chmod +x "$T/editor.sh"
+tm kill-session -t g
+tm new-session -d -s g -x 150 -y 60 \
+	"env -u CAFE_NO_PROMPT TERM=xterm EDITOR='$T/editor.sh' '$CAFE' --data '$A' edit '$CID'; echo EXIT=\$?; sleep 60"
+answered=0
+for i in $(seq 1 300); do
+	screen | grep -q '^harvest:$' && break
+	if [ "$(prompts)" -gt "$answered" ]; then
+		type_line ""
+		answered=$((answered + 1))
+	fi
+	sleep 0.05
+done
+ok wait_screen "^  \(! opens \\\$EDITOR\)" -- "the harvest question offers the editor"
+type_line "!"
+ok wait_screen "^  harvest +Parents asked for a dads night\. And child care\." -- "the summary shows the editor's text on one line"
+type_line ""
+ok wait_screen "^EXIT=0" -- "cafe edit exits 0"
+cafe_in "$A" show "$CID" --json
+jq_is "$OUT" '.harvest' "$(printf 'Parents asked for a dads night.\nAnd child care.')" "the harvest written in the editor is stored"
+
 # Off a terminal: no question, an error.
 cafe_in "$A" add cafe attendees=3
 is "$RC" 2 "off a terminal cafe add does not ask: exit 2"
