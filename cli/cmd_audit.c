@@ -289,29 +289,6 @@ site_one(const struct store_rec *r, void *arg)
 	return 0;
 }
 
-/* Returns the bits of the tokens of f held by the set value v. */
-static unsigned
-token_bits(const struct sch_field *f, const msgpack_object *v)
-{
-	unsigned bits = 0, j;
-	uint32_t i;
-
-	if (v == NULL || v->type != MSGPACK_OBJECT_ARRAY)
-		return 0;
-	for (i = 0; i < v->via.array.size; i++) {
-		const msgpack_object *t = &v->via.array.ptr[i];
-
-		if (t->type != MSGPACK_OBJECT_STR)
-			continue;
-		for (j = 0; f->tokens[j] != NULL; j++)
-			if (strlen(f->tokens[j]) == t->via.str.size &&
-			    memcmp(f->tokens[j], t->via.str.ptr,
-			    t->via.str.size) == 0)
-				bits |= 1u << j;
-	}
-	return bits;
-}
-
 /* Returns a JSON array of the tokens of f whose bit is not in bits. */
 static json_t *
 tokens_without(const struct sch_field *f, unsigned bits)
@@ -403,7 +380,7 @@ rec_one(const struct store_rec *r, void *arg)
 	if (strcmp(type, "cafe") == 0) {
 		uint32_t ymd = ymd_of(r, "date");
 		int month = (int)(ymd / 10000) * 12 + (int)(ymd / 100 % 100) - 1;
-		unsigned have = token_bits(ss->elements,
+		unsigned have = sch_token_bits(ss->elements,
 		    store_rec_value(r, "elements"));
 		unsigned all;
 
@@ -412,7 +389,7 @@ rec_one(const struct store_rec *r, void *arg)
 			a->cafes[month - ss->first_month]++;
 			a->attendees += count_of(r, "attendees");
 			a->new_attendees += count_of(r, "new_attendees");
-			a->factors |= token_bits(ss->factors,
+			a->factors |= sch_token_bits(ss->factors,
 			    store_rec_value(r, "factors"));
 		}
 		for (i = 0; ss->elements->tokens[i] != NULL; i++)

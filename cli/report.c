@@ -262,31 +262,6 @@ ymd_of(const struct store_rec *r, const char *name)
 	return ymd;
 }
 
-/* Returns the bits of f's tokens held by the set field name of r. */
-static unsigned
-token_bits(const struct sch_field *f, const struct store_rec *r,
-    const char *name)
-{
-	const msgpack_object *v = store_rec_value(r, name);
-	unsigned bits = 0, j;
-	uint32_t i;
-
-	if (v == NULL || v->type != MSGPACK_OBJECT_ARRAY)
-		return 0;
-	for (i = 0; i < v->via.array.size; i++) {
-		const msgpack_object *t = &v->via.array.ptr[i];
-
-		if (t->type != MSGPACK_OBJECT_STR)
-			continue;
-		for (j = 0; f->tokens[j] != NULL; j++)
-			if (strlen(f->tokens[j]) == t->via.str.size &&
-			    memcmp(f->tokens[j], t->via.str.ptr,
-			    t->via.str.size) == 0)
-				bits |= 1u << j;
-	}
-	return bits;
-}
-
 /* Returns the index of f's token equal to the string field, or -1. */
 static int
 token_index(const struct sch_field *f, const struct store_rec *r,
@@ -381,13 +356,14 @@ walk_cafe(struct rep *rp, const struct store_rec *r)
 	m->attendees += count_of(r, "attendees", NULL);
 	m->new_attendees += count_of(r, "new_attendees", NULL);
 	m->children += count_of(r, "children_cared_for", NULL);
-	fac = token_bits(rp->f_factors, r, "factors");
+	fac = sch_token_bits(rp->f_factors, store_rec_value(r, "factors"));
 	for (j = 0; j < NFACTORS; j++)
 		if (fac & 1u << j)
 			st->fac[j]++;
 	if (store_rec_value(r, "elements") == NULL)
 		st->no_elements++;
-	el = token_bits(rp->f_elements, r, "elements");
+	el = sch_token_bits(rp->f_elements,
+	    store_rec_value(r, "elements"));
 	if (el == (1u << NELEMENTS) - 1)
 		st->all8++;
 	for (j = 0; j < NELEMENTS; j++)

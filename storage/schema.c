@@ -863,3 +863,26 @@ sch_op_check(const struct sch_type *t, const msgpack_object_kv *fields,
 	}
 	return NULL;
 }
+
+/* Returns the bits of f's tokens held by the set value v (storage.h). */
+unsigned
+sch_token_bits(const struct sch_field *f, const msgpack_object *v)
+{
+	unsigned bits = 0, j;
+	uint32_t i;
+
+	if (v == NULL || v->type != MSGPACK_OBJECT_ARRAY)
+		return 0;
+	for (i = 0; i < v->via.array.size; i++) {
+		const msgpack_object *t = &v->via.array.ptr[i];
+
+		if (t->type != MSGPACK_OBJECT_STR)
+			continue;
+		for (j = 0; f->tokens[j] != NULL; j++)
+			if (strlen(f->tokens[j]) == t->via.str.size &&
+			    memcmp(f->tokens[j], t->via.str.ptr,
+			    t->via.str.size) == 0)
+				bits |= 1u << j;
+	}
+	return bits;
+}

@@ -82,6 +82,10 @@ const char *sch_op_check(const struct sch_type *t,
     const msgpack_object_kv *fields, uint32_t n, int create, char *buf,
     size_t len);
 
+/* Returns the bits (1 << token index) of f's tokens that the set value v
+ * holds; 0 for NULL or a value that is not an array. */
+unsigned sch_token_bits(const struct sch_field *f, const msgpack_object *v);
+
 /* Returns the field's type as a word for help text ("date", "set", ...). */
 const char *sch_ftype_name(enum sch_ftype t);
 
