@@ -25,7 +25,7 @@ PKGS = lmdb libuv libsodium msgpack jansson cmocka
 DEB_PKGS = build-essential pkg-config liblmdb-dev libuv1-dev libmsgpack-dev \
 	libsodium-dev libjansson-dev libcsv-dev libcmocka-dev libinih-dev \
 	libsystemd-dev libpq-dev postgresql perl jq python3 lmdb-utils \
-	faketime chromium poppler-utils
+	faketime chromium poppler-utils tmux tzdata
 DEB_HEADERS = /usr/include/lmdb.h /usr/include/uv.h /usr/include/msgpack.h \
 	/usr/include/sodium.h /usr/include/jansson.h /usr/include/csv.h \
 	/usr/include/cmocka.h /usr/include/ini.h /usr/include/systemd/sd-daemon.h \
@@ -123,8 +123,9 @@ $(BUILD)/tests/%: tests/net/%.c $(LIBSTORAGE) $(LIBPROTO)
 # when a header is missing.
 deps:
 	@missing=0; for h in $(DEB_HEADERS); do [ -e $$h ] || missing=1; done; \
-	for c in prove jq python3 mdb_dump faketime chromium pdftotext pg_config; do command -v $$c >/dev/null || missing=1; done; \
+	for c in prove jq python3 mdb_dump faketime chromium pdftotext pg_config tmux; do command -v $$c >/dev/null || missing=1; done; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing=1; \
+	[ -e /usr/share/zoneinfo/America/Denver ] || missing=1; \
 	if [ $$missing = 1 ]; then \
 		echo "installing build dependencies: $(DEB_PKGS)"; \
 		apt-get update && apt-get install -y $(DEB_PKGS); \
@@ -153,6 +154,7 @@ bench: deps
 	CAFE=$(abspath build-bench/cafe) BENCH_BIN=$(abspath build-bench/tests) sh tests/bench/run.sh
 	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) BENCH_BIN=$(abspath build-bench/tests) sh tests/bench/sync.sh
 	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) sh tests/bench/mirror.sh
+	CAFE=$(abspath build-bench/cafe) bash tests/bench/cli.sh
 
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
 	-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I.

@@ -14,74 +14,139 @@
 
 #include "cli.h"
 #include "report.h"
+#include "../proto/version.h"
+
+/*
+ * The command table: one row per command, and a sub-table for commands
+ * with subcommands.  Each row carries the command's arguments and its
+ * options; the usage lines, `cafe help`, `--help` and the check of every
+ * option given are all made from it, so they cannot drift.  Options:
+ * "--flag", "--opt=META" (takes a value), "!--opt=META" (required),
+ * space-separated.
+ */
+static const struct cmd_sub member_subs[] = {
+	{ "add", "KEY", "!--role=hub|site|consultant !--name=NAME --site=SITE "
+	    "--sites=SITE,... --all", "enroll a node key" },
+	{ "list", "", "--json --quiet-for=DAYS",
+	    "the enrolled keys, with when each last synced" },
+	{ "revoke", "KEY", "--after=SEQ", "cut a key off" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static const struct cmd_sub bundle_subs[] = {
+	{ "export", "FILE", "--since=HEX:SEQ --to=KEY",
+	    "write commits to a file, sealed to KEY with --to" },
+	{ "import", "FILE", "", "verify and merge a bundle file" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static const struct cmd_sub peer_subs[] = {
+	{ "add", "NAME [HOST:PORT]", "!--key=HEX --inbound",
+	    "a node cafed syncs with" },
+	{ "rm", "NAME", "", "forget a peer" },
+	{ "list", "", "--json", "the peers" },
+	{ NULL, NULL, NULL, NULL },
+};
 
 const struct cmd_entry cmd_table[] = {
-	{ "init", "init --name NAME [--role site|hub|consultant] "
-	    "[--network HEX] [--restore KEYFILE [--force]]",
-	    "create this node: key pair and store", 0, cmd_init },
-	{ "id", "id", "print this node's id", 1, cmd_id },
-	{ "status", "status [--json]", "node, counts, heads and digest", 1,
-	    cmd_status },
-	{ "add", "add TYPE field=value ...", "add a record; prints its id", 1,
-	    cmd_add },
-	{ "edit", "edit ID field=value ...", "change fields of a record", 1,
-	    cmd_edit },
-	{ "rm", "rm ID", "remove a record", 1, cmd_rm },
-	{ "show", "show ID [--json]", "print one record", 1, cmd_show },
-	{ "list", "list TYPE [--site S] [--since D] [--until D] "
-	    "[--where field=value ...] [--json]", "list records", 1,
-	    cmd_list },
-	{ "history", "history ID [--json]",
+	{ "init", "", "!--name=NAME --role=site|hub|consultant --network=HEX "
+	    "--restore=KEYFILE --force", "create this node: key pair and store",
+	    0, cmd_init, NULL },
+	{ "id", "", "", "print this node's id", 1, cmd_id, NULL },
+	{ "status", "", "--json",
+	    "this node, its site, counts, and each peer in plain words", 1,
+	    cmd_status, NULL },
+	{ "add", "TYPE [field=value ...]", "",
+	    "add a record (asks for what is missing on a terminal); prints "
+	    "its id", 1, cmd_add, NULL },
+	{ "edit", "ID [field=value ...]", "",
+	    "change fields of a record; echoes each change", 1, cmd_edit,
+	    NULL },
+	{ "rm", "ID ...", "", "remove records (cafe restore brings one back)",
+	    1, cmd_rm, NULL },
+	{ "restore", "ID ...", "",
+	    "bring a removed record back with its last fields", 1,
+	    cmd_restore, NULL },
+	{ "undo", "", "--dry-run",
+	    "take back this node's last add, edit, rm or import", 1, cmd_undo,
+	    NULL },
+	{ "show", "ID", "--json", "print one record", 1, cmd_show, NULL },
+	{ "list", "TYPE", "--site=SITE --since=DATE --until=DATE "
+	    "--where=FIELD=VALUE --columns=FIELD,... --removed --json",
+	    "list records in columns", 1, cmd_list, NULL },
+	{ "history", "ID", "--json",
 	    "every change to a record: when, by whom, old and new", 1,
-	    cmd_history },
-	{ "conflicts", "conflicts [ID] [--json]",
-	    "values overwritten by concurrent edits", 1, cmd_conflicts },
-	{ "stats", "stats [--by site|month|format|factor] [--json]",
+	    cmd_history, NULL },
+	{ "conflicts", "[ID]", "--json",
+	    "values overwritten by concurrent edits", 1, cmd_conflicts, NULL },
+	{ "stats", "", "--by=site|month|format|factor --json",
 	    "cafés, attendance, new attendees, children cared for", 1,
-	    cmd_stats },
-	{ "report", "report [--since D] [--until D | --quarter 2026Q4 | "
-	    "--months 12] [--site ID|NAME ...] [--by county|region] "
-	    "[--days 45] [--format text|csv|json|html] [--table NAME] "
-	    "[--per-site] [--paper a4|letter] [-o FILE|DIR]",
+	    cmd_stats, NULL },
+	{ "report", "", "--since=DATE --until=DATE --quarter=2026Q4 "
+	    "--months=N --site=SITE --by=county|region --days=45 "
+	    "--format=text|csv|json|html --table=NAME --per-site "
+	    "--paper=a4|letter -o=FILE|DIR",
 	    "per site and statewide: activity, factors, fidelity, feedback, "
-	    "steps", 1, cmd_report },
-	{ "log", "log [--origin HEX] [--json]", "the signed commits", 1,
-	    cmd_log },
-	{ "verify", "verify", "re-check the log: every commit's signature and "
-	    "chain (cafe audit checks the rest)",
-	    1, cmd_verify },
-	{ "export", "export TYPE --format csv|json",
-	    "write records of a type to stdout", 1, cmd_export },
-	{ "import", "import TYPE FILE [--format csv|json]",
-	    "add records from a file, all or none", 1, cmd_import },
-	{ "bundle", "bundle export FILE [--since HEX:SEQ ...] [--to KEY] | "
-	    "bundle import FILE", "carry commits as a file, sealed to the "
-	    "recipient with --to", 1, cmd_bundle },
-	{ "member", "member add KEY --role hub|site|consultant --name NAME "
-	    "[--site ID] [--sites ID,...|--all] | member list [--json] | "
-	    "member revoke KEY [--after SEQ]",
-	    "the admin log: who may write and read", 1, cmd_member },
-	{ "invite", "invite --role site|hub|consultant [--site ID] "
-	    "[--expires 7d] --addr HOST:PORT",
-	    "print a one-time token a new node joins with", 1, cmd_invite },
-	{ "join", "join TOKEN [--name NAME]",
+	    "steps", 1, cmd_report, NULL },
+	{ "log", "", "--origin=HEX --json", "the signed commits", 1, cmd_log,
+	    NULL },
+	{ "verify", "", "", "re-check every commit's signature and chain", 1,
+	    cmd_verify, NULL },
+	{ "export", "TYPE", "--format=csv|json --excel",
+	    "write records of a type to stdout", 1, cmd_export, NULL },
+	{ "import", "TYPE FILE", "--format=csv|json --dry-run",
+	    "add records from a file (rows with an id update), all or none",
+	    1, cmd_import, NULL },
+	{ "bundle", "", "", "carry commits as a file", 1, cmd_bundle,
+	    bundle_subs },
+	{ "member", "", "", "the admin log: who may write and read", 1,
+	    cmd_member, member_subs },
+	{ "invite", "", "!--role=site|hub|consultant --site=SITE "
+	    "--expires=7d !--addr=HOST:PORT",
+	    "print a one-time token a new node joins with", 1, cmd_invite,
+	    NULL },
+	{ "join", "TOKEN", "--name=NAME",
 	    "join a network with an invite: enrolled, hub added as peer", 0,
-	    cmd_join },
-	{ "audit", "audit [--site ID] [--json]",
+	    cmd_join, NULL },
+	{ "audit", "", "--site=SITE --json",
 	    "prove the log intact and report each site's progress", 1,
-	    cmd_audit },
-	{ "peer", "peer add NAME HOST:PORT|--inbound --key HEX | "
-	    "peer rm NAME | peer list [--json]",
-	    "the nodes cafed syncs with", 1, cmd_peer },
-	{ "sync", "sync [--wait] [--timeout S] [--json]",
-	    "push now; with --wait, until every connected peer is caught up",
-	    1, cmd_sync },
-	{ "mirror", "mirror postgres CONNINFO [--schema NAME] [--watch] "
-	    "[--batch N] [--json]", "keep a PostgreSQL database in step with "
-	    "the records (docs/analytics.md)", 1, cmd_mirror },
-	{ "help", "help [COMMAND|TYPE]", "this help, or a type's fields", 0,
-	    cmd_help },
-	{ NULL, NULL, NULL, 0, NULL },
+	    cmd_audit, NULL },
+	{ "peer", "", "", "the nodes cafed syncs with", 1, cmd_peer,
+	    peer_subs },
+	{ "sync", "", "--wait --timeout=SECONDS --json",
+	    "push now; with --wait, until every peer is caught up (exit 1 "
+	    "if not)", 1, cmd_sync, NULL },
+	{ "mirror", "postgres CONNINFO", "--schema=NAME --watch --batch=N "
+	    "--json", "keep a PostgreSQL database in step with the records "
+	    "(docs/analytics.md)", 1, cmd_mirror, NULL },
+	{ "help", "[COMMAND|TYPE]", "",
+	    "the commands, a command's usage, or a record type's fields", 0,
+	    cmd_help, NULL },
+	{ NULL, NULL, NULL, NULL, 0, NULL, NULL },
+};
+
+/* An example command line for each record type, for cafe help TYPE. */
+static const struct {
+	const char *type;
+	const char *example;
+} type_examples[] = {
+	{ "site", "cafe add site name=\"Pine County FRC\" county=Pine "
+	    "partner_type=family_resource_center" },
+	{ "person", "cafe add person name=\"Ana R.\" roles=parent_leader,host" },
+	{ "cafe", "cafe add cafe date=today format=parent factors=resilience "
+	    "hosts=\"Ana R.\" attendees=16" },
+	{ "action", "cafe add action cafe=CAFE_ID title=\"Invite the food "
+	    "bank\" due=2026-11-15" },
+	{ "training", "cafe add training date=2026-10-20 kind=host_training "
+	    "participants=6" },
+	{ "milestone", "cafe add milestone site=\"Pine County FRC\" step=2 "
+	    "status=done date=2026-10-01" },
+	{ "feedback", "cafe add feedback cafe=CAFE_ID responses=15 "
+	    "felt_safe=15 learned=14" },
+	{ "audit", "cafe add audit site=\"Pine County FRC\" date=today "
+	    "finding=\"No child care at the May café\" severity=concern" },
+	{ "member", "cafe member add KEY --role site --site \"Pine County "
+	    "FRC\" --name \"Pine laptop\"" },
 };
 
 /* Longest message printed; the rest is cut, marked by "...". */
@@ -92,6 +157,9 @@ const struct cmd_entry cmd_table[] = {
  * character (a newline in a quoted CSV cell, say) is shown escaped, so
  * every message stays one line.
  */
+static void vmsg(const char *cmd, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 vmsg(const char *cmd, const char *fmt, va_list ap)
 {
@@ -234,20 +302,32 @@ cli_rest(struct cli *c, int min, int max)
 		for (e = cmd_table; e->name != NULL; e++)
 			if (strcmp(e->name, c->cmd) == 0)
 				break;
-		return cli_usage_error(c, "%s; usage: cafe %s",
+		char u[1024];
+
+		cli_usage_text(e->name != NULL ? e : NULL, c->sub, u,
+		    sizeof(u));
+		return cli_usage_error(c, "%s; usage: %s",
 		    c->argc < min ? "missing argument" : "too many arguments",
-		    e->name != NULL ? e->usage : c->cmd);
+		    e->name != NULL ? u : c->cmd);
 	}
 	return 0;
 }
 
-/* Reports a failed resolution; returns 0 or EXIT_USAGE. */
+/* Resolves an id, prefix or name; prints the error. */
 static int
-resolved(struct cli *c, int rc, char *cause)
+resolve_arg(struct cli *c, const char *text, const struct sch_type *t,
+    int removed_too, uint8_t id[PROTO_ID_LEN])
 {
+	char *cause = NULL;
+	int rc = cli_ref_resolve(c, t, text, removed_too, id, &cause);
+
 	if (rc == 0)
 		return 0;
-	cli_usage_error(c, "%s", cause);
+	if (rc == 1)
+		cli_usage_error(c, "no %s with id %s on this node",
+		    t != NULL ? t->name : "record", text);
+	else
+		cli_usage_error(c, "%s", cause);
 	free(cause);
 	return EXIT_USAGE;
 }
@@ -257,20 +337,14 @@ int
 cli_resolve(struct cli *c, const char *text, const struct sch_type *t,
     uint8_t id[PROTO_ID_LEN])
 {
-	char *cause = NULL;
-	int rc = store_resolve(c->store, text, t, id, &cause);
-
-	return resolved(c, rc, cause);
+	return resolve_arg(c, text, t, 0, id);
 }
 
 /* Resolves an id argument among live and removed records. */
 int
 cli_resolve_all(struct cli *c, const char *text, uint8_t id[PROTO_ID_LEN])
 {
-	char *cause = NULL;
-	int rc = store_resolve_all(c->store, text, id, &cause);
-
-	return resolved(c, rc, cause);
+	return resolve_arg(c, text, NULL, 1, id);
 }
 
 /* Looks up a type. */
@@ -346,39 +420,161 @@ cli_time(uint64_t v, int is_hlc, char *buf, size_t len)
 	    tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
 }
 
+/* Formats milliseconds since the epoch as local time, for people. */
+void
+cli_time_local(uint64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
+}
+
+/* Appends to buf (len bytes) what fmt makes. */
+static void bcat(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+bcat(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	if (n + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
+/* Appends the usage line of one command or subcommand. */
+static void
+usage_line(char *buf, size_t len, const char *name, const char *sub,
+    const char *args, const char *opts)
+{
+	char *copy, *tok, *save = NULL;
+
+	bcat(buf, len, "cafe %s%s%s%s%s", name, sub ? " " : "", sub ? sub : "",
+	    args[0] ? " " : "", args);
+	copy = xstrdup(opts);
+	for (tok = strtok_r(copy, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save)) {
+		int req = tok[0] == '!';
+		char *eq;
+
+		if (req)
+			tok++;
+		if ((eq = strchr(tok, '=')) != NULL) {
+			*eq = '\0';
+			bcat(buf, len, req ? " %s %s" : " [%s %s]", tok, eq + 1);
+		} else
+			bcat(buf, len, req ? " %s" : " [%s]", tok);
+	}
+	free(copy);
+}
+
+/* Writes the usage of command e (of its sub, when not NULL) into buf. */
+void
+cli_usage_text(const struct cmd_entry *e, const struct cmd_sub *sub,
+    char *buf, size_t len)
+{
+	const struct cmd_sub *s;
+
+	buf[0] = '\0';
+	if (e == NULL)
+		return;
+	if (sub != NULL) {
+		usage_line(buf, len, e->name, sub->name, sub->args, sub->opts);
+		return;
+	}
+	if (e->subs == NULL) {
+		usage_line(buf, len, e->name, NULL, e->args, e->opts);
+		return;
+	}
+	for (s = e->subs; s->name != NULL; s++) {
+		if (s != e->subs)
+			bcat(buf, len, " | ");
+		usage_line(buf, len, e->name, s->name, s->args, s->opts);
+	}
+}
+
+/* Prints a command's help: its usage lines, options and help. */
+static void
+command_help(const struct cmd_entry *e, const struct cmd_sub *only)
+{
+	const struct cmd_sub *s;
+	char buf[1024];
+
+	if (e->subs == NULL) {
+		cli_usage_text(e, NULL, buf, sizeof(buf));
+		printf("usage: %s\n  %s\n", buf, e->help);
+		return;
+	}
+	printf("%s: %s\n", e->name, e->help);
+	for (s = e->subs; s->name != NULL; s++) {
+		if (only != NULL && s != only)
+			continue;
+		buf[0] = '\0';
+		usage_line(buf, sizeof(buf), e->name, s->name, s->args,
+		    s->opts);
+		printf("usage: %s\n  %s\n", buf, s->help);
+	}
+}
+
 /* Prints general usage. */
 static void
 usage(FILE *f)
 {
 	const struct cmd_entry *e;
-
-	fprintf(f, "usage: cafe [--data DIR] COMMAND [ARGS...]\n\n");
-	for (e = cmd_table; e->name != NULL; e++)
-		fprintf(f, "  %-10s %s\n", e->name, e->help);
-	fprintf(f, "\ncafe help COMMAND shows its usage; cafe help TYPE "
-	    "shows a record type's fields.\n");
-}
-
-/* Prints help for a command or a type. */
-int
-cmd_help(struct cli *c)
-{
-	const struct cmd_entry *e;
-	const struct sch_type *t;
 	unsigned i;
 
-	if (c->argc == 0) {
-		usage(stdout);
-		return EXIT_OK;
-	}
+	fprintf(f, "usage: cafe [--data DIR] COMMAND [ARGS...]\n\n"
+	    "Commands:\n");
 	for (e = cmd_table; e->name != NULL; e++)
-		if (strcmp(e->name, c->argv[0]) == 0) {
-			printf("usage: cafe %s\n  %s\n", e->usage, e->help);
-			return EXIT_OK;
-		}
-	if ((t = cli_type(c, c->argv[0])) == NULL)
-		return EXIT_USAGE;
-	printf("%s: %s\n", t->name, t->help);
+		fprintf(f, "  %-10s %s\n", e->name, e->help);
+	fprintf(f, "\nRecord types:\n");
+	for (i = 0; i < sch_ntypes; i++)
+		fprintf(f, "  %-10s %s\n", sch_types[i].name, sch_types[i].help);
+	fprintf(f, "\ncafe COMMAND --help shows a command's usage; cafe help "
+	    "TYPE a record type's fields.\nReferences take a name, an id or "
+	    "a unique id prefix.  cafe --version prints the version.\n");
+}
+
+/* Finds a command's row by name, or NULL. */
+static const struct cmd_entry *
+find_cmd(const char *name)
+{
+	const struct cmd_entry *e;
+
+	for (e = cmd_table; e->name != NULL; e++)
+		if (strcmp(e->name, name) == 0)
+			return e;
+	return NULL;
+}
+
+/* Finds a subcommand of e by name, or NULL. */
+static const struct cmd_sub *
+find_sub(const struct cmd_entry *e, const char *name)
+{
+	const struct cmd_sub *s;
+
+	if (e->subs == NULL || name == NULL)
+		return NULL;
+	for (s = e->subs; s->name != NULL; s++)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+/* Prints a record type's fields and an example. */
+static void
+type_help(const struct sch_type *t)
+{
+	unsigned i;
+	size_t k;
+
+	printf("%s: %s\n\nFields:\n", t->name, t->help);
 	for (i = 0; i < t->nfields; i++) {
 		const struct sch_field *f = &t->fields[i];
 
@@ -390,12 +586,146 @@ cmd_help(struct cli *c)
 			for (tok = f->tokens; *tok != NULL; tok++)
 				printf(" %s", *tok);
 		} else if (f->ref != NULL)
-			printf(" of %s", f->ref);
+			printf(" of %s (a name or an id)", f->ref);
 		else if (f->type == SCH_UINT)
 			printf(" %u-%u", (unsigned)f->min, (unsigned)f->max);
 		printf(": %s\n", f->help);
 	}
+	for (k = 0; k < sizeof(type_examples) / sizeof(type_examples[0]); k++)
+		if (strcmp(type_examples[k].type, t->name) == 0)
+			printf("\nExample:\n  %s\n", type_examples[k].example);
+	if (sch_field_find(t, "site", 4) != NULL &&
+	    sch_field_find(t, "cafe", 4) == NULL)
+		printf("\nOn a node enrolled for a site, site= defaults to that "
+		    "site.\n");
+}
+
+/* Prints help for a command or a type. */
+int
+cmd_help(struct cli *c)
+{
+	const struct cmd_entry *e;
+	const struct sch_type *t;
+
+	if (c->argc == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	e = find_cmd(c->argv[0]);
+	t = sch_type_find(c->argv[0], strlen(c->argv[0]));
+	if (e == NULL && t == NULL)
+		return cli_usage_error(c, "'%s' is neither a command nor a "
+		    "record type (cafe help lists both)", c->argv[0]);
+	/* audit and member are both: the record type, then the command. */
+	if (t != NULL) {
+		type_help(t);
+		if (e != NULL)
+			printf("\nThe command %s:\n", e->name);
+	}
+	if (e != NULL)
+		command_help(e, c->argc > 1 ? find_sub(e, c->argv[1]) : NULL);
 	return EXIT_OK;
+}
+
+/* Returns whether spec (a row's options) has opt; *value set when it
+ * takes one. */
+static int
+spec_has(const char *spec, const char *opt, size_t n, int *value)
+{
+	const char *p = spec;
+
+	while (p != NULL && *p != '\0') {
+		const char *q = p;
+		size_t l;
+
+		if (*q == '!')
+			q++;
+		l = strcspn(q, " =");
+		if (l == n && strncmp(q, opt, n) == 0) {
+			*value = q[l] == '=';
+			return 1;
+		}
+		p = strchr(p, ' ');
+		if (p != NULL)
+			p++;
+	}
+	return 0;
+}
+
+/* Writes the option names of spec, space-separated, into buf. */
+static void
+spec_names(const char *spec, char *buf, size_t len)
+{
+	const char *p = spec;
+
+	buf[0] = '\0';
+	while (p != NULL && *p != '\0') {
+		const char *q = *p == '!' ? p + 1 : p;
+
+		bcat(buf, len, "%s%.*s", buf[0] ? " " : "",
+		    (int)strcspn(q, " ="), q);
+		p = strchr(p, ' ');
+		if (p != NULL)
+			p++;
+	}
+}
+
+/*
+ * Checks the options given against the row's: each must be there, and
+ * one that takes a value must have one.  -h and --help anywhere print
+ * the command's help.  Returns -1 when all is well, else an exit code.
+ */
+static int
+check_opts(struct cli *c, const struct cmd_entry *e)
+{
+	const struct cmd_sub *sub = NULL;
+	const char *spec = e->opts;
+	int i, from = 0, value;
+
+	for (i = 0; i < c->argc; i++) {
+		if (strcmp(c->argv[i], "--") == 0)
+			break;
+		if (strcmp(c->argv[i], "-h") == 0 ||
+		    strcmp(c->argv[i], "--help") == 0) {
+			command_help(e, c->argc > 0 ? find_sub(e, c->argv[0]) :
+			    NULL);
+			return EXIT_OK;
+		}
+	}
+	if (e->subs != NULL) {
+		if (c->argc == 0 || (sub = find_sub(e, c->argv[0])) == NULL)
+			return -1;	/* the handler names the subcommands */
+		spec = sub->opts;
+		from = 1;
+		c->sub = sub;
+	}
+	for (i = from; i < c->argc; i++) {
+		const char *a = c->argv[i];
+		size_t n;
+		char names[512];
+
+		if (strcmp(a, "--") == 0)
+			break;
+		if (strncmp(a, "--", 2) != 0 || a[2] == '\0')
+			continue;
+		n = strcspn(a, "=");
+		if (!spec_has(spec, a, n, &value)) {
+			spec_names(spec, names, sizeof(names));
+			if (names[0] == '\0')
+				return cli_usage_error(c, "unknown option "
+				    "%.*s: cafe %s%s%s takes no option", (int)n,
+				    a, e->name, sub ? " " : "",
+				    sub ? sub->name : "");
+			return cli_usage_error(c, "unknown option %.*s "
+			    "(options: %s)", (int)n, a, names);
+		}
+		if (!value && a[n] == '=')
+			return cli_usage_error(c, "option %.*s takes no value",
+			    (int)n, a);
+		if (value && a[n] != '=')
+			i++;
+	}
+	return -1;
 }
 
 /* Returns the default data directory (malloc'd). */
@@ -423,7 +753,7 @@ main(int argc, char **argv)
 	int i = 1, rc;
 
 	memset(&c, 0, sizeof(c));
-	while (i < argc && strncmp(argv[i], "--", 2) == 0) {
+	while (i < argc && argv[i][0] == '-') {
 		if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
 			free(data);
 			data = xstrdup(argv[i + 1]);
@@ -432,11 +762,13 @@ main(int argc, char **argv)
 			free(data);
 			data = xstrdup(argv[i] + 7);
 			i++;
-		} else if (strcmp(argv[i], "--help") == 0) {
+		} else if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			free(data);
 			return EXIT_OK;
-		} else if (strcmp(argv[i], "--version") == 0) {
+		} else if (strcmp(argv[i], "--version") == 0 ||
+		    strcmp(argv[i], "-V") == 0) {
 			printf("cafe %s\n", CAFESYNC_VERSION);
 			free(data);
 			return EXIT_OK;
@@ -452,12 +784,24 @@ main(int argc, char **argv)
 		free(data);
 		return EXIT_USAGE;
 	}
-	for (e = cmd_table; e->name != NULL; e++)
-		if (strcmp(e->name, argv[i]) == 0)
-			break;
-	if (e->name == NULL) {
-		cli_msg(NULL, "%s: unknown command (cafe help lists them)",
-		    argv[i]);
+	if ((e = find_cmd(argv[i])) == NULL) {
+		const char *near = NULL;
+		int best = 3;
+
+		for (e = cmd_table; e->name != NULL; e++) {
+			int d = cli_distance(argv[i], e->name);
+
+			if (d < best) {
+				best = d;
+				near = e->name;
+			}
+		}
+		if (near != NULL)
+			cli_msg(NULL, "%s: unknown command; did you mean %s? "
+			    "(cafe help lists them)", argv[i], near);
+		else
+			cli_msg(NULL, "%s: unknown command (cafe help lists "
+			    "them)", argv[i]);
 		free(data);
 		return EXIT_USAGE;
 	}
@@ -467,6 +811,10 @@ main(int argc, char **argv)
 	c.data = data;
 	c.argc = argc - i - 1;
 	c.argv = argv + i + 1;
+	if ((rc = check_opts(&c, e)) >= 0) {
+		free(data);
+		return rc;
+	}
 	if (data == NULL && strcmp(e->name, "help") != 0) {
 		return cli_usage_error(&c, "no data directory: give --data "
 		    "DIR or set CAFE_DATA");
@@ -492,6 +840,7 @@ main(int argc, char **argv)
 	if (c.store != NULL && store_txnid(c.store) != txnid &&
 	    strcmp(e->name, "peer") != 0)
 		cli_ctl_tell(data, "nudge");
+	cli_names_free(&c);
 	store_close(c.store);
 	free(data);
 	if (fflush(stdout) != 0 && rc == 0) {

@@ -208,7 +208,7 @@ struct sites {
 	size_t n;
 	const uint8_t *only;        /* --site, or NULL */
 	int first_month;            /* year * 12 + month - 1 of the window */
-	uint32_t today;             /* YYYYMMDD, UTC */
+	uint32_t today;             /* YYYYMMDD, the local date */
 	const struct sch_field *factors, *elements;
 };
 
@@ -769,7 +769,7 @@ cmd_audit(struct cli *c)
 	memset(&ss, 0, sizeof(ss));
 	ss.s = c->store;
 	ss.only = site != NULL ? only : NULL;
-	gmtime_r(&now, &tm);
+	localtime_r(&now, &tm);	/* "today" and "overdue": the local date */
 	ss.today = (uint32_t)(tm.tm_year + 1900) * 10000 +
 	    (uint32_t)(tm.tm_mon + 1) * 100 + (uint32_t)tm.tm_mday;
 	ss.first_month = (tm.tm_year + 1900) * 12 + tm.tm_mon -

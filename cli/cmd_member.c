@@ -81,7 +81,7 @@ static int
 member_add(struct cli *c)
 {
 	const char *role, *name, *site, *sites;
-	char hex[2 * PROTO_KEY_LEN + 1];
+	char hex[2 * PROTO_KEY_LEN + 1], refs[PROTO_MAX_ITEMS * 33 + 1];
 	uint8_t key[PROTO_KEY_LEN];
 	struct store_kv kv[8];
 	size_t n = 0;
@@ -118,6 +118,26 @@ member_add(struct cli *c)
 	if (enrolled(c, key))
 		return cli_usage_error(c, "%s is enrolled already (cafe member "
 		    "list)", c->argv[0]);
+	/* Sites by name, id or short id, as in any reference field. */
+	if (site != NULL || sites != NULL) {
+		const struct sch_type *mt = sch_type_find("member", 6);
+		char *msg = NULL, *v;
+
+		v = cli_field_value(c, sch_field_find(mt, site ? "site" :
+		    "sites", site ? 4 : 5), site ? site : sites, &msg);
+		if (v == NULL) {
+			cli_usage_error(c, "option --%s: %s", site ? "site" :
+			    "sites", msg);
+			free(msg);
+			return EXIT_USAGE;
+		}
+		snprintf(refs, sizeof(refs), "%s", v);
+		free(v);
+		if (site != NULL)
+			site = refs;
+		else
+			sites = refs;
+	}
 	proto_hex(hex, key, PROTO_KEY_LEN);
 	kv[n++] = (struct store_kv){ "key", hex };
 	kv[n++] = (struct store_kv){ "role", role };
@@ -182,6 +202,8 @@ member_revoke(struct cli *c)
 struct list_arg {
 	struct cli *c;
 	struct cli_jstream js;
+	uint64_t quiet_ms;       /* --quiet-for: only those not seen since */
+	int header;
 };
 
 static int
@@ -192,13 +214,26 @@ list_one(const struct store_member *m, void *arg)
 	json_t *o, *sites;
 	size_t i;
 
+	uint64_t seen = 0, seq = 0;
+	char when[64];
+
 	proto_hex(key, m->key, PROTO_KEY_LEN);
 	if (m->has_site)
 		proto_hex(site, m->site, PROTO_ID_LEN);
+	store_lastseen_get(la->c->store, m->key, &seen, &seq);
+	if (la->quiet_ms != 0 && (m->revoked || (seen != 0 &&
+	    store_now_ms() - seen < la->quiet_ms)))
+		return 0;
 	if (!la->c->json) {
-		printf("%s  %-10s %-8s %s%s%s", key, store_role_name(m->role),
-		    m->revoked ? "revoked" : "active", m->name,
-		    m->has_site ? "  site=" : "", site);
+		char sname[300] = "";
+
+		cli_when(seen, when, sizeof(when));
+		if (m->has_site)
+			cli_ref_text(la->c, m->site, sname, sizeof(sname));
+		printf("%.16s  %-10s %-8s %-24s last synced %s%s%s", key,
+		    store_role_name(m->role), m->revoked ? "revoked" :
+		    "active", m->name, when, m->has_site ? "  site " : "",
+		    sname);
 		if (m->role == STORE_ROLE_CONSULTANT)
 			printf("  reads=%s", m->scope_all ? "all" : "assigned");
 		if (m->revoked)
@@ -222,6 +257,8 @@ list_one(const struct store_member *m, void *arg)
 	    json_null());
 	json_object_set_new(o, "revoked_after", m->revoked ?
 	    json_integer((json_int_t)m->revoked_after) : json_null());
+	json_object_set_new(o, "last_sync", seen != 0 ?
+	    json_integer((json_int_t)seen) : json_null());
 	cli_jstream_add(&la->js, o);
 	return 0;
 }
@@ -230,10 +267,25 @@ static int
 member_list(struct cli *c)
 {
 	struct list_arg la;
+	const char *q;
+	char *end;
+	long v;
+	int bad = 0;
 
+	memset(&la, 0, sizeof(la));
 	c->json = cli_flag(c, "--json");
-	if (cli_rest(c, 0, 0) != 0)
+	q = cli_take(c, "--quiet-for", &bad);
+	if (bad || cli_rest(c, 0, 0) != 0)
 		return EXIT_USAGE;
+	if (q != NULL) {
+		v = strtol(q, &end, 10);
+		if (end == q || v < 1 || v > 36500 || (strcmp(end, "d") != 0 &&
+		    strcmp(end, "") != 0 && strcmp(end, "h") != 0))
+			return cli_usage_error(c, "option --quiet-for: '%s' is "
+			    "not a number of days (14d) or hours (12h)", q);
+		la.quiet_ms = (uint64_t)v * (strcmp(end, "h") == 0 ? 3600000 :
+		    86400000);
+	}
 	la.c = c;
 	if (c->json)
 		cli_jstream_begin(&la.js);

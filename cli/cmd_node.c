@@ -188,11 +188,33 @@ cmd_status(struct cli *c)
 		    json_null());
 		json_object_set_new(o, "pending", pending);
 		json_object_set_new(o, "mirrors", cli_mirror_status(c));
+		{
+			uint8_t site[PROTO_ID_LEN];
+			char sh[2 * PROTO_ID_LEN + 1];
+
+			if (cli_own_site(c, site) == 0) {
+				proto_hex(sh, site, PROTO_ID_LEN);
+				json_object_set_new(o, "site", json_pack(
+				    "{s:s, s:s}", "id", sh, "name",
+				    cli_label(c, site)));
+			} else
+				json_object_set_new(o, "site", json_null());
+		}
 		cli_print_json(o);
 		return EXIT_OK;
 	}
-	printf("node     %s (%s, %s)\nnetwork  %s\ndigest   %s\n"
-	    "commits  %llu\n", node, in->name, in->role, net, dig,
+	printf("node     %s (%s)\n", in->name, in->role);
+	{
+		uint8_t site[PROTO_ID_LEN];
+		char buf[300];
+
+		if (cli_own_site(c, site) == 0) {
+			cli_ref_text(c, site, buf, sizeof(buf));
+			printf("site     %s: site= defaults to it\n", buf);
+		}
+	}
+	printf("id       %s\nnetwork  %s\ndigest   %s\n"
+	    "commits  %llu\n", node, net, dig,
 	    (unsigned long long)st.commits);
 	if (st.forks > 0)
 		printf("forks    %llu (see cafe log)\n",
@@ -218,12 +240,16 @@ cmd_status(struct cli *c)
 	printf("\nheads\n");
 	for (i = 0; i < json_array_size(heads); i++) {
 		json_t *h = json_array_get(heads, i);
+		uint8_t okey[PROTO_KEY_LEN];
 
-		printf("  %s seq %lld\n",
+		if (proto_unhex(okey, PROTO_KEY_LEN, json_string_value(
+		    json_object_get(h, "origin"))) != 0)
+			continue;
+		printf("  %-24s %.16s seq %lld\n", cli_author(c, okey),
 		    json_string_value(json_object_get(h, "origin")),
 		    (long long)json_integer_value(json_object_get(h, "seq")));
 	}
-	cli_print_daemon(daemon);
+	cli_print_peers(c, daemon);
 	json_decref(daemon);
 	{
 		json_t *mirrors = cli_mirror_status(c);
@@ -237,6 +263,7 @@ cmd_status(struct cli *c)
 }
 
 struct log_arg {
+	struct cli *c;
 	json_t *a;
 	int json;
 };
@@ -255,10 +282,15 @@ log_commit(const struct store_commit *sc, void *arg)
 		    "s:s, s:I}", "origin", o, "seq", (json_int_t)sc->c->seq,
 		    "hash", h, "hlc", (json_int_t)sc->c->hlc, "time", t,
 		    "ops", (json_int_t)sc->c->nops));
-	else
-		printf("%.16s:%llu  %s  %u op%s  %.16s\n", o,
-		    (unsigned long long)sc->c->seq, t, sc->c->nops,
+	else {
+		char lt[40];
+
+		cli_time_local(HLC_MS(sc->c->hlc), lt, sizeof(lt));
+		printf("%s  by %s (%.16s:%llu)  %u op%s  %.16s\n", lt,
+		    cli_author(la->c, sc->c->origin), o,
+		    (unsigned long long)sc->c->seq, sc->c->nops,
 		    sc->c->nops == 1 ? "" : "s", h);
+	}
 	return 0;
 }
 
@@ -266,7 +298,7 @@ log_commit(const struct store_commit *sc, void *arg)
 int
 cmd_log(struct cli *c)
 {
-	struct log_arg la = { NULL, 0 };
+	struct log_arg la = { c, NULL, 0 };
 	const char *ohex;
 	uint8_t origin[PROTO_KEY_LEN];
 	int bad = 0;

@@ -26,31 +26,58 @@ commit_batch(struct cli *c, struct store_batch *b)
 	return EXIT_OK;
 }
 
-/* Puts fields from argv[from..] into a new or existing record. */
-static int
-put_fields(struct cli *c, const struct sch_type *t, uint8_t id[PROTO_ID_LEN],
-    int create, int from)
+/* Adds argv[from..] (name=value each) to a put. */
+static void
+put_args(struct cli *c, struct cli_put *p, int from)
 {
-	struct store_kv *kv;
-	struct store_batch *b;
-	char *cause = NULL, hex[2 * PROTO_ID_LEN + 1];
-	int n = c->argc - from, rc;
+	int i;
 
-	kv = xcalloc((size_t)(n > 0 ? n : 1), sizeof(*kv));
-	if ((rc = cli_fields(c, c->argv + from, n, kv)) != 0) {
-		free(kv);
-		return rc;
+	for (i = from; i < c->argc; i++) {
+		char *eq = strchr(c->argv[i], '=');
+
+		if (eq == NULL || eq == c->argv[i]) {
+			p->err = xreallocarray(p->err, p->nerr + 1,
+			    sizeof(*p->err));
+			/* A field's name alone: its error stands for it. */
+			p->err[p->nerr].f = sch_field_find(p->t, c->argv[i],
+			    strlen(c->argv[i]));
+			p->err[p->nerr].msg = xasprintf("'%s' is not "
+			    "field=value", c->argv[i]);
+			p->nerr++;
+			continue;
+		}
+		*eq = '\0';
+		cli_put_add(c, p, c->argv[i], eq + 1);
+		*eq = '=';
+	}
+}
+
+/* Writes a prepared put as one batch; id is made (create) or given. */
+static int
+write_put(struct cli *c, struct cli_put *p, uint8_t id[PROTO_ID_LEN],
+    int create)
+{
+	struct store_kv kv[PROTO_MAX_FIELDS + 4];
+	struct store_batch *b;
+	char *cause = NULL;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < p->n; i++) {
+		kv[i].name = p->fv[i].f->name;
+		kv[i].value = p->fv[i].value;
 	}
 	b = store_batch_new(c->store);
-	if (store_batch_put(b, t, id, create, kv, (size_t)n, &cause) != 0) {
+	if (store_batch_put(b, p->t, id, create, kv, p->n, &cause) != 0) {
 		rc = cli_usage_error(c, "%s", cause);
 		free(cause);
-	} else if ((rc = commit_batch(c, b)) == EXIT_OK) {
-		proto_hex(hex, id, PROTO_ID_LEN);
-		printf("%s\n", hex);
+	} else {
+		/* Warnings only for what is written. */
+		for (i = 0; i < p->nwarn; i++)
+			cli_warn("%s", p->warn[i]);
+		rc = commit_batch(c, b);
 	}
 	store_batch_free(b);
-	free(kv);
 	return rc;
 }
 
@@ -59,74 +86,443 @@ int
 cmd_add(struct cli *c)
 {
 	const struct sch_type *t;
+	struct cli_put p;
 	uint8_t id[PROTO_ID_LEN];
+	char hex[2 * PROTO_ID_LEN + 1], what[300];
+	struct store_rec r;
+	int rc;
 
 	if (cli_rest(c, 1, -1) != 0)
 		return EXIT_USAGE;
 	if ((t = cli_type(c, c->argv[0])) == NULL)
 		return EXIT_USAGE;
-	return put_fields(c, t, id, 1, 1);
+	cli_put_init(&p, t);
+	put_args(c, &p, 1);
+	cli_put_finish(c, &p, NULL);
+	if (p.nerr > 0 && cli_interactive(c) &&
+	    (rc = cli_guided(c, &p, NULL)) != EXIT_OK) {
+		cli_put_free(&p);
+		return rc;
+	}
+	if (cli_put_errors(c, &p, NULL) > 0) {
+		cli_put_free(&p);
+		return EXIT_USAGE;
+	}
+	rc = write_put(c, &p, id, 1);
+	cli_put_free(&p);
+	if (rc != EXIT_OK)
+		return rc;
+	proto_hex(hex, id, PROTO_ID_LEN);
+	printf("%s\n", hex);
+	cli_undo_note(c, "add", id, NULL, NULL);
+	if (cli_stderr_tty() && store_get(c->store, id, &r) == 0) {
+		cli_rec_describe(&r, what, sizeof(what));
+		fprintf(stderr, "added %s (%s)\n", what, cli_short(c, id));
+		store_rec_free(&r);
+	}
+	return EXIT_OK;
 }
 
 /* cafe edit ID field=value ... */
 int
 cmd_edit(struct cli *c)
 {
-	struct store_rec r;
-	const struct sch_type *t;
+	struct store_rec old, now;
+	struct cli_put p;
 	uint8_t id[PROTO_ID_LEN];
+	char what[300], *a, *b;
+	size_t i;
+	int rc;
 
-	if (cli_rest(c, 2, -1) != 0)
+	if (cli_rest(c, 1, -1) != 0)
 		return EXIT_USAGE;
 	if (cli_resolve(c, c->argv[0], NULL, id) != 0)
 		return EXIT_USAGE;
-	if (store_get(c->store, id, &r) != 0)
+	if (store_get(c->store, id, &old) != 0)
 		return cli_usage_error(c, "no record %s", c->argv[0]);
-	t = r.type;
-	store_rec_free(&r);
-	return put_fields(c, t, id, 0, 1);
+	cli_put_init(&p, old.type);
+	if (c->argc < 2) {
+		if (!cli_interactive(c)) {
+			cli_put_free(&p);
+			store_rec_free(&old);
+			return cli_usage_error(c, "missing field=value to "
+			    "change; usage: cafe edit ID field=value ...");
+		}
+		rc = cli_guided(c, &p, &old);
+		if (rc != EXIT_OK) {
+			cli_put_free(&p);
+			store_rec_free(&old);
+			return rc;
+		}
+	} else {
+		put_args(c, &p, 1);
+		cli_put_finish(c, &p, &old);
+	}
+	if (p.nerr > 0 && cli_interactive(c) &&
+	    (rc = cli_guided(c, &p, &old)) != EXIT_OK) {
+		cli_put_free(&p);
+		store_rec_free(&old);
+		return rc;
+	}
+	cli_rec_describe(&old, what, sizeof(what));
+	if (cli_put_errors(c, &p, NULL) > 0) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (p.n == 0) {
+		printf("nothing to change: %s (%s) already has %s\n", what,
+		    cli_short(c, id), p.unchanged == 1 ? "that value" :
+		    "those values");
+		rc = EXIT_OK;
+		goto out;
+	}
+	rc = write_put(c, &p, id, 0);
+	if (rc != EXIT_OK || store_get(c->store, id, &now) != 0)
+		goto out;
+	a = xmalloc(PROTO_MAX_VALUE * 4);
+	b = xmalloc(PROTO_MAX_VALUE * 4);
+	for (i = 0; i < p.n; i++) {
+		const struct sch_field *f = p.fv[i].f;
+
+		cli_value_text(c, f, store_rec_value(&old, f->name), a,
+		    PROTO_MAX_VALUE * 4);
+		cli_value_text(c, f, store_rec_value(&now, f->name), b,
+		    PROTO_MAX_VALUE * 4);
+		cli_one_line(a);
+		cli_one_line(b);
+		if (strlen(a) > 60)
+			strcpy(a + 57, "...");
+		if (strlen(b) > 60)
+			strcpy(b + 57, "...");
+		printf("%s %s -> %s on %s (%s)\n", f->name, a, b, what,
+		    cli_short(c, id));
+	}
+	cli_undo_note(c, "edit", id, &old, &p);
+	free(a);
+	free(b);
+	store_rec_free(&now);
+out:
+	cli_put_free(&p);
+	store_rec_free(&old);
+	return rc;
 }
 
-/* cafe rm ID */
+/* Records that still refer to a record, for rm's warning. */
+struct referrer_arg {
+	struct cli *c;
+	const uint8_t *id;
+	const struct sch_field *f;
+	char *list;
+	int n;
+	uint8_t (*ids)[PROTO_ID_LEN];     /* when gathering, the referrers */
+	const struct sch_field **fields;
+};
+
+static int
+referrer_one(const struct store_rec *r, void *arg)
+{
+	struct referrer_arg *ra = arg;
+	const msgpack_object *v = store_rec_value(r, ra->f->name);
+	uint32_t i;
+	int hit = 0;
+	char what[300], *s;
+
+	if (v == NULL)
+		return 0;
+	if (v->type == MSGPACK_OBJECT_BIN && v->via.bin.size == PROTO_ID_LEN)
+		hit = memcmp(v->via.bin.ptr, ra->id, PROTO_ID_LEN) == 0;
+	else if (v->type == MSGPACK_OBJECT_ARRAY)
+		for (i = 0; i < v->via.array.size; i++) {
+			const msgpack_object *o = &v->via.array.ptr[i];
+
+			hit |= o->type == MSGPACK_OBJECT_BIN &&
+			    o->via.bin.size == PROTO_ID_LEN &&
+			    memcmp(o->via.bin.ptr, ra->id, PROTO_ID_LEN) == 0;
+		}
+	if (!hit)
+		return 0;
+	ra->ids = xreallocarray(ra->ids, (size_t)ra->n + 1, PROTO_ID_LEN);
+	memcpy(ra->ids[ra->n], r->id, PROTO_ID_LEN);
+	ra->fields = xreallocarray(ra->fields, (size_t)ra->n + 1,
+	    sizeof(*ra->fields));
+	ra->fields[ra->n] = ra->f;
+	ra->n++;
+	if (ra->n <= 5) {
+		cli_rec_describe(r, what, sizeof(what));
+		s = xasprintf("%s%s%s (%s)", ra->list ? ra->list : "",
+		    ra->list ? ", " : "", what, cli_short(ra->c, r->id));
+		free(ra->list);
+		ra->list = s;
+	}
+	return 0;
+}
+
+/*
+ * Finds the live records whose reference fields name id, a record of
+ * type t: through the site index for site fields, else by type.
+ */
+static void
+referrers(struct cli *c, const uint8_t id[PROTO_ID_LEN],
+    const struct sch_type *t, struct referrer_arg *ra)
+{
+	unsigned i, j;
+
+	memset(ra, 0, sizeof(*ra));
+	ra->c = c;
+	ra->id = id;
+	for (i = 0; i < sch_ntypes; i++)
+		for (j = 0; j < sch_types[i].nfields; j++) {
+			const struct sch_field *f = &sch_types[i].fields[j];
+			struct store_query q;
+
+			if ((f->type != SCH_REF && f->type != SCH_REFS) ||
+			    strcmp(f->ref, t->name) != 0)
+				continue;
+			memset(&q, 0, sizeof(q));
+			q.type = &sch_types[i];
+			if (strcmp(f->name, "site") == 0)
+				q.site = id;
+			ra->f = f;
+			store_list(c->store, &q, referrer_one, ra);
+		}
+}
+
+static void
+referrers_free(struct referrer_arg *ra)
+{
+	free(ra->list);
+	free(ra->ids);
+	free(ra->fields);
+}
+
+/* cafe rm ID ... */
 int
 cmd_rm(struct cli *c)
 {
 	struct store_batch *b;
-	uint8_t id[PROTO_ID_LEN];
-	char *cause = NULL;
-	int rc;
+	uint8_t (*ids)[PROTO_ID_LEN];
+	char *cause = NULL, what[300];
+	int rc = EXIT_OK, i, j, bad = 0;
 
-	if (cli_rest(c, 1, 1) != 0)
+	if (cli_rest(c, 1, -1) != 0)
 		return EXIT_USAGE;
-	if (cli_resolve(c, c->argv[0], NULL, id) != 0)
+	ids = xcalloc((size_t)c->argc, PROTO_ID_LEN);
+	for (i = 0; i < c->argc; i++) {
+		if (cli_resolve(c, c->argv[i], NULL, ids[i]) != 0) {
+			bad = 1;
+			continue;
+		}
+		for (j = 0; j < i; j++)
+			if (memcmp(ids[j], ids[i], PROTO_ID_LEN) == 0) {
+				cli_usage_error(c, "%s: named twice",
+				    c->argv[i]);
+				bad = 1;
+			}
+	}
+	if (bad) {
+		free(ids);
 		return EXIT_USAGE;
+	}
 	b = store_batch_new(c->store);
-	if (store_batch_del(b, id, &cause) != 0) {
-		rc = cli_usage_error(c, "%s", cause);
-		free(cause);
-	} else
+	for (i = 0; i < c->argc && rc == EXIT_OK; i++)
+		if (store_batch_del(b, ids[i], &cause) != 0) {
+			rc = cli_usage_error(c, "%s: %s", c->argv[i], cause);
+			free(cause);
+		}
+	if (rc == EXIT_OK)
 		rc = commit_batch(c, b);
 	store_batch_free(b);
+	for (i = 0; i < c->argc && rc == EXIT_OK; i++) {
+		struct store_rec r;
+		struct referrer_arg ra;
+
+		if (store_get(c->store, ids[i], &r) != 0)
+			continue;
+		cli_rec_describe(&r, what, sizeof(what));
+		printf("removed %s (%s)\n", what, cli_short(c, ids[i]));
+		referrers(c, ids[i], r.type, &ra);
+		if (ra.n > 0)
+			cli_warn("%d record%s still refer%s to %s (%s): %s%s; "
+			    "cafe restore %s brings it back", ra.n,
+			    ra.n == 1 ? "" : "s", ra.n == 1 ? "s" : "", what,
+			    cli_short(c, ids[i]), ra.list, ra.n > 5 ?
+			    ", ..." : "", cli_short(c, ids[i]));
+		referrers_free(&ra);
+		store_rec_free(&r);
+	}
+	if (rc == EXIT_OK)
+		cli_undo_removed(c, ids, (size_t)c->argc);
+	free(ids);
 	return rc;
 }
 
-/* Prints a record for people: one field a line. */
+/*
+ * Brings a removed record back: a removal is final in the log, so the
+ * record comes back as a new record with the removed one's last fields,
+ * and the live records that still referred to the removed one are made
+ * to refer to the new one, in the same batch.  Prints the new id.
+ */
+int
+cli_restore_one(struct cli *c, const uint8_t old_id[PROTO_ID_LEN],
+    uint8_t new_id[PROTO_ID_LEN], int quiet)
+{
+	struct store_rec r;
+	struct store_kv kv[PROTO_MAX_FIELDS];
+	struct store_batch *b;
+	struct referrer_arg ra;
+	char *vals[PROTO_MAX_FIELDS], *cause = NULL, what[300];
+	char hex[2 * PROTO_ID_LEN + 1];
+	size_t n = 0, i;
+	int rc = EXIT_OK, k;
+
+	if (store_get(c->store, old_id, &r) != 0)
+		return cli_usage_error(c, "no such record");
+	if (!r.deleted) {
+		cli_rec_describe(&r, what, sizeof(what));
+		store_rec_free(&r);
+		return cli_usage_error(c, "%s (%s) is not removed", what,
+		    cli_short(c, old_id));
+	}
+	for (i = 0; i < r.type->nfields; i++) {
+		const struct sch_field *f = &r.type->fields[i];
+		const msgpack_object *v = store_rec_value(&r, f->name);
+
+		if (v == NULL)
+			continue;
+		vals[n] = xmalloc(PROTO_MAX_VALUE * 4);
+		sch_format(f, v, vals[n], PROTO_MAX_VALUE * 4);
+		kv[n].name = f->name;
+		kv[n].value = vals[n];
+		n++;
+	}
+	b = store_batch_new(c->store);
+	if (store_batch_put(b, r.type, new_id, 1, kv, n, &cause) != 0) {
+		rc = cli_usage_error(c, "cannot restore: %s", cause);
+		free(cause);
+		goto out;
+	}
+	/* Re-point what referred to the removed record. */
+	referrers(c, old_id, r.type, &ra);
+	for (k = 0; k < ra.n && rc == EXIT_OK; k++) {
+		struct store_rec o;
+		struct store_kv one;
+		char *text = xmalloc(PROTO_MAX_VALUE * 4), *p;
+		char oh[2 * PROTO_ID_LEN + 1];
+
+		if (store_get(c->store, ra.ids[k], &o) != 0) {
+			free(text);
+			continue;
+		}
+		sch_format(ra.fields[k], store_rec_value(&o, ra.fields[k]->name),
+		    text, PROTO_MAX_VALUE * 4);
+		proto_hex(oh, old_id, PROTO_ID_LEN);
+		proto_hex(hex, new_id, PROTO_ID_LEN);
+		if ((p = strstr(text, oh)) != NULL)
+			memcpy(p, hex, 2 * PROTO_ID_LEN);
+		one.name = ra.fields[k]->name;
+		one.value = text;
+		if (store_batch_put(b, o.type, ra.ids[k], 0, &one, 1,
+		    &cause) != 0) {
+			rc = cli_usage_error(c, "cannot re-point %s: %s",
+			    cli_short(c, ra.ids[k]), cause);
+			free(cause);
+		}
+		store_rec_free(&o);
+		free(text);
+	}
+	if (rc == EXIT_OK)
+		rc = commit_batch(c, b);
+	if (rc == EXIT_OK && !quiet) {
+		cli_rec_describe(&r, what, sizeof(what));
+		proto_hex(hex, new_id, PROTO_ID_LEN);
+		printf("restored %s as %s", what, hex);
+		if (ra.n > 0)
+			printf(" (%d record%s re-pointed to it)", ra.n,
+			    ra.n == 1 ? "" : "s");
+		putchar('\n');
+	}
+	referrers_free(&ra);
+out:
+	store_batch_free(b);
+	for (i = 0; i < n; i++)
+		free(vals[i]);
+	store_rec_free(&r);
+	return rc;
+}
+
+/* cafe restore ID ... */
+int
+cmd_restore(struct cli *c)
+{
+	uint8_t id[PROTO_ID_LEN], nid[PROTO_ID_LEN];
+	int i, rc;
+
+	if (cli_rest(c, 1, -1) != 0)
+		return EXIT_USAGE;
+	for (i = 0; i < c->argc; i++) {
+		if (cli_resolve_all(c, c->argv[i], id) != 0)
+			return EXIT_USAGE;
+		if ((rc = cli_restore_one(c, id, nid, 0)) != EXIT_OK)
+			return rc;
+	}
+	return EXIT_OK;
+}
+
+/* Prints text wrapped at 72 columns, later lines indented by ind. */
 static void
-print_rec(const struct store_rec *r)
+print_wrapped(const char *s, int ind)
+{
+	int col = ind;
+	const char *p = s;
+
+	while (*p != '\0') {
+		const char *w = p;
+		int len = 0;
+
+		if (*p == '\n') {
+			printf("\n%*s", ind, "");
+			col = ind;
+			p++;
+			continue;
+		}
+		while (*w != '\0' && *w != ' ' && *w != '\n')
+			len += ((unsigned char)*w++ & 0xc0) != 0x80;
+		if (col > ind && col + len >= 72) {
+			printf("\n%*s", ind, "");
+			col = ind;
+		}
+		fwrite(p, 1, (size_t)(w - p), stdout);
+		col += len;
+		p = w;
+		if (*p == ' ') {
+			if (col < 72)
+				putchar(' ');
+			col++;
+			p++;
+		}
+	}
+	putchar('\n');
+}
+
+/* Prints a record for people: one field a line, names beside ids. */
+static void
+print_rec(struct cli *c, const struct store_rec *r)
 {
 	char hex[2 * PROTO_ID_LEN + 1], *buf = xmalloc(PROTO_MAX_VALUE * 4);
 	unsigned i;
 
 	proto_hex(hex, r->id, PROTO_ID_LEN);
-	printf("%-20s %s\n%-20s %s\n", "id", hex, "type", r->type->name);
+	printf("%-20s %s (%s)\n%-20s %s%s\n", "id", cli_short(c, r->id), hex,
+	    "type", r->type->name, r->deleted ? " (removed)" : "");
 	for (i = 0; i < r->type->nfields; i++) {
 		const struct sch_field *f = &r->type->fields[i];
 		const msgpack_object *v = store_rec_value(r, f->name);
 
 		if (v == NULL)
 			continue;
-		sch_format(f, v, buf, PROTO_MAX_VALUE * 4);
-		printf("%-20s %s\n", f->name, buf);
+		cli_value_text(c, f, v, buf, PROTO_MAX_VALUE * 4);
+		printf("%-20s ", f->name);
+		print_wrapped(buf, 21);
 	}
 	free(buf);
 }
@@ -148,7 +544,7 @@ cmd_show(struct cli *c)
 	if (c->json)
 		cli_print_json(cli_rec_json(&r));
 	else
-		print_rec(&r);
+		print_rec(c, &r);
 	store_rec_free(&r);
 	return EXIT_OK;
 }
@@ -157,14 +553,40 @@ cmd_show(struct cli *c)
 struct where {
 	const struct sch_field *f;
 	const char *value;
+	char *canon;            /* the value made ready (tokens, ids) */
 };
 
+/* Default columns of each type's listing, after the id. */
+static const struct {
+	const char *type;
+	const char *cols;
+} list_columns[] = {
+	{ "site", "name,county,status,partner_type" },
+	{ "person", "name,roles,site" },
+	{ "cafe", "date,site,format,attendees,factors,hosts" },
+	{ "action", "due,status,title,cafe" },
+	{ "training", "date,site,kind,participants" },
+	{ "milestone", "site,step,status,date" },
+	{ "feedback", "cafe,responses,felt_safe,learned,will_return" },
+	{ "audit", "date,site,severity,status,finding" },
+	{ "member", "name,role,site,status" },
+};
+
+#define MAX_COLS 24
+#define COL_WIDTH 34
+
 struct list_arg {
+	struct cli *c;
 	struct where *w;
 	int nw;
 	struct cli_jstream js;
 	int json;
+	int removed;            /* --removed: removed records only */
 	char *buf;
+	const struct sch_field *col[MAX_COLS];
+	int ncol;
+	char **cells;           /* rows * (ncol + 1) cells, for alignment */
+	size_t rows, cap;
 };
 
 /* Returns whether the record's field matches a --where value. */
@@ -172,8 +594,8 @@ static int
 where_match(const struct store_rec *r, const struct where *w, char *buf)
 {
 	const msgpack_object *v = store_rec_value(r, w->f->name);
+	const char *want = w->canon != NULL ? w->canon : w->value;
 	char *item, *save = NULL;
-	size_t n = strlen(w->value);
 
 	sch_format(w->f, v, buf, PROTO_MAX_VALUE * 4);
 	switch (w->f->type) {
@@ -182,39 +604,85 @@ where_match(const struct store_rec *r, const struct where *w, char *buf)
 	case SCH_REFS:
 		for (item = strtok_r(buf, ",", &save); item != NULL;
 		    item = strtok_r(NULL, ",", &save))
-			if (strcmp(item, w->value) == 0 ||
-			    (w->f->type == SCH_REFS &&
-			    strncmp(item, w->value, n) == 0))
+			if (strcmp(item, want) == 0)
 				return 1;
 		return 0;
-	case SCH_REF:
-		return n > 0 && strncmp(buf, w->value, n) == 0;
 	default:
-		return strcmp(buf, w->value) == 0;
+		return strcmp(buf, want) == 0;
 	}
 }
 
-/* Prints one listed record for people: id then its fields. */
+/* Keeps one row of cells. */
 static void
-print_line(const struct store_rec *r, char *buf)
+row_add(struct list_arg *la, const struct store_rec *r)
 {
-	char hex[2 * PROTO_ID_LEN + 1];
-	unsigned i;
+	size_t base;
+	int i;
 
-	proto_hex(hex, r->id, PROTO_ID_LEN);
-	printf("%s", hex);
-	for (i = 0; i < r->type->nfields; i++) {
-		const struct sch_field *f = &r->type->fields[i];
-		const msgpack_object *v = store_rec_value(r, f->name);
-
-		if (v == NULL || (f->type == SCH_TEXT && f->max > 200))
-			continue;
-		sch_format(f, v, buf, 200);
-		if (f->type == SCH_REF || f->type == SCH_REFS)
-			buf[8] = '\0';
-		printf("  %s=%s", f->name, buf);
+	if (la->rows == la->cap) {
+		la->cap = la->cap ? la->cap * 2 : 256;
+		la->cells = xreallocarray(la->cells, la->cap *
+		    (size_t)(la->ncol + 1), sizeof(char *));
 	}
-	putchar('\n');
+	base = la->rows * (size_t)(la->ncol + 1);
+	la->cells[base] = xstrdup(cli_short(la->c, r->id));
+	for (i = 0; i < la->ncol; i++) {
+		const struct sch_field *f = la->col[i];
+		const msgpack_object *v = store_rec_value(r, f->name);
+		char *p;
+
+		if (v == NULL)
+			la->buf[0] = '\0';
+		else
+			cli_value_text(la->c, f, v, la->buf, 4096);
+		for (p = la->buf; *p != '\0'; p++)
+			if (*p == '\n' || *p == '\t')
+				*p = ' ';
+		cli_text_cut(la->buf, COL_WIDTH);
+		la->cells[base + 1 + (size_t)i] = xstrdup(la->buf);
+	}
+	la->rows++;
+}
+
+/* Prints the header and the rows in aligned columns. */
+static void
+rows_print(struct list_arg *la)
+{
+	size_t width[MAX_COLS + 1], r;
+	int i, n = la->ncol + 1;
+
+	width[0] = 2;
+	for (i = 1; i < n; i++)
+		width[i] = cli_text_width(la->col[i - 1]->name);
+	for (r = 0; r < la->rows; r++)
+		for (i = 0; i < n; i++) {
+			size_t w = cli_text_width(la->cells[r * (size_t)n +
+			    (size_t)i]);
+
+			if (w > width[i])
+				width[i] = w;
+		}
+	for (i = 0; i < n; i++) {
+		const char *h = i == 0 ? "id" : la->col[i - 1]->name;
+
+		printf("%s%s", h, i + 1 < n ? "" : "\n");
+		if (i + 1 < n)
+			printf("%*s", (int)(width[i] - cli_text_width(h) + 2), "");
+	}
+	for (r = 0; r < la->rows; r++)
+		for (i = 0; i < n; i++) {
+			char *cell = la->cells[r * (size_t)n + (size_t)i];
+
+			fputs(cell, stdout);
+			if (i + 1 < n)
+				printf("%*s", (int)(width[i] -
+				    cli_text_width(cell) + 2), "");
+			else
+				putchar('\n');
+			free(cell);
+		}
+	free(la->cells);
+	la->cells = NULL;
 }
 
 static int
@@ -223,43 +691,80 @@ list_one(const struct store_rec *r, void *arg)
 	struct list_arg *la = arg;
 	int i;
 
+	if (la->removed && !r->deleted)
+		return 0;
 	for (i = 0; i < la->nw; i++)
 		if (!where_match(r, &la->w[i], la->buf))
 			return 0;
 	if (la->json)
 		cli_jstream_add(&la->js, cli_rec_json(r));
 	else
-		print_line(r, la->buf);
+		row_add(la, r);
 	return 0;
 }
 
-/* cafe list TYPE [--site S] [--since D] [--until D] [--where f=v] [--json] */
+/* Sets the listing's columns from a comma list; returns 0 or EXIT_USAGE. */
+static int
+set_columns(struct cli *c, struct list_arg *la, const struct sch_type *t,
+    const char *spec, const char *opt)
+{
+	char *copy = xstrdup(spec), *tok, *save = NULL;
+
+	la->ncol = 0;
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		const struct sch_field *f = sch_field_find(t, tok, strlen(tok));
+
+		if (strcmp(tok, "id") == 0)
+			continue;
+		if (f == NULL || la->ncol == MAX_COLS) {
+			cli_usage_error(c, "option %s: %s has no field '%s' "
+			    "(cafe help %s)", opt, t->name, tok, t->name);
+			free(copy);
+			return EXIT_USAGE;
+		}
+		la->col[la->ncol++] = f;
+	}
+	free(copy);
+	return 0;
+}
+
+/*
+ * cafe list TYPE [--site S] [--since D] [--until D] [--where f=v ...]
+ * [--columns F,...] [--removed] [--json]
+ */
 int
 cmd_list(struct cli *c)
 {
 	struct store_query q;
 	struct list_arg la;
 	uint8_t site[PROTO_ID_LEN];
-	const char *s_site, *s_since, *s_until, *w;
-	int bad = 0, rc = EXIT_USAGE;
+	const char *s_site, *s_since, *s_until, *w, *s_cols;
+	int bad = 0, rc = EXIT_USAGE, i;
+	size_t k;
 
 	memset(&q, 0, sizeof(q));
 	memset(&la, 0, sizeof(la));
+	la.c = c;
 	la.json = cli_flag(c, "--json");
+	la.removed = cli_flag(c, "--removed");
 	s_site = cli_take(c, "--site", &bad);
 	s_since = cli_take(c, "--since", &bad);
 	s_until = cli_take(c, "--until", &bad);
+	s_cols = cli_take(c, "--columns", &bad);
 	while ((w = cli_take(c, "--where", &bad)) != NULL) {
 		la.w = xreallocarray(la.w, (size_t)la.nw + 1, sizeof(*la.w));
 		la.w[la.nw].value = w;
+		la.w[la.nw].canon = NULL;
 		la.nw++;
 	}
 	if (bad || cli_rest(c, 1, 1) != 0)
 		goto out;
 	if ((q.type = cli_type(c, c->argv[0])) == NULL)
 		goto out;
-	for (int i = 0; i < la.nw; i++) {
+	for (i = 0; i < la.nw; i++) {
 		const char *eq = strchr(la.w[i].value, '=');
+		char *msg = NULL;
 
 		if (eq == NULL || (la.w[i].f = sch_field_find(q.type,
 		    la.w[i].value, (size_t)(eq - la.w[i].value))) == NULL) {
@@ -269,6 +774,24 @@ cmd_list(struct cli *c)
 			goto out;
 		}
 		la.w[i].value = eq + 1;
+		if (la.w[i].f->type == SCH_SET || la.w[i].f->type == SCH_ENUM ||
+		    la.w[i].f->type == SCH_REF || la.w[i].f->type == SCH_REFS) {
+			struct sch_field one = *la.w[i].f;
+
+			/* One token or reference, whatever the field holds. */
+			if (one.type == SCH_SET)
+				one.type = SCH_ENUM;
+			else if (one.type == SCH_REFS)
+				one.type = SCH_REF;
+			one.required = 0;
+			la.w[i].canon = cli_field_value(c, &one, la.w[i].value,
+			    &msg);
+			if (la.w[i].canon == NULL) {
+				cli_usage_error(c, "option --where: %s", msg);
+				free(msg);
+				goto out;
+			}
+		}
 	}
 	if (s_site != NULL) {
 		if (sch_field_find(q.type, "site", 4) == NULL) {
@@ -289,20 +812,91 @@ cmd_list(struct cli *c)
 		    q.type->name);
 		goto out;
 	}
+	for (k = 0; k < sizeof(list_columns) / sizeof(list_columns[0]); k++)
+		if (strcmp(list_columns[k].type, q.type->name) == 0)
+			set_columns(c, &la, q.type, list_columns[k].cols,
+			    "--columns");
+	if (s_cols != NULL && set_columns(c, &la, q.type, s_cols,
+	    "--columns") != 0)
+		goto out;
+	q.with_deleted = la.removed;
 	la.buf = xmalloc(PROTO_MAX_VALUE * 4);
 	if (la.json)
 		cli_jstream_begin(&la.js);
 	store_list(c->store, &q, list_one, &la);
 	if (la.json)
 		cli_jstream_end(&la.js);
+	else
+		rows_print(&la);
 	rc = EXIT_OK;
 out:
 	free(la.buf);
+	for (i = 0; i < la.nw; i++)
+		free(la.w[i].canon);
 	free(la.w);
 	return rc;
 }
 
+/* Writes a JSON value of field f for people (names beside ids). */
+static void
+json_human(struct cli *c, const struct sch_field *f, json_t *v, char *buf,
+    size_t len)
+{
+	uint8_t id[PROTO_ID_LEN];
+	size_t i, pos = 0;
+	char *s;
+
+	if (f != NULL && (f->type == SCH_REF || f->type == SCH_REFS) &&
+	    (json_is_string(v) || json_is_array(v))) {
+		buf[0] = '\0';
+		for (i = 0; i < (json_is_array(v) ? json_array_size(v) : 1);
+		    i++) {
+			json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
+			char one[300];
+
+			if (!json_is_string(e) || proto_unhex(id, PROTO_ID_LEN,
+			    json_string_value(e)) != 0)
+				continue;
+			cli_ref_text(c, id, one, sizeof(one));
+			pos += (size_t)snprintf(buf + pos, len - pos, "%s%s",
+			    i > 0 ? ", " : "", one);
+			if (pos >= len)
+				return;
+		}
+		return;
+	}
+	if (json_is_null(v)) {
+		snprintf(buf, len, "(none)");
+		return;
+	}
+	if (json_is_string(v)) {
+		snprintf(buf, len, "%s", json_string_value(v));
+		return;
+	}
+	if (json_is_array(v)) {
+		json_t *e;
+
+		buf[0] = '\0';
+		json_array_foreach(v, i, e) {
+			char *t = json_is_string(e) ? NULL :
+			    json_dumps(e, JSON_ENCODE_ANY | JSON_COMPACT);
+
+			pos += (size_t)snprintf(buf + pos, len - pos, "%s%s",
+			    i > 0 ? "," : "", t != NULL ? t :
+			    json_string_value(e));
+			free(t);
+			if (pos >= len)
+				return;
+		}
+		return;
+	}
+	s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	snprintf(buf, len, "%s", s != NULL ? s : "");
+	free(s);
+}
+
 struct history_arg {
+	struct cli *c;
 	const struct sch_type *t;
 	int seen;           /* changes printed so far */
 	json_t *last;       /* field -> last value seen */
@@ -346,19 +940,28 @@ history_one(const struct store_change *ch, void *arg)
 		json_array_append_new(ha->a, e);
 		return 0;
 	}
-	printf("%s  %.16s:%llu  %s\n", t, o,
-	    (unsigned long long)ch->sc->c->seq,
-	    op->kind == PROTO_OP_DEL ? "removed" :
-	    ha->seen++ == 0 ? "created" : "changed");
-	for (i = 0; i < json_array_size(changes); i++) {
-		json_t *x = json_array_get(changes, i);
-		char *ov = json_dumps(json_object_get(x, "old"),
-		    JSON_ENCODE_ANY | JSON_COMPACT);
-		char *nv = json_dumps(json_object_get(x, "new"),
-		    JSON_ENCODE_ANY | JSON_COMPACT);
+	{
+		char lt[40], *ov = xmalloc(2048), *nv = xmalloc(2048);
 
-		printf("    %s: %s -> %s\n",
-		    json_string_value(json_object_get(x, "field")), ov, nv);
+		cli_time_local(HLC_MS(ch->sc->c->hlc), lt, sizeof(lt));
+		printf("%s  %s by %s (commit %llu)\n", lt,
+		    op->kind == PROTO_OP_DEL ? "removed" :
+		    ha->seen++ == 0 ? "created" : "changed",
+		    cli_author(ha->c, ch->sc->c->origin),
+		    (unsigned long long)ch->sc->c->seq);
+		for (i = 0; i < json_array_size(changes); i++) {
+			json_t *x = json_array_get(changes, i);
+			const char *fn = json_string_value(json_object_get(x,
+			    "field"));
+			const struct sch_field *f = sch_field_find(ha->t, fn,
+			    strlen(fn));
+
+			json_human(ha->c, f, json_object_get(x, "old"), ov,
+			    2048);
+			json_human(ha->c, f, json_object_get(x, "new"), nv,
+			    2048);
+			printf("    %s: %s -> %s\n", fn, ov, nv);
+		}
 		free(ov);
 		free(nv);
 	}
@@ -375,6 +978,7 @@ cmd_history(struct cli *c)
 	uint8_t id[PROTO_ID_LEN];
 
 	memset(&ha, 0, sizeof(ha));
+	ha.c = c;
 	ha.json = cli_flag(c, "--json");
 	if (cli_rest(c, 1, 1) != 0)
 		return EXIT_USAGE;
@@ -396,6 +1000,7 @@ cmd_history(struct cli *c)
 }
 
 struct conflict_arg {
+	struct cli *c;
 	json_t *a;
 	int json;
 };
@@ -425,15 +1030,24 @@ conflict_one(const struct store_conflict *cf, void *arg)
 		return 0;
 	}
 	{
-		char *lv = json_dumps(json_object_get(e, "value"),
-		    JSON_ENCODE_ANY | JSON_COMPACT);
-		char *wv = json_dumps(json_object_get(e, "winner"),
-		    JSON_ENCODE_ANY | JSON_COMPACT);
+		char lv[1024], wv[1024], lt[40], what[300];
+		struct store_rec r;
 
-		printf("%s %s %s: %s (by %.16s at %s) lost to %s (by %.16s)\n",
-		    cf->type->name, id, cf->field, lv, o, t, wv, wo);
-		free(lv);
-		free(wv);
+		json_human(ca->c, f, json_object_get(e, "value"), lv,
+		    sizeof(lv));
+		json_human(ca->c, f, json_object_get(e, "winner"), wv,
+		    sizeof(wv));
+		cli_time_local(HLC_MS(cf->hlc), lt, sizeof(lt));
+		what[0] = '\0';
+		if (store_get(ca->c->store, cf->id, &r) == 0) {
+			cli_rec_describe(&r, what, sizeof(what));
+			store_rec_free(&r);
+		}
+		printf("%s (%s) %s: %s by %s at %s lost to %s by %s\n",
+		    what[0] ? what : cf->type->name, cli_short(ca->c, cf->id),
+		    cf->field, lv, cli_author(ca->c, cf->origin), lt, wv,
+		    cf->winner_origin != NULL ?
+		    cli_author(ca->c, cf->winner_origin) : "?");
 	}
 	json_decref(e);
 	return 0;
@@ -443,7 +1057,7 @@ conflict_one(const struct store_conflict *cf, void *arg)
 int
 cmd_conflicts(struct cli *c)
 {
-	struct conflict_arg ca = { NULL, 0 };
+	struct conflict_arg ca = { c, NULL, 0 };
 	uint8_t id[PROTO_ID_LEN];
 
 	ca.json = cli_flag(c, "--json");

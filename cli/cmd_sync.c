@@ -181,74 +181,128 @@ cli_daemon_status(struct cli *c)
 	return rep;
 }
 
-/* Formats milliseconds since the epoch, or "never". */
-static void
-when(json_t *ms, char *buf, size_t len)
+/* Writes when ms was, for people: "today 21:40", "Tuesday 21:40". */
+void
+cli_when(uint64_t ms, char *buf, size_t len)
 {
-	if (!json_is_integer(ms))
+	time_t t = (time_t)(ms / 1000), now = time(NULL);
+	struct tm tm, tn;
+	long days;
+
+	if (ms == 0) {
 		snprintf(buf, len, "never");
+		return;
+	}
+	localtime_r(&t, &tm);
+	localtime_r(&now, &tn);
+	tm.tm_isdst = tn.tm_isdst = -1;
+	{
+		struct tm a = tm, b = tn;
+
+		a.tm_hour = b.tm_hour = 12;
+		a.tm_min = b.tm_min = a.tm_sec = b.tm_sec = 0;
+		days = (long)((mktime(&b) - mktime(&a)) / 86400);
+	}
+	if (days == 0)
+		strftime(buf, len, "today %H:%M", &tm);
+	else if (days == 1)
+		strftime(buf, len, "yesterday %H:%M", &tm);
+	else if (days > 1 && days < 7)
+		strftime(buf, len, "%A %H:%M", &tm);
 	else
-		cli_time((uint64_t)json_integer_value(ms), 0, buf, len);
+		strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
 }
 
-/* Prints the daemon's part of `cafe status`. */
-void
-cli_print_daemon(json_t *d)
+struct peers_arg {
+	struct cli *c;
+	json_t *daemon;
+	uint64_t own;           /* this node's own head seq */
+	int n;
+};
+
+/* Finds the daemon's object for a peer name, or NULL. */
+static json_t *
+daemon_peer(json_t *d, const char *name)
 {
-	json_t *peers, *p;
+	json_t *p;
 	size_t i;
-	char last[40];
 
-	if (d == NULL) {
-		printf("daemon   not running\n");
-		return;
+	json_array_foreach(json_object_get(d, "peers"), i, p)
+		if (strcmp(json_string_value(json_object_get(p, "name")),
+		    name) == 0)
+			return p;
+	return NULL;
+}
+
+/* Prints one peer's state in plain words. */
+static int
+peer_words(const struct store_peer *sp, void *arg)
+{
+	struct peers_arg *pa = arg;
+	json_t *dp = pa->daemon ? daemon_peer(pa->daemon, sp->name) : NULL;
+	const char *st = dp ? json_string_value(json_object_get(dp, "state")) :
+	    NULL;
+	json_t *err = dp ? json_object_get(dp, "error") : NULL;
+	uint64_t ms = 0, seq = 0, waiting;
+	char last[64];
+
+	pa->n++;
+	store_lastseen_get(pa->c->store, sp->key, &ms, &seq);
+	waiting = pa->own > seq ? pa->own - seq : 0;
+	if (dp != NULL && json_is_integer(json_object_get(dp, "to_send")))
+		waiting = (uint64_t)json_integer_value(json_object_get(dp,
+		    "to_send"));
+	cli_when(ms, last, sizeof(last));
+	printf("  %-16s ", sp->name);
+	if (st != NULL && strcmp(st, "idle") == 0)
+		printf("up to date");
+	else if (st != NULL && strcmp(st, "syncing") == 0)
+		printf("syncing: %llu change%s to send, %lld to receive",
+		    (unsigned long long)waiting, waiting == 1 ? "" : "s",
+		    (long long)json_integer_value(json_object_get(dp,
+		    "to_receive")));
+	else {
+		if (waiting > 0)
+			printf("%llu change%s waiting to send, ",
+			    (unsigned long long)waiting,
+			    waiting == 1 ? "" : "s");
+		else if (ms != 0)
+			printf("nothing waiting to send, ");
+		if (ms != 0)
+			printf("last sent %s", last);
+		else
+			printf("never synced");
+		if (st != NULL && strcmp(st, "connecting") == 0)
+			printf("; connecting");
+		else if (json_is_string(err))
+			printf("; not reached since %s: %s", ms != 0 ? last :
+			    "the daemon started", json_string_value(err));
+		else if (st != NULL && sp->addr[0] == '\0')
+			printf("; waits for it to connect");
 	}
-	printf("daemon   running, listening on %s%s\n",
-	    json_string_value(json_object_get(d, "listen")),
-	    json_is_true(json_object_get(d, "restore_pending")) ?
-	    "; restored: waiting for this node's own log" : "");
-	peers = json_object_get(d, "peers");
-	if (json_array_size(peers) == 0) {
-		printf("peers    none (cafe peer add)\n");
-		return;
-	}
+	printf("\n");
+	return 0;
+}
+
+/* Prints the peers of `cafe status` in plain words, daemon or not. */
+void
+cli_print_peers(struct cli *c, json_t *d)
+{
+	struct peers_arg pa = { c, d, 0, 0 };
+
+	pa.own = store_head_seq(c->store, store_info(c->store)->node);
+	if (d == NULL)
+		printf("daemon   not running\n         nothing is sent or "
+		    "received until cafed starts\n");
+	else
+		printf("daemon   running, listening on %s%s\n",
+		    json_string_value(json_object_get(d, "listen")),
+		    json_is_true(json_object_get(d, "restore_pending")) ?
+		    "; restored: waiting for this node's own log" : "");
 	printf("peers\n");
-	for (i = 0; (p = json_array_get(peers, i)) != NULL; i++) {
-		const char *st = json_string_value(json_object_get(p, "state"));
-		json_t *err = json_object_get(p, "error");
-
-		when(json_object_get(p, "last_sync"), last, sizeof(last));
-		printf("  %-16s %-10s", json_string_value(json_object_get(p,
-		    "name")), st);
-		if (json_object_get(p, "to_send") != NULL)
-			printf(" to send %lld, to receive %lld,",
-			    (long long)json_integer_value(json_object_get(p,
-			    "to_send")),
-			    (long long)json_integer_value(json_object_get(p,
-			    "to_receive")));
-		printf(" sent %lld, received %lld, last sync %s",
-		    (long long)json_integer_value(json_object_get(p, "sent")),
-		    (long long)json_integer_value(json_object_get(p,
-		    "received")), last);
-		if (json_is_string(err) && strcmp(st, "idle") != 0 &&
-		    strcmp(st, "syncing") != 0)
-			printf(" (%s)", json_string_value(err));
-		printf("\n");
-		{
-			json_t *lag = json_object_get(p, "lag"), *l;
-			size_t k;
-
-			for (k = 0; (l = json_array_get(lag, k)) != NULL; k++) {
-				printf("    lag %.16s: ours %lld, theirs %lld\n",
-				    json_string_value(json_object_get(l,
-				    "origin")),
-				    (long long)json_integer_value(
-				    json_object_get(l, "ours")),
-				    (long long)json_integer_value(
-				    json_object_get(l, "theirs")));
-			}
-		}
-	}
+	store_peers(c->store, peer_words, &pa);
+	if (pa.n == 0)
+		printf("  none (cafe peer add, or cafe join)\n");
 }
 
 /* ---- cafe peer -------------------------------------------------------- */
@@ -383,6 +437,22 @@ cmd_peer(struct cli *c)
 
 /* ---- cafe sync -------------------------------------------------------- */
 
+struct dial_arg {
+	const char *name;
+	int dials;
+};
+
+/* Tells whether the stored peer named da->name is one this node dials. */
+static int
+dials(const struct store_peer *p, void *arg)
+{
+	struct dial_arg *da = arg;
+
+	if (strcmp(p->name, da->name) == 0)
+		da->dials = p->addr[0] != '\0';
+	return 0;
+}
+
 /* cafe sync [--wait] [--timeout S] [--json] */
 int
 cmd_sync(struct cli *c)
@@ -421,16 +491,54 @@ cmd_sync(struct cli *c)
 		return EXIT_CHECK;
 	}
 	if (!wait) {
+		json_t *d = cli_daemon_status(c), *p;
+		size_t n = json_array_size(json_object_get(d, "peers"));
+
 		json_decref(rep);
+		if (c->json) {
+			cli_print_json(d != NULL ? d : json_null());
+			return EXIT_OK;
+		}
+		printf("asked cafed to send now to %zu peer%s\n", n,
+		    n == 1 ? "" : "s");
+		json_array_foreach(json_object_get(d, "peers"), i, p)
+			printf("  %-16s %s\n", json_string_value(
+			    json_object_get(p, "name")), json_string_value(
+			    json_object_get(p, "state")));
+		if (n == 0)
+			printf("  no peer (cafe peer add, or cafe join)\n");
+		json_decref(d);
 		return EXIT_OK;
 	}
 	if (c->json)
 		cli_print_json(json_incref(rep));
-	lst = json_object_get(rep, "offline");
-	for (i = 0; (x = json_array_get(lst, i)) != NULL; i++)
-		cli_warn("peer %s not reached: %s",
-		    json_string_value(json_object_get(x, "name")),
-		    json_string_value(json_object_get(x, "reason")));
+	{
+		char names[256] = "";
+		int failed = 0;
+
+		/* A peer this node dials and did not reach: not synced. */
+		lst = json_object_get(rep, "offline");
+		for (i = 0; (x = json_array_get(lst, i)) != NULL; i++) {
+			const char *nm = json_string_value(json_object_get(x,
+			    "name"));
+			struct dial_arg da = { nm, 0 };
+
+			store_peers(c->store, dials, &da);
+			cli_warn("peer %s not reached: %s", nm,
+			    json_string_value(json_object_get(x, "reason")));
+			if (da.dials && strlen(names) + strlen(nm) + 2 <
+			    sizeof(names)) {
+				strcat(names, " ");
+				strcat(names, nm);
+				failed = 1;
+			}
+		}
+		if (failed && json_is_true(json_object_get(rep, "ok"))) {
+			json_decref(rep);
+			return cli_fail(c, EXIT_CHECK, "not synced: not "
+			    "reached:%s", names);
+		}
+	}
 	if (!json_is_true(json_object_get(rep, "ok"))) {
 		char names[256] = "";
 
@@ -446,6 +554,8 @@ cmd_sync(struct cli *c)
 		return cli_fail(c, EXIT_CHECK, "timed out after %ld s; not "
 		    "caught up:%s", timeout, names[0] ? names : " (none)");
 	}
+	if (!c->json)
+		printf("caught up with every peer reached\n");
 	json_decref(rep);
 	return EXIT_OK;
 }

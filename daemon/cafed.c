@@ -20,12 +20,77 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
+#include "../proto/version.h"
 
 struct daemon D;
 
 static const char usage[] =
     "usage: cafed [--data DIR] [--config FILE] [--listen ADDR:PORT] [-n]\n"
-    "       cafed --version\n";
+    "       cafed --version\n"
+    "  the data directory is --data, else $CAFE_DATA, else "
+    "$XDG_DATA_HOME/cafesync,\n  else ~/.local/share/cafesync, as for "
+    "cafe; -n checks the configuration and\n  the data directory, lists "
+    "the peers kept in the store, and exits\n";
+
+/* The data directory cafe uses too (malloc'd), or NULL. */
+static char *
+default_data(void)
+{
+	const char *v;
+
+	if ((v = getenv("CAFE_DATA")) != NULL && v[0] != '\0')
+		return xstrdup(v);
+	if ((v = getenv("XDG_DATA_HOME")) != NULL && v[0] != '\0')
+		return xasprintf("%s/cafesync", v);
+	if ((v = getenv("HOME")) != NULL && v[0] != '\0')
+		return xasprintf("%s/.local/share/cafesync", v);
+	return NULL;
+}
+
+/* Prints one peer kept in the store, for -n. */
+static int
+print_peer(const struct store_peer *p, void *arg)
+{
+	(void)arg;
+	printf("  peer %s %s\n", p->name, p->addr[0] ? p->addr : "(inbound)");
+	return 0;
+}
+
+/* Counts the peers kept in the store. */
+static int
+count_peer(const struct store_peer *p, void *arg)
+{
+	(void)p;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* -n: checks the data directory; returns the exit code. */
+static int
+check_data(const char *data)
+{
+	struct store *s;
+	char *cause = NULL;
+	size_t n = 0;
+
+	if (data == NULL) {
+		fprintf(stderr, "cafed: no data directory: use --data DIR or "
+		    "set CAFE_DATA\n");
+		return 1;
+	}
+	if (store_open(&s, data, &cause) != 0) {
+		fprintf(stderr, "cafed: data directory %s: %s\n", data, cause);
+		free(cause);
+		return 1;
+	}
+	store_peers(s, count_peer, &n);
+	printf("cafed: data directory %s ok: node %s (%s), %zu peer%s kept "
+	    "in the store\n", data, store_info(s)->name, store_info(s)->role,
+	    n, n == 1 ? "" : "s");
+	store_peers(s, print_peer, NULL);
+	store_close(s);
+	return 0;
+}
 
 /* Returns a monotonic clock in milliseconds: for intervals and deadlines,
  * which a clock step must not cut short. */
@@ -108,9 +173,8 @@ on_signal(uv_signal_t *h, int signum)
 int
 main(int argc, char **argv)
 {
-	const char *data = getenv("CAFE_DATA"), *config = NULL,
-	    *listen = NULL;
-	char *cause = NULL;
+	const char *data = NULL, *config = NULL, *listen = NULL;
+	char *cause = NULL, *def;
 	int check = 0, i, rc;
 
 	if (argc > 1 && strcmp(argv[1], "--mirror-child") == 0)
@@ -128,7 +192,8 @@ main(int argc, char **argv)
 		    strcmp(argv[i], "--help") == 0) {
 			fputs(usage, stdout);
 			return 0;
-		} else if (strcmp(argv[i], "--version") == 0) {
+		} else if (strcmp(argv[i], "--version") == 0 ||
+		    strcmp(argv[i], "-V") == 0) {
 			printf("cafed %s\n", CAFESYNC_VERSION);
 			return 0;
 		} else {
@@ -155,12 +220,17 @@ main(int argc, char **argv)
 		}
 		snprintf(D.cfg.listen, sizeof(D.cfg.listen), "%s", listen);
 	}
+	def = data == NULL ? default_data() : NULL;
+	if (def != NULL)
+		data = def;
 	if (check) {
 		printf("cafed: configuration ok: listen %s, %zu peers%s\n",
 		    D.cfg.listen[0] ? D.cfg.listen : "none", D.cfg.npeers,
 		    D.cfg.mirror_postgres ? ", a PostgreSQL mirror" : "");
 		cfg_free(&D.cfg);
-		return 0;
+		rc = check_data(data);
+		free(def);
+		return rc;
 	}
 	if (data == NULL) {
 		fprintf(stderr, "cafed: no data directory: use --data DIR or "
@@ -220,6 +290,7 @@ main(int argc, char **argv)
 	trust_free();
 	cfg_free(&D.cfg);
 	free(D.data);
+	free(def);
 	free(D.config_path);
 	log_info("stopped");
 	return rc == 0 ? 0 : 1;

@@ -62,8 +62,11 @@ peer_set_state(struct peer *p, enum peer_state st, const char *error)
 		log_info("peer %s: %s -> %s", p->name, state_names[p->state],
 		    state_names[st]);
 	p->state = st;
-	if (st == PEER_IDLE)
+	if (st == PEER_IDLE) {
 		p->last_sync_ms = store_now_ms();
+		/* Kept in the store, so it outlives this process. */
+		store_lastseen_put(D.store, p->key, p->last_sync_ms, NULL);
+	}
 	control_check_waiters();
 }
 

@@ -65,7 +65,8 @@ stop() {
 enrolled() {
 	"$1" sync --wait --timeout 10
 	i=0
-	until "$1" member list | grep -q "^$2 "; do
+	until "$1" member list --json |
+	    jq -e --arg k "$2" 'any(.[]; .key == $k)' >/dev/null; do
 		i=$((i + 1))
 		[ $i -lt 200 ] || { echo "$1 never received its enrollment"; exit 1; }
 		sleep 0.05
@@ -225,7 +226,7 @@ for n in pine river; do
 		    "$(hub list "$t" --site "$site" --json)" "$n list $t"
 	done
 	printf '%-10s the hub'"'"'s records of its site: %s cafés (digest %s)\n' \
-	    "$n" "$("$n" list cafe | wc -l)" "$(digest "$n")"
+	    "$n" "$("$n" list cafe --json | jq length)" "$(digest "$n")"
 done
 
 # Analytics: the hub keeps a PostgreSQL database in step with its

@@ -120,8 +120,10 @@ void
 proto_id_new(uint8_t id[PROTO_ID_LEN], uint64_t wall_ms,
     const uint8_t key[PROTO_KEY_LEN])
 {
-	static uint8_t last[PROTO_ID_TAG_OFF];
-	uint8_t next[PROTO_ID_TAG_OFF];
+	/* The time and the random part, as one 10-byte number. */
+	enum { N = 6 + PROTO_ID_RAND_LEN };
+	static uint8_t last[N];
+	uint8_t next[N];
 	int i;
 
 	for (i = 0; i < 6; i++)
@@ -131,18 +133,19 @@ proto_id_new(uint8_t id[PROTO_ID_LEN], uint64_t wall_ms,
 	 * steps back) the previous id plus one serves: no new randomness.
 	 */
 	if (memcmp(next, last, 6) > 0)
-		randombytes_buf(next + 6, PROTO_ID_TAG_OFF - 6);
+		randombytes_buf(next + 6, PROTO_ID_RAND_LEN);
 	else
-		memcpy(next, last, PROTO_ID_TAG_OFF);
-	if (memcmp(next, last, PROTO_ID_TAG_OFF) <= 0) {
-		memcpy(next, last, PROTO_ID_TAG_OFF);
-		for (i = PROTO_ID_TAG_OFF - 1; i >= 0; i--)
+		memcpy(next, last, N);
+	if (memcmp(next, last, N) <= 0) {
+		memcpy(next, last, N);
+		for (i = N - 1; i >= 0; i--)
 			if (++next[i] != 0)
 				break;
 	}
-	memcpy(last, next, PROTO_ID_TAG_OFF);
-	memcpy(id, next, PROTO_ID_TAG_OFF);
+	memcpy(last, next, N);
+	memcpy(id, next, 6);
 	memcpy(id + PROTO_ID_TAG_OFF, key, PROTO_ID_TAG_LEN);
+	memcpy(id + PROTO_ID_RAND_OFF, next + 6, PROTO_ID_RAND_LEN);
 }
 
 /* Tells whether id carries key's owner tag. */

@@ -239,20 +239,25 @@ uint64_t hlc_merge(uint64_t last, uint64_t remote);
 
 /*
  * Record ids (formats.md, "Keys and ids"): 48-bit milliseconds,
- * big-endian, 32 random bits, then the owner tag: the first 6 bytes of
- * the key of the node that made the record.  The tag makes who created a
+ * big-endian, the owner tag (the first 6 bytes of the key of the node
+ * that made the record), then 32 random bits: ids sort by time, and the
+ * ids of one store differ at their end, which short ids show.  The tag
+ * makes who created a
  * record part of its id, so a rule about ownership needs nothing but the
  * op; nobody can make an id with another key's tag without grinding 2^48
  * keys.  Member records live apart: 6 zero bytes (a time of 0), then the
  * member key's first 10 bytes; no other record may have a time of 0.
  */
-#define PROTO_ID_TAG_OFF 10
+#define PROTO_ID_TAG_OFF 6
 #define PROTO_ID_TAG_LEN 6
+#define PROTO_ID_RAND_OFF 12
+#define PROTO_ID_RAND_LEN 4
 
 /*
  * Makes a record id owned by key.  Ids made by one process are strictly
  * increasing: within one millisecond (or when the clock steps back) the
- * previous id plus one is used (the tag is kept).
+ * previous id plus one is used (time and random part counted as one
+ * number, the tag kept).
  */
 void proto_id_new(uint8_t id[PROTO_ID_LEN], uint64_t wall_ms,
     const uint8_t key[PROTO_KEY_LEN]);

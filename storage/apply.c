@@ -601,6 +601,10 @@ merge_op(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		rc = store_mdb_fail(s, rc);
 		goto out;
 	}
+	if ((rc = store_names_apply(s, txn, op->id, m.type,
+	    m.exists ? m.oldbuf : NULL, m.exists ? m.oldlen : 0,
+	    ax->rec.sb.data, ax->rec.sb.size)) != 0)
+		goto out;
 	if (!ikeys_equal(&before, &after) &&
 	    (rc = index_apply(s, txn, op->id, &after, 1)) != 0)
 		goto out;
@@ -657,6 +661,9 @@ rebuild_record(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		ik.live = !m.has_del;
 		store_digest_mix(ax->digest, id, m.oldbuf, m.oldlen);
 		rc = index_apply(s, txn, id, &ik, 0);
+		if (rc == 0)
+			rc = store_names_apply(s, txn, id, m.type, m.oldbuf,
+			    m.oldlen, NULL, 0);
 		if (rc == 0 && (rc = mdb_del(txn, s->dbi[DB_RECORDS], &k,
 		    NULL)) != 0)
 			rc = store_mdb_fail(s, rc);
@@ -1659,7 +1666,7 @@ static int
 rebuild(struct store *s, MDB_txn *txn, struct apply_ctx *ax)
 {
 	static const enum store_db derived[] = { DB_RECORDS, DB_BYSITE,
-		DB_BYDATE, DB_HISTORY, DB_CONFLICTS, DB_SEEN };
+		DB_BYDATE, DB_HISTORY, DB_CONFLICTS, DB_SEEN, DB_NAMES };
 	struct proto_commit c;
 	MDB_cursor *cur;
 	MDB_val k, d;

@@ -4,8 +4,9 @@
  * The log (the commits database) is signed; every other table is either
  * derived from it by the merge, or local state of this node.  Derived:
  * the records, the bydate and bysite indexes, the history, the conflicts
- * and the seen bases, the heads, the digest and the node's clock (meta
- * "hlc").  Local, not derived, so not compared: the peers, the invites,
+ * and the seen bases, the name and short-id index, the heads, the digest
+ * and the node's clock (meta "hlc").  Local, not derived, so not compared:
+ * the peers, the invites, when each peer last synced (lastseen),
  * the node's own entry in the members table (written once by cafe init;
  * membership proper is the admin's member records), the fork evidence
  * (commits never applied: cafe audit shows and checks each one), and the
@@ -590,6 +591,8 @@ static const struct shape {
 	    PROTO_KEY_LEN + 8 + PROTO_HASH_LEN, PROTO_SIG_LEN + 1, SIZE_MAX },
 	{ DB_SEEN, PROTO_ID_LEN + 2 + 8, PROTO_ID_LEN + PROTO_MAX_NAME + 1 + 8,
 	    0, 0 },
+	{ DB_NAMES, 1 + PROTO_ID_LEN, 512, 1, SIZE_MAX },
+	{ DB_LASTSEEN, PROTO_KEY_LEN, PROTO_KEY_LEN, 16, 16 },
 };
 
 /* Returns why entry k, d of database db has a shape the code never
@@ -843,6 +846,21 @@ entry_text(int db, const MDB_val *k, char *buf, size_t len,
 		    "%.*s written at %s by %s", (int)fl, (const char *)p +
 		    PROTO_ID_LEN, a, b);
 		return;
+	case DB_NAMES:
+		if (k->mv_size == 1 + PROTO_ID_LEN && p[0] == 0xfe) {
+			snprintf(buf, len, "names: the short-id entry of a "
+			    "record");
+			return;
+		}
+		if (k->mv_size < 2 + PROTO_ID_LEN ||
+		    p[k->mv_size - PROTO_ID_LEN - 1] != 0)
+			break;
+		*id = p + k->mv_size - PROTO_ID_LEN;
+		snprintf(buf, len, "names: the name \"%.*s\" of a %s",
+		    (int)(k->mv_size - PROTO_ID_LEN - 2 < 60 ?
+		    k->mv_size - PROTO_ID_LEN - 2 : 60),
+		    (const char *)p + 1, type_text(p[0]));
+		return;
 	default:
 		break;
 	}
@@ -880,6 +898,9 @@ missing_text(int db)
 	case DB_CONFLICTS:
 		return "is missing: the log keeps it as a conflict but the "
 		    "store does not show it";
+	case DB_NAMES:
+		return "is missing: the log makes it but the store lacks it, "
+		    "so the record is not found by its name or short id";
 	default:
 		return "is missing: the log makes it but the store lacks it";
 	}
@@ -943,7 +964,7 @@ audit_derived_compare(struct store *s, MDB_txn *txn, struct store *scr,
     audit_report_fn fn, void *ctx)
 {
 	static const int tables[] = { DB_BYDATE, DB_BYSITE, DB_CONFLICTS,
-		DB_SEEN };
+		DB_SEEN, DB_NAMES };
 	MDB_txn *stx;
 	size_t i;
 

@@ -668,6 +668,18 @@ chain_commit(struct chain *ch, MDB_txn *txn, const char *ops, size_t len,
  * hubs and B's consultants, and no other site.
  */
 
+/* Returns how many of s's n bytes fit in max without cutting a UTF-8
+ * character. */
+static int
+utf8_cut(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return (int)n;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return (int)max;
+}
+
 /* Appends the admin op that enrolls pk as site's hub log to ops. */
 static void
 enroll_site_log(struct store *s, MDB_txn *txn, struct proto_enc *ops,
@@ -675,19 +687,22 @@ enroll_site_log(struct store *s, MDB_txn *txn, struct proto_enc *ops,
 {
 	MDB_val k = { PROTO_ID_LEN, (void *)(uintptr_t)site }, d;
 	uint8_t mid[PROTO_ID_LEN];
-	char name[200], hex[9];
+	char name[256], hex[9];
 	struct store_rec r;
 	const msgpack_object *v = NULL;
+	const char *hub = s->info.name;
+	int hn = utf8_cut(hub, strlen(hub), 80);
 
-	proto_hex(hex, site, 4);
-	snprintf(name, sizeof(name), "hub's log for site %s", hex);
+	/* Named after the hub and the site: "State hub for Pine County FRC". */
+	proto_hex(hex, site + PROTO_ID_RAND_OFF, PROTO_ID_RAND_LEN);
+	snprintf(name, sizeof(name), "%.*s for site %s", hn, hub, hex);
 	if (mdb_get(txn, s->dbi[DB_RECORDS], &k, &d) == 0 &&
 	    store_rec_unpack(&r, site, d.mv_data, d.mv_size) == 0) {
 		v = store_rec_value(&r, "name");
 		if (v != NULL && v->type == MSGPACK_OBJECT_STR)
-			snprintf(name, sizeof(name), "hub's log for %.*s",
-			    (int)(v->via.str.size < 170 ? v->via.str.size :
-			    170), v->via.str.ptr);
+			snprintf(name, sizeof(name), "%.*s for %.*s", hn, hub,
+			    utf8_cut(v->via.str.ptr, v->via.str.size, 160),
+			    v->via.str.ptr);
 		msgpack_unpacked_destroy(&r.up);
 	}
 	proto_member_id(mid, pk);

@@ -36,6 +36,8 @@ enum store_db {
 	DB_PENDING,   /* origin(32) seq(8) -> recv_ms(8) hash(32) hlc(8)
 	               * sig(64) E: held commits the admin log does not
 	               * allow yet, contiguous from the origin's head + 1 */
+	DB_NAMES,     /* type(1) fold(name) NUL id(16) -> name (names.c) */
+	DB_LASTSEEN,  /* key(32) -> ms(8) seq(8): last completed sync (lastseen.c) */
 	DB_COUNT
 };
 
@@ -51,6 +53,7 @@ struct store {
 	int mdb_err;          /* last LMDB error inside a write function */
 	size_t write_hint;    /* bytes the next write brings, for a full disk's
 	                       * message (0: unknown) */
+	int names_ok;         /* the name index is known to be built */
 };
 
 /* Big-endian helpers for keys. */
@@ -176,6 +179,15 @@ int store_head_get(struct store *s, MDB_txn *txn, const uint8_t *origin,
  */
 int store_apply_local(struct store *s, MDB_txn *txn, struct store_item *items,
     size_t n);
+
+/*
+ * Keeps the name index in step with one record write inside txn: oldrec
+ * (NULL when the record is new) and newrec are the record's stored bytes
+ * before and after (names.c).  Returns 0 or CS_EDB.
+ */
+int store_names_apply(struct store *s, MDB_txn *txn, const uint8_t *id,
+    const struct sch_type *t, const void *oldrec, size_t oldlen,
+    const void *newrec, size_t newlen);
 
 /* Unpacks a stored record value into r (which references data). */
 int store_rec_unpack(struct store_rec *r, const uint8_t *id,

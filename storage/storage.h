@@ -760,4 +760,48 @@ const char *store_reading(void);
  * return from fn stops.  Returns the number walked or CS_EDB. */
 int store_forks(struct store *s, store_fork_fn fn, void *arg);
 
+/* ---- names and short ids (names.c, lastseen.c) ------------------------ */
+
+/* Folds a name for comparison: case and accents dropped, spaces made one
+ * (malloc'd). */
+char *store_name_fold(const char *name);
+
+/*
+ * Called for each record whose folded name begins with the folded text:
+ * its type, id, name as written, and whether the whole name matched.
+ * Valid during the call; a non-zero return stops.
+ */
+typedef int (*store_name_fn)(const struct sch_type *t,
+    const uint8_t id[PROTO_ID_LEN], const char *name, int exact, void *arg);
+
+/*
+ * Finds live records of type t (NULL: every type with a name) by name
+ * through the name index, never a scan.  Returns 0 or CS_EDB.
+ */
+int store_names_find(struct store *s, const struct sch_type *t,
+    const char *text, store_name_fn fn, void *arg);
+
+/*
+ * Short ids are the end of an id: ids begin with a clock, so the ids of a
+ * store differ at the end.  store_id_short() returns how many of id's
+ * last hex digits no other stored record's id ends with (at least 4);
+ * store_id_ends() calls fn for each stored id (removed records' too)
+ * whose hex digits end with text, through an index; a non-zero return
+ * stops.  Returns 0 or CS_EDB.
+ */
+int store_id_short(struct store *s, const uint8_t id[PROTO_ID_LEN]);
+int store_id_ends(struct store *s, const char *text,
+    int (*fn)(const uint8_t id[PROTO_ID_LEN], void *arg), void *arg);
+
+/*
+ * When this node last completed a sync with the node key (kept in the
+ * store, across restarts), and how much of this node's own log (its head
+ * seq then) that sync left the peer holding.  get returns 0 with *ms and
+ * *seq, or CS_ENOTFOUND.
+ */
+int store_lastseen_put(struct store *s, const uint8_t key[PROTO_KEY_LEN],
+    uint64_t ms, char **cause);
+int store_lastseen_get(struct store *s, const uint8_t key[PROTO_KEY_LEN],
+    uint64_t *ms, uint64_t *seq);
+
 #endif /* CAFESYNC_STORAGE_H */

@@ -20,7 +20,8 @@
 
 const char *const store_db_names[DB_COUNT] = { "meta", "commits", "heads",
 	"records", "bysite", "bydate", "history", "conflicts",
-	"forks", "members", "seen", "peers", "invites", "pending" };
+	"forks", "members", "seen", "peers", "invites", "pending", "names",
+	"lastseen" };
 
 /* Returns the wall clock in milliseconds. */
 uint64_t

@@ -233,7 +233,7 @@ say "(e) cafe list cafe --site ${SITE%????????????????????????} --since $LIST_SI
     "$LIST_RUNS runs"
 cafe "$T/csv" list cafe --site "$SITE" --since "$LIST_SINCE" >"$T/list.out" ||
     die "cafe list failed"
-LIST_ROWS=$(wc -l <"$T/list.out" | tr -d ' ')
+LIST_ROWS=$(( $(wc -l <"$T/list.out" | tr -d ' ') - 1 ))	# less the header
 "$BENCH_BIN/bench_time" -n "$LIST_RUNS" -w 2 -- "$CAFE" --data "$T/csv" \
     list cafe --site "$SITE" --since "$LIST_SINCE" >"$T/list.time" ||
     die "cafe list failed"

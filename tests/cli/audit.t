@@ -103,7 +103,7 @@ jq_is "$JA" .step_reached 2 "step reached: highest done (2), not in progress (3)
 jq_is "$JA" '.last_change | [.origin, .seq] | tojson' "[\"$SID\",7]" "last change: the site's last commit"
 jq_is "$JB" '[.cafes, .attendees, .step_reached, .fidelity_gaps.count, (.open_actions | length)] | tojson' '[0,0,1,0,0]' "site B: no cafés, step 1"
 jq_is "$JB" '.factors_missing | length' 5 "site B misses all five factors"
-SBLOG="$("$CAFE" --data "$H" member list --json | jq -r '.[] | select(.name == "hub'"'"'s log for Beta School") | .key')"
+SBLOG="$("$CAFE" --data "$H" member list --json | jq -r '.[] | select(.name | endswith(" for Beta School")) | .key')"
 jq_is "$JB" '.last_change | [.origin, .seq] | tojson' "[\"$SBLOG\",1]" "site B last changed by the hub's milestone, in its hub log"
 
 cafe_in "$H" audit

@@ -100,7 +100,7 @@ date       ==> add audit site=$SITE date=20240101 finding=F
 date       ==> edit $CAFE_ID date=2024-02-30
 # --- enumerations and sets
 factors    ==> add cafe site=$SITE date=2024-03-01 format=parent factors=resilience,happiness
-factors    ==> add cafe site=$SITE date=2024-03-01 format=parent factors=Resilience
+factors    ==> add cafe site=$SITE date=2024-03-01 format=parent factors=Resilence
 format     ==> add cafe site=$SITE date=2024-03-01 format=brunch factors=resilience
 elements   ==> add cafe site=$SITE date=2024-03-01 format=parent factors=resilience elements=welcome,karaoke
 roles      ==> add person name=P roles=host,chef

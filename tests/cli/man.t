@@ -34,7 +34,8 @@ done
 # ---- cafe(1) against cafe help ------------------------------------------
 run_cafe help
 is "$RC" 0 "cafe help exits 0"
-cmds=$(awk '/^  [a-z]/ { print $1 }' <<<"$OUT")
+# The lines under "Commands:" up to the next heading.
+cmds=$(awk '/^[A-Z]/ { on = ($0 == "Commands:"); next } on && /^  [a-z]/ { print $1 }' <<<"$OUT")
 isnt "$cmds" "" "cafe help lists commands"
 ncmd=0
 for cmd in $cmds; do
@@ -64,9 +65,9 @@ for opt in --data --version --help; do
 	like "$(section "$MAN/cafe.1" .SH OPTIONS)" "^\.B.? $opt" "cafe(1) OPTIONS has $opt"
 done
 
-# The record types, as cafe help names them when asked for an unknown one.
-run_cafe help no-such-type
-types=$(sed -n 's/.*(types: *\(.*\))$/\1/p' <<<"$ERR")
+# The record types, as cafe help lists them under "Record types:".
+run_cafe help
+types=$(awk '/^[A-Z]/ { on = ($0 == "Record types:"); next } on && /^  [a-z]/ { print $1 }' <<<"$OUT")
 isnt "$types" "" "cafe help names the record types"
 text=$(section "$MAN/cafe.1" .SH "RECORD TYPES")
 for t in $types; do
@@ -141,9 +142,12 @@ conf_rc() { # SECTION NAME VALUE: cafed -n's exit code on that file
 	else
 		printf '[%s]\n%s = %s\n' "$1" "$2" "$3" >"$f"
 	fi
-	"$CAFED" -n --config "$f" >/dev/null 2>&1
+	"$CAFED" -n --data "$T/node" --config "$f" >/dev/null 2>&1
 	echo $?
 }
+# cafed -n checks the data directory too: a node for it to find.
+"$CAFE" --data "$T/node" init --name "man page node" >/dev/null 2>&1
+ok test -f "$T/node/node.key" -- "a node for cafed -n"
 while read -r sec name line; do
 	[ "$sec" = node ] || [ "$sec" = limits ] || continue
 	def=$(sed -n 's/.*(default \([^,)]*\).*/\1/p' <<<"$line")

@@ -26,7 +26,7 @@ mdb_copy) and the file itself.
       prints the offsets in DIR/data.mdb where the bytes HEX occur
   storetool.py content DIR
       prints a hash of what every database holds except the local ones
-      (peers, invites, members, meta) and the received times before the
+      (peers, invites, members, lastseen, meta) and the received times before the
       commits (which audit checks only for plausibility), or "unreadable"
       when mdb_dump cannot read the store to its end
   storetool.py damage DIR PAGE HOW [SEED]
@@ -198,7 +198,8 @@ def main(argv):
         for line in r.stdout.split(b"\n"):
             if line.startswith(b"database="):
                 db = line[9:]
-                keep = db not in (b"peers", b"invites", b"members", b"meta")
+                keep = db not in (b"peers", b"invites", b"members", b"meta",
+                                  b"lastseen")
                 nth = 0
                 h.update(line + b"\n")
             elif keep and line.startswith(b" "):

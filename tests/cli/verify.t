@@ -47,7 +47,7 @@ new_node "$P" "Parallel"
 add_rec "$P" site "name=Busy site"
 PS="$ID"
 for i in $(seq 1 16); do
-	"$CAFE" --data "$P" add cafe site="$PS" date=2024-01-01 format=parent factors=resilience \
+	"$CAFE" --data "$P" add cafe site="$PS" date=2024-01-$((i + 10)) format=parent factors=resilience \
 		"topic=Parallel $i" elements=$ELEMENTS >"$T/par.$i.out" 2>"$T/par.$i.err" &
 done
 wait

@@ -186,7 +186,7 @@ inbound = yes
 key = ${KEY[s2]}
 EOF
 chmod 600 "$T/good.conf"
-"$CAFED" -n --config "$T/good.conf" >"$T/n.out" 2>"$T/n.err"
+"$CAFED" -n --config "$T/good.conf" --data "$T/ghost" >"$T/n.out" 2>"$T/n.err"
 is "$?" 0 "cafed -n accepts a good configuration" || diag "$(cat "$T/n.err")"
 like "$(cat "$T/n.out")" "configuration ok: listen 127\.0\.0\.1:$(node_port ghost), 2 peers" \
 	"and reports its listen address and 2 peers"

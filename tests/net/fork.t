@@ -56,7 +56,7 @@ run_cafe --data "$T/hub" audit
 is "$RC" 1 "audit on the hub fails too"
 
 # Neither corrupts the records: the hub holds machine one's café, not both.
-is "$("$CAFE" --data "$T/hub" list cafe | wc -l)" 2 "the hub lists two of a's cafés, not three"
+is "$("$CAFE" --data "$T/hub" list cafe --json | jq length)" 2 "the hub lists two of a's cafés, not three"
 run_cafe --data "$T/hub" show "$CX"
 is "$RC" 0 "the stored side's café is intact"
 run_cafe --data "$T/hub" show "$CY"

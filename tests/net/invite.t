@@ -35,7 +35,7 @@ ok wait_idle pine 10 -- "the joined node syncs with the hub"
 run_cafe --data "$T/pine" add cafe site="$SITE" date=2026-11-10 format=parent factors=resilience
 is "$RC" 0 "the joined node writes a café of its site"
 ok wait_idle pine 10 -- "and pushes it"
-is "$("$CAFE" --data "$T/hub" list cafe | wc -l)" 1 "the hub holds the café"
+is "$("$CAFE" --data "$T/hub" list cafe --json | jq length)" 1 "the hub holds the café"
 run_cafe --data "$T/pine" add cafe site="$("$CAFE" --data "$T/hub" add site name=Other)" \
 	date=2026-11-10 format=parent factors=resilience
 isnt "$RC" 0 "but not a café of another site"

@@ -119,7 +119,7 @@ link b hub
 for n in hub a b; do
 	ok daemon_start "$n" -- "cafed $n starts"
 done
-enrolled() { "$CAFE" --data "$T/$1" member list | grep -q "^${KEY[$1]} "; }
+enrolled() { "$CAFE" --data "$T/$1" member list --json | jq -e --arg k "${KEY[$1]}" 'any(.[]; .key == $k)' >/dev/null; }
 waits 20 enrolled a -- "A received its enrollment"
 waits 20 enrolled b -- "B received its enrollment"
 

@@ -1243,7 +1243,7 @@ static void test_id_new(void **state)
 	for (int i = 0; i < PROTO_KEY_LEN; i++)
 		tagkey[i] = (uint8_t)(0xa0 + i);
 	proto_id_new(prev, ms, tagkey);
-	/* The owner tag: the key's first bytes at the id's end. */
+	/* The owner tag: the key's first bytes after the time. */
 	assert_memory_equal(prev + PROTO_ID_TAG_OFF, tagkey, PROTO_ID_TAG_LEN);
 	assert_true(proto_id_owned(prev, tagkey));
 	tagkey[0] ^= 1;

@@ -722,11 +722,11 @@ static void mk_id(struct world *w, uint8_t id[PROTO_ID_LEN],
 
 	for (int i = 0; i < 6; i++)
 		id[i] = (uint8_t)(ms >> (40 - 8 * i));
-	id[6] = (uint8_t)(r >> 24);
-	id[7] = (uint8_t)(r >> 16);
-	id[8] = (uint8_t)(r >> 8);
-	id[9] = (uint8_t)r;
 	memcpy(id + PROTO_ID_TAG_OFF, owner, PROTO_ID_TAG_LEN);
+	id[PROTO_ID_RAND_OFF] = (uint8_t)(r >> 24);
+	id[PROTO_ID_RAND_OFF + 1] = (uint8_t)(r >> 16);
+	id[PROTO_ID_RAND_OFF + 2] = (uint8_t)(r >> 8);
+	id[PROTO_ID_RAND_OFF + 3] = (uint8_t)r;
 	assert_true(proto_id_owned(id, owner));
 	assert_false(proto_id_reserved(id));
 }
