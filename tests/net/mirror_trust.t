@@ -33,19 +33,6 @@ sql() { pg_sql "$1" 2>>"$T/sql.err"; }
 TYPES="site person cafe action training milestone feedback audit member"
 ELEMENTS=welcome,theme,agreements,pair_talk,table_talk,commitment_cards,harvest,closing
 
-head_of() {
-	"$CAFE" --data "$1" status --json |
-		jq -r --arg o "$2" '.heads[] | select(.origin == $o) | .seq'
-}
-# own DIR OUT: a bundle of DIR's own log only.
-own() {
-	local d="$1" out="$2" me since=() o s
-	me="$("$CAFE" --data "$d" id)"
-	while read -r o s; do
-		[ -n "$o" ] && [ "$o" != "$me" ] && since+=(--since "$o:$s")
-	done < <("$CAFE" --data "$d" status --json | jq -r '.heads[] | "\(.origin) \(.seq)"')
-	"$CAFE" --data "$d" bundle export "$out" "${since[@]}" >/dev/null 2>&1
-}
 
 # store_rows DIR: per type, the count and a checksum of the ids, then a
 # checksum of the cafés' values; pg_rows SCHEMA the same from PostgreSQL.
@@ -110,7 +97,7 @@ C1="$("$CAFE" --data "$N/site" add cafe site="$SA" date=2026-10-01 format=parent
 A1="$("$CAFE" --data "$N/site" add action cafe="$C1" title="Call the library" status=open)"
 "$CAFE" --data "$N/site" add feedback cafe="$C1" responses=8 felt_safe=8 >/dev/null 2>&1
 HELD="$(head_of "$N/site" "$SITE")"
-own "$N/site" "$N/site.b"
+own "$N/site" "$N/site.b" >/dev/null 2>&1
 isnt "$C1" "" "the laptop logs two cafés, an action and feedback (seq 1..$HELD)"
 
 # ---- the site's commits before the admin commit that enrolls it -------------
@@ -119,7 +106,7 @@ cafe_in "$N/p" bundle import "$N/site.b"
 like "$OUT" "$HELD waiting for the admin log" "P gets the laptop's log first: its $HELD commits wait"
 mirrored "$N/p" p "... PostgreSQL holds none of them, as the store"
 is "$(sql "SELECT count(*) FROM p.cafe")" 0 "... no café in PostgreSQL"
-own "$N/hub" "$N/hub-own.b"
+own "$N/hub" "$N/hub-own.b" >/dev/null 2>&1
 cafe_in "$N/p" bundle import "$N/hub-own.b"
 like "$OUT" "$HELD of the applied commits had waited" "P then gets the hub's own log: the $HELD land"
 mirrored "$N/p" p "... and reach PostgreSQL: the rows are the store's"
@@ -128,10 +115,11 @@ is "$(sql "SELECT count(*) FROM p.cafe")" 2 "... both cafés"
 # ---- later commits mirrored, then a revocation that withdraws them ---------
 "$CAFE" --data "$N/hub" bundle import "$N/site.b" >/dev/null 2>&1
 run_ok "the hub revokes the laptop after seq $HELD" "$N/hub" member revoke "$SITE" --after "$HELD"
-C3="$("$CAFE" --data "$N/site" add cafe site="$SA" date=2026-10-15 format=parent factors=resilience)"
+C3="$("$CAFE" --data "$N/site" add cafe site="$SA" date=2026-10-15 format=parent \
+	factors=resilience elements=$ELEMENTS)"
 "$CAFE" --data "$N/site" edit "$C1" attendees=30 >/dev/null 2>&1
 "$CAFE" --data "$N/site" rm "$A1" >/dev/null 2>&1
-own "$N/site" "$N/site-late.b"
+own "$N/site" "$N/site-late.b" >/dev/null 2>&1
 cafe_in "$N/p" bundle import "$N/site-late.b"
 is "$(head_of "$N/p" "$SITE")" "$((HELD + 3))" "P, without the revocation, takes the laptop's 3 later commits"
 mirrored "$N/p" p "... mirrored: the rows are the store's"
@@ -151,7 +139,7 @@ is "$(sql "SELECT seq FROM p._position WHERE origin = '$SITE'")" "$HELD" "... th
 run_ok "a mirror run once more" "$N/p" mirror postgres "$PGCONN" --schema p --json
 jq_is "$OUT" .commits 0 "... covers no commit: nothing to do"
 "$CAFE" --data "$N/hub" add site name="Lake Library" >/dev/null 2>&1
-own "$N/hub" "$N/hub-late.b"
+own "$N/hub" "$N/hub-late.b" >/dev/null 2>&1
 "$CAFE" --data "$N/p" bundle import "$N/hub-late.b" >/dev/null 2>&1
 mirrored "$N/p" p "a later write of the hub is mirrored as usual"
 is "$(sql "SELECT count(*) FROM p.site")" 3 "... its site is there"
