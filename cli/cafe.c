@@ -92,6 +92,8 @@ const struct cmd_entry cmd_table[] = {
  * character (a newline in a quoted CSV cell, say) is shown escaped, so
  * every message stays one line.
  */
+static void vmsg(const char *cmd, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 static void
 vmsg(const char *cmd, const char *fmt, va_list ap)
 {
