@@ -6,10 +6,11 @@
  * typed column per field of the schema table, and "written_by" (the key
  * of the node whose write is the record's latest) and "written_at" (that
  * write's clock as a time).  Removed records are deleted.  _meta holds the
- * network id and a fingerprint of the layout; a different fingerprint
- * (a newer cafe with more fields, say) makes the mirror run its DDL again,
- * which only adds (CREATE ... IF NOT EXISTS, ADD COLUMN IF NOT EXISTS,
- * CREATE OR REPLACE VIEW, COMMENT).
+ * network id, the store epoch the rows follow (see mirror_run()) and a
+ * fingerprint of the layout; a different fingerprint (a newer cafe with
+ * more fields, say) makes the mirror run its DDL again, which only adds
+ * (CREATE ... IF NOT EXISTS, ADD COLUMN IF NOT EXISTS, CREATE OR REPLACE
+ * VIEW, COMMENT).
  *
  * A batch.  From each origin's position on, the store's log is walked
  * commit by commit, gathering the ids of the records the ops touched,
