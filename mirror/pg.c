@@ -199,15 +199,24 @@ struct idset {
 	size_t cap, n;
 };
 
+/*
+ * Mixes all 16 bytes (splitmix64's finalizer): ids made in one import
+ * share most of their bytes, and the set is indexed by the low bits.
+ */
 static size_t
 id_hash(const uint8_t *id)
 {
-	uint64_t h = 0;
+	uint64_t a = 0, b = 0, z;
 	int i;
 
-	for (i = 8; i < PROTO_ID_LEN; i++)
-		h = h << 8 | id[i];
-	return (size_t)(h * 0x9e3779b97f4a7c15ULL >> 7);
+	for (i = 0; i < 8; i++) {
+		a = a << 8 | id[i];
+		b = b << 8 | id[i + 8];
+	}
+	z = a ^ (b * 0x9e3779b97f4a7c15ULL);
+	z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ z >> 27) * 0x94d049bb133111ebULL;
+	return (size_t)(z ^ z >> 31);
 }
 
 static int idset_add(struct idset *s, const uint8_t *id);
