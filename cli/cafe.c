@@ -159,7 +159,6 @@ static const struct {
  */
 static void vmsg(const char *cmd, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
-
 static void
 vmsg(const char *cmd, const char *fmt, va_list ap)
 {

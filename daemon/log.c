@@ -52,6 +52,8 @@ log_level_parse(const char *s)
 }
 
 /* Writes one line: time, level, message and, with err, strerror(err). */
+static void vlog(int level, int err, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 static void
 vlog(int level, int err, const char *fmt, va_list ap)
 {

@@ -7,8 +7,9 @@
  * columns made from the schema table (storage.h), comments from its help
  * text, views that answer the state lead's questions with names instead
  * of ids, and three tables of its own: _meta (the network the schema
- * mirrors, the version of its layout), _position (per origin, the last
- * seq mirrored) and _refused (records PostgreSQL refused, and why).
+ * mirrors, the version of its layout, the epoch), _position (per origin,
+ * the last seq mirrored) and _refused (records PostgreSQL refused, and
+ * why).
  *
  * Exactly once: the rows a batch of commits touched and the positions
  * that cover them are written in one PostgreSQL transaction, so a mirror
@@ -19,6 +20,13 @@
  * record was removed).  Writing a record's current state is idempotent,
  * so a record that moved again after its commit was read is written again
  * by the batch that covers that later commit, never left behind.
+ *
+ * Withdrawn commits change records with no new commit past the positions,
+ * so _meta also holds the store's derivation epoch (store_epoch()) the
+ * rows follow.  A run that finds it moved mirrors the store anew from
+ * seq 1, the first batch's transaction emptying the tables and the
+ * positions and recording the new epoch; when it has not moved, nothing
+ * else happens.
  *
  * A schema holding another network's mirror is refused; one mirror at a
  * time writes a schema (a PostgreSQL advisory lock).  mirror/ is linked

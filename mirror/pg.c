@@ -6,10 +6,11 @@
  * typed column per field of the schema table, and "written_by" (the key
  * of the node whose write is the record's latest) and "written_at" (that
  * write's clock as a time).  Removed records are deleted.  _meta holds the
- * network id and a fingerprint of the layout; a different fingerprint
- * (a newer cafe with more fields, say) makes the mirror run its DDL again,
- * which only adds (CREATE ... IF NOT EXISTS, ADD COLUMN IF NOT EXISTS,
- * CREATE OR REPLACE VIEW, COMMENT).
+ * network id, the store epoch the rows follow (see mirror_run()) and a
+ * fingerprint of the layout; a different fingerprint (a newer cafe with
+ * more fields, say) makes the mirror run its DDL again, which only adds
+ * (CREATE ... IF NOT EXISTS, ADD COLUMN IF NOT EXISTS, CREATE OR REPLACE
+ * VIEW, COMMENT).
  *
  * A batch.  From each origin's position on, the store's log is walked
  * commit by commit, gathering the ids of the records the ops touched,
@@ -198,15 +199,24 @@ struct idset {
 	size_t cap, n;
 };
 
+/*
+ * Mixes all 16 bytes (splitmix64's finalizer): ids made in one import
+ * share most of their bytes, and the set is indexed by the low bits.
+ */
 static size_t
 id_hash(const uint8_t *id)
 {
-	uint64_t h = 0;
+	uint64_t a = 0, b = 0, z;
 	int i;
 
-	for (i = 8; i < PROTO_ID_LEN; i++)
-		h = h << 8 | id[i];
-	return (size_t)(h * 0x9e3779b97f4a7c15ULL >> 7);
+	for (i = 0; i < 8; i++) {
+		a = a << 8 | id[i];
+		b = b << 8 | id[i + 8];
+	}
+	z = a ^ (b * 0x9e3779b97f4a7c15ULL);
+	z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ z >> 27) * 0x94d049bb133111ebULL;
+	return (size_t)(z ^ z >> 31);
 }
 
 static int idset_add(struct idset *s, const uint8_t *id);
@@ -312,6 +322,10 @@ struct mirror {
 	struct pos *pos;
 	size_t npos, cpos;
 	int fresh;                  /* tables were empty, no position yet */
+	uint64_t epoch;             /* the store's epoch the rows follow;
+	                             * UINT64_MAX: unknown */
+	int reset;                  /* the next batch first empties the
+	                             * tables: the epoch moved */
 	struct idset seen;          /* fresh: ids this run put in a table */
 	uint64_t nrefused;          /* rows in _refused */
 	unsigned staged;            /* types whose staging table exists */
@@ -916,8 +930,9 @@ read_state(struct mirror *m, char **cause)
 	}
 	PQclear(res);
 	buf_reset(&sql);
-	buf_printf(&sql, "SELECT (SELECT count(*) FROM \"%s\"._refused)",
-	    m->schema);
+	buf_printf(&sql, "SELECT (SELECT count(*) FROM \"%s\"._refused), "
+	    "(SELECT value FROM \"%s\"._meta WHERE key = 'epoch')",
+	    m->schema, m->schema);
 	for (t = 0; t < sch_ntypes; t++)
 		buf_printf(&sql, ", EXISTS (SELECT 1 FROM \"%s\".\"%s\")",
 		    m->schema, sch_types[t].name);
@@ -925,9 +940,12 @@ read_state(struct mirror *m, char **cause)
 	if (res == NULL)
 		goto out;
 	m->nrefused = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	m->epoch = PQgetisnull(res, 0, 1) ? UINT64_MAX :
+	    strtoull(PQgetvalue(res, 0, 1), NULL, 10);
+	m->reset = 0;
 	m->fresh = m->npos == 0;
 	for (t = 0; t < sch_ntypes; t++)
-		if (strcmp(PQgetvalue(res, 0, (int)t + 1), "f") != 0)
+		if (strcmp(PQgetvalue(res, 0, (int)t + 2), "f") != 0)
 			m->fresh = 0;
 	PQclear(res);
 	idset_clear(&m->seen);
@@ -1501,6 +1519,30 @@ copy_sql(const struct mirror *m, struct buf *sql, unsigned t, int which)
 }
 
 /*
+ * Inside the transaction begun: empties the record tables, the refusals
+ * and the positions, and records the epoch m->reset is for.  DELETE, not
+ * TRUNCATE: readers see the old rows until the transaction commits.
+ */
+static int
+reset_tables(struct mirror *m, char **cause)
+{
+	struct buf sql = { 0 };
+	unsigned t;
+	int rc;
+
+	for (t = 0; t < sch_ntypes; t++)
+		buf_printf(&sql, "DELETE FROM \"%s\".\"%s\"; ", m->schema,
+		    sch_types[t].name);
+	buf_printf(&sql, "DELETE FROM \"%s\"._refused; DELETE FROM "
+	    "\"%s\"._position; INSERT INTO \"%s\"._meta VALUES ('epoch', "
+	    "'%llu') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+	    m->schema, m->schema, m->schema, (unsigned long long)m->epoch);
+	rc = exec_cmd(m, sql.p, "mirroring the records anew", cause);
+	buf_free(&sql);
+	return rc;
+}
+
+/*
  * Writes the batch's parts, refusals and positions in one transaction.
  * Returns 0 when committed, 1 when a record was refused (b->ref has it;
  * build and write again), or an error.
@@ -1520,6 +1562,8 @@ write_batch(struct batch *b, char **cause)
 
 	if ((rc = exec_cmd(m, "BEGIN", "BEGIN", cause)) != 0)
 		return rc;
+	if (m->reset && (rc = reset_tables(m, cause)) != 0)
+		goto fail;
 	/*
 	 * The part the last batch wrote most of is sent while the batch is
 	 * built; the others once it is.
@@ -1704,6 +1748,7 @@ flush_batch(struct batch *b, struct mirror_stats *st, char **cause)
 	}
 	if (rc != 0)
 		return rc;
+	m->reset = 0;
 	for (i = 0; i < b->nref; i++) {
 		char hex[2 * PROTO_ID_LEN + 1];
 
@@ -1754,6 +1799,26 @@ mirror_run(struct mirror *m, struct mirror_stats *st, char **cause)
 
 	if ((rc = mirror_connect(m, cause)) != 0)
 		return rc;
+	/*
+	 * The epoch moved (or is not recorded yet): commits were withdrawn
+	 * and the records derived anew, so rows may have changed with no
+	 * commit past the positions.  Mirror everything anew from seq 1,
+	 * the emptying of the tables in the transaction of the first batch.
+	 * The epoch is read before the log: a withdrawal after it moves it
+	 * again, and the next run starts anew once more.
+	 */
+	{
+		uint64_t e = store_epoch(m->s);
+
+		if (e != m->epoch) {
+			m->epoch = e;
+			m->reset = 1;
+			m->npos = 0;
+			m->fresh = 1;
+			m->nrefused = 0;
+			idset_clear(&m->seen);
+		}
+	}
 	for (;;) {
 		struct batch b;
 		size_t i, k, start;
@@ -1778,6 +1843,18 @@ mirror_run(struct mirror *m, struct mirror_stats *st, char **cause)
 			b.want = from + 1;
 			store_log(m->s, hs.h[i].origin, from + 1,
 			    collect_commit, &b);
+		}
+		if (b.commits == 0 && m->reset) {
+			/* Nothing accepted is left: only empty the tables. */
+			batch_free(&b);
+			if ((rc = exec_cmd(m, "BEGIN", "BEGIN", cause)) == 0 &&
+			    (rc = reset_tables(m, cause)) == 0 &&
+			    (rc = exec_cmd(m, "COMMIT", "COMMIT", cause)) == 0)
+				m->reset = 0;
+			else if (m->conn != NULL &&
+			    PQstatus(m->conn) == CONNECTION_OK)
+				PQclear(PQexec(m->conn, "ROLLBACK"));
+			break;
 		}
 		if (b.commits == 0) {
 			batch_free(&b);

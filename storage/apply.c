@@ -1740,8 +1740,19 @@ settle(struct store *s, MDB_txn *txn, struct apply_ctx *ax, uint64_t *hlc)
 		}
 	if ((rc = pending_origins(s, txn, drain_one, &da)) != 0)
 		return rc;
-	if (ax->rebuild && (rc = rebuild(s, txn, ax)) != 0)
-		return rc;
+	if (ax->rebuild) {
+		uint8_t v[8];
+		uint64_t e = 0;
+
+		if ((rc = rebuild(s, txn, ax)) != 0)
+			return rc;
+		if (store_meta_get(txn, s->dbi[DB_META], "epoch", v, sizeof(v),
+		    NULL) == 0)
+			e = get_be64(v);
+		put_be64(v, e + 1);
+		if ((rc = store_meta_put(s, txn, "epoch", v, sizeof(v))) != 0)
+			return rc;
+	}
 	return 0;
 }
 

@@ -433,6 +433,16 @@ int store_heads(struct store *s, store_head_fn fn, void *arg);
 /* Returns the seq of origin's head, 0 when this node holds none of it. */
 uint64_t store_head_seq(struct store *s, const uint8_t origin[PROTO_KEY_LEN]);
 
+/*
+ * Returns the store's derivation epoch: how many times the records were
+ * derived anew because accepted commits were withdrawn (an admin commit
+ * that revoked or changed a member).  It moves in the transaction of the
+ * withdrawal, so a reader that saw epoch e and sees it again knows every
+ * record changed since by a commit past the heads it saw; one that sees
+ * it moved must read the records anew (mirror/ does).  0 when never.
+ */
+uint64_t store_epoch(struct store *s);
+
 /* One conflict: a value that lost to a write that had not seen it. */
 struct store_conflict {
 	const struct sch_type *type;

@@ -1233,6 +1233,23 @@ store_head_seq(struct store *s, const uint8_t origin[PROTO_KEY_LEN])
 	return seq;
 }
 
+/* Returns the derivation epoch: rebuilds so far. */
+uint64_t
+store_epoch(struct store *s)
+{
+	uint8_t v[8];
+	uint64_t e = 0;
+	MDB_txn *txn;
+
+	if (store_read_begin(s, &txn) != 0)
+		return 0;
+	if (store_meta_get(txn, s->dbi[DB_META], "epoch", v, sizeof(v),
+	    NULL) == 0)
+		e = get_be64(v);
+	mdb_txn_abort(txn);
+	return e;
+}
+
 /* Walks the conflicts (of one record, or all). */
 int
 store_conflicts(struct store *s, const uint8_t *id, store_conflict_fn fn,

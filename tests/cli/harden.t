@@ -20,10 +20,6 @@ if [ ! -x "$FORGE" ]; then
 fi
 
 digest() { "$CAFE" --data "$1" status --json | jq -r .digest; }
-head_of() {
-	"$CAFE" --data "$1" status --json |
-		jq -r --arg o "$2" '.heads[] | select(.origin == $o) | .seq'
-}
 # hlc_ms DIR ORIGIN: the milliseconds of ORIGIN's last commit's clock.
 hlc_ms() {
 	"$CAFE" --data "$1" log --origin "$2" --json | jq -r 'max_by(.seq) | .hlc / 65536 | floor'

@@ -34,6 +34,9 @@
 #                             reason in ENROLL_ERR
 #   admin_log_copy ADMIN NODE NODE imports ADMIN's own log as it stands
 #                             (bundle); no test; ENROLL_ERR as above
+#   head_of DIR ORIGIN        the seq of ORIGIN's head in DIR (empty: none)
+#   own DIR OUT               writes a bundle of DIR's own log only (every
+#                             other origin cut off at its head) to OUT
 #   done_testing              prints the plan, exits non-zero on failures
 
 set -u
@@ -369,6 +372,22 @@ count_of() {
 		n="$(printf '%s\n' "$text" | grep -Eo "$w +[0-9]+" | head -n 1 | grep -Eo '[0-9]+$')"
 	fi
 	printf '%s' "$n"
+}
+
+# head_of DIR ORIGIN: the seq of ORIGIN's head in DIR, empty when none.
+head_of() {
+	"$CAFE" --data "$1" status --json |
+		jq -r --arg o "$2" '.heads[] | select(.origin == $o) | .seq'
+}
+
+# own DIR OUT: a bundle of DIR's own log only (every other origin cut off).
+own() {
+	local d="$1" out="$2" me since=() o s
+	me="$("$CAFE" --data "$d" id)"
+	while read -r o s; do
+		[ -n "$o" ] && [ "$o" != "$me" ] && since+=(--since "$o:$s")
+	done < <("$CAFE" --data "$d" status --json | jq -r '.heads[] | "\(.origin) \(.seq)"')
+	"$CAFE" --data "$d" bundle export "$out" "${since[@]}"
 }
 
 # status_json DIR: prints `status --json` (empty on failure).

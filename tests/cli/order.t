@@ -31,21 +31,8 @@ fi
 
 ELEMENTS=welcome,theme,agreements,pair_talk,table_talk,commitment_cards,harvest,closing
 
-head_of() {
-	"$CAFE" --data "$1" status --json |
-		jq -r --arg o "$2" '.heads[] | select(.origin == $o) | .seq'
-}
 digest() { "$CAFE" --data "$1" status --json | jq -r .digest; }
 heads() { "$CAFE" --data "$1" status --json | jq -c '.heads | sort_by(.origin)'; }
-# own DIR: a bundle of DIR's own log only (every other origin cut off).
-own() {
-	local d="$1" out="$2" me since=() o s
-	me="$("$CAFE" --data "$d" id)"
-	while read -r o s; do
-		[ -n "$o" ] && [ "$o" != "$me" ] && since+=(--since "$o:$s")
-	done < <("$CAFE" --data "$d" status --json | jq -r '.heads[] | "\(.origin) \(.seq)"')
-	"$CAFE" --data "$d" bundle export "$out" "${since[@]}"
-}
 
 # ---- a network: hub, site laptop, consultant replica ----------------------
 # net_make DIR: a hub with two sites, a site laptop for the first, enrolled,

@@ -21,10 +21,6 @@ fi
 BT="$TESTS_DIR/bundletool.py"
 
 # head_of DIR ORIGIN: the seq DIR holds of ORIGIN's log, empty if none.
-head_of() {
-	"$CAFE" --data "$1" status --json |
-		jq -r --arg o "$2" '.heads[] | select(.origin == $o) | .seq'
-}
 # origins DIR: the origins of DIR's heads, sorted, one a line.
 origins() {
 	"$CAFE" --data "$1" status --json | jq -r '.heads[].origin' | sort
