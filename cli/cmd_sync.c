@@ -5,8 +5,10 @@
  * sends so that cafed pushes the new commits at once.
  *
  * The control protocol is one JSON object per line each way (see
- * daemon/control.c).  cafe never links libuv: this is plain blocking
- * socket code with poll() bounding every wait.
+ * daemon/control.c).  cafe never links libuv: this is non-blocking socket
+ * code with poll() bounding every wait, the connect included, so that a
+ * frozen or busy cafed (its listen backlog full) never holds up a command
+ * whose write is already stored.
  */
 #include <errno.h>
 #include <poll.h>
@@ -22,9 +24,13 @@
 
 #define CTL_MAX_REPLY (1024 * 1024)
 
-/* Connects to the daemon's socket; returns the fd or -1 (errno set). */
+/*
+ * Connects to the daemon's socket by deadline (cli_mono_ms()); returns a
+ * non-blocking fd, or -1 with errno set (ETIMEDOUT: the backlog stayed
+ * full, so the daemon is not accepting).
+ */
 static int
-ctl_connect(const char *data)
+ctl_connect(const char *data, int64_t deadline)
 {
 	struct sockaddr_un sun;
 	int fd, n;
@@ -37,16 +43,56 @@ ctl_connect(const char *data)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) < 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+	/*
+	 * A Unix socket's non-blocking connect completes at once or fails
+	 * with EAGAIN while the listener's backlog is full: try again every
+	 * 20 ms until the deadline.
+	 */
+	while (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		int e = errno;
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
 
+		if ((e == EAGAIN || e == EINTR) && cli_mono_ms() + 20 <
+		    deadline) {
+			nanosleep(&ts, NULL);
+			continue;
+		}
 		close(fd);
-		errno = e;
+		errno = e == EAGAIN ? ETIMEDOUT : e;
 		return -1;
 	}
 	return fd;
+}
+
+/* Writes all of buf[len] to the non-blocking fd by deadline; returns 0,
+ * or -1 with errno set. */
+static int
+ctl_write(int fd, const char *buf, size_t len, int64_t deadline)
+{
+	struct pollfd pfd = { fd, POLLOUT, 0 };
+
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+		int64_t left;
+
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if ((left = deadline - cli_mono_ms()) <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			return -1;
+	}
+	return 0;
 }
 
 /* Explains a control socket we may not reach: whose it is, what to do. */
@@ -71,15 +117,16 @@ ctl_denied(const char *data, char **cause)
 }
 
 /*
- * Sends one request and reads the one-line answer within timeout_ms.
- * Returns 0 with *reply set, CS_ENOTFOUND when no daemon serves data, or
- * CS_EIO with *cause (malloc'd).
+ * Sends one request and reads the one-line answer within timeout_ms, the
+ * connect included.  Returns 0 with *reply set, CS_ENOTFOUND when no
+ * daemon serves data, CS_ETIMEDOUT with *cause when one is there but does
+ * not answer in time (frozen or busy), or CS_EIO with *cause (malloc'd).
  */
 int
 cli_ctl(const char *data, json_t *req, int timeout_ms, json_t **reply,
     char **cause)
 {
-	char *text = json_dumps(req, JSON_COMPACT), *buf = NULL;
+	char *text = json_dumps(req, JSON_COMPACT), *buf = NULL, *line;
 	size_t len = 0, cap = 0;
 	int64_t deadline = cli_mono_ms() + timeout_ms;
 	json_error_t err;
@@ -89,25 +136,34 @@ cli_ctl(const char *data, json_t *req, int timeout_ms, json_t **reply,
 
 	*reply = NULL;
 	*cause = NULL;
-	if ((fd = ctl_connect(data)) < 0) {
+	if ((fd = ctl_connect(data, deadline)) < 0) {
 		free(text);
 		if (errno == ENOENT || errno == ECONNREFUSED)
 			return CS_ENOTFOUND;
 		if (errno == EACCES)
 			return ctl_denied(data, cause);
+		if (errno == ETIMEDOUT) {
+			*cause = xstrdup("cafed is not answering");
+			return CS_ETIMEDOUT;
+		}
 		*cause = xasprintf("control socket: %s", strerror(errno));
 		return CS_EIO;
 	}
-	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
-	    write(fd, "\n", 1) != 1) {
-		*cause = xasprintf("control socket: %s", strerror(errno));
+	line = xasprintf("%s\n", text);
+	if (ctl_write(fd, line, strlen(line), deadline) != 0) {
+		rc = errno == ETIMEDOUT ? CS_ETIMEDOUT : CS_EIO;
+		*cause = rc == CS_ETIMEDOUT ? xstrdup("cafed is not answering") :
+		    xasprintf("control socket: %s", strerror(errno));
+		free(line);
 		goto out;
 	}
+	free(line);
 	for (;;) {
 		int64_t left = deadline - cli_mono_ms();
 
 		if (left <= 0) {
-			*cause = xstrdup("cafed did not answer in time");
+			*cause = xstrdup("cafed is not answering");
+			rc = CS_ETIMEDOUT;
 			goto out;
 		}
 		pfd.fd = fd;
@@ -127,7 +183,7 @@ cli_ctl(const char *data, json_t *req, int timeout_ms, json_t **reply,
 			buf = xreallocarray(buf, cap, 1);
 		}
 		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
 			break;
@@ -153,28 +209,42 @@ out:
 	return rc;
 }
 
-/* Sends a request whose answer does not matter (nudge, reload). */
+/*
+ * Sends a request whose answer does not matter (nudge, reload), waiting
+ * at most a second: what was written is stored either way.
+ */
 void
 cli_ctl_tell(const char *data, const char *cmd)
 {
 	json_t *req = json_pack("{s:s}", "cmd", cmd), *rep = NULL;
 	char *cause = NULL;
+	int rc = cli_ctl(data, req, 1000, &rep, &cause);
 
-	if (cli_ctl(data, req, 2000, &rep, &cause) == CS_EIO)
+	if (rc == CS_ETIMEDOUT)
+		cli_warn("cafed is not answering: %s when it runs again",
+		    strcmp(cmd, "nudge") == 0 ? "this change is stored and "
+		    "goes out" : "it takes the change");
+	else if (rc == CS_EIO)
 		cli_warn("could not tell cafed (%s): %s", cmd, cause);
 	json_decref(req);
 	json_decref(rep);
 	free(cause);
 }
 
-/* Asks the running daemon for its status; NULL when none runs. */
+/*
+ * Asks the running daemon for its status, within two seconds; NULL when
+ * none runs.  One that does not answer gives {"answering": false}.
+ */
 json_t *
 cli_daemon_status(struct cli *c)
 {
 	json_t *req = json_pack("{s:s}", "cmd", "status"), *rep = NULL;
 	char *cause = NULL;
+	int rc = cli_ctl(c->data, req, 2000, &rep, &cause);
 
-	if (cli_ctl(c->data, req, 5000, &rep, &cause) == CS_EIO)
+	if (rc == CS_ETIMEDOUT)
+		rep = json_pack("{s:b}", "answering", 0);
+	else if (rc == CS_EIO)
 		cli_warn("%s", cause);
 	json_decref(req);
 	free(cause);
@@ -294,7 +364,12 @@ cli_print_peers(struct cli *c, json_t *d)
 	if (d == NULL)
 		printf("daemon   not running\n         nothing is sent or "
 		    "received until cafed starts\n");
-	else
+	else if (json_is_false(json_object_get(d, "answering"))) {
+		printf("daemon   cafed is not answering (stopped or stuck?)\n"
+		    "         writes are stored and go out when it runs "
+		    "again\n");
+		d = pa.daemon = NULL;
+	} else
 		printf("daemon   running, listening on %s%s\n",
 		    json_string_value(json_object_get(d, "listen")),
 		    json_is_true(json_object_get(d, "restore_pending")) ?

@@ -69,6 +69,7 @@ enum cs_error {
 	CS_EPENDING = -19, /* held, waiting for the admin log to allow it */
 	CS_ENOSPC = -20,   /* the store's disk is full */
 	CS_EDAMAGED = -21, /* the store file is damaged (truncated, bad pages) */
+	CS_ETIMEDOUT = -22, /* no answer in time */
 };
 
 /* Returns a static, human-readable name for an error code. */

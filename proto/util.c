@@ -33,6 +33,7 @@ static const char *const cs_errors[] = {
 	"waiting for the admin log",
 	"no space left on device",
 	"store damaged",
+	"no answer in time",
 };
 
 /* Returns a static name for err. */
