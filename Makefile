@@ -24,7 +24,7 @@ MANDIR ?= $(PREFIX)/share/man
 PKGS = lmdb libuv libsodium msgpack jansson cmocka
 DEB_PKGS = build-essential pkg-config liblmdb-dev libuv1-dev libmsgpack-dev \
 	libsodium-dev libjansson-dev libcsv-dev libcmocka-dev libinih-dev \
-	libsystemd-dev libpq-dev libzstd-dev postgresql perl jq python3 lmdb-utils \
+	libsystemd-dev libpq-dev libzstd-dev zstd postgresql perl jq python3 lmdb-utils \
 	faketime chromium poppler-utils
 DEB_HEADERS = /usr/include/lmdb.h /usr/include/uv.h /usr/include/msgpack.h \
 	/usr/include/sodium.h /usr/include/jansson.h /usr/include/csv.h \
@@ -123,7 +123,7 @@ $(BUILD)/tests/%: tests/net/%.c $(LIBSTORAGE) $(LIBPROTO)
 # when a header is missing.
 deps:
 	@missing=0; for h in $(DEB_HEADERS); do [ -e $$h ] || missing=1; done; \
-	for c in prove jq python3 mdb_dump faketime chromium pdftotext pg_config; do command -v $$c >/dev/null || missing=1; done; \
+	for c in prove jq python3 mdb_dump zstd faketime chromium pdftotext pg_config; do command -v $$c >/dev/null || missing=1; done; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing=1; \
 	if [ $$missing = 1 ]; then \
 		echo "installing build dependencies: $(DEB_PKGS)"; \

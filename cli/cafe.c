@@ -54,7 +54,7 @@ const struct cmd_entry cmd_table[] = {
 	    "write records of a type to stdout", 1, cmd_export },
 	{ "import", "import TYPE FILE [--format csv|json]",
 	    "add records from a file, all or none", 1, cmd_import },
-	{ "bundle", "bundle export FILE [--since HEX:SEQ ...] [--to KEY] | "
+	{ "bundle", "bundle export FILE [--since HEX:SEQ ...] [--to KEY | --compress] | "
 	    "bundle import FILE", "carry commits as a file, sealed to the "
 	    "recipient with --to", 1, cmd_bundle },
 	{ "member", "member add KEY --role hub|site|consultant --name NAME "

@@ -624,6 +624,15 @@ int store_bundle_export(struct store *s, FILE *f,
     char **cause);
 
 /*
+ * Writes the same plain bundle as zstd frames, a fresh frame at each
+ * origin (docs/formats.md, "Compressed bundle").  Returns as
+ * store_bundle_export().
+ */
+int store_bundle_export_compressed(struct store *s, FILE *f,
+    const struct store_since *since, size_t nsince, uint64_t *count,
+    char **cause);
+
+/*
  * Writes a bundle like store_bundle_export(), sealed to the node whose id
  * is to (docs/formats.md, "Sealed bundle"): only that node's secret key
  * opens it.  Returns 0, CS_EUSAGE when to is not a key a bundle can be
