@@ -163,6 +163,7 @@ fuzz: deps
 	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_bundle tests/fuzz/fuzz_bundle.c $(PROTO_SRC) -lmsgpackc -lsodium -lzstd
 	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_wire tests/fuzz/fuzz_wire.c $(PROTO_SRC) -lmsgpackc -lsodium -lzstd
 	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_seal tests/fuzz/fuzz_seal.c $(PROTO_SRC) -lmsgpackc -lsodium -lzstd
+	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_zcodec tests/fuzz/fuzz_zcodec.c $(PROTO_SRC) -lmsgpackc -lsodium -lzstd
 
 demo: deps $(CAFE) $(CAFED)
 	CAFE=$(abspath $(CAFE)) CAFED=$(abspath $(CAFED)) sh deploy/demo.sh

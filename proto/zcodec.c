@@ -111,6 +111,7 @@ zc_compress(const struct zc_dict *d, const uint8_t *msg, size_t len,
 	msgpack_unpacked u;
 	const msgpack_object *a, *it;
 	const uint8_t *o, *prev = NULL;
+	const char *why;
 	struct proto_enc run;
 	ZSTD_CCtx *cctx;
 	uint8_t *buf = NULL;
@@ -122,7 +123,8 @@ zc_compress(const struct zc_dict *d, const uint8_t *msg, size_t len,
 	cctx = ZSTD_createCCtx();
 	if (cctx == NULL)
 		abort();
-	if (msgpack_unpack_next(&u, (const char *)msg, len, &off) !=
+	if (proto_mp_check(msg, len, 3, &why) != 0 ||
+	    msgpack_unpack_next(&u, (const char *)msg, len, &off) !=
 	    MSGPACK_UNPACK_SUCCESS || off != len ||
 	    u.data.type != MSGPACK_OBJECT_ARRAY || u.data.via.array.size != 3)
 		goto fail;
@@ -201,6 +203,11 @@ zc_expand(const struct zc_dict *d, const uint8_t *msg, size_t len,
 	    "...]]";
 	msgpack_unpacked_init(&u);
 	proto_enc_reset(out);
+	/* Declared counts checked against the bytes before any allocation. */
+	if (proto_mp_check(msg, len, 3, cause) != 0)
+		goto fail;
+	*cause = "message: zcommits is not [type, batch, dict, n, [frame, "
+	    "...]]";
 	if (msgpack_unpack_next(&u, (const char *)msg, len, &off) !=
 	    MSGPACK_UNPACK_SUCCESS || off != len ||
 	    u.data.type != MSGPACK_OBJECT_ARRAY || u.data.via.array.size != 5)

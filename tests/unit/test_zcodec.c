@@ -295,6 +295,12 @@ test_hostile(void **state)
 		    d), 0);
 	assert_int_equal(expand_copy((const uint8_t *)z.sb.data, z.sb.size,
 	    d), 0);
+	/* A declared count far beyond the bytes (found by fuzz_zcodec):
+	 * refused before anything is allocated for it. */
+	assert_int_not_equal(expand_copy((const uint8_t *)"\xdf\x30\xff\xff"
+	    "\x02\xdd", 6, d), 0);
+	assert_int_not_equal(zc_compress(d, (const uint8_t *)"\x93\x20\x01"
+	    "\xdd\xff\xff\xff\xff", 8, &out), 0);
 	/* This side offered none, or another dictionary. */
 	assert_int_not_equal(expand_copy((const uint8_t *)z.sb.data,
 	    z.sb.size, NULL), 0);
