@@ -580,6 +580,7 @@ decode_heads(struct wire_msg *m, const msgpack_object *a, uint32_t n)
 			m->offer[i] = (uint32_t)list->via.array.ptr[i].via.u64;
 		}
 		m->noffer = list->via.array.size;
+		m->has_offer = 1;
 	}
 	list = &a[1];
 	m->nheads = list->via.array.size;

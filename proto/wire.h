@@ -295,6 +295,7 @@ struct wire_msg {
 	size_t nheads;
 	uint32_t offer[WIRE_MAX_OFFER]; /* HEADS: dictionaries offered */
 	size_t noffer;
+	int has_offer;           /* HEADS: it had the third element */
 	struct wire_item *items; /* COMMITS */
 	size_t nitems;
 	msgpack_zone *zone;
