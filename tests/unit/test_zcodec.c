@@ -8,7 +8,7 @@
  * hostile ZCOMMITS: every truncation, a wrong or absent dictionary, a
  * frame without its size, a frame that claims more than a batch may
  * hold, a frame that decompresses to other than it claims, items cut
- * across frames.
+ * across frames; and HEADS' offer of dictionaries.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -409,6 +409,39 @@ test_count_mismatch(void **state)
 	proto_enc_free(&out);
 }
 
+/* HEADS' offer: decoded with its ids, at most WIRE_MAX_OFFER of them. */
+static void
+test_heads_offer(void **state)
+{
+	struct proto_enc w;
+	struct wire_msg m;
+	const char *cause;
+	uint32_t ids[WIRE_MAX_OFFER + 1] = { 7, 0xfffffffe, 3, 4, 5 };
+
+	(void)state;
+	proto_enc_init(&w);
+	wire_pack_heads_begin_offer(&w, 0);
+	wire_pack_offer(&w, ids, 2);
+	assert_int_equal(wire_msg_decode(&m, (const uint8_t *)w.sb.data,
+	    w.sb.size, &cause), 0);
+	assert_true(m.has_offer);
+	assert_int_equal(m.noffer, 2);
+	assert_int_equal(m.offer[1], 0xfffffffe);
+	wire_msg_free(&m);
+	wire_pack_heads_begin_offer(&w, 0);
+	wire_pack_offer(&w, ids, WIRE_MAX_OFFER + 1);
+	assert_int_not_equal(wire_msg_decode(&m, (const uint8_t *)w.sb.data,
+	    w.sb.size, &cause), 0);
+	/* An old-style HEADS: no offer, so no compression towards it. */
+	wire_pack_heads_begin(&w, 0);
+	assert_int_equal(wire_msg_decode(&m, (const uint8_t *)w.sb.data,
+	    w.sb.size, &cause), 0);
+	assert_false(m.has_offer);
+	assert_int_equal(m.noffer, 0);
+	wire_msg_free(&m);
+	proto_enc_free(&w);
+}
+
 int
 main(void)
 {
@@ -418,6 +451,7 @@ main(void)
 		cmocka_unit_test(test_runs_independent),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_count_mismatch),
+		cmocka_unit_test(test_heads_offer),
 	};
 	size_t i;
 
