@@ -24,12 +24,12 @@ MANDIR ?= $(PREFIX)/share/man
 PKGS = lmdb libuv libsodium msgpack jansson cmocka
 DEB_PKGS = build-essential pkg-config liblmdb-dev libuv1-dev libmsgpack-dev \
 	libsodium-dev libjansson-dev libcsv-dev libcmocka-dev libinih-dev \
-	libsystemd-dev libpq-dev postgresql perl jq python3 lmdb-utils \
-	faketime chromium poppler-utils tmux tzdata
+	libsystemd-dev libpq-dev libzstd-dev zstd postgresql perl jq python3 \
+	lmdb-utils faketime chromium poppler-utils tmux tzdata
 DEB_HEADERS = /usr/include/lmdb.h /usr/include/uv.h /usr/include/msgpack.h \
 	/usr/include/sodium.h /usr/include/jansson.h /usr/include/csv.h \
 	/usr/include/cmocka.h /usr/include/ini.h /usr/include/systemd/sd-daemon.h \
-	/usr/include/postgresql/libpq-fe.h
+	/usr/include/postgresql/libpq-fe.h /usr/include/zstd.h
 
 WARN = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual \
 	-Wstrict-prototypes -Wmissing-prototypes -Wvla -Wformat=2 \
@@ -37,7 +37,7 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-qual \
 CFLAGS ?= -O2 -g
 override CFLAGS += -pthread -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) -MMD -MP
 CPPFLAGS += -I.
-LDLIBS_CORE = -llmdb -lmsgpackc -lsodium -pthread
+LDLIBS_CORE = -llmdb -lmsgpackc -lsodium -lzstd -pthread
 LDLIBS_CLI = $(LDLIBS_CORE) -ljansson -lcsv -lpq
 # libpq's header lives in its own folder; only mirror/ and the files
 # that use it need it.
@@ -123,7 +123,7 @@ $(BUILD)/tests/%: tests/net/%.c $(LIBSTORAGE) $(LIBPROTO)
 # when a header is missing.
 deps:
 	@missing=0; for h in $(DEB_HEADERS); do [ -e $$h ] || missing=1; done; \
-	for c in prove jq python3 mdb_dump faketime chromium pdftotext pg_config tmux; do command -v $$c >/dev/null || missing=1; done; \
+	for c in prove jq python3 mdb_dump zstd faketime chromium pdftotext pg_config tmux; do command -v $$c >/dev/null || missing=1; done; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing=1; \
 	[ -e /usr/share/zoneinfo/America/Denver ] || missing=1; \
 	if [ $$missing = 1 ]; then \
@@ -161,10 +161,11 @@ FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
 fuzz: deps
 	@command -v clang >/dev/null || { apt-get update && apt-get install -y clang; }
 	@mkdir -p build-fuzz
-	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_commit tests/fuzz/fuzz_commit.c $(PROTO_SRC) -lmsgpackc -lsodium
-	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_bundle tests/fuzz/fuzz_bundle.c $(PROTO_SRC) -lmsgpackc -lsodium
-	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_wire tests/fuzz/fuzz_wire.c $(PROTO_SRC) -lmsgpackc -lsodium
-	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_seal tests/fuzz/fuzz_seal.c $(PROTO_SRC) -lmsgpackc -lsodium
+	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_commit tests/fuzz/fuzz_commit.c $(PROTO_SRC) -lmsgpackc -lsodium -lzstd
+	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_bundle tests/fuzz/fuzz_bundle.c $(PROTO_SRC) -lmsgpackc -lsodium -lzstd
+	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_wire tests/fuzz/fuzz_wire.c $(PROTO_SRC) -lmsgpackc -lsodium -lzstd
+	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_seal tests/fuzz/fuzz_seal.c $(PROTO_SRC) -lmsgpackc -lsodium -lzstd
+	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_zcodec tests/fuzz/fuzz_zcodec.c $(PROTO_SRC) -lmsgpackc -lsodium -lzstd
 
 demo: deps $(CAFE) $(CAFED)
 	CAFE=$(abspath $(CAFE)) CAFED=$(abspath $(CAFED)) sh deploy/demo.sh

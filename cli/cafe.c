@@ -34,8 +34,9 @@ static const struct cmd_sub member_subs[] = {
 };
 
 static const struct cmd_sub bundle_subs[] = {
-	{ "export", "FILE", "--since=HEX:SEQ --to=KEY",
-	    "write commits to a file, sealed to KEY with --to" },
+	{ "export", "FILE", "--since=HEX:SEQ --to=KEY --compress",
+	    "write commits to a file, sealed to KEY with --to, zstd "
+	    "with --compress" },
 	{ "import", "FILE", "", "verify and merge a bundle file" },
 	{ NULL, NULL, NULL, NULL },
 };

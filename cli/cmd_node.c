@@ -391,7 +391,7 @@ bundle_export(struct cli *c)
 	uint64_t count = 0;
 	char *tmp = NULL, *cause = NULL;
 	FILE *f = NULL;
-	int bad = 0, rc = EXIT_USAGE;
+	int bad = 0, zc, rc = EXIT_USAGE;
 
 	while ((v = cli_take(c, "--since", &bad)) != NULL) {
 		since = xreallocarray(since, n + 1, sizeof(*since));
@@ -403,8 +403,13 @@ bundle_export(struct cli *c)
 		n++;
 	}
 	to = cli_take(c, "--to", &bad);
+	zc = cli_flag(c, "--compress");
 	if (bad || cli_rest(c, 2, 2) != 0)
 		goto out;
+	if (zc && to != NULL) {
+		cli_usage_error(c, "option --compress: not with --to");
+		goto out;
+	}
 	if (to != NULL && (strlen(to) != 2 * PROTO_KEY_LEN ||
 	    proto_unhex(tokey, PROTO_KEY_LEN, to) != 0)) {
 		cli_usage_error(c, "option --to: '%s' is not a node id (64 "
@@ -435,8 +440,9 @@ bundle_export(struct cli *c)
 		}
 	}
 	if ((to != NULL ? store_bundle_export_sealed(c->store, f, tokey, since,
-	    n, &count, &cause) : store_bundle_export(c->store, f, since, n,
-	    &count, &cause)) != 0) {
+	    n, &count, &cause) : zc ? store_bundle_export_compressed(c->store,
+	    f, since, n, &count, &cause) : store_bundle_export(c->store, f,
+	    since, n, &count, &cause)) != 0) {
 		cli_fail(c, EXIT_USAGE, "%s", cause);
 		goto out;
 	}
@@ -556,6 +562,6 @@ cmd_bundle(struct cli *c)
 	if (c->argc >= 1 && strcmp(c->argv[0], "import") == 0)
 		return bundle_import(c);
 	return cli_usage_error(c, "expected export or import; usage: cafe "
-	    "bundle export FILE [--since NODEID:SEQ ...] [--to KEY] | "
+	    "bundle export FILE [--since NODEID:SEQ ...] [--to KEY | --compress] | "
 	    "bundle import FILE");
 }

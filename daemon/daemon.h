@@ -220,6 +220,7 @@ struct conn {
 	int paused;
 	/* Receiving. */
 	int got_heads;
+	int ztx;                     /* the peer offered our dictionary */
 	struct vv theirs;            /* what the peer has, as far as we know */
 	struct rx_batch *rxq, **rxq_tail; /* received, in order */
 	unsigned rxq_len;

@@ -209,6 +209,21 @@ heads_run(struct job *j)
 	store_heads(s, heads_collect, hj);
 }
 
+/*
+ * Returns the dictionary this node offers, or NULL when compression is
+ * off: CAFESYNC_WIRE_COMPRESS=none in the environment (for tests and for
+ * links where CPU is dearer than bytes).
+ */
+static const struct zc_dict *
+sync_zdict(void)
+{
+	const char *v = getenv("CAFESYNC_WIRE_COMPRESS");
+
+	if (v != NULL && strcmp(v, "none") == 0)
+		return NULL;
+	return storage_zdict();
+}
+
 /* Sends HEADS: our heads the peer may read, and no other. */
 static void
 send_heads(struct conn *c, const struct heads_job *hj)
@@ -219,11 +234,17 @@ send_heads(struct conn *c, const struct heads_job *hj)
 	for (i = 0; i < hj->n; i++)
 		count += trust_allows(c, hj->heads[i].origin);
 	proto_enc_init(&m);
-	wire_pack_heads_begin(&m, count);
+	wire_pack_heads_begin_offer(&m, count);
 	for (i = 0; i < hj->n; i++)
 		if (trust_allows(c, hj->heads[i].origin))
 			wire_pack_head(&m, hj->heads[i].origin,
 			    hj->heads[i].seq, hj->heads[i].hash);
+	if (sync_zdict() != NULL) {
+		uint32_t id = zc_dict_id(sync_zdict());
+
+		wire_pack_offer(&m, &id, 1);
+	} else
+		wire_pack_offer(&m, NULL, 0);
 	if (conn_send(c, &m) == 0) {
 		c->heads_sent = 1;
 		log_debug("peer %s: sent heads of %zu origins (of %zu)",
@@ -454,8 +475,17 @@ static int
 send_batch(struct conn *c, struct proto_enc *m, uint64_t batch, size_t n)
 {
 	size_t bytes = m->sb.size;
+	struct proto_enc z;
+	int rc;
 
-	if (conn_send(c, m) != 0)
+	if (c->ztx) {
+		proto_enc_init(&z);
+		rc = zc_compress(sync_zdict(), (const uint8_t *)m->sb.data,
+		    m->sb.size, &z) == 0 ? conn_send(c, &z) : conn_send(c, m);
+		proto_enc_free(&z);
+	} else
+		rc = conn_send(c, m);
+	if (rc != 0)
 		return -1;
 	c->batch_out = batch;
 	c->ring[batch % SYNC_MAX_UNACKED] = bytes;
@@ -1272,6 +1302,24 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 
 	if (c->joining)
 		return on_join(c, data, len);
+	/* ZCOMMITS: expanded (bounded) into the COMMITS it stands for. */
+	if (len > 1 && (data[0] & 0xf0) == 0x90 &&
+	    data[1] == WIRE_MSG_ZCOMMITS) {
+		struct proto_enc x;
+		int rc;
+
+		if (!c->got_heads)
+			return protocol_error(c, "protocol: ZCOMMITS before "
+			    "HEADS");
+		proto_enc_init(&x);
+		if (zc_expand(sync_zdict(), data, len, &x, &cause) != 0) {
+			proto_enc_free(&x);
+			return protocol_error(c, cause);
+		}
+		rc = sync_msg(c, (const uint8_t *)x.sb.data, x.sb.size);
+		proto_enc_free(&x);
+		return rc;
+	}
 	/* COMMITS is decoded from its own copy, kept while it is applied. */
 	if (len > 0 && (data[0] & 0xf0) == 0x90 && len > 1 &&
 	    data[1] == WIRE_MSG_COMMITS) {
@@ -1300,6 +1348,12 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 			vv_raise(&c->theirs, m.heads[i].origin,
 			    m.heads[i].seq);
 		c->got_heads = 1;
+		for (i = 0; i < m.noffer && sync_zdict() != NULL; i++)
+			if (m.offer[i] == zc_dict_id(sync_zdict()))
+				c->ztx = 1;
+		log_info("peer %s: batches to it %s", c->peer ? c->peer->name :
+		    c->addr, c->ztx ? "compressed (zstd, schema dictionary)" :
+		    "not compressed (no dictionary in common)");
 		sync_counts(c, &s, &r);
 		log_info("peer %s: heads of %zu origins: %llu commits to "
 		    "receive, %llu to send", c->peer ? c->peer->name :

@@ -564,8 +564,24 @@ decode_heads(struct wire_msg *m, const msgpack_object *a, uint32_t n)
 	const msgpack_object *list, *h;
 	uint32_t i;
 
-	if (n != 2 || a[1].type != MSGPACK_OBJECT_ARRAY)
+	if ((n != 2 && n != 3) || a[1].type != MSGPACK_OBJECT_ARRAY)
 		return "message: heads is not [type, [head, ...]]";
+	if (n == 3) {
+		list = &a[2];
+		if (list->type != MSGPACK_OBJECT_ARRAY ||
+		    list->via.array.size > WIRE_MAX_OFFER)
+			return "message: heads offer is not [dict, ...] of at "
+			    "most 4";
+		for (i = 0; i < list->via.array.size; i++) {
+			if (!is_uint(&list->via.array.ptr[i]) ||
+			    list->via.array.ptr[i].via.u64 > UINT32_MAX)
+				return "message: a heads offer is not a "
+				    "uint32";
+			m->offer[i] = (uint32_t)list->via.array.ptr[i].via.u64;
+		}
+		m->noffer = list->via.array.size;
+		m->has_offer = 1;
+	}
 	list = &a[1];
 	m->nheads = list->via.array.size;
 	if (m->nheads == 0)
@@ -807,13 +823,37 @@ wire_msg_free(struct wire_msg *m)
 }
 
 /* Packs HEADS' type and the header of its list of n heads. */
+static void
+heads_begin(struct proto_enc *enc, size_t n, size_t elements)
+{
+	proto_enc_reset(enc);
+	msgpack_pack_array(&enc->pk, elements);
+	msgpack_pack_uint64(&enc->pk, WIRE_MSG_HEADS);
+	msgpack_pack_array(&enc->pk, n);
+}
+
 void
 wire_pack_heads_begin(struct proto_enc *enc, size_t n)
 {
-	proto_enc_reset(enc);
-	msgpack_pack_array(&enc->pk, 2);
-	msgpack_pack_uint64(&enc->pk, WIRE_MSG_HEADS);
+	heads_begin(enc, n, 2);
+}
+
+/* The same, for a HEADS that ends with an offer (wire_pack_offer()). */
+void
+wire_pack_heads_begin_offer(struct proto_enc *enc, size_t n)
+{
+	heads_begin(enc, n, 3);
+}
+
+/* Packs HEADS' offer of n dictionary ids, after its heads. */
+void
+wire_pack_offer(struct proto_enc *enc, const uint32_t *ids, size_t n)
+{
+	size_t i;
+
 	msgpack_pack_array(&enc->pk, n);
+	for (i = 0; i < n; i++)
+		msgpack_pack_uint32(&enc->pk, ids[i]);
 }
 
 /* Packs one head. */

@@ -54,9 +54,14 @@
  *
  * Messages are MessagePack arrays whose first element is the type:
  *
- *   0x10 HEADS    [0x10, [[origin bin32, seq uint, hash bin32], ...]]
+ *   0x10 HEADS    [0x10, [[origin bin32, seq uint, hash bin32], ...]
+ *                  (, [dict uint32, ...])]
  *                 the sender's heads, limited to what the receiver may
- *                 read; sent once, first, by both sides.
+ *                 read; sent once, first, by both sides.  The optional
+ *                 third element (since version 2) offers the compression
+ *                 dictionaries the sender can expand, at most
+ *                 WIRE_MAX_OFFER ids; without it, or with none in common,
+ *                 the other side sends COMMITS, never ZCOMMITS.
  *   0x12 WANT     [0x12, [[origin bin32, seq uint], ...]]
  *                 asks for the sender's commit at each (origin, seq):
  *                 sent when a head's hash or a received commit's prev
@@ -66,6 +71,13 @@
  *   0x20 COMMITS  [0x20, batch uint, [[E bin, sig bin64], ...]]
  *                 commits the receiver lacks, in log order per origin;
  *                 batch counts from 1 per connection and direction.
+ *   0x22 ZCOMMITS [0x22, batch uint, dict uint32, n uint, [frame bin, ...]]
+ *                 a COMMITS batch of n items, compressed (proto/zcodec.h):
+ *                 each frame is a zstd frame, with dictionary dict (one
+ *                 the receiver offered), of one run of consecutive items
+ *                 of one origin, each item packed as in COMMITS.  Every
+ *                 frame states its content size; the expanded batch is at
+ *                 most WIRE_MAX_FRAME bytes.  It is acked as COMMITS.
  *   0x21 ACK      [0x21, batch uint, applied uint, refused uint]
  *                 the receiver committed batch (one LMDB transaction);
  *                 the sender may then send more (flow control).
@@ -94,7 +106,7 @@
 
 #include "proto.h"
 
-#define WIRE_VERSION 1
+#define WIRE_VERSION 2
 #define WIRE_MAGIC "cafesync"
 #define WIRE_MAGIC_LEN 8
 
@@ -111,6 +123,7 @@
 #define WIRE_MAX_FRAME (2 * 1024 * 1024)
 #define WIRE_BATCH_BYTES (1024 * 1024)
 #define WIRE_MAX_REASON 200        /* bytes of an ERROR reason */
+#define WIRE_MAX_OFFER 4          /* dictionary ids in HEADS */
 #define WIRE_MAX_WANTS 1024        /* entries of one WANT */
 #define WIRE_MAX_NAME 63           /* bytes of a JOIN name, a JOINED role */
 #define WIRE_INVITE_LEN 16
@@ -122,6 +135,7 @@ enum wire_msg_type {
 	WIRE_MSG_WANT = 0x12,
 	WIRE_MSG_COMMITS = 0x20,
 	WIRE_MSG_ACK = 0x21,
+	WIRE_MSG_ZCOMMITS = 0x22,
 	WIRE_MSG_PING = 0x30,
 	WIRE_MSG_PONG = 0x31,
 	WIRE_MSG_ERROR = 0x40,
@@ -279,6 +293,9 @@ struct wire_msg {
 	const uint8_t *secret;   /* JOIN: WIRE_SECRET_LEN bytes */
 	struct wire_head *heads; /* HEADS; WANT (hash NULL) */
 	size_t nheads;
+	uint32_t offer[WIRE_MAX_OFFER]; /* HEADS: dictionaries offered */
+	size_t noffer;
+	int has_offer;           /* HEADS: it had the third element */
 	struct wire_item *items; /* COMMITS */
 	size_t nitems;
 	msgpack_zone *zone;
@@ -304,6 +321,9 @@ void wire_msg_free(struct wire_msg *m);
  * the caller then packs with wire_pack_head() / proto_bundle_item().
  */
 void wire_pack_heads_begin(struct proto_enc *enc, size_t n);
+/* HEADS with an offer: pack the n heads, then wire_pack_offer(). */
+void wire_pack_heads_begin_offer(struct proto_enc *enc, size_t n);
+void wire_pack_offer(struct proto_enc *enc, const uint32_t *ids, size_t n);
 void wire_pack_head(struct proto_enc *enc, const uint8_t *origin,
     uint64_t seq, const uint8_t *hash);
 void wire_pack_commits_begin(struct proto_enc *enc, uint64_t batch,

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include <sodium.h>
+#include <zstd.h>
 
 #include "internal.h"
 
@@ -25,6 +26,12 @@
 #define IMPORT_BATCH 1024
 /* The read buffer: room for two of the largest items. */
 #define IMPORT_BUF (2 * PROTO_BUNDLE_MAX_ITEM + 4096)
+/* A compressed bundle: the plain bundle as zstd frames, made at this
+ * level; its reader keeps at most 2^BUNDLE_ZWINDOW bytes of window. */
+#define BUNDLE_ZLEVEL 3
+#define BUNDLE_ZWINDOW 23
+#define ZSTD_MAGIC "\x28\xb5\x2f\xfd"
+
 
 /*
  * Where an export writes: straight to the file, or through a sealing
@@ -36,8 +43,41 @@ struct bundle_out {
 	uint8_t *plain;            /* plaintext of the next chunk */
 	size_t plen;
 	uint8_t *sealed;           /* one sealed chunk */
+	ZSTD_CCtx *z;              /* compressing (plain bundles only) */
+	uint8_t *zout;
+	size_t zcap;
 	int err;                   /* errno of the first failed write */
 };
+
+/*
+ * Compresses n bytes into the current zstd frame, or with end ends the
+ * frame (the next bytes start a fresh one), writing what comes out.
+ */
+static int
+out_z(struct bundle_out *o, const uint8_t *p, size_t n, int end)
+{
+	ZSTD_inBuffer in = { p, n, 0 };
+	ZSTD_outBuffer out;
+	size_t left;
+
+	do {
+		out.dst = o->zout;
+		out.size = o->zcap;
+		out.pos = 0;
+		left = ZSTD_compressStream2(o->z, &out, &in,
+		    end ? ZSTD_e_end : ZSTD_e_continue);
+		if (ZSTD_isError(left)) {
+			o->err = EINVAL;
+			return -1;
+		}
+		if (out.pos > 0 && fwrite(o->zout, 1, out.pos, o->f) !=
+		    out.pos) {
+			o->err = errno != 0 ? errno : EIO;
+			return -1;
+		}
+	} while (in.pos < in.size || (end && left != 0));
+	return 0;
+}
 
 /* Writes n bytes to the file; returns 0 or -1 (err set). */
 static int
@@ -72,6 +112,8 @@ out_write(struct bundle_out *o, const uint8_t *p, size_t n)
 {
 	size_t k;
 
+	if (o->z != NULL)
+		return o->err != 0 ? -1 : out_z(o, p, n, 0);
 	if (o->ps == NULL)
 		return out_raw(o, p, n);
 	while (n > 0) {
@@ -99,6 +141,7 @@ struct export_arg {
 	const struct store_since *since;
 	size_t nsince;
 	uint64_t count;
+	uint8_t zlast[PROTO_KEY_LEN];  /* compressing: the frame's origin */
 };
 
 /* Writes one commit unless it is at or before its origin's since point. */
@@ -132,6 +175,12 @@ export_commit(const struct store_commit *sc, void *arg)
 		if (memcmp(ea->since[i].origin, sc->c->origin,
 		    PROTO_KEY_LEN) == 0 && sc->c->seq <= ea->since[i].seq)
 			return 0;
+	/* One zstd frame per origin: no frame mixes two origins' bytes. */
+	if (ea->o->z != NULL && ea->count > 0 &&
+	    memcmp(ea->zlast, sc->c->origin, PROTO_KEY_LEN) != 0 &&
+	    out_z(ea->o, NULL, 0, 1) != 0)
+		return 1;
+	memcpy(ea->zlast, sc->c->origin, PROTO_KEY_LEN);
 	proto_enc_reset(&ea->w);
 	proto_bundle_item(&ea->w, sc->e, sc->elen, sc->sig);
 	if (out_write(ea->o, (const uint8_t *)ea->w.sb.data,
@@ -147,7 +196,7 @@ export_commit(const struct store_commit *sc, void *arg)
  * CS_EIO, with *cause.
  */
 static int
-bundle_export(struct store *s, FILE *f, const uint8_t *to,
+bundle_export(struct store *s, FILE *f, const uint8_t *to, int compress,
     const struct store_since *since, size_t nsince, uint64_t *count,
     char **cause)
 {
@@ -181,6 +230,16 @@ bundle_export(struct store *s, FILE *f, const uint8_t *to,
 		o.sealed = xmalloc(PROTO_SEAL_MAX_SEALED);
 		out_raw(&o, hdr, sizeof(hdr));
 	}
+	if (compress) {
+		o.z = ZSTD_createCCtx();
+		if (o.z == NULL)
+			abort();
+		ZSTD_CCtx_setParameter(o.z, ZSTD_c_compressionLevel,
+		    BUNDLE_ZLEVEL);
+		ZSTD_CCtx_setParameter(o.z, ZSTD_c_windowLog, BUNDLE_ZWINDOW);
+		o.zcap = ZSTD_CStreamOutSize();
+		o.zout = xmalloc(o.zcap);
+	}
 	ea.o = &o;
 	ea.s = s;
 	ea.since = since;
@@ -205,6 +264,8 @@ bundle_export(struct store *s, FILE *f, const uint8_t *to,
 		store_member_free(ea.reader);
 	if (o.ps != NULL && o.err == 0)
 		out_chunk(&o, 1);
+	if (o.z != NULL && o.err == 0)
+		out_z(&o, NULL, 0, 1);
 	proto_enc_free(&ea.w);
 	*count = ea.count;
 	if (o.err == 0 && fflush(f) != 0)
@@ -218,6 +279,8 @@ bundle_export(struct store *s, FILE *f, const uint8_t *to,
 		sodium_memzero(o.plain, PROTO_SEAL_CHUNK);
 	free(o.plain);
 	free(o.sealed);
+	free(o.zout);
+	ZSTD_freeCCtx(o.z);
 	proto_seal_free(o.ps);
 	return rc;
 }
@@ -227,7 +290,16 @@ int
 store_bundle_export(struct store *s, FILE *f, const struct store_since *since,
     size_t nsince, uint64_t *count, char **cause)
 {
-	return bundle_export(s, f, NULL, since, nsince, count, cause);
+	return bundle_export(s, f, NULL, 0, since, nsince, count, cause);
+}
+
+/* Writes a compressed plain bundle of the log to f. */
+int
+store_bundle_export_compressed(struct store *s, FILE *f,
+    const struct store_since *since, size_t nsince, uint64_t *count,
+    char **cause)
+{
+	return bundle_export(s, f, NULL, 1, since, nsince, count, cause);
 }
 
 /* Writes a bundle of the log to f, sealed to the node to. */
@@ -236,7 +308,7 @@ store_bundle_export_sealed(struct store *s, FILE *f,
     const uint8_t to[PROTO_KEY_LEN], const struct store_since *since,
     size_t nsince, uint64_t *count, char **cause)
 {
-	return bundle_export(s, f, to, since, nsince, count, cause);
+	return bundle_export(s, f, to, 0, since, nsince, count, cause);
 }
 
 /*
@@ -427,6 +499,11 @@ struct importer {
 	struct store *s;
 	FILE *f;
 	struct opener *op;    /* reads through a sealed bundle, or NULL */
+	ZSTD_DStream *zd;     /* reads through a compressed one, or NULL */
+	ZSTD_inBuffer zin;
+	uint8_t *zbuf;
+	size_t zleft;         /* 0 between frames */
+	int zeof;
 	uint8_t *buf;
 	size_t len, pos;      /* bytes in buf; bytes parsed */
 	int eof;
@@ -438,6 +515,48 @@ struct importer {
 	void *arg;
 	struct store_import_stats *st;
 };
+
+/*
+ * Decompresses up to n bytes of a compressed bundle into buf (*got 0 at
+ * its end only).  Returns 0, or CS_EDECODE / CS_EIO with *cause.
+ */
+static int
+zread(struct importer *im, uint8_t *buf, size_t n, size_t *got, char **cause)
+{
+	ZSTD_outBuffer out = { buf, n, 0 };
+	size_t k;
+
+	while (out.pos == 0) {
+		if (im->zin.pos == im->zin.size) {
+			if (im->zeof) {
+				if (im->zleft == 0)
+					break;
+				*cause = xstrdup("bundle: the file ends inside "
+				    "a zstd frame");
+				return CS_EDECODE;
+			}
+			k = fread(im->zbuf, 1, IMPORT_BUF, im->f);
+			if (k == 0 && ferror(im->f)) {
+				*cause = xasprintf("cannot read the bundle: "
+				    "%s", strerror(errno));
+				return CS_EIO;
+			}
+			im->zeof = k == 0;
+			im->zin.src = im->zbuf;
+			im->zin.size = k;
+			im->zin.pos = 0;
+			continue;
+		}
+		im->zleft = ZSTD_decompressStream(im->zd, &out, &im->zin);
+		if (ZSTD_isError(im->zleft)) {
+			*cause = xasprintf("bundle: not a valid compressed "
+			    "bundle: %s", ZSTD_getErrorName(im->zleft));
+			return CS_EDECODE;
+		}
+	}
+	*got = out.pos;
+	return 0;
+}
 
 /*
  * Moves unparsed bytes to the front and reads more, from the file or
@@ -453,8 +572,10 @@ refill(struct importer *im, char **cause)
 	im->len -= im->pos;
 	im->pos = 0;
 	while (!im->eof && im->len < IMPORT_BUF) {
-		if (im->op != NULL) {
-			rc = opener_read(im->op, im->buf + im->len,
+		if (im->op != NULL || im->zd != NULL) {
+			rc = im->op != NULL ? opener_read(im->op,
+			    im->buf + im->len, IMPORT_BUF - im->len, &got,
+			    cause) : zread(im, im->buf + im->len,
 			    IMPORT_BUF - im->len, &got, cause);
 			if (rc != 0)
 				return rc;
@@ -692,7 +813,24 @@ store_bundle_import(struct store *s, FILE *f, store_refuse_fn fn, void *arg,
 		goto out;
 	if (proto_seal_detect(im.buf, im.len))
 		rc = import_sealed(&im, start, cause);
-	else
+	else if (im.len >= 4 && memcmp(im.buf, ZSTD_MAGIC, 4) == 0) {
+		/* Compressed: what was read is the first compressed bytes. */
+		im.zd = ZSTD_createDStream();
+		if (im.zd == NULL)
+			abort();
+		ZSTD_DCtx_setParameter(im.zd, ZSTD_d_windowLogMax,
+		    BUNDLE_ZWINDOW);
+		im.zbuf = xmalloc(IMPORT_BUF);
+		memcpy(im.zbuf, im.buf, im.len);
+		im.zin.src = im.zbuf;
+		im.zin.size = im.len;
+		im.zin.pos = 0;
+		im.zeof = im.eof;
+		im.len = im.pos = 0;
+		im.eof = 0;
+		if ((rc = refill(&im, cause)) == 0)
+			rc = import_plain(&im, cause);
+	} else
 		rc = import_plain(&im, cause);
 out:
 	st->drained = im.failed.drained;
@@ -700,5 +838,7 @@ out:
 	free(im.failed.origin);
 	free(im.items);
 	free(im.buf);
+	free(im.zbuf);
+	ZSTD_freeDStream(im.zd);
 	return rc;
 }

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "../proto/proto.h"
+#include "../proto/zcodec.h"
 
 /* ---- schema ---------------------------------------------------------- */
 
@@ -64,6 +65,14 @@ struct sch_type {
 
 extern const struct sch_type sch_types[];
 extern const unsigned sch_ntypes;
+
+/*
+ * The wire's compression dictionary, derived from the schema table
+ * (storage/zdict.c): its bytes into w, or the dictionary itself, made
+ * once and kept for the process's life.
+ */
+void storage_zdict_content(struct proto_enc *w);
+const struct zc_dict *storage_zdict(void);
 
 /* Looks a type or field up by name (len bytes, not NUL-terminated). */
 const struct sch_type *sch_type_find(const char *name, size_t len);
@@ -621,6 +630,15 @@ struct store_since {
  * some origins) to f.  *count gets the number of commits written.
  */
 int store_bundle_export(struct store *s, FILE *f,
+    const struct store_since *since, size_t nsince, uint64_t *count,
+    char **cause);
+
+/*
+ * Writes the same plain bundle as zstd frames, a fresh frame at each
+ * origin (docs/formats.md, "Compressed bundle").  Returns as
+ * store_bundle_export().
+ */
+int store_bundle_export_compressed(struct store *s, FILE *f,
     const struct store_since *since, size_t nsince, uint64_t *count,
     char **cause);
 

@@ -209,10 +209,15 @@ encode(struct proto_enc *enc, const struct wire_msg *m)
 
 	switch (m->type) {
 	case WIRE_MSG_HEADS:
-		wire_pack_heads_begin(enc, m->nheads);
+		if (m->has_offer)
+			wire_pack_heads_begin_offer(enc, m->nheads);
+		else
+			wire_pack_heads_begin(enc, m->nheads);
 		for (i = 0; i < m->nheads; i++)
 			wire_pack_head(enc, m->heads[i].origin,
 			    m->heads[i].seq, m->heads[i].hash);
+		if (m->has_offer)
+			wire_pack_offer(enc, m->offer, m->noffer);
 		break;
 	case WIRE_MSG_WANT:
 		wire_pack_want_begin(enc, m->nheads);

@@ -4,7 +4,8 @@
 # One hub and one site that dials it, syncing cafés.  Then, one at a time,
 # wirepeer (tests/net/wirepeer.c) plays a hostile peer against the hub:
 # a key no node configured, random bytes, an oversized frame after a
-# proper handshake, and 500 connections that never speak.  After each, the
+# proper handshake, a ZCOMMITS frame that claims 3 MiB, and 500
+# connections that never speak.  After each, the
 # connection must have been cut, the hub's log must name the reason, and
 # a café the site writes next must still reach the hub (same digest on
 # both).  Last, the hub is still running and its memory stayed small.
@@ -134,6 +135,17 @@ hub_log_names "$M" 'peer mallory \(.*\): disconnected: protocol: HEADS must come
 	"PING before HEADS: the hub's log names the reason"
 ok hub_alive -- "PING before HEADS: hub still running"
 still_serves "after a PING before HEADS"
+
+# ---- a compressed frame that claims more than a batch may hold ----------------
+
+M=$(log_mark)
+OUTP=$("$WP" zbomb "$HUB" "${KEY[hub]}" "$NETWORK" "$T/mallory/node.key" 2>&1)
+is "$?" 0 "ZCOMMITS claiming 3 MiB: the connection is cut"
+[ -n "$OUTP" ] && diag "$OUTP"
+hub_log_names "$M" 'peer mallory \(.*\): disconnected: message: a zcommits frame claims more than a batch may hold' \
+	"ZCOMMITS claiming 3 MiB: the hub's log names the reason"
+ok hub_alive -- "ZCOMMITS claiming 3 MiB: hub still running"
+still_serves "after a ZCOMMITS claiming 3 MiB"
 
 # ---- 500 connections that never speak ----------------------------------------
 

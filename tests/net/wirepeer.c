@@ -27,6 +27,10 @@
  *   wirepeer early HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE
  *       a proper handshake, then a PING before any HEADS; the daemon
  *       must close (HEADS comes first).
+ *   wirepeer zbomb HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE
+ *       a proper handshake and HEADS, then a ZCOMMITS with the schema's
+ *       dictionary id whose one frame (a hundred bytes) claims 3 MiB of
+ *       content; the daemon must close without expanding it.
  *   wirepeer ok HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE
  *       a correct session: handshake, HEADS both ways, a PING answered
  *       by its PONG.  Prints what it got: the positive control.
@@ -50,7 +54,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <zstd.h>
+
 #include "proto/wire.h"
+#include "storage/storage.h"
 
 #define CLOSE_WAIT_MS 5000   /* how long the daemon has to hang up */
 #define IO_WAIT_MS 5000      /* how long one handshake step may take */
@@ -556,6 +563,51 @@ mode_early(char **av)
 	return 0;
 }
 
+/* zbomb HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE */
+static int
+mode_zbomb(char **av)
+{
+	uint8_t server[PROTO_KEY_LEN], network[PROTO_KEY_LEN];
+	uint8_t sk[PROTO_SK_LEN], *zero, *frame;
+	size_t big = 3 * 1024 * 1024, cap = ZSTD_compressBound(big), n, got;
+	static struct peer pe;
+	struct proto_enc e;
+
+	parse_key(server, av[1], "SERVERKEYHEX");
+	parse_key(network, av[2], "NETWORKHEX");
+	read_keyfile(sk, av[3]);
+	open_as(&pe, av[0], 0, network, sk, server);
+	sodium_memzero(sk, sizeof(sk));
+	proto_enc_init(&e);
+	wire_pack_heads_begin(&e, 0);
+	(void)send_msg(&pe, &e);
+	zero = xcalloc(1, big);
+	frame = xcalloc(1, cap);
+	n = ZSTD_compress(frame, cap, zero, big, 1);
+	if (ZSTD_isError(n))
+		tool_fail("zstd: %s", ZSTD_getErrorName(n));
+	proto_enc_reset(&e);
+	msgpack_pack_array(&e.pk, 5);
+	msgpack_pack_uint64(&e.pk, WIRE_MSG_ZCOMMITS);
+	msgpack_pack_uint64(&e.pk, 1);
+	msgpack_pack_uint32(&e.pk, zc_dict_id(storage_zdict()));
+	msgpack_pack_uint64(&e.pk, 1);
+	msgpack_pack_array(&e.pk, 1);
+	msgpack_pack_bin(&e.pk, n);
+	msgpack_pack_bin_body(&e.pk, frame, n);
+	(void)send_msg(&pe, &e);
+	proto_enc_free(&e);
+	free(zero);
+	free(frame);
+	if (drain_until_closed(pe.fd, CLOSE_WAIT_MS, &got) != 0)
+		verdict_fail("the connection is still open %d ms after a "
+		    "ZCOMMITS frame claiming 3 MiB", CLOSE_WAIT_MS);
+	wire_free(&pe.w);
+	close(pe.fd);
+	printf("zbomb: closed after a %zu-byte frame claiming 3 MiB\n", n);
+	return 0;
+}
+
 /* idle HOST:PORT N SECONDS */
 static int
 mode_idle(char **av)
@@ -728,6 +780,8 @@ static const struct {
 	{ "oversize", 4, mode_oversize,
 	    "HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE" },
 	{ "early", 4, mode_early,
+	    "HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE" },
+	{ "zbomb", 4, mode_zbomb,
 	    "HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE" },
 	{ "idle", 3, mode_idle, "HOST:PORT N SECONDS" },
 	{ "stall", 5, mode_stall,

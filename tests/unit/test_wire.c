@@ -360,11 +360,11 @@ static void fake_derive(struct fake *f, const uint8_t hello[WIRE_HELLO_LEN])
 	size_t off = 0;
 
 	assert_memory_equal(hello, "cafesync", 8);
-	assert_int_equal(hello[8], 1);
+	assert_int_equal(hello[8], WIRE_VERSION);
 	memcpy(f->peer_eph, hello + 9, 32);
 	memcpy(in, "cafesync-handshake-v1", 21);
 	off = 21;
-	in[off++] = 1;
+	in[off++] = WIRE_VERSION;
 	memcpy(in + off, f->network, 32);
 	off += 32;
 	memcpy(in + off, f->initiator ? f->eph_pk : f->peer_eph, 32);
@@ -480,7 +480,7 @@ static void fake_client_hello(struct fake *f, struct wire *s, struct sink *ks,
 	memset(ks, 0, sizeof *ks);
 	memset(az, 0, sizeof *az);
 	wire_init(s, 0, net_a, s_sk, "hub", NULL, authorize_cb, az);
-	fake_hello(f, m1, 1);
+	fake_hello(f, m1, WIRE_VERSION);
 	assert_int_equal(feed_chunks(s, m1, sizeof m1, 0, ks), 0);
 	assert_int_equal(ks->nsent, WIRE_HELLO_LEN);
 	fake_derive(f, ks->sent);
@@ -503,7 +503,7 @@ static void fake_server_hello(struct fake *f, struct wire *c, struct sink *kc,
 	m1 = wire_start(c, &n);
 	assert_int_equal(n, WIRE_HELLO_LEN);
 	fake_derive(f, m1);
-	fake_hello(f, m2, 1);
+	fake_hello(f, m2, WIRE_VERSION);
 	assert_int_equal(feed_chunks(c, m2, sizeof m2, 0, kc), 0);
 	assert_int_equal(kc->nsent, WIRE_M3_LEN);
 	fake_check_auth(f, kc->sent, c_pk, "site");
