@@ -453,7 +453,8 @@ read_run(struct job *j)
 /*
  * Pacing.  A batch is applied only once it has arrived whole, so on a slow
  * link that breaks often a large batch may never arrive.  Batches are
- * sized by the throughput the link has shown: at most SYNC_PACE_NS of it,
+ * sized by the throughput the link has shown: at most SYNC_PACE_NS of it
+ * (half a second: what a break costs is at most about that),
  * never less than one commit.  Like a congestion window, the bound starts
  * at SYNC_PACE_START and doubles with every ACK while the link carries
  * more, up to WIRE_BATCH_BYTES (reached in a few round trips on a fast
@@ -464,7 +465,7 @@ read_run(struct job *j)
  */
 #define SYNC_PACE_START (16 * 1024)
 #define SYNC_PACE_MIN (4 * 1024)
-#define SYNC_PACE_NS 2000000000.0
+#define SYNC_PACE_NS 500000000.0
 #define SYNC_PACE_WINDOW 4
 
 static size_t

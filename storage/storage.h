@@ -213,7 +213,7 @@ const uint8_t *store_secret_key(const struct store *s);
  */
 struct store_batch;
 
-#define STORE_LOCAL_COMMIT (64 * 1024) /* bytes of one local commit E */
+#define STORE_LOCAL_COMMIT (16 * 1024) /* bytes of one local commit E */
 
 struct store_kv {
 	const char *name;

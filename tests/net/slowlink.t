@@ -2,7 +2,8 @@
 # slowlink.t: a site's backlog crosses a slow link that keeps breaking.
 # The hub and the site run in two network namespaces this test makes,
 # joined by a veth pair whose site end is shaped by tc tbf to 256 kbit/s;
-# every 5 s the test takes the link down for 1 s.  The site holds a
+# every 5 s the test takes the link down for 1 s and destroys the
+# connection's sockets at both ends, so each break costs a reconnect.  The site holds a
 # backlog of 2,000 cafés imported from one 2,000-row CSV (many local
 # commits of at most 64 KiB in one transaction).  It must all reach the
 # hub, and the bytes the site's end sent over every attempt must stay
@@ -84,6 +85,10 @@ ok ns_start "$NS_SITE" site "$A_SITE" -- "start cafed site in its namespace"
 START=$(date +%s)
 ( while :; do
 	sleep 4; ip -n "$NS_SITE" link set "${V}s" down
+	# A drop loses the connection, as a mobile link does: both ends'
+	# sockets are destroyed (ss -K), and the site dials again.
+	ip netns exec "$NS_SITE" ss -K dst "$A_HUB" >/dev/null 2>&1
+	ip netns exec "$NS_HUB" ss -K dst "$A_SITE" >/dev/null 2>&1
 	sleep 1; ip -n "$NS_SITE" link set "${V}s" up
 done ) &
 FLAP=$!
@@ -95,7 +100,8 @@ is "$(cafes_on_hub)" 2000 "all 2,000 cafés reach the hub across the flapping li
 kill "$FLAP" 2>/dev/null; wait "$FLAP" 2>/dev/null; FLAP=""
 ip -n "$NS_SITE" link set "${V}s" up
 TX=$(( $(tx_bytes) - TX0 ))
-diag "backlog $WIRE bytes, sent $TX bytes in $(( $(date +%s) - START )) s"
+diag "backlog $WIRE bytes, sent $TX bytes in $(( $(date +%s) - START )) s," \
+    "$(grep -c 'connected' "$T/site.log") connections"
 ok test "$(( TX * 10 ))" -le "$(( WIRE * 13 ))" -- "bytes sent ($TX) within 1.3 times the backlog ($WIRE)"
 
 converged "hub and site converge" hub site
