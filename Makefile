@@ -25,7 +25,7 @@ PKGS = lmdb libuv libsodium msgpack jansson cmocka
 DEB_PKGS = build-essential pkg-config liblmdb-dev libuv1-dev libmsgpack-dev \
 	libsodium-dev libjansson-dev libcsv-dev libcmocka-dev libinih-dev \
 	libsystemd-dev libpq-dev libzstd-dev zstd postgresql perl jq python3 \
-	lmdb-utils faketime chromium poppler-utils tmux tzdata
+	lmdb-utils faketime chromium poppler-utils tmux tzdata iproute2 bc
 DEB_HEADERS = /usr/include/lmdb.h /usr/include/uv.h /usr/include/msgpack.h \
 	/usr/include/sodium.h /usr/include/jansson.h /usr/include/csv.h \
 	/usr/include/cmocka.h /usr/include/ini.h /usr/include/systemd/sd-daemon.h \
@@ -153,6 +153,7 @@ bench: deps
 	$(MAKE) BUILD=build-bench CFLAGS="-O2 -g -DNDEBUG" build-bench/cafe build-bench/cafed $(BENCH_SRC:tests/bench/%.c=build-bench/tests/%)
 	CAFE=$(abspath build-bench/cafe) BENCH_BIN=$(abspath build-bench/tests) sh tests/bench/run.sh
 	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) BENCH_BIN=$(abspath build-bench/tests) sh tests/bench/sync.sh
+	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) sh tests/bench/slowlink.sh
 	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) sh tests/bench/mirror.sh
 	CAFE=$(abspath build-bench/cafe) bash tests/bench/cli.sh
 

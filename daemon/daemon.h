@@ -245,6 +245,10 @@ struct conn {
 	uint64_t batch_acked;
 	size_t inflight;             /* bytes of unacknowledged batches */
 	size_t ring[SYNC_MAX_UNACKED]; /* bytes of each unacked batch */
+	uint64_t ring_ns[SYNC_MAX_UNACKED]; /* when each was sent */
+	uint64_t acked_ns;           /* when the last ACK came */
+	double rate;                 /* bytes/s the link has shown, or 0 */
+	size_t batch_bytes;          /* the next batch's size bound */
 	size_t rr;                   /* round-robin position among origins */
 	uint64_t tx_commits;
 };

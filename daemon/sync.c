@@ -431,6 +431,7 @@ struct read_job {
 	int exact;              /* single commits the peer asked for */
 	uint64_t batch;
 	unsigned max_commits;
+	size_t max_bytes;       /* of items, past the first */
 	struct proto_enc items;
 	size_t n;
 	struct want *cur;
@@ -444,7 +445,7 @@ read_one(uint64_t seq, const uint8_t *e, size_t elen, const uint8_t *sig,
 
 	if (seq > rj->cur->to)
 		return 1;
-	if (rj->n > 0 && rj->items.sb.size + elen > WIRE_BATCH_BYTES)
+	if (rj->n > 0 && rj->items.sb.size + elen > rj->max_bytes)
 		return 1;
 	proto_bundle_item(&rj->items, e, elen, sig);
 	rj->cur->last = seq;
@@ -465,9 +466,78 @@ read_run(struct job *j)
 		store_log_raw(s, rj->w[i].origin, rj->w[i].from, read_one,
 		    rj);
 		if (rj->n >= rj->max_commits ||
-		    rj->items.sb.size >= WIRE_BATCH_BYTES)
+		    rj->items.sb.size >= rj->max_bytes)
 			break;
 	}
+}
+
+/*
+ * Pacing.  A batch is applied only once it has arrived whole, so on a slow
+ * link that breaks often a large batch may never arrive.  Batches are
+ * sized by the throughput the link has shown: at most SYNC_PACE_NS of it
+ * (half a second: what a break costs is at most about that),
+ * never less than one commit.  Like a congestion window, the bound starts
+ * at SYNC_PACE_START and doubles with every ACK while the link carries
+ * more, up to WIRE_BATCH_BYTES (reached in a few round trips on a fast
+ * link).  Throughput is measured per ACK over the time the link was busy
+ * with that batch: from the later of its sending and the previous ACK.
+ * The bytes in flight stay within SYNC_PACE_WINDOW batches of the bound,
+ * so ACKs keep coming while the link is slow.
+ */
+#define SYNC_PACE_START (16 * 1024)
+#define SYNC_PACE_MIN (4 * 1024)
+#define SYNC_PACE_NS 500000000.0
+#define SYNC_PACE_WINDOW 4
+
+static size_t
+pace_bound(struct conn *c)
+{
+	if (c->batch_bytes == 0)
+		c->batch_bytes = SYNC_PACE_START;
+	return c->batch_bytes;
+}
+
+/* The bytes c may have unacknowledged. */
+static size_t
+pace_window(struct conn *c)
+{
+	size_t w = SYNC_PACE_WINDOW * pace_bound(c);
+
+	return w < D.cfg.window ? w : D.cfg.window;
+}
+
+static void
+pace_sent(struct conn *c, uint64_t batch)
+{
+	c->ring_ns[batch % SYNC_MAX_UNACKED] = uv_hrtime();
+}
+
+static void
+pace_acked(struct conn *c, uint64_t batch, size_t bytes)
+{
+	uint64_t now = uv_hrtime(), from = c->ring_ns[batch % SYNC_MAX_UNACKED];
+	double sample, cap;
+	size_t b = pace_bound(c);
+
+	if (c->acked_ns > from)
+		from = c->acked_ns;
+	c->acked_ns = now;
+	/* A batch well below the bound had no backlog behind it: its time
+	 * is the round trip's, not the link's. */
+	if (bytes * 2 < b)
+		return;
+	if (now <= from)
+		now = from + 1;
+	sample = (double)bytes * 1e9 / (double)(now - from);
+	c->rate = c->rate == 0 ? sample : 0.75 * c->rate + 0.25 * sample;
+	cap = c->rate * SYNC_PACE_NS / 1e9;
+	if ((double)b * 2 <= cap)
+		b *= 2;
+	else if ((double)b > cap)
+		b = cap < SYNC_PACE_MIN ? SYNC_PACE_MIN : (size_t)cap;
+	if (b > WIRE_BATCH_BYTES)
+		b = WIRE_BATCH_BYTES;
+	c->batch_bytes = b;
 }
 
 /* Seals a COMMITS batch already packed in m and counts it in flight. */
@@ -489,6 +559,7 @@ send_batch(struct conn *c, struct proto_enc *m, uint64_t batch, size_t n)
 		return -1;
 	c->batch_out = batch;
 	c->ring[batch % SYNC_MAX_UNACKED] = bytes;
+	pace_sent(c, batch);
 	c->inflight += bytes;
 	c->tx_commits += n;
 	if (c->peer != NULL)
@@ -583,6 +654,7 @@ read_submit(struct conn *c, struct read_job *rj, unsigned max_commits)
 	rj->c = c;
 	rj->batch = c->batch_out + 1;
 	rj->max_commits = max_commits;
+	rj->max_bytes = pace_bound(c);
 	rj->j.run = read_run;
 	rj->j.done = read_done;
 	c->reading = 1;
@@ -623,13 +695,13 @@ sync_pump(struct conn *c)
 	if (!c->open || c->closing || !c->got_heads || !c->heads_sent ||
 	    c->reading || D.stopping)
 		return;
-	if (c->inflight >= D.cfg.window ||
+	if (c->inflight >= pace_window(c) ||
 	    c->batch_out - c->batch_acked >= SYNC_MAX_UNACKED)
 		return;
 	/* Fork evidence first: it is small and rare. */
 	if (c->nextra > 0) {
 		send_extra(c);
-		if (c->closing || c->inflight >= D.cfg.window ||
+		if (c->closing || c->inflight >= pace_window(c) ||
 		    c->batch_out - c->batch_acked >= SYNC_MAX_UNACKED)
 			return;
 	}
@@ -1378,6 +1450,7 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 		}
 		c->batch_acked = m.n;
 		c->inflight -= c->ring[m.n % SYNC_MAX_UNACKED];
+		pace_acked(c, m.n, c->ring[m.n % SYNC_MAX_UNACKED]);
 		if (m.refused > 0 && c->peer != NULL)
 			log_warnx("peer %s: refused %llu commits of batch "
 			    "%llu (see its log)", c->peer->name,

@@ -551,8 +551,9 @@ store_batch_del(struct store_batch *b, const uint8_t id[PROTO_ID_LEN],
 
 /*
  * Returns where the commit that starts at op first ends: it takes ops
- * while it holds fewer than PROTO_MAX_OPS and stays within the size
- * bound.  Each op is at most a few tens of KiB, far below the bound.
+ * while it holds fewer than PROTO_MAX_OPS and stays within
+ * STORE_LOCAL_COMMIT.  An op alone larger than that (a few tens of KiB
+ * at most, far below PROTO_MAX_COMMIT) is a commit of its own.
  */
 static size_t
 chunk_end(const struct store_batch *b, size_t first)
@@ -562,7 +563,7 @@ chunk_end(const struct store_batch *b, size_t first)
 	while (i < b->nops && i - first < PROTO_MAX_OPS) {
 		end = i + 1 < b->nops ? b->off[i + 1] : b->ops.sb.size;
 		if (i > first && bytes + (end - b->off[i]) >
-		    PROTO_MAX_COMMIT - HEADER_ROOM)
+		    STORE_LOCAL_COMMIT - HEADER_ROOM)
 			break;
 		bytes += end - b->off[i];
 		i++;

@@ -215,10 +215,14 @@ const uint8_t *store_secret_key(const struct store *s);
 
 /*
  * Local writes.  A batch gathers ops and commits them as one or more signed
- * commits (at most PROTO_MAX_OPS ops and PROTO_MAX_COMMIT bytes each) in
- * one LMDB write transaction: all land, or none.
+ * commits (at most PROTO_MAX_OPS ops and STORE_LOCAL_COMMIT bytes each) in
+ * one LMDB write transaction: all land, or none.  Local commits are kept
+ * far below PROTO_MAX_COMMIT so each crosses a slow link in a few seconds
+ * and a large import reaches a peer commit by commit.
  */
 struct store_batch;
+
+#define STORE_LOCAL_COMMIT (16 * 1024) /* bytes of one local commit E */
 
 struct store_kv {
 	const char *name;

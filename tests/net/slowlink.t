@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# slowlink.t: a site's backlog crosses a slow link that keeps breaking.
+# The hub and the site run in two network namespaces this test makes,
+# joined by a veth pair whose site end is shaped by tc tbf to 256 kbit/s;
+# every 5 s the test takes the link down for 1 s and destroys the
+# connection's sockets at both ends, so each break costs a reconnect.  The site holds a
+# backlog of 2,000 cafés imported from one 2,000-row CSV (many local
+# commits of at most 64 KiB in one transaction).  It must all reach the
+# hub, and the bytes the site's end sent over every attempt must stay
+# within 1.3 times the backlog's own bytes (its commits, E and signature,
+# as `cafe bundle export` carries them): what a broken batch cost is
+# bounded, and nothing stored is sent again.
+. "$(dirname "$0")/netlib.sh"
+
+if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1 ||
+    ! command -v tc >/dev/null; then
+	echo "1..0 # SKIP needs root, ip netns and tc (iproute2)"
+	exit 0
+fi
+NS_HUB="cafe-hub-$$"; NS_SITE="cafe-site-$$"
+V="cs$(( $$ % 100000 ))"
+# Private addresses inside the namespaces this test makes, nowhere else.
+A_HUB="10.254.$(( $$ % 250 )).1"; A_SITE="10.254.$(( $$ % 250 )).2"
+FLAP=""
+slow_cleanup() {
+	[ -n "$FLAP" ] && kill "$FLAP" 2>/dev/null
+	_net_cleanup
+	ip netns del "$NS_HUB" 2>/dev/null
+	ip netns del "$NS_SITE" 2>/dev/null
+}
+trap slow_cleanup EXIT
+
+ip netns add "$NS_HUB" && ip netns add "$NS_SITE" &&
+ip link add "${V}h" netns "$NS_HUB" type veth peer name "${V}s" netns "$NS_SITE" &&
+ip -n "$NS_HUB" addr add "$A_HUB/30" dev "${V}h" &&
+ip -n "$NS_SITE" addr add "$A_SITE/30" dev "${V}s" &&
+ip -n "$NS_HUB" link set "${V}h" up && ip -n "$NS_SITE" link set "${V}s" up &&
+ip -n "$NS_HUB" link set lo up && ip -n "$NS_SITE" link set lo up &&
+ip netns exec "$NS_SITE" tc qdisc add dev "${V}s" root tbf rate 256kbit burst 4kb latency 400ms &&
+ip netns exec "$NS_HUB" tc qdisc add dev "${V}h" root tbf rate 256kbit burst 4kb latency 400ms
+is "$?" 0 "two namespaces, a veth pair shaped to 256 kbit/s"
+
+ok node_init hub hub -- "init hub"
+ok node_init site site -- "init site"
+"$CAFE" --data "$T/site" peer add hub "$A_HUB:${PORT[hub]}" --key "${KEY[hub]}" &&
+"$CAFE" --data "$T/hub" peer add site --inbound --key "${KEY[site]}"
+is "$?" 0 "the site dials the hub across the veth"
+
+ns_start() {
+	local ns="$1" name="$2" addr="$3" i
+	ip netns exec "$ns" "$CAFED" --data "$T/$name" --listen "$addr:${PORT[$name]}" \
+		>>"$T/$name.log" 2>&1 &
+	PID[$name]=$!
+	for i in $(seq 1 100); do
+		"$CAFE" --data "$T/$name" status >/dev/null 2>&1 &&
+		    [ -S "$T/$name/ctl/cafed.sock" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# The backlog is written while the site's cafed is down.
+cafe_in "$T/site" add site "name=Site slow"
+SITE_ID="$OUT"
+is "$RC" 0 "the site adds its site record"
+ELEMENTS=welcome,theme,pair_talk,harvest
+f="$T/backlog.csv"
+echo "site,date,format,factors,topic,elements" >"$f"
+for i in $(seq 1 2000); do
+	echo "$SITE_ID,2024-05-0$(( i % 9 + 1 )),parent,resilience,evening talk $i about the week,\"$ELEMENTS\""
+done >>"$f"
+cafe_in "$T/site" import cafe "$f" --format csv
+is "$RC" 0 "2,000 cafés imported in one import" || diag "$ERR"
+N="$("$CAFE" --data "$T/site" status --json | jq -r .commits)"
+"$CAFE" --data "$T/site" bundle export "$T/backlog.bundle" >/dev/null 2>&1
+WIRE=$(stat -c %s "$T/backlog.bundle")
+ok test "$WIRE" -gt 100000 -- "the backlog is $WIRE bytes"
+ok test "$N" -ge "$(( WIRE / 65536 ))" -- "the import is many local commits ($N)"
+
+tx_bytes() { ip -n "$NS_SITE" -s -j link show "${V}s" | jq -r '.[0].stats64.tx.bytes'; }
+TX0=$(tx_bytes)
+
+ok ns_start "$NS_HUB" hub "$A_HUB" -- "start cafed hub in its namespace"
+ok ns_start "$NS_SITE" site "$A_SITE" -- "start cafed site in its namespace"
+START=$(date +%s.%N)
+( while :; do
+	sleep 4; ip -n "$NS_SITE" link set "${V}s" down
+	echo down >>"$T/downs"
+	# A drop loses the connection, as a mobile link does: both ends'
+	# sockets are destroyed (ss -K), and the site dials again.
+	ip netns exec "$NS_SITE" ss -K dst "$A_HUB" >/dev/null 2>&1
+	ip netns exec "$NS_HUB" ss -K dst "$A_SITE" >/dev/null 2>&1
+	sleep 1; ip -n "$NS_SITE" link set "${V}s" up
+done ) &
+FLAP=$!
+
+cafes_on_hub() { "$CAFE" --data "$T/hub" status --json | jq -r .counts.cafe; }
+arrived() { [ "$(cafes_on_hub)" = 2000 ]; }
+wait_for 200 arrived
+is "$(cafes_on_hub)" 2000 "all 2,000 cafés reach the hub across the flapping link"
+kill "$FLAP" 2>/dev/null; wait "$FLAP" 2>/dev/null; FLAP=""
+ip -n "$NS_SITE" link set "${V}s" up
+TX=$(( $(tx_bytes) - TX0 ))
+END=$(date +%s.%N)
+DOWNS=$(wc -l <"$T/downs" 2>/dev/null || echo 0)
+# The link's up time during the delivery, against its own limit.
+UP=$(echo "$END - $START - $DOWNS" | bc -l)
+LIMIT=$(echo "$WIRE * 8 / 256000" | bc -l)
+diag "$(printf 'backlog %d bytes, sent %d bytes; delivered in %.1f s of link up (%d breaks), the link limit %.1f s' \
+    "$WIRE" "$TX" "$UP" "$DOWNS" "$LIMIT")"
+[ -n "${SLOWLINK_REPORT:-}" ] &&
+    echo "$WIRE $TX $UP $DOWNS $LIMIT" >"$SLOWLINK_REPORT"
+ok test "$(( TX * 10 ))" -le "$(( WIRE * 13 ))" -- "bytes sent ($TX) within 1.3 times the backlog ($WIRE)"
+
+converged "hub and site converge" hub site
+
+done_testing
