@@ -64,7 +64,7 @@ const struct cmd_entry cmd_table[] = {
 	{ "invite", "invite --role site|hub|consultant [--site ID] "
 	    "[--expires 7d] --addr HOST:PORT",
 	    "print a one-time token a new node joins with", 1, cmd_invite },
-	{ "join", "join TOKEN [--name NAME]",
+	{ "join", "join TOKEN|- [--token-file FILE] [--name NAME]",
 	    "join a network with an invite: enrolled, hub added as peer", 0,
 	    cmd_join },
 	{ "audit", "audit [--site ID] [--json]",

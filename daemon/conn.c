@@ -84,6 +84,39 @@ conn_close(struct conn *c, const char *why)
 }
 
 static void
+on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct conn *c = req->data;
+
+	conn_close(c, c->finish_why);
+	conn_unref(c);
+	free(req);
+}
+
+/*
+ * Closes the connection once what is queued is written (an answer that
+ * ends it): the write side is shut down after the queue, then closed.
+ */
+void
+conn_finish(struct conn *c, const char *why)
+{
+	uv_shutdown_t *req;
+
+	if (c->closing || c->finishing)
+		return;
+	c->finishing = 1;
+	c->finish_why = why;
+	req = xmalloc(sizeof(*req));
+	req->data = c;
+	c->refs++;
+	if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+		free(req);
+		c->refs--;
+		conn_close(c, why);
+	}
+}
+
+static void
 on_write(uv_write_t *req, int status)
 {
 	struct wreq *wr = (struct wreq *)req;

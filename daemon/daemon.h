@@ -206,6 +206,8 @@ struct conn {
 	int outbound;
 	int open;                    /* handshake done */
 	int joining;                 /* a node redeeming an invite */
+	int finishing;               /* closes once its writes are done */
+	const char *finish_why;      /* (a static string) */
 	int closing;
 	int refs;                    /* the handle and each job in flight */
 	char addr[272];              /* the remote address, for logs */
@@ -298,6 +300,7 @@ struct conn *conn_new(int outbound, struct peer *p);
 void conn_start_read(struct conn *c);
 void conn_close(struct conn *c, const char *why);
 void conn_unref(struct conn *c);
+void conn_finish(struct conn *c, const char *why);
 /* Seals msg and writes it; returns 0 or -1 (the connection is closing). */
 int conn_send(struct conn *c, const struct proto_enc *msg);
 void conn_pause(struct conn *c);
