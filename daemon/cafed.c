@@ -53,6 +53,7 @@ on_tick(uv_timer_t *t)
 		next = c->next;
 		conn_keepalive(c, now);
 	}
+	flood_summary(now);
 	if (store_txnid(D.store) > D.txnid)
 		sync_heads_refresh();
 	control_check_waiters();
@@ -79,8 +80,10 @@ stop(const char *why)
 	log_info("stopping (%s)", why);
 	control_stop();
 	mirror_daemon_stop();
-	if (D.listening)
+	if (D.listening) {
 		uv_close((uv_handle_t *)&D.listener, NULL);
+		uv_close((uv_handle_t *)&D.accept_idle, NULL);
+	}
 	for (c = D.conns; c != NULL; c = c->next)
 		conn_close(c, "cafed is stopping");
 	worker_stop();
