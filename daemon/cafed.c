@@ -175,7 +175,8 @@ main(int argc, char **argv)
 	D.data = xstrdup(data);
 	D.config_path = config ? xstrdup(config) : NULL;
 	D.started_ms = now_ms();
-	if (store_open(&D.store, data, &cause) != 0) {
+	if (control_owner_check(&cause) != 0 ||
+	    store_open(&D.store, data, &cause) != 0) {
 		fprintf(stderr, "cafed: %s\n", cause);
 		free(cause);
 		return 1;

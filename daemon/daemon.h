@@ -346,6 +346,7 @@ const char *trust_name(const uint8_t key[PROTO_KEY_LEN]);
 void trust_free(void);
 
 /* control.c */
+int control_owner_check(char **cause);
 int control_start(char **cause);
 void control_stop(void);
 void control_check_waiters(void);       /* a peer's state moved */
