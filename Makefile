@@ -4,7 +4,8 @@
 #   make check            install missing packages, build, run every test
 #   make check SANITIZE=1 the same under AddressSanitizer + UBSan
 #   make bench            build optimized and print the benchmark figures
-#   make fuzz             build the libFuzzer targets with clang
+#   make fuzz             build the libFuzzer targets with clang and run each
+#                         FUZZ_SECONDS (60) from tests/fuzz/corpus/
 #   make demo             a hub and a site on this machine, end to end
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deb              the Debian package, in build-deb/
@@ -157,6 +158,7 @@ bench: deps
 	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) sh tests/bench/mirror.sh
 	CAFE=$(abspath build-bench/cafe) bash tests/bench/cli.sh
 
+FUZZ_SECONDS = 60
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
 	-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I.
 fuzz: deps
@@ -167,6 +169,13 @@ fuzz: deps
 	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_wire tests/fuzz/fuzz_wire.c $(PROTO_SRC) -lmsgpackc -lsodium -lzstd
 	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_seal tests/fuzz/fuzz_seal.c $(PROTO_SRC) -lmsgpackc -lsodium -lzstd
 	clang $(FUZZ_FLAGS) -o build-fuzz/fuzz_zcodec tests/fuzz/fuzz_zcodec.c $(PROTO_SRC) -lmsgpackc -lsodium -lzstd
+	for t in commit bundle wire seal zcodec; do \
+		mkdir -p build-fuzz/corpus/$$t && \
+		./build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+			-dict=tests/fuzz/cafesync.dict -print_final_stats=1 \
+			build-fuzz/corpus/$$t $$(test -d tests/fuzz/corpus/$$t && \
+			echo tests/fuzz/corpus/$$t) || exit 1; \
+	done
 
 demo: deps $(CAFE) $(CAFED)
 	CAFE=$(abspath $(CAFE)) CAFED=$(abspath $(CAFED)) sh deploy/demo.sh

@@ -106,7 +106,7 @@ const struct cmd_entry cmd_table[] = {
 	    "--expires=7d !--addr=HOST:PORT",
 	    "print a one-time token a new node joins with", 1, cmd_invite,
 	    NULL },
-	{ "join", "TOKEN", "--name=NAME",
+	{ "join", "TOKEN|-", "--token-file=FILE --name=NAME",
 	    "join a network with an invite: enrolled, hub added as peer", 0,
 	    cmd_join, NULL },
 	{ "audit", "", "--site=SITE --json",

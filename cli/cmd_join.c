@@ -359,22 +359,90 @@ out:
 	return rc;
 }
 
-/* cafe join TOKEN [--name NAME] */
+/*
+ * Reads a token's one line from f into buf (the trailing newline and
+ * carriage return dropped); returns 0 or -1 with *why.
+ */
+static int
+read_token_line(FILE *f, char *buf, size_t size, const char **why)
+{
+	size_t n;
+
+	if (fgets(buf, (int)size, f) == NULL) {
+		*why = "no token to read";
+		return -1;
+	}
+	n = strlen(buf);
+	if (n == size - 1 && buf[n - 1] != '\n' && !feof(f)) {
+		*why = "the token is longer than any token";
+		return -1;
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	return 0;
+}
+
+/*
+ * Takes the token's text: the argument, or with "-" a line of stdin, or
+ * with --token-file FILE the file's first line (kept out of the command
+ * line, which other users see in ps).  Returns 0 or EXIT_USAGE.
+ */
+static int
+take_token(struct cli *c, const char *file, char *buf, size_t size)
+{
+	const char *why = NULL;
+	FILE *f;
+	int rc;
+
+	if (file != NULL) {
+		if (cli_rest(c, 0, 0) != 0)
+			return EXIT_USAGE;
+		if ((f = fopen(file, "r")) == NULL)
+			return cli_usage_error(c, "--token-file %s: %s", file,
+			    strerror(errno));
+		rc = read_token_line(f, buf, size, &why);
+		fclose(f);
+		if (rc != 0)
+			return cli_usage_error(c, "--token-file %s: %s", file,
+			    why);
+		return 0;
+	}
+	if (cli_rest(c, 1, 1) != 0)
+		return EXIT_USAGE;
+	if (strcmp(c->argv[0], "-") == 0) {
+		if (read_token_line(stdin, buf, size, &why) != 0)
+			return cli_usage_error(c, "stdin: %s", why);
+		return 0;
+	}
+	if (strlen(c->argv[0]) >= size)
+		return cli_usage_error(c, "the token is longer than any token");
+	snprintf(buf, size, "%s", c->argv[0]);
+	return 0;
+}
+
+/* cafe join TOKEN|-|--token-file FILE [--name NAME] */
 int
 cmd_join(struct cli *c)
 {
 	struct token t;
 	struct store *s = NULL;
 	struct store_peer p;
-	const char *name, *why = NULL;
+	const char *name, *file, *why = NULL;
 	char *cause = NULL, role[WIRE_MAX_NAME + 1], reason[256];
+	char text[600];
 	char net[65], hostname[64];
 	int bad = 0, fd, rc = EXIT_USAGE;
 
 	name = cli_take(c, "--name", &bad);
-	if (bad || cli_rest(c, 1, 1) != 0)
+	file = cli_take(c, "--token-file", &bad);
+	if (bad)
 		return EXIT_USAGE;
-	if (parse_token(c->argv[0], &t, &why) != 0)
+	if ((rc = take_token(c, file, text, sizeof(text))) != 0)
+		return rc;
+	rc = EXIT_USAGE;
+	bad = parse_token(text, &t, &why);
+	sodium_memzero(text, sizeof(text));
+	if (bad != 0)
 		return cli_usage_error(c, "%s", why);
 	if (name == NULL) {
 		if (gethostname(hostname, sizeof(hostname)) != 0)

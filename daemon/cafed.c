@@ -118,6 +118,7 @@ on_tick(uv_timer_t *t)
 		next = c->next;
 		conn_keepalive(c, now);
 	}
+	flood_summary(now);
 	if (store_txnid(D.store) > D.txnid)
 		sync_heads_refresh();
 	control_check_waiters();
@@ -144,8 +145,10 @@ stop(const char *why)
 	log_info("stopping (%s)", why);
 	control_stop();
 	mirror_daemon_stop();
-	if (D.listening)
+	if (D.listening) {
 		uv_close((uv_handle_t *)&D.listener, NULL);
+		uv_close((uv_handle_t *)&D.accept_idle, NULL);
+	}
 	for (c = D.conns; c != NULL; c = c->next)
 		conn_close(c, "cafed is stopping");
 	worker_stop();
@@ -242,7 +245,8 @@ main(int argc, char **argv)
 	D.data = xstrdup(data);
 	D.config_path = config ? xstrdup(config) : NULL;
 	D.started_ms = now_ms();
-	if (store_open(&D.store, data, &cause) != 0) {
+	if (control_owner_check(&cause) != 0 ||
+	    store_open(&D.store, data, &cause) != 0) {
 		fprintf(stderr, "cafed: %s\n", cause);
 		free(cause);
 		return 1;

@@ -14,6 +14,10 @@
 #include "daemon.h"
 
 #define READ_BUF (64 * 1024)
+/* Before the handshake is done, reads take at most this (M3 fits). */
+#define PREAUTH_BUF 256
+/* A connection that has sent no M1 goes after this many seconds at most. */
+#define SILENT_TIMEOUT 3
 
 /* A write in flight: the request and the bytes it writes. */
 struct wreq {
@@ -30,6 +34,8 @@ conn_unref(struct conn *c)
 
 	if (--c->refs > 0)
 		return;
+	if (c->closing)
+		D.conns_closing--;
 	for (pp = &D.conns; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -60,9 +66,15 @@ conn_close(struct conn *c, const char *why)
 	if (c->closing)
 		return;
 	c->closing = 1;
+	D.conns_closing++;
 	if (!c->open || c->joining)
 		D.handshakes--;
-	if (p != NULL)
+	if (!c->outbound && !c->open) {
+		/* An unfinished inbound handshake: counted, not logged, so a
+		 * flood of them costs one line (flood_summary()). */
+		log_debug("connection from %s: cut off: %s", c->addr, why);
+		flood_note(c->host, why);
+	} else if (p != NULL)
 		log_info("peer %s (%s): disconnected: %s", p->name, c->addr,
 		    why);
 	else if (c->open)
@@ -81,6 +93,39 @@ conn_close(struct conn *c, const char *why)
 	}
 	uv_close((uv_handle_t *)&c->tcp, on_close);
 	control_check_waiters();
+}
+
+static void
+on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct conn *c = req->data;
+
+	conn_close(c, c->finish_why);
+	conn_unref(c);
+	free(req);
+}
+
+/*
+ * Closes the connection once what is queued is written (an answer that
+ * ends it): the write side is shut down after the queue, then closed.
+ */
+void
+conn_finish(struct conn *c, const char *why)
+{
+	uv_shutdown_t *req;
+
+	if (c->closing || c->finishing)
+		return;
+	c->finishing = 1;
+	c->finish_why = why;
+	req = xmalloc(sizeof(*req));
+	req->data = c;
+	c->refs++;
+	if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+		free(req);
+		c->refs--;
+		conn_close(c, why);
+	}
 }
 
 static void
@@ -243,6 +288,8 @@ process(struct conn *c)
 		case WIRE_EV_NONE:
 			return;
 		case WIRE_EV_SEND:
+			/* An accepting side answers only a well-formed M1. */
+			c->progressed = 1;
 			if (write_raw(c, ev.data, ev.len) != 0)
 				return;
 			break;
@@ -263,11 +310,17 @@ on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct conn *c = h->data;
 
+	size_t want = c->open ? READ_BUF : PREAUTH_BUF;
+
 	(void)hint;
-	if (c->rbuf == NULL)
-		c->rbuf = xmalloc(READ_BUF);
-	/* Reading is stopped whenever unprocessed bytes are held. */
-	*buf = uv_buf_init((char *)c->rbuf, READ_BUF);
+	/* Reading is stopped whenever unprocessed bytes are held, so the
+	 * buffer holds nothing to keep when it grows. */
+	if (c->rbuf_size != want) {
+		free(c->rbuf);
+		c->rbuf = xmalloc(want);
+		c->rbuf_size = want;
+	}
+	*buf = uv_buf_init((char *)c->rbuf, (unsigned)want);
 }
 
 static void
@@ -399,6 +452,12 @@ conn_keepalive(struct conn *c, uint64_t now)
 
 	if (c->closing)
 		return;
+	if (!c->outbound && !c->open && !c->progressed) {
+		if (now - c->opened_ms >= 1000ULL * (D.cfg.handshake_timeout <
+		    SILENT_TIMEOUT ? D.cfg.handshake_timeout : SILENT_TIMEOUT))
+			conn_close(c, "no handshake");
+		return;
+	}
 	if (!c->open || c->joining) {
 		if (now - c->opened_ms >= D.cfg.handshake_timeout * 1000ULL *
 		    (c->joining ? 2 : 1))

@@ -359,6 +359,29 @@ on_connection(uv_stream_t *server, int status)
 }
 
 /* Creates the socket; fails when another daemon serves this directory. */
+/*
+ * What a daemon of another user makes or opens here would lock the owner
+ * out (or follow what the owner planted): refused before the store is
+ * opened.  Returns 0 or -1 with *cause.
+ */
+int
+control_owner_check(char **cause)
+{
+	char *who, *name;
+	uid_t owner;
+
+	if (store_owner_check(D.data, &owner, &who) != 0) {
+		name = store_user_name(owner);
+		*cause = xasprintf("%s: run cafed as %s (sudo -u %s cafed "
+		    "--data %s ..., or systemctl start cafed for the service's "
+		    "directory)", who, name, name, D.data);
+		free(name);
+		free(who);
+		return -1;
+	}
+	return 0;
+}
+
 int
 control_start(char **cause)
 {
@@ -367,14 +390,7 @@ control_start(char **cause)
 	uid_t owner;
 	int rc;
 
-	/* What a daemon of another user makes here would lock the owner out. */
-	if (store_owner_check(D.data, &owner, &who) != 0) {
-		name = store_user_name(owner);
-		*cause = xasprintf("%s: run cafed as %s (sudo -u %s cafed "
-		    "--data %s ..., or systemctl start cafed for the service's "
-		    "directory)", who, name, name, D.data);
-		free(name);
-		free(who);
+	if (control_owner_check(cause) != 0) {
 		free(dir);
 		return -1;
 	}

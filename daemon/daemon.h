@@ -206,9 +206,13 @@ struct conn {
 	int outbound;
 	int open;                    /* handshake done */
 	int joining;                 /* a node redeeming an invite */
+	int finishing;               /* closes once its writes are done */
+	const char *finish_why;      /* (a static string) */
 	int closing;
 	int refs;                    /* the handle and each job in flight */
 	char addr[272];              /* the remote address, for logs */
+	char host[64];               /* its host part (inbound) */
+	int progressed;              /* inbound: sent a well-formed M1 */
 	struct wire w;
 	uint64_t opened_ms, last_rx_ms;
 	uint64_t rx_bytes, tx_bytes; /* on the wire, handshake included */
@@ -216,6 +220,7 @@ struct conn {
 	int ping_out;
 	/* Reading: our own buffer, so that reading can pause mid-buffer. */
 	uint8_t *rbuf;
+	size_t rbuf_size;            /* small until the handshake is done */
 	size_t roff, rlen;
 	int paused;
 	/* Receiving. */
@@ -262,12 +267,19 @@ struct daemon {
 	char *config_path;
 	struct cfg cfg;
 	uv_tcp_t listener;
+	uv_idle_t accept_idle;       /* accepting waits for closes (peer.c) */
+	unsigned conns_closing;      /* closed, not yet freed */
 	int listening;
 	uv_timer_t tick;
 	uv_signal_t sig[3];
 	struct peer *peers;
 	struct conn *conns;
 	unsigned handshakes;         /* connections not yet open */
+	/* Unfinished inbound connections refused or cut since the last
+	 * summary line (peer.c: flood_note()). */
+	uint64_t flood_n, flood_since_ms, flood_logged_ms;
+	char flood_host[64];
+	char flood_why[96];
 	struct vv ours;              /* this node's heads */
 	uint64_t txnid;              /* the last store write we know of */
 	int heads_loading;
@@ -303,6 +315,9 @@ struct conn *conn_new(int outbound, struct peer *p);
 void conn_start_read(struct conn *c);
 void conn_close(struct conn *c, const char *why);
 void conn_unref(struct conn *c);
+void conn_finish(struct conn *c, const char *why);
+void flood_note(const char *host, const char *why);
+void flood_summary(uint64_t now);
 /* Seals msg and writes it; returns 0 or -1 (the connection is closing). */
 int conn_send(struct conn *c, const struct proto_enc *msg);
 void conn_pause(struct conn *c);
@@ -336,6 +351,7 @@ const char *trust_name(const uint8_t key[PROTO_KEY_LEN]);
 void trust_free(void);
 
 /* control.c */
+int control_owner_check(char **cause);
 int control_start(char **cause);
 void control_stop(void);
 void control_check_waiters(void);       /* a peer's state moved */

@@ -476,36 +476,196 @@ peers_free(void)
 
 /* ---- listening -------------------------------------------------------- */
 
-/* Closes the oldest connection still in its handshake. */
-static void
-drop_oldest_handshake(void)
+/*
+ * Unfinished inbound connections.  Each source host may hold at most
+ * HOST_SHARE of max_handshakes (in eighths); at the bound, or over its
+ * share, a silent connection (no M1 yet) goes to make room: the host's
+ * own oldest when it is over its share, else the oldest of the host that
+ * holds the most.  A connection that sent a well-formed M1 is never cut
+ * for a newcomer: when only those are left, the newcomer is refused.  A
+ * stranger's connections cost a slot for a few seconds at most
+ * (conn_keepalive()), a small read buffer and no log line: flood_note()
+ * counts them and flood_summary() says so once per FLOOD_LOG_MS.
+ */
+/* More than one process's flood of sockets: a site's SYN is not dropped
+ * behind a full accept queue (the kernel caps it at somaxconn). */
+#define LISTEN_BACKLOG 4096
+#define HOST_SHARE 2             /* eighths of max_handshakes */
+#define FLOOD_LOG_MS 10000
+
+/* The number of unfinished inbound connections of host. */
+static unsigned
+host_handshakes(const char *host)
 {
-	struct conn *c, *old = NULL;
+	struct conn *c;
+	unsigned n = 0;
 
 	for (c = D.conns; c != NULL; c = c->next)
-		if ((!c->open || c->joining) && !c->closing && !c->outbound &&
-		    (old == NULL || c->opened_ms <= old->opened_ms))
+		if (!c->open && !c->closing && !c->outbound &&
+		    strcmp(c->host, host) == 0)
+			n++;
+	return n;
+}
+
+/*
+ * Whether c's socket holds an M1 not read yet (its magic, peeked): a
+ * connection accepted in the same burst as a flood has had no read yet,
+ * and is not to be taken for silent.
+ */
+static int
+m1_pending(struct conn *c)
+{
+	uv_os_fd_t fd;
+	char magic[8];
+
+	if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+		return 0;
+	return recv(fd, magic, sizeof(magic), MSG_PEEK | MSG_DONTWAIT) ==
+	    (ssize_t)sizeof(magic) && memcmp(magic, "cafesync",
+	    sizeof(magic)) == 0;
+}
+
+/* silent_victim() without the peek. */
+static struct conn *
+silent_pick(const char *host)
+{
+	struct conn *c, *old = NULL;
+	unsigned most = 0, n;
+
+	for (c = D.conns; c != NULL; c = c->next) {
+		if (c->open || c->closing || c->outbound || c->progressed)
+			continue;
+		if (host != NULL && strcmp(c->host, host) != 0)
+			continue;
+		n = host != NULL ? 1 : host_handshakes(c->host);
+		if (old == NULL || n > most || (n == most &&
+		    c->opened_ms <= old->opened_ms)) {
 			old = c;
-	if (old != NULL)
-		conn_close(old, "too many handshakes at once: the oldest "
-		    "goes");
+			most = n;
+		}
+	}
+	return old;
+}
+
+/*
+ * The oldest silent unfinished inbound connection of host, or (host NULL)
+ * of the host holding the most unfinished connections; NULL when none.
+ */
+static struct conn *
+silent_victim(const char *host)
+{
+	struct conn *old;
+
+	while ((old = silent_pick(host)) != NULL && m1_pending(old))
+		old->progressed = 1;
+	return old;
+}
+
+/* Counts one unfinished inbound connection cut, from host, for why. */
+void
+flood_note(const char *host, const char *why)
+{
+	if (D.flood_n++ == 0)
+		D.flood_since_ms = now_ms();
+	snprintf(D.flood_host, sizeof(D.flood_host), "%s", host);
+	snprintf(D.flood_why, sizeof(D.flood_why), "%s", why);
+	flood_summary(now_ms());
+}
+
+/* Once per FLOOD_LOG_MS at most: one line for what flood_note() counted. */
+void
+flood_summary(uint64_t now)
+{
+	/* The first after a quiet spell is said at once, the rest of a
+	 * burst in one line later. */
+	if (D.flood_n == 0 || now - D.flood_logged_ms < FLOOD_LOG_MS)
+		return;
+	if (D.flood_n == 1)
+		log_info("connection from %s: cut off: %s", D.flood_host,
+		    D.flood_why);
+	else
+		log_warnx("cut %llu unfinished handshakes in the last %llu s "
+		    "(the latest from %s: %s)", (unsigned long long)D.flood_n,
+		    (unsigned long long)((now - D.flood_since_ms + 999) /
+		    1000), D.flood_host, D.flood_why);
+	D.flood_n = 0;
+	D.flood_logged_ms = now;
+}
+
+/*
+ * Makes room for a connection from host; returns 0, or -1 when it is to
+ * be refused.
+ */
+static int
+handshake_room(const char *host)
+{
+	unsigned share = D.cfg.max_handshakes * HOST_SHARE / 8;
+	struct conn *v;
+
+	if (share < 2)
+		share = 2;
+	if (host_handshakes(host) >= share) {
+		if ((v = silent_victim(host)) == NULL)
+			return -1;
+		conn_close(v, "over its address's share of handshakes");
+	}
+	/* The newcomer is counted in D.handshakes already. */
+	if (D.handshakes > D.cfg.max_handshakes) {
+		if ((v = silent_victim(NULL)) == NULL)
+			return -1;
+		conn_close(v, "too many handshakes at once");
+	}
+	return 0;
+}
+
+static void accept_one(uv_stream_t *server);
+
+/*
+ * Connections closed but not yet freed (their handles close at the end of
+ * the loop's turn): while a flood makes them pile up, accepting waits for
+ * the next turn, so memory stays bounded however fast strangers connect.
+ */
+static int
+accept_backlogged(void)
+{
+	return D.conns_closing >= D.cfg.max_handshakes;
+}
+
+static void
+on_accept_idle(uv_idle_t *h)
+{
+	if (accept_backlogged())
+		return;
+	uv_idle_stop(h);
+	accept_one((uv_stream_t *)&D.listener);
 }
 
 static void
 on_connection(uv_stream_t *server, int status)
+{
+	if (status != 0) {
+		log_warnx("accept: %s", uv_strerror(status));
+		return;
+	}
+	if (accept_backlogged()) {
+		/* libuv stops watching the listener until uv_accept(). */
+		if (!uv_is_active((uv_handle_t *)&D.accept_idle))
+			uv_idle_start(&D.accept_idle, on_accept_idle);
+		return;
+	}
+	accept_one(server);
+}
+
+static void
+accept_one(uv_stream_t *server)
 {
 	struct conn *c;
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
 	char ip[64];
 
-	if (status != 0) {
-		log_warnx("accept: %s", uv_strerror(status));
-		return;
-	}
-	if (D.handshakes >= D.cfg.max_handshakes)
-		drop_oldest_handshake();
 	c = conn_new(0, NULL);
+	snprintf(c->host, sizeof(c->host), "?");
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
 		conn_close(c, "accept failed");
 		return;
@@ -522,8 +682,17 @@ on_connection(uv_stream_t *server, int status)
 			snprintf(c->addr, sizeof(c->addr), "%s:%u", ip,
 			    ntohs(((struct sockaddr_in *)&ss)->sin_port));
 		}
+		snprintf(c->host, sizeof(c->host), "%s", ip);
 	}
 	log_debug("connection from %s", c->addr);
+	/* c counts already: room is made as if it were not there yet. */
+	c->closing = 1;
+	if (handshake_room(c->host) != 0) {
+		c->closing = 0;
+		conn_close(c, "no room for another handshake");
+		return;
+	}
+	c->closing = 0;
 	conn_start_read(c);
 }
 
@@ -550,8 +719,9 @@ listener_start(char **cause)
 		return -1;
 	}
 	uv_tcp_init(D.loop, &D.listener);
+	uv_idle_init(D.loop, &D.accept_idle);
 	if ((rc = uv_tcp_bind(&D.listener, (struct sockaddr *)&ss, 0)) != 0 ||
-	    (rc = uv_listen((uv_stream_t *)&D.listener, 128,
+	    (rc = uv_listen((uv_stream_t *)&D.listener, LISTEN_BACKLOG,
 	    on_connection)) != 0) {
 		*cause = xasprintf("listen on %s: %s", D.cfg.listen,
 		    uv_strerror(rc));

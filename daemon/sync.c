@@ -1275,6 +1275,70 @@ protocol_error(struct conn *c, const char *why)
 
 /* ---- joining ---------------------------------------------------------- */
 
+/*
+ * Failed joins per source address: at JOIN_FAILS_MAX failures within
+ * JOIN_FAIL_WINDOW_MS, an address's joins are refused unread until the
+ * window ends, so invite secrets cannot be guessed at speed.  The table
+ * is small and fixed; a full table reuses its oldest slot.
+ */
+#define JOIN_FAILS_MAX 5
+#define JOIN_FAIL_WINDOW_MS 60000
+#define JOIN_FAIL_SLOTS 64
+
+static struct join_fail {
+	char host[64];
+	uint64_t since_ms;
+	unsigned fails;
+} join_fails[JOIN_FAIL_SLOTS];
+
+/* The host part of "host:port" or "[v6]:port" into host. */
+static void
+addr_host(const char *addr, char *host, size_t size)
+{
+	const char *colon = strrchr(addr, ':');
+	size_t n = colon != NULL ? (size_t)(colon - addr) : strlen(addr);
+
+	snprintf(host, size, "%.*s", (int)n, addr);
+}
+
+/* The slot of addr's host, made (oldest reused) when make is set. */
+static struct join_fail *
+join_fail_slot(const char *addr, int make)
+{
+	struct join_fail *f, *old = &join_fails[0];
+	uint64_t now = now_ms();
+	char host[64];
+
+	addr_host(addr, host, sizeof(host));
+	for (f = join_fails; f < join_fails + JOIN_FAIL_SLOTS; f++) {
+		if (f->fails > 0 && now - f->since_ms >= JOIN_FAIL_WINDOW_MS)
+			f->fails = 0;
+		if (f->fails > 0 && strcmp(f->host, host) == 0)
+			return f;
+		if (f->fails == 0 || (old->fails > 0 &&
+		    f->since_ms < old->since_ms))
+			old = f;
+	}
+	if (!make)
+		return NULL;
+	snprintf(old->host, sizeof(old->host), "%s", host);
+	old->since_ms = now;
+	old->fails = 0;
+	return old;
+}
+
+/* Counts a failed join from addr; says so once when the limit is hit. */
+static void
+join_failed(const char *addr)
+{
+	struct join_fail *f = join_fail_slot(addr, 1);
+
+	if (++f->fails == JOIN_FAILS_MAX)
+		log_warnx("joins from %s: %u failed within %d s; refusing "
+		    "its joins for the rest of that time", f->host, f->fails,
+		    JOIN_FAIL_WINDOW_MS / 1000);
+}
+
 struct join_job {
 	struct job j;
 	struct conn *c;
@@ -1310,9 +1374,11 @@ join_done(struct job *j)
 		    jj->role);
 		trust_reload();
 		sync_heads_refresh();
-	} else if (j->ran)
+	} else if (j->ran) {
 		log_warnx("connection from %s: join of %s refused: %s",
 		    c->addr, k, jj->cause ? jj->cause : "failed");
+		join_failed(c->addr);
+	}
 	if (j->ran && !c->closing) {
 		proto_enc_init(&m);
 		if (jj->rc == 0)
@@ -1322,8 +1388,9 @@ join_done(struct job *j)
 			    "join refused");
 		conn_send(c, &m);
 		proto_enc_free(&m);
+		/* Closed once the answer is written. */
+		conn_finish(c, "join answered");
 	}
-	/* The joining node closes once it has the answer. */
 	sodium_memzero(jj->secret, sizeof(jj->secret));
 	free(jj->cause);
 	free(jj);
@@ -1335,6 +1402,8 @@ static int
 on_join(struct conn *c, const uint8_t *data, size_t len)
 {
 	struct join_job *jj;
+	struct join_fail *f;
+	struct proto_enc e;
 	struct wire_msg m;
 	const char *cause;
 
@@ -1346,6 +1415,16 @@ on_join(struct conn *c, const uint8_t *data, size_t len)
 		    "JOIN and nothing else");
 	}
 	c->joining = 2;
+	if ((f = join_fail_slot(c->addr, 0)) != NULL &&
+	    f->fails >= JOIN_FAILS_MAX) {
+		proto_enc_init(&e);
+		wire_pack_error(&e, "too many failed joins from this address; "
+		    "try again in a minute");
+		conn_send(c, &e);
+		proto_enc_free(&e);
+		conn_finish(c, "join refused: too many failed joins");
+		return 0;
+	}
 	jj = xcalloc(1, sizeof(*jj));
 	jj->c = c;
 	memcpy(jj->invite, m.invite, WIRE_INVITE_LEN);

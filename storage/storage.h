@@ -198,6 +198,7 @@ void store_close(struct store *s);
  * (both malloc'd; the uid in digits without a passwd entry).
  */
 int store_owner_check(const char *path, uid_t *owner, char **cause);
+int store_files_check(const char *dir, char **cause);
 char *store_user_text(uid_t uid);
 char *store_user_name(uid_t uid);
 

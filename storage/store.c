@@ -164,7 +164,7 @@ mkdir_p(const char *dir)
 static ssize_t
 read_small(const char *path, uint8_t *buf, size_t max, struct stat *st)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	ssize_t n;
 
 	if (fd < 0)
@@ -516,6 +516,10 @@ store_open(struct store **sp, const char *dir, char **cause)
 		*cause = xstrdup("libsodium failed to initialise");
 		free(s);
 		return CS_EIO;
+	}
+	if ((rc = store_files_check(dir, cause)) != 0) {
+		free(s);
+		return rc;
 	}
 	path = xasprintf("%s/%s", dir, STORE_KEY_FILE);
 	kl = read_small(path, s->sk, sizeof(s->sk), &st);

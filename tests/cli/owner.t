@@ -68,6 +68,49 @@ is "$RC" 2 "nobody's cafe on root's node is refused"
 is "$ERR" "cafe: status: $ROOTN is owned by root (uid 0), not by nobody (uid $NOBODY): the node is root's: run cafe as root (sudo cafe --data $ROOTN ...)" \
 	"it says whose the node is"
 
+# ---- planted files: root follows no link and opens no one else's file --------
+PRECIOUS="$T/precious"
+printf 'root-owned, must stay as it is\n' >"$PRECIOUS"
+SUM=$(sha256sum <"$PRECIOUS")
+CAR="$T/car"
+mkdir -m 700 "$CAR"
+chown nobody "$CAR"
+nb "$CAFE" --data "$CAR" init --name "Car's laptop"
+is "$RC" 0 "nobody makes another node"
+nb rm -f "$CAR/lock.mdb"
+nb ln -s "$PRECIOUS" "$CAR/lock.mdb"
+run_cafe --data "$CAR" status
+is "$RC" 2 "root's cafe status on nobody's node with a planted lock.mdb link: refused"
+is "$ERR" "cafe: status: $CAR is owned by nobody (uid $NOBODY), not by root (uid 0): the node is nobody's: run cafe as nobody (sudo -u nobody cafe --data $CAR ...)" \
+	"one line: whose the node is and what to run"
+ERR=$("$CAFED" --data "$CAR" 2>&1)
+is "$?" 1 "root's cafed refuses it too"
+is "$(sha256sum <"$PRECIOUS")" "$SUM" "the link's root-owned target is untouched"
+is "$(stat -c %s "$PRECIOUS")" 31 "not truncated"
+
+# In root's own node: a lock.mdb link, a data.mdb another user owns.
+"$CAFE" --data "$ROOTN" status >/dev/null 2>&1
+mv "$ROOTN/lock.mdb" "$T/lock.saved"
+ln -s "$PRECIOUS" "$ROOTN/lock.mdb"
+run_cafe --data "$ROOTN" status
+is "$RC" 2 "a lock.mdb that is a symbolic link: refused"
+is "$ERR" "cafe: status: $ROOTN/lock.mdb is a symbolic link: a node's files are plain files; refusing to follow it" \
+	"one line naming the file and why"
+ERR=$("$CAFED" --data "$ROOTN" 2>&1)
+is "$?" 1 "cafed refuses it too"
+like "$ERR" "lock.mdb is a symbolic link" "naming the file"
+is "$(sha256sum <"$PRECIOUS")" "$SUM" "the target is untouched"
+rm "$ROOTN/lock.mdb"
+mv "$T/lock.saved" "$ROOTN/lock.mdb"
+chown nobody "$ROOTN/data.mdb"
+run_cafe --data "$ROOTN" status
+is "$RC" 2 "a data.mdb another user owns: refused"
+is "$ERR" "cafe: status: $ROOTN/data.mdb is owned by nobody (uid $NOBODY), not by root (uid 0); refusing to open it" \
+	"one line naming the file and whose it is"
+chown root "$ROOTN/data.mdb"
+run_cafe --data "$ROOTN" status
+is "$RC" 0 "given back, root's node opens again"
+
 # ---- journal priorities ----------------------------------------------------------
 # run_cafed LOG [JOURNAL_STREAM]: cafed on root's node until it serves.
 run_cafed() {

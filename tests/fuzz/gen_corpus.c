@@ -11,6 +11,12 @@
  * by `cafe bundle export`) is copied into OUTDIR/bundle/ and its items'
  * commit bytes E are written into OUTDIR/commit/.
  *
+ * It also writes OUTDIR/wire/ (each message kind made with the wire_pack_*
+ * encoders, as it is, and behind a first byte that makes fuzz_wire feed
+ * it sealed through an honest handshake) and OUTDIR/seal/ (bundles sealed
+ * to fuzz_seal's fixed node key behind an even first byte, and
+ * plaintexts behind an odd one).
+ *
  * tests/fuzz/gen_corpus.sh builds and runs it; it is not part of `make`.
  */
 #include <errno.h>
@@ -22,6 +28,7 @@
 #include <sodium.h>
 
 #include "proto/proto.h"
+#include "proto/wire.h"
 
 #define HLC0 ((UINT64_C(1735689600000) << 16) | 1)
 
@@ -213,6 +220,116 @@ split_bundle(const char *path, int k)
 	free(buf);
 }
 
+/* Appends the commits w, signed sig, to out as bundle items. */
+static void
+pack_items(struct proto_enc *out, const struct proto_enc *w,
+    const uint8_t (*sig)[PROTO_SIG_LEN])
+{
+	int i;
+
+	for (i = 0; i < NCOMMITS; i++) {
+		struct proto_enc item;
+
+		proto_enc_init(&item);
+		proto_bundle_item(&item, (const uint8_t *)w[i].sb.data,
+		    w[i].sb.size, sig[i]);
+		msgpack_sbuffer_write(&out->sb, item.sb.data, item.sb.size);
+		proto_enc_free(&item);
+	}
+}
+
+/* Writes msg as it is and behind fuzz_wire's "sealed, 4096-byte steps". */
+static void
+write_wire(const char *name, struct proto_enc *msg)
+{
+	char *sealed = xasprintf("%s_sealed", name);
+	uint8_t *b = xmalloc(msg->sb.size + 1);
+
+	write_file("wire", name, msg->sb.data, msg->sb.size);
+	b[0] = (uint8_t)(3 | (11 << 2));
+	memcpy(b + 1, msg->sb.data, msg->sb.size);
+	write_file("wire", sealed, b, msg->sb.size + 1);
+	free(b);
+	free(sealed);
+}
+
+/* One message of each kind. */
+static void
+make_wire(const struct proto_enc *w, const uint8_t (*sig)[PROTO_SIG_LEN])
+{
+	struct proto_enc m;
+	uint8_t h1[PROTO_HASH_LEN], h2[PROTO_HASH_LEN];
+	uint8_t inv[WIRE_INVITE_LEN], sec[WIRE_SECRET_LEN];
+
+	fill(h1, sizeof(h1), 0x11);
+	fill(h2, sizeof(h2), 0x77);
+	fill(inv, sizeof(inv), 0x21);
+	fill(sec, sizeof(sec), 0x31);
+	proto_enc_init(&m);
+	wire_pack_heads_begin(&m, 2);
+	wire_pack_head(&m, pk, 5, h1);
+	wire_pack_head(&m, sk, 0, h2);
+	write_wire("heads", &m);
+	wire_pack_want_begin(&m, 2);
+	wire_pack_want(&m, pk, 1);
+	wire_pack_want(&m, sk, 3);
+	write_wire("want", &m);
+	wire_pack_commits_begin(&m, 7, NCOMMITS);
+	pack_items(&m, w, sig);
+	write_wire("commits", &m);
+	wire_pack_ack(&m, 7, 4, 1);
+	write_wire("ack", &m);
+	wire_pack_ping(&m, WIRE_MSG_PING, 42);
+	write_wire("ping", &m);
+	wire_pack_ping(&m, WIRE_MSG_PONG, 42);
+	write_wire("pong", &m);
+	wire_pack_error(&m, "protocol: a reason");
+	write_wire("error", &m);
+	wire_pack_join(&m, inv, sec, "Pine laptop");
+	write_wire("join", &m);
+	wire_pack_joined(&m, "site");
+	write_wire("joined", &m);
+	proto_enc_free(&m);
+}
+
+/* Seals bundle b to fuzz_seal's fixed key; writes it and its plaintext. */
+static void
+make_seal(const struct proto_enc *b)
+{
+	uint8_t seed[crypto_sign_SEEDBYTES], npk[PROTO_KEY_LEN];
+	uint8_t nsk[PROTO_SK_LEN], hdr[PROTO_SEAL_HEADER_LEN];
+	struct proto_seal *ps;
+	const char *cause;
+	size_t n = b->sb.size, half = n / 2, len;
+	uint8_t *out = xmalloc(1 + PROTO_SEAL_HEADER_LEN + n +
+	    2 * PROTO_SEAL_OVERHEAD);
+	int r;
+
+	memset(seed, 0x5e, sizeof(seed));
+	crypto_sign_seed_keypair(npk, nsk, seed);
+	if (proto_seal_begin(&ps, hdr, npk, &cause) != 0) {
+		fprintf(stderr, "gen_corpus: seal: %s\n", cause);
+		exit(1);
+	}
+	out[0] = 0;
+	memcpy(out + 1, hdr, sizeof(hdr));
+	len = 1 + sizeof(hdr);
+	r = proto_seal_push(ps, out + len, (const uint8_t *)b->sb.data,
+	    half, 0);
+	len += (size_t)r;
+	r = proto_seal_push(ps, out + len, (const uint8_t *)b->sb.data + half,
+	    n - half, 1);
+	len += (size_t)r;
+	proto_seal_free(ps);
+	write_file("seal", "sealed_bundle", out, len);
+	write_file("seal", "sealed_header_only", out, 1 + sizeof(hdr));
+	out[0] = 1;
+	memcpy(out + 1, b->sb.data, n);
+	write_file("seal", "plain_bundle", out, n + 1);
+	free(out);
+	sodium_memzero(nsk, sizeof(nsk));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -228,8 +345,11 @@ main(int argc, char **argv)
 	if (sodium_init() < 0)
 		return 1;
 	outdir = argv[1];
-	for (i = 0; i < 2; i++) {
-		dir = xasprintf("%s/%s", outdir, i ? "bundle" : "commit");
+	for (i = 0; i < 4; i++) {
+		static const char *const sub[] = { "commit", "bundle", "wire",
+		    "seal" };
+
+		dir = xasprintf("%s/%s", outdir, sub[i]);
 		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
 			die(dir);
 		free(dir);
@@ -252,17 +372,11 @@ main(int argc, char **argv)
 	proto_enc_init(&b);
 	proto_bundle_header(&b, pk);
 	write_file("bundle", "gen_header_only", b.sb.data, b.sb.size);
-	for (i = 0; i < NCOMMITS; i++) {
-		struct proto_enc item;
-
-		proto_enc_init(&item);
-		proto_bundle_item(&item, (const uint8_t *)w[i].sb.data,
-		    w[i].sb.size, sig[i]);
-		msgpack_sbuffer_write(&b.sb, item.sb.data, item.sb.size);
-		proto_enc_free(&item);
-	}
+	pack_items(&b, w, (const uint8_t (*)[PROTO_SIG_LEN])sig);
 	write_file("bundle", "gen_five_commits", b.sb.data, b.sb.size);
+	make_seal(&b);
 	proto_enc_free(&b);
+	make_wire(w, (const uint8_t (*)[PROTO_SIG_LEN])sig);
 	for (i = 0; i < NCOMMITS; i++)
 		proto_enc_free(&w[i]);
 

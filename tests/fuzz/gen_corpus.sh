@@ -44,4 +44,6 @@ mkdir -p "$out"
 "$tmp/gen_corpus" "$out" "$tmp/cafe_export.bundle"
 nc=$(find "$out/commit" -type f | wc -l)
 nb=$(find "$out/bundle" -type f | wc -l)
-echo "corpus: $nc commit seeds, $nb bundle seeds in $out"
+nw=$(find "$out/wire" -type f | wc -l)
+ns=$(find "$out/seal" -type f | wc -l)
+echo "corpus: $nc commit, $nb bundle, $nw wire, $ns seal seeds in $out"

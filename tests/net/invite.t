@@ -67,6 +67,26 @@ is "$RC" 0 "the right token still works after a wrong guess"
 like "$OUT" "as consultant" "and gives the consultant role"
 is "$(members)" 2 "two keys enrolled"
 
+# The token off the command line: from stdin with "-", or --token-file.
+run_cafe --data "$T/hub" invite --role consultant --addr "$ADDR"
+printf '%s\n' "$OUT" | "$CAFE" --data "$T/viastdin" join - --name "Stdin laptop" \
+	>"$T/stdin.out" 2>"$T/stdin.err"
+is "$?" 0 "cafe join - reads the token from stdin"
+like "$(cat "$T/stdin.out")" "as consultant" "and joins with it"
+run_cafe --data "$T/hub" invite --role consultant --addr "$ADDR"
+printf '%s\n' "$OUT" >"$T/token.txt"
+run_cafe --data "$T/viafile" join --token-file "$T/token.txt" --name "File laptop"
+is "$RC" 0 "cafe join --token-file FILE reads the token from the file"
+is "$(members)" 4 "both enrolled"
+grep -q "disconnected: join answered" "$T/hub.log"
+is "$?" 0 "the hub closes a join connection once it has answered"
+printf '' | "$CAFE" --data "$T/empty" join - >/dev/null 2>"$T/empty.err"
+is "$?" 2 "an empty stdin: exit 2"
+like "$(cat "$T/empty.err")" "^cafe: join: stdin: no token to read$" "one line saying why"
+run_cafe --data "$T/nofile" join --token-file "$T/absent"
+is "$RC" 2 "a missing token file: exit 2"
+like "$ERR" "token-file .*absent: No such file" "naming the file"
+
 # Only the admin makes invites; bad tokens and options are usage errors.
 run_cafe --data "$T/pine" invite --role site --site "$SITE" --addr "$ADDR"
 is "$RC" 2 "a site cannot make invites"
@@ -83,4 +103,17 @@ run_cafe --data "$T/hub" invite --role site --site "$SITE"
 is "$RC" 2 "no --addr: exit 2"
 grep -q "join of .* refused: this invite was used already" "$T/hub.log"
 is "$?" 0 "the hub's log names each refusal"
+
+# Failed joins are limited per address: after five failures in a minute
+# the hub refuses even a good invite from that address, unread.
+for i in 1 2 3 4 5; do
+	run_cafe --data "$T/guess" join "$WRONG"
+done
+like "$ERR" "too many failed joins|does not match|used already" "guesses fail"
+run_cafe --data "$T/hub" invite --role consultant --addr "$ADDR"
+run_cafe --data "$T/limited" join "$OUT" --name "Late laptop"
+is "$RC" 1 "a good invite from an address with five failures: refused"
+like "$ERR" "too many failed joins from this address" "the reason"
+is "$(members)" 4 "nobody else was enrolled"
+is "$(grep -c "failed within 60 s" "$T/hub.log")" 1 "one log line when the limit is reached"
 done_testing
