@@ -288,7 +288,9 @@ struct daemon {
 	size_t nmembers;
 	int keys_loading, keys_again;
 	int restore_pending;         /* waiting for our own log back */
-	int store_full;              /* the last batch failed for want of space */
+	int store_full;              /* a batch failed for want of space, and
+	                              * the disk has not had room since */
+	uint64_t full_free;          /* free bytes on the data's disk then */
 	int restore_ready;           /* a peer told us how far it goes */
 	uint64_t restore_target;
 	int stopping;

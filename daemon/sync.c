@@ -20,6 +20,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include <sodium.h>
 
@@ -1058,6 +1059,20 @@ apply_next(struct conn *c)
 	worker_submit(&b->j);
 }
 
+/* Free bytes a full disk must gain before it is said to have room again. */
+#define FULL_ROOM ((uint64_t)8 << 20)
+
+/* Returns the free bytes on the data directory's disk (0: unknown). */
+static uint64_t
+data_free(void)
+{
+	struct statvfs sv;
+
+	if (statvfs(D.data, &sv) != 0)
+		return 0;
+	return (uint64_t)sv.f_bavail * sv.f_frsize;
+}
+
 static void
 apply_done(struct job *j)
 {
@@ -1097,8 +1112,10 @@ apply_done(struct job *j)
 			log_debug("peer %s: batch %llu not stored: %s", name,
 			    (unsigned long long)b->m.n, b->cause ? b->cause :
 			    cs_strerror(b->rc));
-		if (b->rc == CS_ENOSPC)
+		if (b->rc == CS_ENOSPC && !D.store_full) {
 			D.store_full = 1;
+			D.full_free = data_free();
+		}
 		if (c->peer != NULL)
 			c->peer->store_fails++;
 		conn_close(c, b->rc == CS_ENOSPC ? "this node's disk is full" :
@@ -1110,12 +1127,17 @@ apply_done(struct job *j)
 	}
 	if (b->txnid > D.txnid)
 		D.txnid = b->txnid;
-	if (D.store_full) {
+	/*
+	 * Small batches still fit now and then on a full disk: the disk has
+	 * room again only when it has clearly more free than when it filled.
+	 */
+	if (D.store_full && data_free() >= D.full_free + FULL_ROOM) {
 		D.store_full = 0;
 		log_info("peer %s: batch %llu stored: the disk has room again",
 		    name, (unsigned long long)b->m.n);
 	}
-	if (c->peer != NULL)
+	/* The backoff holds while the disk stays full. */
+	if (c->peer != NULL && !D.store_full)
 		c->peer->store_fails = 0;
 	drained = c->failed.drained;
 	c->failed.drained = 0;
