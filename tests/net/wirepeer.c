@@ -31,6 +31,11 @@
  *       a proper handshake and HEADS, then a ZCOMMITS with the schema's
  *       dictionary id whose one frame (a hundred bytes) claims 3 MiB of
  *       content; the daemon must close without expanding it.
+ *   wirepeer probe HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE ORIGINHEX SEQ
+ *       a proper handshake, then HEADS claiming ORIGINHEX at SEQ with a
+ *       random hash; reads for 3 s and prints "want ORIGINHEX SEQ" for
+ *       each head of every WANT the daemon sends (the fork check asks
+ *       for a commit it holds otherwise), then "done".
  *   wirepeer ok HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE
  *       a correct session: handshake, HEADS both ways, a PING answered
  *       by its PONG.  Prints what it got: the positive control.
@@ -690,6 +695,74 @@ mode_stall(char **av)
 
 /* ok HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE */
 static int
+mode_probe(char **av)
+{
+	uint8_t server[PROTO_KEY_LEN], network[PROTO_KEY_LEN];
+	uint8_t origin[PROTO_KEY_LEN], hash[PROTO_HASH_LEN];
+	uint8_t sk[PROTO_SK_LEN];
+	static struct peer pe;
+	struct wire_event ev;
+	struct wire_msg m;
+	struct proto_enc e;
+	const char *cause = NULL;
+	char hex[2 * PROTO_KEY_LEN + 1];
+	long long end = mono_ms() + 3000;
+	unsigned long long seq;
+	size_t i, used;
+	char *tail;
+
+	parse_key(server, av[1], "SERVERKEYHEX");
+	parse_key(network, av[2], "NETWORKHEX");
+	read_keyfile(sk, av[3]);
+	parse_key(origin, av[4], "ORIGINHEX");
+	seq = strtoull(av[5], &tail, 10);
+	if (*av[5] == '\0' || *tail != '\0' || seq == 0)
+		verdict_fail("SEQ: '%s' is not a seq from 1", av[5]);
+	open_as(&pe, av[0], 0, network, sk, server);
+	sodium_memzero(sk, sizeof(sk));
+	randombytes_buf(hash, sizeof(hash));
+	proto_enc_init(&e);
+	wire_pack_heads_begin(&e, 1);
+	wire_pack_head(&e, origin, seq, hash);
+	if (send_msg(&pe, &e) != 0)
+		verdict_fail("the daemon hung up before our HEADS");
+	proto_enc_free(&e);
+	for (;;) {
+		if (wire_feed(&pe.w, pe.buf + pe.off, pe.len - pe.off, &used,
+		    &ev, &cause) != 0)
+			verdict_fail("a frame from the daemon does not open: "
+			    "%s", cause ? cause : "?");
+		pe.off += used;
+		if (ev.type == WIRE_EV_MSG) {
+			if (wire_msg_decode(&m, ev.data, ev.len, &cause) != 0)
+				verdict_fail("a message from the daemon does "
+				    "not decode: %s", cause ? cause : "?");
+			for (i = 0; m.type == WIRE_MSG_WANT && i < m.nheads;
+			    i++) {
+				proto_hex(hex, m.heads[i].origin,
+				    PROTO_KEY_LEN);
+				printf("want %s %llu\n", hex, (unsigned long long)
+				    m.heads[i].seq);
+			}
+			wire_msg_free(&m);
+			continue;
+		}
+		if (pe.off < pe.len)
+			continue;
+		if (end - mono_ms() <= 0)
+			break;
+		ssize_t n = read_wait(pe.fd, pe.buf, sizeof(pe.buf),
+		    (int)(end - mono_ms()));
+		if (n == RD_CLOSED || n == RD_TIMEOUT)
+			break;
+		pe.off = 0;
+		pe.len = (size_t)n;
+	}
+	printf("done\n");
+	return 0;
+}
+
+static int
 mode_ok(char **av)
 {
 	uint8_t server[PROTO_KEY_LEN], network[PROTO_KEY_LEN];
@@ -786,6 +859,8 @@ static const struct {
 	{ "idle", 3, mode_idle, "HOST:PORT N SECONDS" },
 	{ "stall", 5, mode_stall,
 	    "HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE SECONDS" },
+	{ "probe", 6, mode_probe,
+	    "HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE ORIGINHEX SEQ" },
 	{ "ok", 4, mode_ok, "HOST:PORT SERVERKEYHEX NETWORKHEX KEYFILE" },
 };
 
