@@ -70,11 +70,13 @@ jq_is "$OUT" 'length' 1 "one café stored"
 jq_is "$OUT" '.[0] | [.site, .date, .format, (.factors | join(",")), (.attendees | tostring)] | join(" ")' \
 	"$SITE 2026-11-04 parent resilience,child_development 16" "the café holds the answers given"
 CID="$(printf '%s' "$OUT" | jq -r '.[0].id')"
-tm kill-session -t g
+# the old session goes once the new one runs (the server exits with its last)
+tm rename-session -t g gone
 
 # cafe edit ID on a terminal: each field, its value as the default.
 tm new-session -d -s g -x 150 -y 60 \
 	"env -u CAFE_NO_PROMPT TERM=xterm '$CAFE' --data '$A' edit '$CID'; echo EXIT=\$?; sleep 60"
+tm kill-session -t gone
 ok wait_screen "^site \[Pine County FRC \([0-9a-f]+\)\]:$" -- "edit: the site, its name as the default"
 type_line ""
 ok wait_screen "^date \[2026-11-04\]:$" -- "edit: the date as the default"
@@ -106,9 +108,11 @@ cat >"$T/editor.sh" <<'SH'
 printf 'Parents asked for a dads night.\nAnd child care.\n' >"$1"
 SH
 chmod +x "$T/editor.sh"
-tm kill-session -t g
+# the old session goes once the new one runs (the server exits with its last)
+tm rename-session -t g gone
 tm new-session -d -s g -x 150 -y 60 \
 	"env -u CAFE_NO_PROMPT TERM=xterm EDITOR='$T/editor.sh' '$CAFE' --data '$A' edit '$CID'; echo EXIT=\$?; sleep 60"
+tm kill-session -t gone
 answered=0
 for i in $(seq 1 300); do
 	screen | grep -q '^harvest:$' && break

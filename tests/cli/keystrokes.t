@@ -44,8 +44,11 @@ answer() {
 }
 # session ARGS...: a shell in tmux; the command line typed counts too.
 session() {
-	tm kill-session -t g 2>/dev/null
+	# The old session goes once the new one runs: the tmux server exits
+	# with its last session, and a new-session racing that exit fails.
+	tm rename-session -t g gone 2>/dev/null
 	tm new-session -d -s g -x 160 -y 60 "env -u CAFE_NO_PROMPT CAFE_DATA='$S' bash --norc --noprofile -i"
+	tm kill-session -t gone 2>/dev/null
 	tm send-keys -t g "PS1='\$ '; cafe() { '$CAFE' \"\$@\"; echo EXIT=\$?; }" Enter
 	tm send-keys -t g "clear" Enter
 	sleep 0.3
