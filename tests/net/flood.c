@@ -143,5 +143,10 @@ main(int argc, char **argv)
 		}
 	}
 	printf("connections %llu\n", opened);
+	for (i = 0; i < n; i++)
+		if (slots[i].fd >= 0)
+			close(slots[i].fd);
+	free(slots);
+	free(pfd);
 	return opened > 0 ? 0 : 1;
 }
