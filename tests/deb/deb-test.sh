@@ -220,9 +220,9 @@ like "$(inroot env MANWIDTH=80 man -P cat cafe 2>/dev/null)" "^ +cafe +init +--n
 	"man cafe shows the commands"
 
 # The packaged configuration, checked as the unit's ExecStartPre does.
-o=$(as cafesync cafed -n --config "$CONF" 2>&1)
-is "$?" 0 "cafed -n --config $CONF, as cafesync, exits 0"
-is "$o" "cafed: configuration ok: listen none, 0 peers" "cafed -n: the packaged configuration"
+o=$(as cafesync cafed -n --data "$DATA" --config "$CONF" 2>&1)
+is "$?" 1 "cafed -n --config $CONF, as cafesync, before the node is made: exit 1"
+like "$o" "^cafed: configuration ok: listen none, 0 peers$" "cafed -n: the packaged configuration is good"
 
 # ---- the node, made the documented way ----------------------------------------
 o=$(inroot cafe --data "$DATA" init --name "State hub" --role hub 2>&1)
@@ -272,14 +272,20 @@ else
 	notok "cafed starts as cafesync on the packaged configuration"
 	diag "$(cat "$out/cafed-1.log")"
 fi
-SITE=$(inroot cafe --data "$DATA" add site "name=Pine County FRC" county=Pine 2>&1)
-like "$SITE" "^[0-9a-f]{32}$" "root (the administrator) adds a record to the service's store"
-check "root adds a person" inroot cafe --data "$DATA" add person "name=Ana R." roles=host site="$SITE"
-check "cafe sync reaches the running cafed through its socket, as root" \
-	inroot cafe --data "$DATA" sync
+# The administrator works as the service's user: root itself is refused
+# on a directory that is not its own (it would follow what that user
+# planted there).
+o=$(inroot cafe --data "$DATA" add site "name=Pine County FRC" county=Pine 2>&1)
+like "$o" "is owned by cafesync .*sudo -u cafesync cafe --data $DATA" \
+	"root is refused on the service's store, and told what to run"
+SITE=$(as cafesync cafe --data "$DATA" add site "name=Pine County FRC" county=Pine 2>&1)
+like "$SITE" "^[0-9a-f]{32}$" "the administrator, as cafesync, adds a record to the service's store"
+check "and a person" as cafesync cafe --data "$DATA" add person "name=Ana R." roles=host site="$SITE"
+check "cafe sync reaches the running cafed through its socket" \
+	as cafesync cafe --data "$DATA" sync
 is "$(inroot find /var/lib/cafesync ! -user cafesync | wc -l)" 0 \
 	"every file in /var/lib/cafesync is still cafesync's"
-BEFORE=$(inroot cafe --data "$DATA" status | grep -E '^(node|digest|commits|records)')
+BEFORE=$(as cafesync cafe --data "$DATA" status | grep -E '^(node|digest|commits|records)')
 like "$BEFORE" "^commits +[1-9]" "the node holds commits"
 # The edit a hub's administrator makes: listen (on a free port of
 # 127.0.0.1; the root shares this machine's network).
@@ -309,10 +315,10 @@ else
 	notok "the new cafed starts on the kept data"
 	diag "$(cat "$out/cafed-2.log")"
 fi
-is "$(inroot cafe --data "$DATA" status | grep -E '^(node|digest|commits|records)')" \
+is "$(as cafesync cafe --data "$DATA" status | grep -E '^(node|digest|commits|records)')" \
 	"$BEFORE" "the upgrade kept every record: same node, commits and digest"
-check "cafe verify after the upgrade" inroot cafe --data "$DATA" verify
-check "cafe sync reaches the new cafed" inroot cafe --data "$DATA" sync
+check "cafe verify after the upgrade" as cafesync cafe --data "$DATA" verify
+check "cafe sync reaches the new cafed" as cafesync cafe --data "$DATA" sync
 like "$(cat "$out/cafed-2.log")" "cafed info: listening on 127.0.0.1:$PORT$" \
 	"the new cafed runs on the kept configuration (it listens)"
 stop_cafed
