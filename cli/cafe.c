@@ -728,20 +728,6 @@ check_opts(struct cli *c, const struct cmd_entry *e)
 	return -1;
 }
 
-/* Returns the default data directory (malloc'd). */
-static char *
-default_data(void)
-{
-	const char *v;
-
-	if ((v = getenv("CAFE_DATA")) != NULL && v[0] != '\0')
-		return xstrdup(v);
-	if ((v = getenv("XDG_DATA_HOME")) != NULL && v[0] != '\0')
-		return xasprintf("%s/cafesync", v);
-	if ((v = getenv("HOME")) != NULL && v[0] != '\0')
-		return xasprintf("%s/.local/share/cafesync", v);
-	return NULL;
-}
 
 int
 main(int argc, char **argv)
@@ -806,7 +792,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (data == NULL)
-		data = default_data();
+		data = store_default_data();
 	c.cmd = e->name;
 	c.data = data;
 	c.argc = argc - i - 1;

@@ -32,20 +32,6 @@ static const char usage[] =
     "cafe; -n checks the configuration and\n  the data directory, lists "
     "the peers kept in the store, and exits\n";
 
-/* The data directory cafe uses too (malloc'd), or NULL. */
-static char *
-default_data(void)
-{
-	const char *v;
-
-	if ((v = getenv("CAFE_DATA")) != NULL && v[0] != '\0')
-		return xstrdup(v);
-	if ((v = getenv("XDG_DATA_HOME")) != NULL && v[0] != '\0')
-		return xasprintf("%s/cafesync", v);
-	if ((v = getenv("HOME")) != NULL && v[0] != '\0')
-		return xasprintf("%s/.local/share/cafesync", v);
-	return NULL;
-}
 
 /* Prints one peer kept in the store, for -n. */
 static int
@@ -223,7 +209,7 @@ main(int argc, char **argv)
 		}
 		snprintf(D.cfg.listen, sizeof(D.cfg.listen), "%s", listen);
 	}
-	def = data == NULL ? default_data() : NULL;
+	def = data == NULL ? store_default_data() : NULL;
 	if (def != NULL)
 		data = def;
 	if (check) {

@@ -793,6 +793,13 @@ const char *store_reading(void);
  * return from fn stops.  Returns the number walked or CS_EDB. */
 int store_forks(struct store *s, store_fork_fn fn, void *arg);
 
+/*
+ * The data directory without --data: $CAFE_DATA, else
+ * $XDG_DATA_HOME/cafesync, else $HOME/.local/share/cafesync (malloc'd),
+ * or NULL when none of them is set.  cafe and cafed agree on it.
+ */
+char *store_default_data(void);
+
 /* ---- names and short ids (names.c, lastseen.c) ------------------------ */
 
 /* Folds a name for comparison: case and accents dropped, spaces made one

@@ -23,6 +23,21 @@ const char *const store_db_names[DB_COUNT] = { "meta", "commits", "heads",
 	"forks", "members", "seen", "peers", "invites", "pending", "names",
 	"lastseen" };
 
+/* The data directory cafe and cafed use without --data (malloc'd). */
+char *
+store_default_data(void)
+{
+	const char *v;
+
+	if ((v = getenv("CAFE_DATA")) != NULL && v[0] != '\0')
+		return xstrdup(v);
+	if ((v = getenv("XDG_DATA_HOME")) != NULL && v[0] != '\0')
+		return xasprintf("%s/cafesync", v);
+	if ((v = getenv("HOME")) != NULL && v[0] != '\0')
+		return xasprintf("%s/.local/share/cafesync", v);
+	return NULL;
+}
+
 /* Returns the wall clock in milliseconds. */
 uint64_t
 store_now_ms(void)
