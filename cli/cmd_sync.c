@@ -304,6 +304,68 @@ daemon_peer(json_t *d, const char *name)
 	return NULL;
 }
 
+/* Writes a size for people: "640 bytes", "31 KB", "2.4 MB". */
+static void
+size_words(uint64_t b, char *buf, size_t len)
+{
+	if (b < 1000)
+		snprintf(buf, len, "%llu bytes", (unsigned long long)b);
+	else if (b < 1000000)
+		snprintf(buf, len, "%llu KB", (unsigned long long)(b + 500) / 1000);
+	else if (b < 10000000)
+		snprintf(buf, len, "%.1f MB", (double)b / 1e6);
+	else
+		snprintf(buf, len, "%llu MB",
+		    (unsigned long long)(b + 500000) / 1000000);
+}
+
+/* Writes a time left for people: "12 s", "3 min 20 s", "2 h 5 min". */
+static void
+left_words(uint64_t s, char *buf, size_t len)
+{
+	if (s < 60)
+		snprintf(buf, len, "%llu s", (unsigned long long)(s ? s : 1));
+	else if (s < 3600)
+		snprintf(buf, len, "%llu min %llu s", (unsigned long long)s / 60,
+		    (unsigned long long)s % 60);
+	else
+		snprintf(buf, len, "%llu h %llu min",
+		    (unsigned long long)s / 3600,
+		    (unsigned long long)s % 3600 / 60);
+}
+
+/*
+ * A syncing peer: the changes and bytes still to send, the rate the link
+ * has shown and the time that leaves, and what is still to receive.
+ */
+static void
+syncing_words(json_t *dp, uint64_t waiting)
+{
+	json_t *b = json_object_get(dp, "bytes_to_send"),
+	    *r = json_object_get(dp, "rate");
+	char size[32], rate[32], left[32];
+
+	printf("syncing: %llu change%s", (unsigned long long)waiting,
+	    waiting == 1 ? "" : "s");
+	if (json_is_integer(b) && json_integer_value(b) > 0) {
+		uint64_t bytes = (uint64_t)json_integer_value(b);
+
+		size_words(bytes, size, sizeof(size));
+		printf(" (%s%s) to send", json_is_false(json_object_get(dp,
+		    "bytes_to_send_exact")) ? "about " : "", size);
+		if (json_is_integer(r) && json_integer_value(r) > 0) {
+			uint64_t bps = (uint64_t)json_integer_value(r);
+
+			size_words(bps, rate, sizeof(rate));
+			left_words(bytes / bps, left, sizeof(left));
+			printf(" at %s/s, about %s left", rate, left);
+		}
+	} else
+		printf(" to send");
+	printf(", %lld to receive", (long long)json_integer_value(
+	    json_object_get(dp, "to_receive")));
+}
+
 /* Prints one peer's state in plain words. */
 static int
 peer_words(const struct store_peer *sp, void *arg)
@@ -327,10 +389,7 @@ peer_words(const struct store_peer *sp, void *arg)
 	if (st != NULL && strcmp(st, "idle") == 0)
 		printf("up to date");
 	else if (st != NULL && strcmp(st, "syncing") == 0)
-		printf("syncing: %llu change%s to send, %lld to receive",
-		    (unsigned long long)waiting, waiting == 1 ? "" : "s",
-		    (long long)json_integer_value(json_object_get(dp,
-		    "to_receive")));
+		syncing_words(dp, waiting);
 	else {
 		if (waiting > 0)
 			printf("%llu change%s waiting to send, ",

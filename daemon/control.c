@@ -168,6 +168,7 @@ status_json(void)
 		    json_integer((json_int_t)p->last_sync_ms) : json_null());
 		if (p->conn != NULL && p->conn->open) {
 			uint64_t s, r;
+			int exact;
 
 			sync_counts(p->conn, &s, &r);
 			json_object_set_new(pj, "direction", json_string(
@@ -178,6 +179,13 @@ status_json(void)
 			    json_integer((json_int_t)s));
 			json_object_set_new(pj, "to_receive",
 			    json_integer((json_int_t)r));
+			sync_backlog(p->conn, &s, &exact);
+			json_object_set_new(pj, "bytes_to_send",
+			    json_integer((json_int_t)s));
+			json_object_set_new(pj, "bytes_to_send_exact",
+			    json_boolean(exact));
+			json_object_set_new(pj, "rate", p->rate > 0 ?
+			    json_integer((json_int_t)p->rate) : json_null());
 			json_object_set_new(pj, "lag", lag_json(p->conn));
 			json_object_set_new(pj, "reads", json_string(
 			    store_role_name(p->conn->reader.role)));

@@ -170,6 +170,7 @@ struct peer {
 	uint64_t last_sync_ms;       /* when last caught up, or 0 */
 	uint64_t sent, received;     /* commits, over every connection */
 	uint64_t bytes_in, bytes_out; /* on the wire, over every connection */
+	double rate;                 /* bytes/s the link to it last showed */
 	int mark;                    /* used while reloading */
 	struct dial *resolving;      /* a name lookup pointing at us */
 };
@@ -250,8 +251,8 @@ struct conn {
 	uint64_t batch_acked;
 	size_t inflight;             /* bytes of unacknowledged batches */
 	size_t ring[SYNC_MAX_UNACKED]; /* bytes of each unacked batch */
-	uint64_t ring_ns[SYNC_MAX_UNACKED]; /* when each was sent */
-	uint64_t acked_ns;           /* when the last ACK came */
+	uint64_t busy_ns;            /* when the link's busy period began */
+	size_t busy_bytes;           /* acknowledged since then */
 	double rate;                 /* bytes/s the link has shown, or 0 */
 	size_t batch_bytes;          /* the next batch's size bound */
 	size_t rr;                   /* round-robin position among origins */
@@ -338,6 +339,8 @@ void sync_conn_free(struct conn *c);
 void sync_counts(const struct conn *c, uint64_t *to_send,
     uint64_t *to_recv);
 int sync_caught_up(const struct conn *c);
+/* Bytes still to send (unsent and unacknowledged); *exact 0: estimated. */
+void sync_backlog(const struct conn *c, uint64_t *bytes, int *exact);
 void sync_update_state(struct conn *c);
 
 /* trust.c */

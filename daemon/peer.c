@@ -182,7 +182,13 @@ on_retry(uv_timer_t *t)
  * Schedules a dial: at once with now, else after a delay that doubles
  * with each failure, from backoff_min up to backoff_max, times a random
  * factor in [0.5, 1) so that many sites do not all call back together.
+ * The first PEER_FAST_TRIES failures in a row (after a connection was
+ * up, or at start) wait backoff_min each before the doubling starts: a
+ * rural or mobile link drops for a second or two, and every second the
+ * link is back but not used is lost to the backlog.
  */
+#define PEER_FAST_TRIES 4
+
 void
 peer_dial_soon(struct peer *p, int now)
 {
@@ -204,7 +210,10 @@ peer_dial_soon(struct peer *p, int now)
 	}
 	/* A full disk backs off as a failed dial does, though the dial
 	 * itself works. */
-	shift = p->attempts > p->store_fails ? p->attempts : p->store_fails;
+	shift = p->attempts < PEER_FAST_TRIES ? 0 :
+	    p->attempts - PEER_FAST_TRIES + 1;
+	if (shift < p->store_fails)
+		shift = p->store_fails;
 	if (shift > 20)
 		shift = 20;
 	delay = (uint64_t)D.cfg.backoff_min << shift;

@@ -121,6 +121,60 @@ sync_counts(const struct conn *c, uint64_t *to_send, uint64_t *to_recv)
 	}
 }
 
+/*
+ * What a status shows of the bytes still to send to c's peer: the commits
+ * it lacks and may read, as a bundle carries them (signature and E), plus
+ * the batches sent and not yet acknowledged.  The walk reads key and size
+ * of at most SYNC_BACKLOG_WALK commits (the loop is not held for a big
+ * backlog); past that the rest is estimated at the mean of those read and
+ * *exact is 0.
+ */
+#define SYNC_BACKLOG_WALK 50000
+
+struct backlog_walk {
+	uint64_t to;            /* the last seq to count */
+	uint64_t n, bytes;      /* read so far, over every origin */
+};
+
+static int
+backlog_commit(uint64_t seq, const uint8_t *e, size_t elen,
+    const uint8_t *sig, void *arg)
+{
+	struct backlog_walk *bw = arg;
+
+	(void)e;
+	(void)sig;
+	if (seq > bw->to || bw->n >= SYNC_BACKLOG_WALK)
+		return 1;
+	bw->n++;
+	bw->bytes += PROTO_SIG_LEN + elen;
+	return 0;
+}
+
+void
+sync_backlog(const struct conn *c, uint64_t *bytes, int *exact)
+{
+	struct backlog_walk bw = { 0, 0, 0 };
+	uint64_t want = 0;
+	size_t i;
+
+	for (i = 0; i < D.ours.n; i++) {
+		uint64_t t = vv_get(&c->theirs, D.ours.e[i].origin);
+
+		if (t >= D.ours.e[i].seq || !trust_allows(c, D.ours.e[i].origin))
+			continue;
+		want += D.ours.e[i].seq - t;
+		if (bw.n >= SYNC_BACKLOG_WALK)
+			continue;
+		bw.to = D.ours.e[i].seq;
+		(void)store_log_raw(D.store, D.ours.e[i].origin, t + 1,
+		    backlog_commit, &bw);
+	}
+	*exact = bw.n >= want;
+	*bytes = c->inflight + (*exact || bw.n == 0 ? bw.bytes :
+	    (uint64_t)((double)bw.bytes / (double)bw.n * (double)want));
+}
+
 /* Tells whether both sides hold the same commits and nothing moves. */
 int
 sync_caught_up(const struct conn *c)
@@ -476,69 +530,109 @@ read_run(struct job *j)
  * Pacing.  A batch is applied only once it has arrived whole, so on a slow
  * link that breaks often a large batch may never arrive.  Batches are
  * sized by the throughput the link has shown: at most SYNC_PACE_NS of it
- * (half a second: what a break costs is at most about that),
- * never less than one commit.  Like a congestion window, the bound starts
- * at SYNC_PACE_START and doubles with every ACK while the link carries
- * more, up to WIRE_BATCH_BYTES (reached in a few round trips on a fast
- * link).  Throughput is measured per ACK over the time the link was busy
- * with that batch: from the later of its sending and the previous ACK.
- * The bytes in flight stay within SYNC_PACE_WINDOW batches of the bound,
- * so ACKs keep coming while the link is slow.
+ * (half a second: what a break costs is at most about that), never less
+ * than one commit.  Like a congestion window, the bound starts at
+ * SYNC_PACE_START (or at what the peer's link last showed: a rural link
+ * that dropped is the same link when it is back) and, until the rate is
+ * known, doubles with every ACK, up to WIRE_BATCH_BYTES (reached in a few
+ * round trips on a fast link).
+ *
+ * Throughput is the bytes acknowledged over a busy period (batches in
+ * flight throughout), sampled once at least SYNC_RATE_NS of it has passed:
+ * ACKs that come in a bunch (a receiver that applied several batches in
+ * one transaction) do not make the link look faster than it is, and a
+ * lone small batch is timed by its round trip, not by the link, so it is
+ * not sampled.  The bytes in flight stay within SYNC_PACE_WINDOW batches,
+ * and on a link that has shown its rate within about a second of it (two
+ * batches whatever their size): ACKs keep coming, a break loses little
+ * already written, and the link's queue stays short.
  */
 #define SYNC_PACE_START (16 * 1024)
 #define SYNC_PACE_MIN (4 * 1024)
 #define SYNC_PACE_NS 500000000.0
 #define SYNC_PACE_WINDOW 4
+#define SYNC_RATE_NS 250000000
 
-static size_t
-pace_bound(struct conn *c)
-{
-	if (c->batch_bytes == 0)
-		c->batch_bytes = SYNC_PACE_START;
-	return c->batch_bytes;
-}
-
-/* The bytes c may have unacknowledged. */
-static size_t
-pace_window(struct conn *c)
-{
-	size_t w = SYNC_PACE_WINDOW * pace_bound(c);
-
-	return w < D.cfg.window ? w : D.cfg.window;
-}
-
+/* Sets the batch bound from the rate: at most SYNC_PACE_NS of it. */
 static void
-pace_sent(struct conn *c, uint64_t batch)
+pace_resize(struct conn *c, size_t b)
 {
-	c->ring_ns[batch % SYNC_MAX_UNACKED] = uv_hrtime();
-}
+	double cap = c->rate * SYNC_PACE_NS / 1e9;
 
-static void
-pace_acked(struct conn *c, uint64_t batch, size_t bytes)
-{
-	uint64_t now = uv_hrtime(), from = c->ring_ns[batch % SYNC_MAX_UNACKED];
-	double sample, cap;
-	size_t b = pace_bound(c);
-
-	if (c->acked_ns > from)
-		from = c->acked_ns;
-	c->acked_ns = now;
-	/* A batch well below the bound had no backlog behind it: its time
-	 * is the round trip's, not the link's. */
-	if (bytes * 2 < b)
-		return;
-	if (now <= from)
-		now = from + 1;
-	sample = (double)bytes * 1e9 / (double)(now - from);
-	c->rate = c->rate == 0 ? sample : 0.75 * c->rate + 0.25 * sample;
-	cap = c->rate * SYNC_PACE_NS / 1e9;
 	if ((double)b * 2 <= cap)
 		b *= 2;
 	else if ((double)b > cap)
 		b = cap < SYNC_PACE_MIN ? SYNC_PACE_MIN : (size_t)cap;
-	if (b > WIRE_BATCH_BYTES)
-		b = WIRE_BATCH_BYTES;
-	c->batch_bytes = b;
+	c->batch_bytes = b > WIRE_BATCH_BYTES ? WIRE_BATCH_BYTES : b;
+}
+
+static size_t
+pace_bound(struct conn *c)
+{
+	if (c->batch_bytes == 0) {
+		c->batch_bytes = SYNC_PACE_START;
+		if (c->peer != NULL && c->peer->rate > 0) {
+			c->rate = c->peer->rate;
+			pace_resize(c, SYNC_PACE_START);
+			if (c->batch_bytes > SYNC_PACE_START)
+				c->batch_bytes = SYNC_PACE_START;
+		}
+	}
+	return c->batch_bytes;
+}
+
+/*
+ * Tells whether c may send another batch of up to the bound now: always
+ * while fewer than two are unacknowledged, so the link never waits for
+ * an ACK with nothing behind it (a batch is never less than one commit,
+ * which may be more than the bound).
+ */
+static int
+pace_room(struct conn *c)
+{
+	size_t b = pace_bound(c), w = SYNC_PACE_WINDOW * b;
+
+	if (c->rate > 0 && (double)w > c->rate)
+		w = (double)(2 * b) > c->rate ? 2 * b : (size_t)c->rate;
+	if (w > D.cfg.window)
+		w = D.cfg.window;
+	return c->batch_out - c->batch_acked < 2 || c->inflight + b <= w;
+}
+
+static void
+pace_sent(struct conn *c)
+{
+	if (c->inflight == 0) {
+		c->busy_ns = uv_hrtime();
+		c->busy_bytes = 0;
+	}
+}
+
+static void
+pace_acked(struct conn *c, size_t bytes)
+{
+	uint64_t now = uv_hrtime(), took = now - c->busy_ns;
+	double sample;
+
+	c->busy_bytes += bytes;
+	if (c->rate == 0 && bytes * 2 >= pace_bound(c) &&
+	    took < SYNC_RATE_NS) {
+		/* Slow start: a full batch came back within the sampling
+		 * time, so the link carries more. */
+		size_t b = 2 * c->batch_bytes;
+
+		c->batch_bytes = b > WIRE_BATCH_BYTES ? WIRE_BATCH_BYTES : b;
+	}
+	if (took >= SYNC_RATE_NS) {
+		sample = (double)c->busy_bytes * 1e9 / (double)took;
+		c->rate = c->rate == 0 ? sample : 0.75 * c->rate +
+		    0.25 * sample;
+		if (c->peer != NULL)
+			c->peer->rate = c->rate;
+		pace_resize(c, pace_bound(c));
+		c->busy_ns = now;
+		c->busy_bytes = 0;
+	}
 }
 
 /* Seals a COMMITS batch already packed in m and counts it in flight. */
@@ -560,7 +654,7 @@ send_batch(struct conn *c, struct proto_enc *m, uint64_t batch, size_t n)
 		return -1;
 	c->batch_out = batch;
 	c->ring[batch % SYNC_MAX_UNACKED] = bytes;
-	pace_sent(c, batch);
+	pace_sent(c);
 	c->inflight += bytes;
 	c->tx_commits += n;
 	if (c->peer != NULL)
@@ -589,8 +683,10 @@ read_done(struct job *j)
 		bytes = m.sb.size;
 		if (send_batch(c, &m, rj->batch, rj->n) == 0)
 			log_debug("peer %s: sent batch %llu: %zu commits, "
-			    "%zu bytes", c->peer ? c->peer->name : c->addr,
-			    (unsigned long long)rj->batch, rj->n, bytes);
+			    "%zu bytes (%zu in flight, bound %zu)",
+			    c->peer ? c->peer->name : c->addr,
+			    (unsigned long long)rj->batch, rj->n, bytes,
+			    c->inflight, c->batch_bytes);
 		proto_enc_free(&m);
 		sync_pump(c);
 	} else if (j->ran && !c->closing && rj->exact) {
@@ -696,13 +792,13 @@ sync_pump(struct conn *c)
 	if (!c->open || c->closing || !c->got_heads || !c->heads_sent ||
 	    c->reading || D.stopping)
 		return;
-	if (c->inflight >= pace_window(c) ||
+	if (!pace_room(c) ||
 	    c->batch_out - c->batch_acked >= SYNC_MAX_UNACKED)
 		return;
 	/* Fork evidence first: it is small and rare. */
 	if (c->nextra > 0) {
 		send_extra(c);
-		if (c->closing || c->inflight >= pace_window(c) ||
+		if (c->closing || !pace_room(c) ||
 		    c->batch_out - c->batch_acked >= SYNC_MAX_UNACKED)
 			return;
 	}
@@ -1551,7 +1647,7 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 		}
 		c->batch_acked = m.n;
 		c->inflight -= c->ring[m.n % SYNC_MAX_UNACKED];
-		pace_acked(c, m.n, c->ring[m.n % SYNC_MAX_UNACKED]);
+		pace_acked(c, c->ring[m.n % SYNC_MAX_UNACKED]);
 		if (m.refused > 0 && c->peer != NULL)
 			log_warnx("peer %s: refused %llu commits of batch "
 			    "%llu (see its log)", c->peer->name,

@@ -160,7 +160,8 @@ cafe hub member add "$site" --role site --name site --site "$SITE_ID" \
 start hub --listen "127.0.0.1:$PORT"
 start site
 i=0
-until cafe site member list 2>/dev/null | grep -q "^$site "; do
+until cafe site member list --json 2>/dev/null |
+    jq -e --arg k "$site" 'any(.[]; .key == $k)' >/dev/null; do
 	i=$((i + 1)); [ $i -lt 600 ] || die "the site never received its enrollment"
 	sleep 0.05
 done

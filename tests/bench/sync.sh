@@ -166,7 +166,8 @@ cafe hub member add "$rep" --role consultant --name rep --all \
 cafe hub sync --wait --timeout 30 >/dev/null || die "hub did not sync"
 cafe site sync --wait --timeout 30 >/dev/null || die "site did not sync"
 i=0
-until cafe site member list | grep -q "^$site "; do
+until cafe site member list --json 2>/dev/null |
+    jq -e --arg k "$site" 'any(.[]; .key == $k)' >/dev/null; do
 	i=$((i + 1)); [ $i -lt 600 ] || die "the site never received its enrollment"
 	sleep 0.05
 done
