@@ -825,7 +825,7 @@ main(int argc, char **argv)
 	/* New commits: tell a running cafed to push them now. */
 	if (c.store != NULL && store_txnid(c.store) != txnid &&
 	    strcmp(e->name, "peer") != 0)
-		cli_ctl_tell(data, "nudge");
+		cli_ctl_tell(data, CTL_NUDGE);
 	cli_names_free(&c);
 	store_close(c.store);
 	free(data);

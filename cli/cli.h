@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "../proto/control.h"
 #include "../storage/storage.h"
 
 /* Exit codes. */
@@ -309,14 +310,16 @@ json_t *cli_mirror_status(struct cli *c);
 void cli_print_mirror(json_t *all);
 
 /*
- * The control socket of the node's daemon (cmd_sync.c).  cli_ctl() sends
- * one request and waits at most timeout_ms for the answer: 0 with *reply,
- * CS_ENOTFOUND when no daemon runs, CS_EIO with *cause (malloc'd).
+ * The control socket of the node's daemon (cmd_sync.c, proto/control.h).
+ * cli_ctl() sends command cmd with the members of args (NULL: none) and
+ * waits at most timeout_ms for the answer: 0 with *reply, CS_ENOTFOUND
+ * when no daemon runs, CS_ETIMEDOUT or CS_EIO with *cause (malloc'd),
+ * also when the daemon speaks another version of the protocol.
  */
-int cli_ctl(const char *data, json_t *req, int timeout_ms, json_t **reply,
-    char **cause);
-/* Sends {"cmd": cmd} and ignores the answer; warns when cafed fails. */
-void cli_ctl_tell(const char *data, const char *cmd);
+int cli_ctl(const char *data, enum ctl_cmd cmd, json_t *args,
+    int timeout_ms, json_t **reply, char **cause);
+/* Sends cmd and ignores the answer; warns when cafed fails. */
+void cli_ctl_tell(const char *data, enum ctl_cmd cmd);
 /* The daemon's status object, or NULL when it does not run. */
 json_t *cli_daemon_status(struct cli *c);
 /* Prints each stored peer's state in plain words, with the daemon's

@@ -491,7 +491,7 @@ cmd_join(struct cli *c)
 		free(cause);
 		goto out;
 	}
-	cli_ctl_tell(c->data, "reload");
+	cli_ctl_tell(c->data, CTL_RELOAD);
 	proto_hex(net, t.network, PROTO_KEY_LEN);
 	printf("joined network %.16s as %s; the hub is peer 'hub' (%s).\n"
 	    "start cafed (cafed --data %s) to sync; writing waits until this "

@@ -4,8 +4,8 @@
  * and the daemon's part of status; and the nudge every writing command
  * sends so that cafed pushes the new commits at once.
  *
- * The control protocol is one JSON object per line each way (see
- * daemon/control.c).  cafe never links libuv: this is non-blocking socket
+ * The control protocol is one JSON object per line each way, versioned
+ * (proto/control.h).  cafe never links libuv: this is non-blocking socket
  * code with poll() bounding every wait, the connect included, so that a
  * frozen or busy cafed (its listen backlog full) never holds up a command
  * whose write is already stored.
@@ -22,8 +22,6 @@
 
 #include "cli.h"
 
-#define CTL_MAX_REPLY (1024 * 1024)
-
 /*
  * Connects to the daemon's socket by deadline (cli_mono_ms()); returns a
  * non-blocking fd, or -1 with errno set (ETIMEDOUT: the backlog stayed
@@ -37,8 +35,8 @@ ctl_connect(const char *data, int64_t deadline)
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/ctl/cafed.sock",
-	    data);
+	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/" CTL_DIR "/"
+	    CTL_SOCK, data);
 	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -99,7 +97,7 @@ ctl_write(int fd, const char *buf, size_t len, int64_t deadline)
 static int
 ctl_denied(const char *data, char **cause)
 {
-	char *dir = xasprintf("%s/ctl", data), *who, *name;
+	char *dir = xasprintf("%s/" CTL_DIR, data), *who, *name;
 	uid_t owner;
 
 	if (store_owner_check(dir, &owner, &who) != 0) {
@@ -117,16 +115,50 @@ ctl_denied(const char *data, char **cause)
 }
 
 /*
+ * Checks that the answer is of this cafe's version of the protocol and
+ * not a refusal; 0, or CS_EIO with *cause.
+ */
+static int
+ctl_answer_check(json_t *rep, char **cause)
+{
+	json_t *v = json_object_get(rep, "v"), *e = json_object_get(rep,
+	    "error");
+	json_int_t theirs = json_is_integer(v) ? json_integer_value(v) : 1;
+
+	if (!json_is_object(rep)) {
+		*cause = xstrdup("cafed's answer is not a JSON object");
+		return CS_EIO;
+	}
+	if (theirs != CTL_VERSION) {
+		*cause = xasprintf("cafed speaks control protocol %lld and this "
+		    "cafe %d: %s", (long long)theirs, CTL_VERSION,
+		    theirs < CTL_VERSION ? "the running cafed is older; "
+		    "restart it (after an upgrade: systemctl restart cafed)" :
+		    "this cafe is older than the running cafed; use the cafe "
+		    "installed with it");
+		return CS_EIO;
+	}
+	if (json_is_string(e)) {
+		*cause = xasprintf("cafed refused the request: %s",
+		    json_string_value(e));
+		return CS_EIO;
+	}
+	return 0;
+}
+
+/*
  * Sends one request and reads the one-line answer within timeout_ms, the
  * connect included.  Returns 0 with *reply set, CS_ENOTFOUND when no
  * daemon serves data, CS_ETIMEDOUT with *cause when one is there but does
  * not answer in time (frozen or busy), or CS_EIO with *cause (malloc'd).
  */
 int
-cli_ctl(const char *data, json_t *req, int timeout_ms, json_t **reply,
-    char **cause)
+cli_ctl(const char *data, enum ctl_cmd cmd, json_t *args, int timeout_ms,
+    json_t **reply, char **cause)
 {
-	char *text = json_dumps(req, JSON_COMPACT), *buf = NULL, *line;
+	json_t *req = json_pack("{s:i, s:s}", "v", CTL_VERSION, "cmd",
+	    ctl_cmd_name(cmd));
+	char *text, *buf = NULL, *line;
 	size_t len = 0, cap = 0;
 	int64_t deadline = cli_mono_ms() + timeout_ms;
 	json_error_t err;
@@ -134,6 +166,10 @@ cli_ctl(const char *data, json_t *req, int timeout_ms, json_t **reply,
 	ssize_t n;
 	int fd, rc = CS_EIO;
 
+	if (args != NULL)
+		json_object_update(req, args);
+	text = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
 	*reply = NULL;
 	*cause = NULL;
 	if ((fd = ctl_connect(data, deadline)) < 0) {
@@ -201,7 +237,10 @@ cli_ctl(const char *data, json_t *req, int timeout_ms, json_t **reply,
 		*cause = xasprintf("cafed's answer is not JSON: %s", err.text);
 		goto out;
 	}
-	rc = 0;
+	if ((rc = ctl_answer_check(*reply, cause)) != 0) {
+		json_decref(*reply);
+		*reply = NULL;
+	}
 out:
 	close(fd);
 	free(buf);
@@ -214,19 +253,19 @@ out:
  * at most a second: what was written is stored either way.
  */
 void
-cli_ctl_tell(const char *data, const char *cmd)
+cli_ctl_tell(const char *data, enum ctl_cmd cmd)
 {
-	json_t *req = json_pack("{s:s}", "cmd", cmd), *rep = NULL;
+	json_t *rep = NULL;
 	char *cause = NULL;
-	int rc = cli_ctl(data, req, 1000, &rep, &cause);
+	int rc = cli_ctl(data, cmd, NULL, 1000, &rep, &cause);
 
 	if (rc == CS_ETIMEDOUT)
 		cli_warn("cafed is not answering: %s when it runs again",
-		    strcmp(cmd, "nudge") == 0 ? "this change is stored and "
-		    "goes out" : "it takes the change");
+		    cmd == CTL_NUDGE ? "this change is stored and goes out" :
+		    "it takes the change");
 	else if (rc == CS_EIO)
-		cli_warn("could not tell cafed (%s): %s", cmd, cause);
-	json_decref(req);
+		cli_warn("could not tell cafed (%s): %s", ctl_cmd_name(cmd),
+		    cause);
 	json_decref(rep);
 	free(cause);
 }
@@ -238,15 +277,14 @@ cli_ctl_tell(const char *data, const char *cmd)
 json_t *
 cli_daemon_status(struct cli *c)
 {
-	json_t *req = json_pack("{s:s}", "cmd", "status"), *rep = NULL;
+	json_t *rep = NULL;
 	char *cause = NULL;
-	int rc = cli_ctl(c->data, req, 2000, &rep, &cause);
+	int rc = cli_ctl(c->data, CTL_STATUS, NULL, 2000, &rep, &cause);
 
 	if (rc == CS_ETIMEDOUT)
 		rep = json_pack("{s:b}", "answering", 0);
 	else if (rc == CS_EIO)
-		cli_warn("%s", cause);
-	json_decref(req);
+		rep = json_pack("{s:b, s:s}", "answering", 0, "error", cause);
 	free(cause);
 	return rep;
 }
@@ -423,7 +461,12 @@ cli_print_peers(struct cli *c, json_t *d)
 	if (d == NULL)
 		printf("daemon   not running\n         nothing is sent or "
 		    "received until cafed starts\n");
-	else if (json_is_false(json_object_get(d, "answering"))) {
+	else if (json_is_string(json_object_get(d, "error"))) {
+		printf("daemon   %s\n         writes are stored and go out "
+		    "when it answers\n", json_string_value(json_object_get(d,
+		    "error")));
+		d = pa.daemon = NULL;
+	} else if (json_is_false(json_object_get(d, "answering"))) {
 		printf("daemon   cafed is not answering (stopped or stuck?)\n"
 		    "         writes are stored and go out when it runs "
 		    "again\n");
@@ -521,7 +564,7 @@ cmd_peer(struct cli *c)
 			free(cause);
 			return EXIT_USAGE;
 		}
-		cli_ctl_tell(c->data, "reload");
+		cli_ctl_tell(c->data, CTL_RELOAD);
 		return EXIT_OK;
 	}
 	if (strcmp(verb, "rm") == 0) {
@@ -532,7 +575,7 @@ cmd_peer(struct cli *c)
 			free(cause);
 			return EXIT_USAGE;
 		}
-		cli_ctl_tell(c->data, "reload");
+		cli_ctl_tell(c->data, CTL_RELOAD);
 		return EXIT_OK;
 	}
 	if (strcmp(verb, "list") == 0) {
@@ -611,10 +654,9 @@ cmd_sync(struct cli *c)
 			return cli_usage_error(c, "option --timeout: '%s' is "
 			    "not a number of seconds from 1 to 86400", t);
 	}
-	req = json_pack("{s:s, s:I}", "cmd", wait ? "sync" : "nudge",
-	    "timeout", (json_int_t)timeout);
-	rc = cli_ctl(c->data, req, wait ? (int)(timeout * 1000 + 5000) :
-	    5000, &rep, &cause);
+	req = json_pack("{s:I}", "timeout", (json_int_t)timeout);
+	rc = cli_ctl(c->data, wait ? CTL_SYNC : CTL_NUDGE, req, wait ?
+	    (int)(timeout * 1000 + 5000) : 5000, &rep, &cause);
 	json_decref(req);
 	if (rc == CS_ENOTFOUND)
 		return cli_fail(c, EXIT_CHECK, "cafed is not running for %s "

@@ -2,15 +2,8 @@
  * control.c: the control socket `cafe` talks to, DATA/ctl/cafed.sock in a
  * directory of mode 0700.  A lock file beside it (flock) makes sure one
  * daemon serves a data directory; a socket left by a daemon that died is
- * removed.  Only the daemon's own user (or root) may talk to it.
- *
- * One request per connection: a JSON object on one line, {"cmd": ...}:
- *   status                  the node, its peers and their sync state
- *   nudge                   the store changed: push what is new now
- *   reload                  re-read the peers (after `cafe peer add/rm`)
- *   sync, "timeout": S      dial every offline peer now and answer once
- *                           every connected peer is caught up, or at S
- * The answer is one JSON object on one line.
+ * removed.  Only the daemon's own user (or root) may talk to it.  The
+ * protocol, its commands, answers and version: proto/control.h.
  */
 #define _GNU_SOURCE     /* struct ucred, SO_PEERCRED */
 #include <errno.h>
@@ -25,8 +18,8 @@
 #include <jansson.h>
 
 #include "daemon.h"
+#include "../proto/control.h"
 
-#define CTL_MAX_REQUEST 4096
 #define CTL_REQUEST_MS 10000     /* to send the request line */
 
 struct ctl_client {
@@ -89,9 +82,11 @@ static void
 reply(struct ctl_client *cl, json_t *j)
 {
 	struct ctl_write *w = xcalloc(1, sizeof(*w));
-	char *text = json_dumps(j, JSON_COMPACT);
+	char *text;
 	uv_buf_t b;
 
+	json_object_set_new(j, "v", json_integer(CTL_VERSION));
+	text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	cl->done = 1;
 	cl->waiting = 0;
@@ -270,25 +265,47 @@ static void
 handle(struct ctl_client *cl, const char *line)
 {
 	json_error_t err;
-	json_t *req = json_loads(line, 0, &err), *t;
-	const char *cmd;
+	json_t *req = json_loads(line, 0, &err), *t, *v;
+	const char *name;
+	json_int_t version;
 	struct peer *p;
+	int cmd;
 
-	if (req == NULL || (cmd = json_string_value(json_object_get(req,
-	    "cmd"))) == NULL) {
+	if (req == NULL || !json_is_object(req)) {
 		json_decref(req);
-		reply(cl, json_pack("{s:s}", "error", "bad request"));
+		reply(cl, json_pack("{s:s}", "error", "bad request: not a JSON "
+		    "object"));
 		return;
 	}
-	if (strcmp(cmd, "status") == 0)
+	v = json_object_get(req, "v");
+	version = v == NULL ? 1 : json_is_integer(v) ? json_integer_value(v) :
+	    -1;
+	name = json_string_value(json_object_get(req, "cmd"));
+	if (version != CTL_VERSION) {
+		char *why = version < 0 ? xstrdup("bad request: \"v\" is not "
+		    "a number") : xasprintf("control protocol %lld, and this "
+		    "cafed speaks %d", (long long)version, CTL_VERSION);
+
+		reply(cl, json_pack("{s:s}", "error", why));
+		free(why);
+		json_decref(req);
+		return;
+	}
+	if ((cmd = ctl_cmd_parse(name)) < 0) {
+		reply(cl, json_pack("{s:s}", "error", name == NULL ?
+		    "bad request: no \"cmd\"" : "unknown command"));
+		json_decref(req);
+		return;
+	}
+	if (cmd == CTL_STATUS)
 		reply(cl, status_json());
-	else if (strcmp(cmd, "nudge") == 0) {
+	else if (cmd == CTL_NUDGE) {
 		sync_heads_refresh();
 		reply(cl, json_pack("{s:b}", "ok", 1));
-	} else if (strcmp(cmd, "reload") == 0) {
+	} else if (cmd == CTL_RELOAD) {
 		peers_reload();
 		reply(cl, json_pack("{s:b}", "ok", 1));
-	} else if (strcmp(cmd, "sync") == 0) {
+	} else {
 		t = json_object_get(req, "timeout");
 		cl->deadline_ms = now_ms() + 1000 * (uint64_t)(json_is_integer(t)
 		    && json_integer_value(t) > 0 ? json_integer_value(t) : 30);
@@ -297,8 +314,7 @@ handle(struct ctl_client *cl, const char *line)
 				peer_dial_soon(p, 1);
 		sync_heads_refresh();
 		cl->waiting = 1;
-	} else
-		reply(cl, json_pack("{s:s}", "error", "unknown command"));
+	}
 	json_decref(req);
 }
 
@@ -393,7 +409,7 @@ control_owner_check(char **cause)
 int
 control_start(char **cause)
 {
-	char *dir = xasprintf("%s/ctl", D.data), *lock, *who, *name;
+	char *dir = xasprintf("%s/" CTL_DIR, D.data), *lock, *who, *name;
 	struct stat st;
 	uid_t owner;
 	int rc;
@@ -423,7 +439,7 @@ control_start(char **cause)
 		free(dir);
 		return -1;
 	}
-	lock = xasprintf("%s/cafed.lock", dir);
+	lock = xasprintf("%s/" CTL_LOCK, dir);
 	C.lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	free(lock);
 	if (C.lockfd < 0 || flock(C.lockfd, LOCK_EX | LOCK_NB) != 0) {
@@ -432,7 +448,7 @@ control_start(char **cause)
 		free(dir);
 		return -1;
 	}
-	C.path = xasprintf("%s/cafed.sock", dir);
+	C.path = xasprintf("%s/" CTL_SOCK, dir);
 	free(dir);
 	/* We hold the lock: a socket here was left by a daemon that died. */
 	unlink(C.path);
