@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proto/control.h"
 #include "storage/storage.h"
 
 static double
@@ -42,18 +43,20 @@ now_ms(void)
 static void
 nudge(const char *dir)
 {
-	static const char req[] = "{\"cmd\":\"nudge\"}\n";
+	char req[64];
 	struct sockaddr_un sun;
 	int fd;
 
+	snprintf(req, sizeof(req), "{\"v\":%d,\"cmd\":\"%s\"}\n",
+	    CTL_VERSION, ctl_cmd_name(CTL_NUDGE));
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/ctl/cafed.sock",
-	    dir);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/" CTL_DIR "/"
+	    CTL_SOCK, dir);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
 		return;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
-	    write(fd, req, sizeof(req) - 1) < 0)
+	    write(fd, req, strlen(req)) < 0)
 		perror("bench_latency: nudge");
 	close(fd);
 }
