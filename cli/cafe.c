@@ -406,6 +406,14 @@ cli_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+const char *
+cli_tmpdir(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	return t != NULL && *t != '\0' ? t : "/tmp";
+}
+
 /* Formats a clock or milliseconds as ISO 8601 UTC. */
 void
 cli_time(uint64_t v, int is_hlc, char *buf, size_t len)

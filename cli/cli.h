@@ -146,6 +146,9 @@ void cli_time_local(uint64_t ms, char *buf, size_t len);
 /* Returns a monotonic clock in milliseconds, for timeouts. */
 int64_t cli_mono_ms(void);
 
+/* The directory for scratch files: $TMPDIR, else /tmp. */
+const char *cli_tmpdir(void);
+
 /* Parses a YYYY-MM-DD option value; prints the error on failure. */
 int cli_date(struct cli *c, const char *opt, const char *text, uint32_t *ymd);
 

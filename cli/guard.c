@@ -135,7 +135,7 @@ rm_tree(const char *dir, int depth)
 int
 cli_guard(struct cli *c)
 {
-	const char *sig, *tmp;
+	const char *sig;
 	char *tmpdir;
 	pid_t pid, w;
 	int i, status;
@@ -145,9 +145,7 @@ cli_guard(struct cli *c)
 			break;
 	if (guarded[i] == NULL)
 		return -1;
-	tmp = getenv("TMPDIR");
-	tmpdir = xasprintf("%s/cafe-guard.XXXXXX", tmp != NULL && *tmp != '\0' ?
-	    tmp : "/tmp");
+	tmpdir = xasprintf("%s/cafe-guard.XXXXXX", cli_tmpdir());
 	if (mkdtemp(tmpdir) == NULL) {
 		free(tmpdir);
 		tmpdir = NULL;

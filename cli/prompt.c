@@ -10,9 +10,11 @@
  *
  * A long text can be written in $EDITOR: answer "!" to its question.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -50,11 +52,38 @@ read_answer(void)
 	return line;
 }
 
+/*
+ * Runs the editor on path as git does: the shell reads $VISUAL or $EDITOR
+ * (which may hold options), and the path goes as an argument, never
+ * through the shell's parsing.  Returns its exit status, or -1.
+ */
+static int
+run_editor(const char *ed, const char *path)
+{
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		char *cmd = xasprintf("%s \"$@\"", ed);
+
+		execl("/bin/sh", "sh", "-c", cmd, ed, path, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* Opens $EDITOR on a scratch file; returns its text (malloc'd) or NULL. */
 static char *
 from_editor(const char *initial)
 {
-	char path[] = "/tmp/cafe-text.XXXXXX", *cmd, *text = NULL;
+	char *path = xasprintf("%s/cafe-text.XXXXXX", cli_tmpdir()),
+	    *text = NULL;
 	const char *ed = getenv("VISUAL");
 	FILE *f;
 	int fd;
@@ -64,16 +93,18 @@ from_editor(const char *initial)
 		ed = getenv("EDITOR");
 	if (ed == NULL || *ed == '\0')
 		ed = "vi";
-	if ((fd = mkstemp(path)) < 0)
+	if ((fd = mkstemp(path)) < 0) {
+		free(path);
 		return NULL;
+	}
 	if (initial != NULL && write(fd, initial, strlen(initial)) < 0) {
 		close(fd);
 		unlink(path);
+		free(path);
 		return NULL;
 	}
 	close(fd);
-	cmd = xasprintf("%s '%s'", ed, path);
-	if (system(cmd) == 0 && (f = fopen(path, "r")) != NULL) {
+	if (run_editor(ed, path) == 0 && (f = fopen(path, "r")) != NULL) {
 		for (;;) {
 			if (cap - len < 1024) {
 				cap = cap ? cap * 2 : 4096;
@@ -89,8 +120,8 @@ from_editor(const char *initial)
 			len--;
 		text[len] = '\0';
 	}
-	free(cmd);
 	unlink(path);
+	free(path);
 	return text;
 }
 

@@ -102,16 +102,22 @@ ok wait_screen "^EXIT=0" -- "cafe edit exits 0"
 cafe_in "$A" show "$CID" --json
 jq_is "$OUT" '[.format, (.attendees | tostring)] | join(" ")' "dads 16" "the edit stored dads and kept the rest"
 
-# A long text written in $EDITOR: "!" at its question.
+# A long text written in $EDITOR: "!" at its question.  The editor is
+# given with an option, as EDITOR often is, and the scratch file is made
+# in $TMPDIR, here a directory whose name has a space and a quote: the
+# file's path must reach the editor as one argument, unparsed.
 cat >"$T/editor.sh" <<'SH'
 #!/bin/sh
-printf 'Parents asked for a dads night.\nAnd child care.\n' >"$1"
+[ "$1" = "-n" ] && [ $# = 2 ] || exit 1
+case "$2" in "$TMPDIR"/cafe-text.*) ;; *) exit 1 ;; esac
+printf 'Parents asked for a dads night.\nAnd child care.\n' >"$2"
 SH
 chmod +x "$T/editor.sh"
+mkdir -p "$T/tmp it's"
 # the old session goes once the new one runs (the server exits with its last)
 tm rename-session -t g gone
 tm new-session -d -s g -x 150 -y 60 \
-	"env -u CAFE_NO_PROMPT TERM=xterm EDITOR='$T/editor.sh' '$CAFE' --data '$A' edit '$CID'; echo EXIT=\$?; sleep 60"
+	"env -u CAFE_NO_PROMPT TERM=xterm TMPDIR=\"$T/tmp it's\" EDITOR='$T/editor.sh -n' '$CAFE' --data '$A' edit '$CID'; echo EXIT=\$?; sleep 60"
 tm kill-session -t gone
 answered=0
 for i in $(seq 1 300); do
@@ -129,6 +135,7 @@ type_line ""
 ok wait_screen "^EXIT=0" -- "cafe edit exits 0"
 cafe_in "$A" show "$CID" --json
 jq_is "$OUT" '.harvest' "$(printf 'Parents asked for a dads night.\nAnd child care.')" "the harvest written in the editor is stored"
+is "$(ls -A "$T/tmp it's")" "" "the scratch file in \$TMPDIR is gone"
 
 # Off a terminal: no question, an error.
 cafe_in "$A" add cafe attendees=3
