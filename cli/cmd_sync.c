@@ -131,11 +131,11 @@ ctl_answer_check(json_t *rep, char **cause)
 	}
 	if (theirs != CTL_VERSION) {
 		*cause = xasprintf("cafed speaks control protocol %lld and this "
-		    "cafe %d: %s", (long long)theirs, CTL_VERSION,
-		    theirs < CTL_VERSION ? "the running cafed is older; "
-		    "restart it (after an upgrade: systemctl restart cafed)" :
-		    "this cafe is older than the running cafed; use the cafe "
-		    "installed with it");
+		    "cafe %d, so cafe cannot read its answers: %s",
+		    (long long)theirs, CTL_VERSION, theirs < CTL_VERSION ?
+		    "the running cafed is older; restart it (after an "
+		    "upgrade: systemctl restart cafed)" : "this cafe is older "
+		    "than the running cafed; use the cafe installed with it");
 		return CS_EIO;
 	}
 	if (json_is_string(e)) {
@@ -283,8 +283,12 @@ cli_daemon_status(struct cli *c)
 
 	if (rc == CS_ETIMEDOUT)
 		rep = json_pack("{s:b}", "answering", 0);
-	else if (rc == CS_EIO)
-		rep = json_pack("{s:b, s:s}", "answering", 0, "error", cause);
+	else if (rc == CS_EIO) {
+		json_t *e = json_string(cause);
+
+		rep = json_pack("{s:b, s:o}", "answering", 0, "error", e ? e :
+		    json_string("cafed's answer cannot be used"));
+	}
 	free(cause);
 	return rep;
 }
@@ -348,9 +352,9 @@ size_words(uint64_t b, char *buf, size_t len)
 {
 	if (b < 1000)
 		snprintf(buf, len, "%llu bytes", (unsigned long long)b);
-	else if (b < 1000000)
+	else if (b < 999500)
 		snprintf(buf, len, "%llu KB", (unsigned long long)(b + 500) / 1000);
-	else if (b < 10000000)
+	else if (b < 9950000)
 		snprintf(buf, len, "%.1f MB", (double)b / 1e6);
 	else
 		snprintf(buf, len, "%llu MB",
@@ -462,8 +466,8 @@ cli_print_peers(struct cli *c, json_t *d)
 		printf("daemon   not running\n         nothing is sent or "
 		    "received until cafed starts\n");
 	else if (json_is_string(json_object_get(d, "error"))) {
-		printf("daemon   %s\n         writes are stored and go out "
-		    "when it answers\n", json_string_value(json_object_get(d,
+		printf("daemon   %s\n         writes are stored, and cafed "
+		    "still sends them\n", json_string_value(json_object_get(d,
 		    "error")));
 		d = pa.daemon = NULL;
 	} else if (json_is_false(json_object_get(d, "answering"))) {

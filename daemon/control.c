@@ -33,6 +33,7 @@ struct ctl_client {
 	int done;
 };
 
+
 static struct {
 	uv_pipe_t server;
 	int open;
@@ -166,6 +167,8 @@ status_json(void)
 			int exact;
 
 			sync_counts(p->conn, &s, &r);
+			/* In flight is still to send until acknowledged. */
+			s += p->conn->inflight_commits;
 			json_object_set_new(pj, "direction", json_string(
 			    p->conn->outbound ? "outbound" : "inbound"));
 			json_object_set_new(pj, "remote",
@@ -174,7 +177,7 @@ status_json(void)
 			    json_integer((json_int_t)s));
 			json_object_set_new(pj, "to_receive",
 			    json_integer((json_int_t)r));
-			sync_backlog(p->conn, &s, &exact);
+			s = sync_backlog_bytes(p->conn, &exact);
 			json_object_set_new(pj, "bytes_to_send",
 			    json_integer((json_int_t)s));
 			json_object_set_new(pj, "bytes_to_send_exact",
@@ -279,12 +282,15 @@ handle(struct ctl_client *cl, const char *line)
 	}
 	v = json_object_get(req, "v");
 	version = v == NULL ? 1 : json_is_integer(v) ? json_integer_value(v) :
-	    -1;
+	    0;
 	name = json_string_value(json_object_get(req, "cmd"));
 	if (version != CTL_VERSION) {
-		char *why = version < 0 ? xstrdup("bad request: \"v\" is not "
-		    "a number") : xasprintf("control protocol %lld, and this "
-		    "cafed speaks %d", (long long)version, CTL_VERSION);
+		char *why = !json_is_integer(v) ? xstrdup("bad request: \"v\" "
+		    "is not an integer") : xasprintf("control protocol %lld, "
+		    "and this cafed speaks %d: %s", (long long)version,
+		    CTL_VERSION, version > CTL_VERSION ? "restart cafed "
+		    "after an upgrade" : "use the cafe installed with this "
+		    "cafed");
 
 		reply(cl, json_pack("{s:s}", "error", why));
 		free(why);
@@ -297,8 +303,11 @@ handle(struct ctl_client *cl, const char *line)
 		json_decref(req);
 		return;
 	}
-	if (cmd == CTL_STATUS)
+	if (cmd == CTL_STATUS) {
 		reply(cl, status_json());
+		/* The next status has fresh bytes to send. */
+		sync_backlog_refresh();
+	}
 	else if (cmd == CTL_NUDGE) {
 		sync_heads_refresh();
 		reply(cl, json_pack("{s:b}", "ok", 1));

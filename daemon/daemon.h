@@ -251,8 +251,15 @@ struct conn {
 	uint64_t batch_acked;
 	size_t inflight;             /* bytes of unacknowledged batches */
 	size_t ring[SYNC_MAX_UNACKED]; /* bytes of each unacked batch */
+	uint32_t ring_n[SYNC_MAX_UNACKED]; /* and its commits */
+	uint64_t inflight_commits;   /* commits of unacknowledged batches */
+	uint64_t sent_plain;         /* plain bytes of every batch sent */
+	uint64_t bl_unsent;          /* unsent bytes the last walk found */
+	uint64_t bl_mark;            /* sent_plain when that walk was planned */
+	int bl_known, bl_exact;
 	uint64_t busy_ns;            /* when the link's busy period began */
 	size_t busy_bytes;           /* acknowledged since then */
+	int busy_held;               /* the window held the sender back */
 	double rate;                 /* bytes/s the link has shown, or 0 */
 	size_t batch_bytes;          /* the next batch's size bound */
 	size_t rr;                   /* round-robin position among origins */
@@ -339,8 +346,16 @@ void sync_conn_free(struct conn *c);
 void sync_counts(const struct conn *c, uint64_t *to_send,
     uint64_t *to_recv);
 int sync_caught_up(const struct conn *c);
-/* Bytes still to send (unsent and unacknowledged); *exact 0: estimated. */
-void sync_backlog(const struct conn *c, uint64_t *bytes, int *exact);
+/*
+ * The bytes still to send to a peer, for status (unsent and
+ * unacknowledged).  cafed answers a status at once from what the last walk
+ * of the store found, less what was sent since; sync_backlog_refresh()
+ * starts a new walk of every connection on the store thread, bounded in
+ * commits, unless one is on its way.  *exact 0: estimated (past the walk's
+ * bound, or no walk yet).
+ */
+uint64_t sync_backlog_bytes(const struct conn *c, int *exact);
+void sync_backlog_refresh(void);
 void sync_update_state(struct conn *c);
 
 /* trust.c */

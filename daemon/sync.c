@@ -122,18 +122,71 @@ sync_counts(const struct conn *c, uint64_t *to_send, uint64_t *to_recv)
 }
 
 /*
- * What a status shows of the bytes still to send to c's peer: the commits
+ * What a status shows of the bytes still to send to a peer: the commits
  * it lacks and may read, as a bundle carries them (signature and E), plus
- * the batches sent and not yet acknowledged.  The walk reads key and size
- * of at most SYNC_BACKLOG_WALK commits (the loop is not held for a big
- * backlog); past that the rest is estimated at the mean of those read and
- * *exact is 0.
+ * the batches sent and not yet acknowledged.  The loop plans the ranges,
+ * the store thread reads the keys and sizes of at most SYNC_BACKLOG_WALK
+ * commits over every connection (neither waits long for a big backlog),
+ * past that the rest is estimated at the mean of those read, and the loop
+ * keeps the result on each connection.  A status between two walks takes
+ * off what was sent since.
  */
 #define SYNC_BACKLOG_WALK 50000
+#define SYNC_BACKLOG_SHOW 100   /* commits: walked as soon as HEADS say */
+
+struct backlog_range {
+	uint8_t origin[PROTO_KEY_LEN];
+	uint64_t from, to;
+};
+
+struct backlog {
+	struct conn *c;         /* held (refs) until done */
+	uint64_t want;          /* unsent commits the peer lacks */
+	uint64_t mark;          /* c->sent_plain when planned */
+	struct backlog_range *r;
+	size_t nr;
+	uint64_t walked, bytes; /* what the walk read */
+};
+
+struct backlog_job {
+	struct job j;
+	struct backlog *b;
+	size_t n;
+};
+
+static int backlog_walking;
+
+static void
+backlog_plan(struct conn *c, struct backlog *b, uint64_t *budget)
+{
+	size_t i;
+
+	b->c = c;
+	c->refs++;
+	b->mark = c->sent_plain;
+	for (i = 0; i < D.ours.n; i++) {
+		uint64_t t = vv_get(&c->theirs, D.ours.e[i].origin), n;
+
+		if (t >= D.ours.e[i].seq || !trust_allows(c, D.ours.e[i].origin))
+			continue;
+		n = D.ours.e[i].seq - t;
+		b->want += n;
+		if (*budget == 0)
+			continue;
+		if (n > *budget)
+			n = *budget;
+		*budget -= n;
+		b->r = xreallocarray(b->r, b->nr + 1, sizeof(*b->r));
+		memcpy(b->r[b->nr].origin, D.ours.e[i].origin, PROTO_KEY_LEN);
+		b->r[b->nr].from = t + 1;
+		b->r[b->nr].to = t + n;
+		b->nr++;
+	}
+}
 
 struct backlog_walk {
 	uint64_t to;            /* the last seq to count */
-	uint64_t n, bytes;      /* read so far, over every origin */
+	struct backlog *b;
 };
 
 static int
@@ -144,35 +197,97 @@ backlog_commit(uint64_t seq, const uint8_t *e, size_t elen,
 
 	(void)e;
 	(void)sig;
-	if (seq > bw->to || bw->n >= SYNC_BACKLOG_WALK)
+	if (seq > bw->to)
 		return 1;
-	bw->n++;
-	bw->bytes += PROTO_SIG_LEN + elen;
+	bw->b->walked++;
+	bw->b->bytes += PROTO_SIG_LEN + elen;
 	return 0;
 }
 
-void
-sync_backlog(const struct conn *c, uint64_t *bytes, int *exact)
+static void
+backlog_run(struct job *j)
 {
-	struct backlog_walk bw = { 0, 0, 0 };
-	uint64_t want = 0;
+	struct backlog_job *bj = (struct backlog_job *)j;
+	struct backlog_walk bw;
+	size_t i, k;
+
+	for (i = 0; i < bj->n; i++) {
+		bw.b = &bj->b[i];
+		for (k = 0; k < bw.b->nr; k++) {
+			bw.to = bw.b->r[k].to;
+			(void)store_log_raw(worker_store(), bw.b->r[k].origin,
+			    bw.b->r[k].from, backlog_commit, &bw);
+		}
+	}
+}
+
+static void
+backlog_done(struct job *j)
+{
+	struct backlog_job *bj = (struct backlog_job *)j;
+	uint64_t walked = 0, bytes = 0;
+	double mean;
 	size_t i;
 
-	for (i = 0; i < D.ours.n; i++) {
-		uint64_t t = vv_get(&c->theirs, D.ours.e[i].origin);
-
-		if (t >= D.ours.e[i].seq || !trust_allows(c, D.ours.e[i].origin))
-			continue;
-		want += D.ours.e[i].seq - t;
-		if (bw.n >= SYNC_BACKLOG_WALK)
-			continue;
-		bw.to = D.ours.e[i].seq;
-		(void)store_log_raw(D.store, D.ours.e[i].origin, t + 1,
-		    backlog_commit, &bw);
+	for (i = 0; i < bj->n; i++) {
+		walked += bj->b[i].walked;
+		bytes += bj->b[i].bytes;
 	}
-	*exact = bw.n >= want;
-	*bytes = c->inflight + (*exact || bw.n == 0 ? bw.bytes :
-	    (uint64_t)((double)bw.bytes / (double)bw.n * (double)want));
+	mean = walked > 0 ? (double)bytes / (double)walked : 0;
+	for (i = 0; i < bj->n; i++) {
+		struct backlog *b = &bj->b[i];
+		struct conn *c = b->c;
+
+		if (j->ran && !c->closing) {
+			c->bl_exact = b->walked >= b->want;
+			c->bl_unsent = c->bl_exact ? b->bytes : (uint64_t)(mean *
+			    (double)b->want);
+			c->bl_mark = b->mark;
+			c->bl_known = 1;
+		}
+		free(b->r);
+		conn_unref(c);
+	}
+	free(bj->b);
+	free(bj);
+	backlog_walking = 0;
+}
+
+void
+sync_backlog_refresh(void)
+{
+	struct backlog_job *bj;
+	uint64_t budget = SYNC_BACKLOG_WALK;
+	struct peer *p;
+	size_t n = 0;
+
+	if (backlog_walking || D.stopping)
+		return;
+	for (p = D.peers; p != NULL; p = p->next)
+		if (p->conn != NULL && p->conn->open && !p->conn->closing)
+			n++;
+	if (n == 0)
+		return;
+	bj = xcalloc(1, sizeof(*bj));
+	bj->b = xcalloc(n, sizeof(*bj->b));
+	for (p = D.peers; p != NULL; p = p->next)
+		if (p->conn != NULL && p->conn->open && !p->conn->closing)
+			backlog_plan(p->conn, &bj->b[bj->n++], &budget);
+	bj->j.run = backlog_run;
+	bj->j.done = backlog_done;
+	backlog_walking = 1;
+	worker_submit(&bj->j);
+}
+
+uint64_t
+sync_backlog_bytes(const struct conn *c, int *exact)
+{
+	uint64_t since = c->sent_plain - c->bl_mark;
+
+	*exact = c->bl_known && c->bl_exact;
+	if (!c->bl_known)
+		return c->inflight;
+	return c->inflight + (c->bl_unsent > since ? c->bl_unsent - since : 0);
 }
 
 /* Tells whether both sides hold the same commits and nothing moves. */
@@ -532,20 +647,24 @@ read_run(struct job *j)
  * sized by the throughput the link has shown: at most SYNC_PACE_NS of it
  * (half a second: what a break costs is at most about that), never less
  * than one commit.  Like a congestion window, the bound starts at
- * SYNC_PACE_START (or at what the peer's link last showed: a rural link
- * that dropped is the same link when it is back) and, until the rate is
- * known, doubles with every ACK, up to WIRE_BATCH_BYTES (reached in a few
- * round trips on a fast link).
+ * SYNC_PACE_START and, until the rate is known, doubles with every ACK, up
+ * to WIRE_BATCH_BYTES (reached in a few round trips on a fast link); a
+ * new connection to a peer whose link has shown its rate starts at the
+ * bound that rate gives (a rural link that dropped is the same link when
+ * it is back).
  *
  * Throughput is the bytes acknowledged over a busy period (batches in
- * flight throughout), sampled once at least SYNC_RATE_NS of it has passed:
- * ACKs that come in a bunch (a receiver that applied several batches in
- * one transaction) do not make the link look faster than it is, and a
- * lone small batch is timed by its round trip, not by the link, so it is
- * not sampled.  The bytes in flight stay within SYNC_PACE_WINDOW batches,
- * and on a link that has shown its rate within about a second of it (two
- * batches whatever their size): ACKs keep coming, a break loses little
- * already written, and the link's queue stays short.
+ * flight throughout), sampled once at least SYNC_RATE_NS of it has passed,
+ * and only when the window held the sender back during it: ACKs that come
+ * in a bunch (a receiver that applied several batches in one transaction)
+ * do not make the link look faster than it is, and a trickle of small
+ * writes or a lone batch, timed by the writer or the round trip rather
+ * than by the link, is not sampled.  Rates are of the batches' plain
+ * bytes (before compression), as the bytes still to send are.  The bytes
+ * in flight stay within SYNC_PACE_WINDOW batches, and on a link that has
+ * shown its rate within about a second of it, but two batches whatever
+ * their size while the second fits `window`: ACKs keep coming, a break
+ * loses little already written, and the link's queue stays short.
  */
 #define SYNC_PACE_START (16 * 1024)
 #define SYNC_PACE_MIN (4 * 1024)
@@ -572,10 +691,12 @@ pace_bound(struct conn *c)
 	if (c->batch_bytes == 0) {
 		c->batch_bytes = SYNC_PACE_START;
 		if (c->peer != NULL && c->peer->rate > 0) {
+			double cap = c->peer->rate * SYNC_PACE_NS / 1e9;
+
 			c->rate = c->peer->rate;
-			pace_resize(c, SYNC_PACE_START);
-			if (c->batch_bytes > SYNC_PACE_START)
-				c->batch_bytes = SYNC_PACE_START;
+			c->batch_bytes = cap < SYNC_PACE_MIN ? SYNC_PACE_MIN :
+			    cap > WIRE_BATCH_BYTES ? WIRE_BATCH_BYTES :
+			    (size_t)cap;
 		}
 	}
 	return c->batch_bytes;
@@ -583,9 +704,10 @@ pace_bound(struct conn *c)
 
 /*
  * Tells whether c may send another batch of up to the bound now: always
- * while fewer than two are unacknowledged, so the link never waits for
- * an ACK with nothing behind it (a batch is never less than one commit,
- * which may be more than the bound).
+ * the first, and the second while it fits `window`, so the link never
+ * waits for an ACK with nothing behind it (a batch is never less than one
+ * commit, which may be more than the bound).  When it may not, the
+ * window holds the sender back: the busy period measures the link.
  */
 static int
 pace_room(struct conn *c)
@@ -593,10 +715,15 @@ pace_room(struct conn *c)
 	size_t b = pace_bound(c), w = SYNC_PACE_WINDOW * b;
 
 	if (c->rate > 0 && (double)w > c->rate)
-		w = (double)(2 * b) > c->rate ? 2 * b : (size_t)c->rate;
+		w = (size_t)c->rate;
 	if (w > D.cfg.window)
 		w = D.cfg.window;
-	return c->batch_out - c->batch_acked < 2 || c->inflight + b <= w;
+	if (c->inflight == 0 || c->inflight + b <= w ||
+	    (c->batch_out - c->batch_acked < 2 &&
+	    c->inflight + b <= D.cfg.window))
+		return 1;
+	c->busy_held = 1;
+	return 0;
 }
 
 static void
@@ -605,6 +732,7 @@ pace_sent(struct conn *c)
 	if (c->inflight == 0) {
 		c->busy_ns = uv_hrtime();
 		c->busy_bytes = 0;
+		c->busy_held = 0;
 	}
 }
 
@@ -623,7 +751,13 @@ pace_acked(struct conn *c, size_t bytes)
 
 		c->batch_bytes = b > WIRE_BATCH_BYTES ? WIRE_BATCH_BYTES : b;
 	}
-	if (took >= SYNC_RATE_NS) {
+	if (took >= SYNC_RATE_NS && (!c->busy_held ||
+	    c->busy_bytes < pace_bound(c))) {
+		/* The writer, not the link, set the pace: no sample. */
+		c->busy_ns = now;
+		c->busy_bytes = 0;
+		c->busy_held = 0;
+	} else if (took >= SYNC_RATE_NS) {
 		sample = (double)c->busy_bytes * 1e9 / (double)took;
 		c->rate = c->rate == 0 ? sample : 0.75 * c->rate +
 		    0.25 * sample;
@@ -632,6 +766,7 @@ pace_acked(struct conn *c, size_t bytes)
 		pace_resize(c, pace_bound(c));
 		c->busy_ns = now;
 		c->busy_bytes = 0;
+		c->busy_held = 0;
 	}
 }
 
@@ -654,8 +789,11 @@ send_batch(struct conn *c, struct proto_enc *m, uint64_t batch, size_t n)
 		return -1;
 	c->batch_out = batch;
 	c->ring[batch % SYNC_MAX_UNACKED] = bytes;
+	c->ring_n[batch % SYNC_MAX_UNACKED] = (uint32_t)n;
 	pace_sent(c);
 	c->inflight += bytes;
+	c->inflight_commits += n;
+	c->sent_plain += bytes;
 	c->tx_commits += n;
 	if (c->peer != NULL)
 		c->peer->sent += n;
@@ -1628,6 +1766,9 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 		    "receive, %llu to send", c->peer ? c->peer->name :
 		    c->addr, m.nheads, (unsigned long long)r,
 		    (unsigned long long)s);
+		/* A backlog worth watching: status shows its bytes at once. */
+		if (s >= SYNC_BACKLOG_SHOW)
+			sync_backlog_refresh();
 		restore_check(c);
 		fork_check(c, &m);
 		sync_pump(c);
@@ -1647,6 +1788,7 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 		}
 		c->batch_acked = m.n;
 		c->inflight -= c->ring[m.n % SYNC_MAX_UNACKED];
+		c->inflight_commits -= c->ring_n[m.n % SYNC_MAX_UNACKED];
 		pace_acked(c, c->ring[m.n % SYNC_MAX_UNACKED]);
 		if (m.refused > 0 && c->peer != NULL)
 			log_warnx("peer %s: refused %llu commits of batch "

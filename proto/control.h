@@ -28,18 +28,19 @@
  *             {"ok", "pending": [NAME, ...], "offline": [{"name",
  *             "reason"}, ...]}
  *
- * Versions: a request without "v" is of version 1 (the protocol before it
- * had one).  cafed refuses a request of another version than its own, and
- * cafe refuses an answer of another version than its own, each saying
- * which is which: after a package upgrade the cafed still running is the
- * old one until it restarts, and the shape of an answer may differ.  Bump
- * CTL_VERSION when a command or a field above changes meaning or goes;
- * adding a field does not need it.
+ * Versions: a request or an answer without "v" is of version 1 (the
+ * protocol before it carried one, which this one only adds fields to).
+ * cafed refuses a request of another version than its own, and cafe
+ * refuses an answer of another version than its own, each saying which is
+ * which and what to do: after a package upgrade the cafed still running is
+ * the old one until it restarts, and the shape of an answer may differ.
+ * Bump CTL_VERSION when a command or a field above changes meaning or
+ * goes; adding a field does not need it.
  */
 #ifndef CAFESYNC_CONTROL_H
 #define CAFESYNC_CONTROL_H
 
-#define CTL_VERSION 2
+#define CTL_VERSION 1
 #define CTL_DIR "ctl"
 #define CTL_SOCK "cafed.sock"
 #define CTL_LOCK "cafed.lock"

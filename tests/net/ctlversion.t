@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # ctlversion.t: the control protocol's version (proto/control.h).  A real
-# cafed answers every request with its version and refuses, in words that
-# name both versions, a request of another version, one without a command,
-# and one that is not JSON, and keeps serving.  A stand-in for a cafed of
-# the protocol before versions (its answers carry no "v", as after a
-# package upgrade before cafed restarts) gets from cafe a status that says
-# to restart cafed, and a write that is stored with one warning.
+# cafed answers every request with its version, serves a request without
+# one as version 1, and refuses, in words that name both versions and
+# what to do, a request of another version, one without a command, and
+# one that is not JSON, and keeps serving.  Beside stand-ins for cafed:
+# one of the protocol before versions (no "v" in its answers) is read as
+# version 1; one of a newer version gets from cafe a status that says so
+# and what to do, and a write that is stored with one warning.
 . "$(dirname "$0")/netlib.sh"
 
 # ask SOCKET LINE: sends LINE on the Unix socket, prints the answer line.
@@ -30,21 +31,23 @@ ok node_init hub hub -- "init hub"
 ok daemon_start hub -- "hub cafed"
 SOCK="$T/hub/ctl/cafed.sock"
 
-A="$(ask "$SOCK" '{"v":2,"cmd":"status"}')"
-jq_is "$A" '.v' 2 "an answer carries the daemon's version"
+A="$(ask "$SOCK" '{"v":1,"cmd":"status"}')"
+jq_is "$A" '.v' 1 "an answer carries the daemon's version"
 jq_is "$A" '.running' true "... and the status"
 A="$(ask "$SOCK" '{"cmd":"status"}')"
-jq_is "$A" '.error' "control protocol 1, and this cafed speaks 2" \
-    "a request without a version is of version 1, refused naming both"
-jq_is "$A" '.v' 2 "... with the daemon's version"
+jq_is "$A" '.running' true "a request without a version is of version 1, and served"
 A="$(ask "$SOCK" '{"v":99,"cmd":"nudge"}')"
-jq_is "$A" '.error' "control protocol 99, and this cafed speaks 2" \
-    "a newer version is refused naming both"
+jq_is "$A" '.error' "control protocol 99, and this cafed speaks 1: restart cafed after an upgrade" \
+    "a newer version is refused, naming both and what to do"
+jq_is "$A" '.v' 1 "... with the daemon's version"
+A="$(ask "$SOCK" '{"v":0,"cmd":"nudge"}')"
+jq_is "$A" '.error' "control protocol 0, and this cafed speaks 1: use the cafe installed with this cafed" \
+    "an older version is refused, naming both and what to do"
 A="$(ask "$SOCK" '{"v":"two","cmd":"status"}')"
-jq_is "$A" '.error' 'bad request: "v" is not a number' "a version that is not a number"
-A="$(ask "$SOCK" '{"v":2}')"
+jq_is "$A" '.error' 'bad request: "v" is not an integer' "a version that is not an integer"
+A="$(ask "$SOCK" '{"v":1}')"
 jq_is "$A" '.error' 'bad request: no "cmd"' "a request without a command"
-A="$(ask "$SOCK" '{"v":2,"cmd":"explode"}')"
+A="$(ask "$SOCK" '{"v":1,"cmd":"explode"}')"
 jq_is "$A" '.error' "unknown command" "an unknown command"
 A="$(ask "$SOCK" '[1,2,3]')"
 jq_is "$A" '.error' "bad request: not a JSON object" "a JSON array"
@@ -57,13 +60,14 @@ cafe_in "$T/hub" sync --wait --timeout 5
 is "$RC" 0 "cafe sync --wait is understood (no peer: caught up)"
 daemon_stop hub
 
-# A stand-in for a cafed of the protocol before versions: its control
-# socket answers every request with a status of that time, no "v".
+# Stand-ins for a cafed of another version: its control socket answers
+# every request with a status of its own.
 mkdir -p "$T/old/ctl"
 cp -r "$T/hub/." "$T/old/"
 rm -f "$T/old/ctl/cafed.sock"
 chmod 700 "$T/old/ctl"
-python3 - "$T/old/ctl/cafed.sock" <<'PYEOF' &
+standin() {
+	python3 - "$T/old/ctl/cafed.sock" "$1" <<'PYEOF' &
 import os, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(sys.argv[1])
@@ -73,32 +77,42 @@ while True:
     c.settimeout(5)
     try:
         c.recv(4096)
-        c.sendall(b'{"running": true, "listen": "none", "peers": []}\n')
+        c.sendall(sys.argv[2].encode() + b"\n")
     except OSError:
         pass
     c.close()
 PYEOF
-OLD=$!
-PID[old]=$OLD
-for i in $(seq 1 50); do [ -S "$T/old/ctl/cafed.sock" ] && break; sleep 0.1; done
+	PID[old]=$!
+	for i in $(seq 1 50); do [ -S "$T/old/ctl/cafed.sock" ] && break; sleep 0.1; done
+}
+standin_stop() { kill "${PID[old]}" 2>/dev/null; wait "${PID[old]}" 2>/dev/null; rm -f "$T/old/ctl/cafed.sock"; }
 
+# The protocol before versions: no "v" in its answers, and compatible.
+standin '{"running": true, "listen": "127.0.0.1:1", "peers": []}'
 cafe_in "$T/old" status
-is "$RC" 0 "status works beside a cafed of another version"
-like "$OUT" "^daemon +cafed speaks control protocol 1 and this cafe 2: the running cafed is older; restart it" \
-    "status says the running cafed is older and to restart it"
+is "$RC" 0 "status beside a cafed of the protocol before versions"
+like "$OUT" "^daemon +running, listening on 127.0.0.1:1" "... reads its answer (no \"v\" is version 1)"
+standin_stop
+
+# A newer protocol.
+standin '{"v": 2, "running": true, "listen": "none", "peers": []}'
+cafe_in "$T/old" status
+is "$RC" 0 "status works beside a cafed of a newer version"
+like "$OUT" "^daemon +cafed speaks control protocol 2 and this cafe 1, so cafe cannot read its answers: this cafe is older than the running cafed; use the cafe installed with it" \
+    "status says this cafe is older and what to do"
 cafe_in "$T/old" status --json
-jq_is "$OUT" '.daemon.answering' false "status --json: the daemon is not usable"
-like "$(printf '%s' "$OUT" | jq -r .daemon.error)" "control protocol 1 and this cafe 2" \
+jq_is "$OUT" '.daemon.answering' false "status --json: the daemon's answers are not usable"
+like "$(printf '%s' "$OUT" | jq -r .daemon.error)" "control protocol 2 and this cafe 1" \
     "status --json: and why"
 cafe_in "$T/old" add site "name=Stored anyway"
 is "$RC" 0 "a write beside it exits 0"
 NEW="$OUT"
-is "$(grep -c "control protocol 1" <<<"$ERR")" 1 "and warns once, naming the versions"
+is "$(grep -c "control protocol 2" <<<"$ERR")" 1 "and warns once, naming the versions"
 cafe_in "$T/old" show "$NEW"
 is "$RC" 0 "the write is stored"
 cafe_in "$T/old" sync --wait --timeout 2
-is "$RC" 1 "cafe sync --wait fails (exit 1) with an older cafed"
-like "$ERR" "restart it" "... saying to restart it"
-kill "$OLD" 2>/dev/null
+is "$RC" 1 "cafe sync --wait fails (exit 1) beside it"
+like "$ERR" "use the cafe installed with it" "... saying what to do"
+standin_stop
 
 done_testing

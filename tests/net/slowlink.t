@@ -110,7 +110,7 @@ sample() {
 	    jq -r '.daemon.peers[0] | select(.state == "syncing") |
 	    "\(.bytes_to_send) \(.rate) \(.to_send)"' >>"$T/samples"
 	"$CAFE" --data "$T/site" status 2>/dev/null |
-	    grep -E 'syncing: [0-9]+ changes? \([0-9.]+ (KB|MB|bytes)\) to send at [0-9.]+ (KB|bytes)/s, about [0-9]+ (s|min [0-9]+ s) left' \
+	    grep -E 'syncing: [0-9]+ changes? \((about )?[0-9.]+ (KB|MB|bytes)\) to send at [0-9.]+ (KB|bytes)/s, about [0-9]+ (s|min [0-9]+ s) left' \
 	    >>"$T/words"
 }
 END_BY=$(( $(date +%s) + 200 ))
