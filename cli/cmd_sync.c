@@ -679,6 +679,12 @@ cmd_sync(struct cli *c)
 			cli_print_json(d != NULL ? d : json_null());
 			return EXIT_OK;
 		}
+		if (!json_is_array(json_object_get(d, "peers"))) {
+			/* Asked; its state cannot be read just now. */
+			printf("asked cafed to send now\n");
+			json_decref(d);
+			return EXIT_OK;
+		}
 		printf("asked cafed to send now to %zu peer%s\n", n,
 		    n == 1 ? "" : "s");
 		json_array_foreach(json_object_get(d, "peers"), i, p)
