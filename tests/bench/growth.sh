@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# growth.sh: what an incremental sync costs as a hub's store grows.
+# `make bench` runs it as
+#
+#   CAFE=... CAFED=... TOOLS=/abs/build-bench/tests bash tests/bench/growth.sh
+#
+# Two hubs on 127.0.0.1, each the admin of its own network, with the same
+# origins: the admin, one writer whose log the hub holds (GROWTH_SMALL,
+# 1,000, and GROWTH_BIG, 1,000,000 commits, made by bench_genbundle and
+# imported by `cafe bundle import`), and GROWTH_SITES (5) sites, each
+# enrolled with role site (it reads the admin's log and its own, so the
+# writer's log never crosses) holding GROWTH_PUSH (100) cafés it recorded
+# offline, one commit each.  Each site's cafed is started in turn and
+# timed from its start until `cafe sync --wait` returns on it (the hub
+# stored and acknowledged the 100 commits; the script checks the hub's
+# head of the site's log).  The figure is the median over the sites, big
+# hub against small.  Goal: at most 1.2 times.
+#
+# The hub's store has just been written by the import, so its pages are
+# in the page cache: this measures the work an incremental sync does,
+# not the disk reads a cold store would add.
+#
+# Everything runs in a private temporary directory, removed on exit.
+set -u
+. "$(dirname "$0")/../net/netlib.sh" >/dev/null
+
+SMALL=${GROWTH_SMALL:-1000}
+BIG=${GROWTH_BIG:-1000000}
+SITES=${GROWTH_SITES:-5}
+PUSH=${GROWTH_PUSH:-100}
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
+now() { date +%s.%N; }
+
+# start NAME: cafed for NAME, waiting for its control socket every 5 ms
+# (daemon_start's 50 ms would blur the times measured here).
+start() {
+	local i
+	"$CAFED" --data "$T/$1" --listen "127.0.0.1:${PORT[$1]}" >>"$T/$1.log" 2>&1 &
+	PID[$1]=$!
+	for i in $(seq 1 2000); do
+		[ -S "$T/$1/ctl/cafed.sock" ] && return 0
+		sleep 0.005
+	done
+	die "cafed $1 did not start"
+}
+
+# hub_of SIZE COMMITS: makes hub h$SIZE, its writer and its sites, and
+# fills them; prints nothing.
+hub_of() {
+	local tag="$1" n="$2" i sid d
+	NETWORK="" ADMIN=""
+	node_init "h$tag" hub >/dev/null || die "init h$tag"
+	node_init "w$tag" hub >/dev/null || die "init w$tag"
+	for i in $(seq 1 "$SITES"); do
+		sid=$("$CAFE" --data "$T/h$tag" add site "name=Site $tag $i") || die "add site"
+		ENROLL="site:$sid" node_init "p${tag}_$i" site >/dev/null || die "init p${tag}_$i"
+		SID["p${tag}_$i"]=$sid
+	done
+	say "($tag) the writer's log of $n commits"
+	"$TOOLS/bench_genbundle" "$T/w$tag" "$n" "$T/w$tag.bundle" >"$T/w$tag.gen" ||
+	    die "bench_genbundle"
+	"$CAFE" --data "$T/h$tag" bundle import "$T/w$tag.bundle" >/dev/null ||
+	    die "bundle import into h$tag"
+	rm -f "$T/w$tag.bundle"
+	say "($tag) $SITES sites record $PUSH cafés each"
+	for i in $(seq 1 "$SITES"); do
+		for d in $(seq 1 "$PUSH"); do
+			"$CAFE" --data "$T/p${tag}_$i" add cafe site="${SID[p${tag}_$i]}" \
+			    date="$(date -u -d "2024-01-01 + $d days" +%F)" format=parent \
+			    factors=resilience topic="talk $d" \
+			    elements=welcome,theme,pair_talk,harvest >/dev/null 2>&1 ||
+			    die "add cafe"
+		done
+		link "p${tag}_$i" "h$tag" || die "link"
+	done
+}
+
+# push_times TAG: starts each site of hub h$TAG in turn, prints the
+# seconds each took to be caught up, one a line.
+push_times() {
+	local tag="$1" i p t0 t1 own
+	start "h$tag"
+	sync; sleep 1
+	for i in $(seq 1 "$SITES"); do
+		p="p${tag}_$i"
+		own=$(head_of "$T/$p" "${KEY[$p]}")
+		t0=$(now)
+		start "$p"
+		"$CAFE" --data "$T/$p" sync --wait --timeout 60 >/dev/null || die "$p sync --wait"
+		t1=$(now)
+		[ "$(head_of "$T/h$tag" "${KEY[$p]}")" = "$own" ] ||
+		    die "h$tag does not hold $p's $own commits after sync --wait"
+		daemon_stop "$p"
+		echo "$t1 - $t0" | bc -l
+	done
+	daemon_stop "h$tag"
+}
+
+declare -A SID
+hub_of small "$SMALL"
+hub_of big "$BIG"
+du -sm "$T/hsmall" "$T/hbig" | awk '{ print "bench: store " $2 ": " $1 " MB" }' >&2
+say "timed: $SITES sites of the small hub, then of the big one"
+push_times small >"$T/small.times"
+push_times big >"$T/big.times"
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ms=$(median "$T/small.times"); mb=$(median "$T/big.times")
+awk -v s="$ms" -v b="$mb" -v ns="$SMALL" -v nb="$BIG" -v p="$PUSH" -v k="$SITES" \
+    -v ts="$(tr '\n' ' ' <"$T/small.times")" -v tb="$(tr '\n' ' ' <"$T/big.times")" 'BEGIN {
+	r = b / s
+	printf "g   incremental sync of %d commits, a site to its hub, median of %d sites\n", p, k
+	printf "g     against %d commits / against %d             %.2f x (%.0f ms / %.0f ms)  <= 1.2 x  %s\n",
+	    nb, ns, r, b * 1000, s * 1000, r <= 1.2 ? "PASS" : "MISS"
+	printf "g     runs, small hub (s): %s\n", ts
+	printf "g     runs, big hub (s):   %s\n", tb
+	fflush()
+}'
