@@ -156,6 +156,7 @@ bench: deps
 	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) BENCH_BIN=$(abspath build-bench/tests) sh tests/bench/sync.sh
 	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) sh tests/bench/slowlink.sh
 	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) TOOLS=$(abspath build-bench/tests) sh tests/bench/rural.sh
+	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) TOOLS=$(abspath build-bench/tests) bash tests/bench/growth.sh
 	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) sh tests/bench/mirror.sh
 	CAFE=$(abspath build-bench/cafe) bash tests/bench/cli.sh
 
