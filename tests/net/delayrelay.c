@@ -9,7 +9,11 @@
  * one side is held DELAY_MS before it is written to the other, in the
  * order it was read, so a relay in the middle of a link adds 2 * DELAY_MS
  * to the round trip that the two ends see (TCP's own acknowledgements
- * stay local to each leg).  A half-close is passed on once the bytes
+ * stay local to each leg).  The kernel completes the dialer's TCP
+ * handshake with the relay at once, so the relay charges it here: what
+ * the dialer sends is delivered no sooner than three DELAY_MS after the
+ * accept, when its first bytes would have arrived had the SYN and the
+ * SYN-ACK crossed the delayed link too.  A half-close is passed on once the bytes
  * before it are delivered; a reset or an error on either side closes
  * both.  At most RELAY_HOLD bytes are held per direction: past that the
  * relay stops reading that side, so a fast sender meets the slow link's
@@ -49,6 +53,7 @@ struct dir {
 	int src, dst;
 	struct chunk *head, *tail;
 	size_t held;
+	int64_t not_before_ms; /* nothing read is due before this */
 	int eof;        /* src said EOF; pass it on once head is NULL */
 	int shut;       /* dst was shut for writing */
 };
@@ -138,6 +143,7 @@ pair_open(int lfd, const struct sockaddr_in *target)
 	pairs[i].d[0].dst = t;
 	pairs[i].d[1].src = t;
 	pairs[i].d[1].dst = a;
+	pairs[i].d[0].not_before_ms = now_ms() + 3 * delay_ms;
 }
 
 /* Reads what src has into a new chunk due delay_ms from now.  Returns 0,
@@ -162,6 +168,8 @@ dir_read(struct dir *d, int64_t now)
 	}
 	c->next = NULL;
 	c->due_ms = now + delay_ms;
+	if (c->due_ms < d->not_before_ms)
+		c->due_ms = d->not_before_ms;
 	c->len = (size_t)n;
 	c->off = 0;
 	if (d->tail != NULL)
