@@ -111,6 +111,46 @@ status_time() {
 	median "$T/$1.status"
 }
 
+# peer_bytes NODE PEER FIELD: NODE's cafed's bytes_in or bytes_out for PEER.
+peer_bytes() {
+	"$CAFE" --data "$T/$1" status --json |
+	    jq -r --arg p "$2" ".daemon.peers[] | select(.name == \$p) | .$3"
+}
+
+# heads_bytes ORIGINS: prints the sizes of the two HEADS frames, the
+# hub's and the consultant's, and how many origins the hub's named.
+heads_bytes() {
+	local n="$1" i d key b0 b1 c1 line
+	NETWORK="" ADMIN=""
+	node_init hh hub >/dev/null || die "init hh"
+	say "(heads) $n writers of 21 commits each, enrolled on the hub"
+	for i in $(seq 1 "$n"); do
+		d="$T/o$i"
+		key=$("$CAFE" --data "$d" init --name "o$i" --role hub --network "$NETWORK") &&
+		"$CAFE" --data "$T/hh" member add "$key" --role hub --name "o$i" >/dev/null &&
+		"$TOOLS/bench_genbundle" "$d" 21 "$d.bundle" >/dev/null &&
+		"$CAFE" --data "$T/hh" bundle import "$d.bundle" >/dev/null ||
+		    die "writer $i"
+		rm -rf "$d" "$d.bundle"
+	done
+	ENROLL=consultant node_init hc consultant >/dev/null || die "init hc"
+	link hc hh || die "link hc"
+	start hh
+	start hc
+	"$CAFE" --data "$T/hc" sync --wait --timeout 300 >/dev/null || die "hc sync --wait"
+	daemon_stop hc
+	b0=$(peer_bytes hh hc bytes_out)
+	start hc
+	"$CAFE" --data "$T/hc" sync --wait --timeout 60 >/dev/null || die "hc sync --wait"
+	sleep 0.5
+	b1=$(peer_bytes hh hc bytes_out)
+	c1=$(peer_bytes hc hh bytes_out)
+	line=$(grep -E 'peer hh: heads of [0-9]+ origins' "$T/hc.log" | tail -n 1)
+	daemon_stop hc
+	daemon_stop hh
+	echo "$(( b1 - b0 - 194 )) $(( c1 - 194 )) $(printf '%s' "$line" | sed -nE 's/.*heads of ([0-9]+) origins.*/\1/p')"
+}
+
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 declare -A SID
 hub_of small "$SMALL"
@@ -121,8 +161,10 @@ push_times small >"$T/small.times"
 push_times big >"$T/big.times"
 ms=$(median "$T/small.times"); mb=$(median "$T/big.times")
 ss=$(status_time small); sb=$(status_time big)
+heads_bytes "${GROWTH_ORIGINS:-1000}" >"$T/heads"
+read -r hb hc ho <"$T/heads"
 awk -v s="$ms" -v b="$mb" -v ns="$SMALL" -v nb="$BIG" -v p="$PUSH" -v k="$SITES" \
-    -v ss="$ss" -v sb="$sb" \
+    -v ss="$ss" -v sb="$sb" -v hb="$hb" -v hc="$hc" -v ho="$ho" \
     -v ts="$(tr '\n' ' ' <"$T/small.times")" -v tb="$(tr '\n' ' ' <"$T/big.times")" 'BEGIN {
 	r = b / s
 	printf "g   incremental sync of %d commits, a site to its hub, median of %d sites\n", p, k
@@ -132,5 +174,7 @@ awk -v s="$ms" -v b="$mb" -v ns="$SMALL" -v nb="$BIG" -v p="$PUSH" -v k="$SITES"
 	printf "g     runs, big hub (s):   %s\n", tb
 	printf "g   cafe status --json, median of 3: %.0f ms against %d commits, %.0f ms against %d (none set)\n",
 	    sb * 1000, nb, ss * 1000, ns
+	printf "g   HEADS of a hub to a consultant, heads of %d origins  %d bytes (its own back: %d)  < 80,000  %s\n",
+	    ho, hb, hc, hb < 80000 && hc < 80000 ? "PASS" : "MISS"
 	fflush()
 }'
