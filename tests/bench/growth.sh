@@ -10,7 +10,8 @@
 # imported by `cafe bundle import`), and GROWTH_SITES (9) sites, each
 # enrolled with role site (it reads the admin's log and its own, so the
 # writer's log never crosses) holding GROWTH_PUSH (100) cafés it recorded
-# offline, one commit each.  Both hubs' cafeds run; the sites' cafeds are
+# offline, one commit each, dated after the writer's (GROWTH_DATES, see
+# below).  Both hubs' cafeds run; the sites' cafeds are
 # started one at a time, a site of one hub then one of the other, each
 # timed from its start until `cafe sync --wait` returns on it (the hub
 # stored and acknowledged the 100 commits; the script checks the hub's
@@ -33,6 +34,14 @@ SMALL=${GROWTH_SMALL:-1000}
 BIG=${GROWTH_BIG:-1000000}
 SITES=${GROWTH_SITES:-9}
 PUSH=${GROWTH_PUSH:-100}
+# The sites' cafés: dated after every café the writer's log holds (2023
+# and 2024), as a week's new cafés are, or (GROWTH_DATES=stored) among
+# them, so that each lands in another leaf of the date index.
+case "${GROWTH_DATES:-recent}" in
+recent) FROM=2025-01-01 ;;
+stored) FROM=2024-01-01 ;;
+*) echo "growth.sh: GROWTH_DATES is recent or stored" >&2; exit 2 ;;
+esac
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
@@ -73,7 +82,7 @@ hub_of() {
 	for i in $(seq 1 "$SITES"); do
 		for d in $(seq 1 "$PUSH"); do
 			"$CAFE" --data "$T/p${tag}_$i" add cafe site="${SID[p${tag}_$i]}" \
-			    date="$(date -u -d "2024-01-01 + $d days" +%F)" format=parent \
+			    date="$(date -u -d "$FROM + $d days" +%F)" format=parent \
 			    factors=resilience topic="talk $d" \
 			    elements=welcome,theme,pair_talk,harvest >/dev/null 2>&1 ||
 			    die "add cafe"
@@ -185,10 +194,10 @@ ss=$(status_time small); sb=$(status_time big)
 heads_bytes "${GROWTH_ORIGINS:-1000}" >"$T/heads"
 read -r hb hc ho <"$T/heads"
 awk -v s="$ms" -v b="$mb" -v ns="$SMALL" -v nb="$BIG" -v p="$PUSH" -v k="$SITES" \
-    -v ss="$ss" -v sb="$sb" -v cs="$cs" -v cb="$cb" -v hb="$hb" -v hc="$hc" -v ho="$ho" \
+    -v ss="$ss" -v sb="$sb" -v from="$FROM" -v cs="$cs" -v cb="$cb" -v hb="$hb" -v hc="$hc" -v ho="$ho" \
     -v ts="$(tr '\n' ' ' <"$T/small.times")" -v tb="$(tr '\n' ' ' <"$T/big.times")" 'BEGIN {
 	r = b / s
-	printf "g   incremental sync of %d commits, a site to its hub, median of %d sites\n", p, k
+	printf "g   incremental sync of %d commits (cafés dated from %s), a site to its hub, median of %d sites\n", p, from, k
 	printf "g     against %d commits / against %d             %.2f x (%.0f ms / %.0f ms)  <= 1.2 x  %s\n",
 	    nb, ns, r, b * 1000, s * 1000, r <= 1.2 ? "PASS" : "MISS"
 	printf "g     the hub'\''s CPU a sync, median: %.1f ms against %d, %.1f ms against %d (none set)\n",
