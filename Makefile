@@ -151,10 +151,12 @@ unit: $(UNIT_BIN)
 	@$(RUN_UNIT); exit $$fail
 
 bench: deps
-	$(MAKE) BUILD=build-bench CFLAGS="-O2 -g -DNDEBUG" build-bench/cafe build-bench/cafed $(BENCH_SRC:tests/bench/%.c=build-bench/tests/%)
+	$(MAKE) BUILD=build-bench CFLAGS="-O2 -g -DNDEBUG" build-bench/cafe build-bench/cafed $(BENCH_SRC:tests/bench/%.c=build-bench/tests/%) build-bench/tests/delayrelay
 	CAFE=$(abspath build-bench/cafe) BENCH_BIN=$(abspath build-bench/tests) sh tests/bench/run.sh
 	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) BENCH_BIN=$(abspath build-bench/tests) sh tests/bench/sync.sh
 	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) sh tests/bench/slowlink.sh
+	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) TOOLS=$(abspath build-bench/tests) sh tests/bench/rural.sh
+	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) TOOLS=$(abspath build-bench/tests) bash tests/bench/growth.sh
 	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) sh tests/bench/mirror.sh
 	CAFE=$(abspath build-bench/cafe) bash tests/bench/cli.sh
 

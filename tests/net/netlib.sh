@@ -259,3 +259,66 @@ converged() {
 		diag "differs from $first:$bad"
 	fi
 }
+
+# Network namespaces, for the tests of slow links (root, ip netns, tc):
+#
+#   netns_skip                      prints a TAP skip plan and exits unless
+#                                   this can make namespaces and shape links
+#   netns_pair RATE                 makes two namespaces, NS_HUB and
+#                                   NS_SITE, joined by a veth pair (V_HUB in
+#                                   NS_HUB, V_SITE in NS_SITE) with private
+#                                   addresses A_HUB and A_SITE, each end
+#                                   shaped by tc tbf to RATE; the EXIT trap
+#                                   removes them
+#   ns_cafed NS NAME ADDR [ARGS...] cafed for NAME inside namespace NS,
+#                                   listening on ADDR and NAME's port, with
+#                                   NS_ENV (VAR=value ...) in its
+#                                   environment; waits for its socket
+netns_skip() {
+	if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1 ||
+	    ! command -v tc >/dev/null; then
+		echo "1..0 # SKIP needs root, ip netns and tc (iproute2)"
+		exit 0
+	fi
+}
+
+_netns_cleanup() {
+	_net_cleanup
+	[ -n "${NS_HUB:-}" ] && ip netns del "$NS_HUB" 2>/dev/null
+	[ -n "${NS_SITE:-}" ] && ip netns del "$NS_SITE" 2>/dev/null
+	return 0
+}
+
+netns_pair() {
+	local rate="$1" v="cs$(( $$ % 100000 ))"
+	NS_HUB="cafe-hub-$$"; NS_SITE="cafe-site-$$"
+	V_HUB="${v}h"; V_SITE="${v}s"
+	# Private addresses inside the namespaces made here, nowhere else.
+	A_HUB="10.254.$(( $$ % 250 )).1"; A_SITE="10.254.$(( $$ % 250 )).2"
+	trap _netns_cleanup EXIT
+	ip netns add "$NS_HUB" && ip netns add "$NS_SITE" &&
+	ip link add "$V_HUB" netns "$NS_HUB" type veth peer name "$V_SITE" netns "$NS_SITE" &&
+	ip -n "$NS_HUB" addr add "$A_HUB/30" dev "$V_HUB" &&
+	ip -n "$NS_SITE" addr add "$A_SITE/30" dev "$V_SITE" &&
+	ip -n "$NS_HUB" link set "$V_HUB" up && ip -n "$NS_SITE" link set "$V_SITE" up &&
+	ip -n "$NS_HUB" link set lo up && ip -n "$NS_SITE" link set lo up &&
+	ip netns exec "$NS_SITE" tc qdisc add dev "$V_SITE" root tbf rate "$rate" burst 4kb latency 400ms &&
+	ip netns exec "$NS_HUB" tc qdisc add dev "$V_HUB" root tbf rate "$rate" burst 4kb latency 400ms
+}
+
+ns_cafed() {
+	local ns="$1" name="$2" addr="$3" i
+	shift 3
+	# shellcheck disable=SC2086
+	ip netns exec "$ns" env ${NS_ENV:-} "$CAFED" --data "$T/$name" \
+		--listen "$addr:${PORT[$name]}" "$@" >>"$T/$name.log" 2>&1 &
+	PID[$name]=$!
+	for i in $(seq 1 100); do
+		[ -S "$T/$name/ctl/cafed.sock" ] &&
+		    "$CAFE" --data "$T/$name" status >/dev/null 2>&1 && return 0
+		kill -0 "${PID[$name]}" 2>/dev/null || { diag "cafed $name died: $(tail -3 "$T/$name.log")"; return 1; }
+		sleep 0.05
+	done
+	diag "cafed $name did not start"
+	return 1
+}

@@ -19,53 +19,21 @@
 # crossed; it is bounded at 1.5 times.
 . "$(dirname "$0")/netlib.sh"
 
-if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1 ||
-    ! command -v tc >/dev/null; then
-	echo "1..0 # SKIP needs root, ip netns and tc (iproute2)"
-	exit 0
-fi
-NS_HUB="cafe-hub-$$"; NS_SITE="cafe-site-$$"
-V="cs$(( $$ % 100000 ))"
-# Private addresses inside the namespaces this test makes, nowhere else.
-A_HUB="10.254.$(( $$ % 250 )).1"; A_SITE="10.254.$(( $$ % 250 )).2"
+netns_skip
+netns_pair 256kbit
+is "$?" 0 "two namespaces, a veth pair shaped to 256 kbit/s"
 FLAP=""
 slow_cleanup() {
 	[ -n "$FLAP" ] && kill "$FLAP" 2>/dev/null
-	_net_cleanup
-	ip netns del "$NS_HUB" 2>/dev/null
-	ip netns del "$NS_SITE" 2>/dev/null
+	_netns_cleanup
 }
 trap slow_cleanup EXIT
-
-ip netns add "$NS_HUB" && ip netns add "$NS_SITE" &&
-ip link add "${V}h" netns "$NS_HUB" type veth peer name "${V}s" netns "$NS_SITE" &&
-ip -n "$NS_HUB" addr add "$A_HUB/30" dev "${V}h" &&
-ip -n "$NS_SITE" addr add "$A_SITE/30" dev "${V}s" &&
-ip -n "$NS_HUB" link set "${V}h" up && ip -n "$NS_SITE" link set "${V}s" up &&
-ip -n "$NS_HUB" link set lo up && ip -n "$NS_SITE" link set lo up &&
-ip netns exec "$NS_SITE" tc qdisc add dev "${V}s" root tbf rate 256kbit burst 4kb latency 400ms &&
-ip netns exec "$NS_HUB" tc qdisc add dev "${V}h" root tbf rate 256kbit burst 4kb latency 400ms
-is "$?" 0 "two namespaces, a veth pair shaped to 256 kbit/s"
 
 ok node_init hub hub -- "init hub"
 ok node_init site site -- "init site"
 "$CAFE" --data "$T/site" peer add hub "$A_HUB:${PORT[hub]}" --key "${KEY[hub]}" &&
 "$CAFE" --data "$T/hub" peer add site --inbound --key "${KEY[site]}"
 is "$?" 0 "the site dials the hub across the veth"
-
-ns_start() {
-	local ns="$1" name="$2" addr="$3" i
-	ip netns exec "$ns" env CAFESYNC_WIRE_COMPRESS=none \
-		"$CAFED" --data "$T/$name" --listen "$addr:${PORT[$name]}" \
-		>>"$T/$name.log" 2>&1 &
-	PID[$name]=$!
-	for i in $(seq 1 100); do
-		"$CAFE" --data "$T/$name" status >/dev/null 2>&1 &&
-		    [ -S "$T/$name/ctl/cafed.sock" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
 
 # The backlog is written while the site's cafed is down.
 cafe_in "$T/site" add site "name=Site slow"
@@ -85,20 +53,20 @@ WIRE=$(stat -c %s "$T/backlog.bundle")
 ok test "$WIRE" -gt 100000 -- "the backlog is $WIRE bytes"
 ok test "$N" -ge "$(( WIRE / 65536 ))" -- "the import is many local commits ($N)"
 
-tx_bytes() { ip -n "$NS_SITE" -s -j link show "${V}s" | jq -r '.[0].stats64.tx.bytes'; }
+tx_bytes() { ip -n "$NS_SITE" -s -j link show "$V_SITE" | jq -r '.[0].stats64.tx.bytes'; }
 TX0=$(tx_bytes)
 
-ok ns_start "$NS_HUB" hub "$A_HUB" -- "start cafed hub in its namespace"
-ok ns_start "$NS_SITE" site "$A_SITE" -- "start cafed site in its namespace"
+NS_ENV=CAFESYNC_WIRE_COMPRESS=none ok ns_cafed "$NS_HUB" hub "$A_HUB" -- "start cafed hub in its namespace"
+NS_ENV=CAFESYNC_WIRE_COMPRESS=none ok ns_cafed "$NS_SITE" site "$A_SITE" -- "start cafed site in its namespace"
 START=$(date +%s.%N)
 ( while :; do
-	sleep 4; ip -n "$NS_SITE" link set "${V}s" down
+	sleep 4; ip -n "$NS_SITE" link set "$V_SITE" down
 	echo down >>"$T/downs"
 	# A drop loses the connection, as a mobile link does: both ends'
 	# sockets are destroyed (ss -K), and the site dials again.
 	ip netns exec "$NS_SITE" ss -K dst "$A_HUB" >/dev/null 2>&1
 	ip netns exec "$NS_HUB" ss -K dst "$A_SITE" >/dev/null 2>&1
-	sleep 1; ip -n "$NS_SITE" link set "${V}s" up
+	sleep 1; ip -n "$NS_SITE" link set "$V_SITE" up
 done ) &
 FLAP=$!
 
@@ -120,7 +88,7 @@ while [ "$(cafes_on_hub)" != 2000 ] && [ "$(date +%s)" -le "$END_BY" ]; do
 done
 is "$(cafes_on_hub)" 2000 "all 2,000 cafés reach the hub across the flapping link"
 kill "$FLAP" 2>/dev/null; wait "$FLAP" 2>/dev/null; FLAP=""
-ip -n "$NS_SITE" link set "${V}s" up
+ip -n "$NS_SITE" link set "$V_SITE" up
 TX=$(( $(tx_bytes) - TX0 ))
 END=$(date +%s.%N)
 DOWNS=0

@@ -1410,6 +1410,43 @@ static void test_msg_heads(void **state)
 	proto_enc_free(&w);
 }
 
+/*
+ * The HEADS of a peer that reads 1,000 origins, packed as send_heads() in
+ * daemon/sync.c packs it (heads, then the offer), fits in 80 KB on the
+ * wire, its frame's length prefix and MAC included, whatever the seqs:
+ * a head costs at most 78 bytes (a 3-array, two bin 32, a uint64).
+ */
+static void test_msg_heads_1000(void **state)
+{
+	struct proto_enc w;
+	struct wire_msg m;
+	uint8_t (*o)[32] = xcalloc(1000, 32), h[32], *copy;
+	uint32_t dict = 1;
+	size_t i, frame;
+
+	(void)state;
+	randombytes_buf(o, 1000 * 32);
+	randombytes_buf(h, sizeof h);
+	proto_enc_init(&w);
+	wire_pack_heads_begin_offer(&w, 1000);
+	for (i = 0; i < 1000; i++)
+		wire_pack_head(&w, o[i], UINT64_MAX - i, h);
+	wire_pack_offer(&w, &dict, 1);
+	frame = 4 + w.sb.size + WIRE_ABYTES;
+	print_message("HEADS of 1,000 origins: %zu bytes, %zu in its frame\n",
+	    w.sb.size, frame);
+	assert_in_range(frame, 1000 * 78, 80000 - 1);
+	assert_int_equal(dec(&m, w.sb.data, w.sb.size, &copy), 0);
+	assert_int_equal(m.nheads, 1000);
+	assert_memory_equal(m.heads[999].origin, o[999], 32);
+	assert_true(m.heads[999].seq == UINT64_MAX - 999);
+	assert_int_equal(m.has_offer, 1);
+	wire_msg_free(&m);
+	free(copy);
+	proto_enc_free(&w);
+	free(o);
+}
+
 static void test_msg_commits(void **state)
 {
 	struct proto_enc w;
@@ -1852,6 +1889,7 @@ int main(void)
 		cmocka_unit_test(test_frame_wrong_tag),
 		cmocka_unit_test(test_frame_over_limit),
 		cmocka_unit_test(test_msg_heads),
+		cmocka_unit_test(test_msg_heads_1000),
 		cmocka_unit_test(test_msg_commits),
 		cmocka_unit_test(test_msg_small),
 		cmocka_unit_test(test_msg_want),
