@@ -15,6 +15,7 @@
  * Prints, one "name value" per line:
  *   lat_n       N
  *   lat_median  median, milliseconds
+ *   lat_p95     95th percentile, milliseconds
  *   lat_p99     99th percentile, milliseconds
  *   lat_max     maximum, milliseconds
  */
@@ -125,6 +126,8 @@ main(int argc, char **argv)
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
 	printf("lat_n %ld\n", n);
 	printf("lat_median %.3f\n", lat[n / 2]);
+	printf("lat_p95 %.3f\n", lat[(n * 95) / 100 < n ? (n * 95) / 100 :
+	    n - 1]);
 	printf("lat_p99 %.3f\n", lat[(n * 99) / 100 < n ? (n * 99) / 100 :
 	    n - 1]);
 	printf("lat_max %.3f\n", lat[n - 1]);
