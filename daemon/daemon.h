@@ -236,6 +236,13 @@ struct conn {
 	/* Who the peer is in the admin log, set when it opens: what it
 	 * may read (trust_allows()). */
 	struct store_member reader;
+	/* What that lets it read, worked out once by trust_set_reader() (at
+	 * open and when the admin log moves): every log, or only the
+	 * origins in readable (sorted), so trust_allows() costs no walk of
+	 * the members per origin asked about. */
+	int reads_all;
+	uint8_t (*readable)[PROTO_KEY_LEN];
+	size_t nreadable;
 	/* Fork evidence (WANT): commits the peer asked for by seq, and fork
 	 * commits to pass on; sent ahead of the rest, both bounded. */
 	struct want_ent *wants;
@@ -346,8 +353,10 @@ void trust_reload(void);                /* re-read the admin log */
 int trust_key_state(const uint8_t key[PROTO_KEY_LEN]);
 /* Tells whether the connection's peer may receive origin's log. */
 int trust_allows(const struct conn *c, const uint8_t *origin);
-/* Sets c->reader from the admin log (at open). */
+/* Sets c->reader, and what it may read, from the admin log (at open). */
 void trust_set_reader(struct conn *c);
+/* Frees what trust_set_reader() made. */
+void trust_conn_free(struct conn *c);
 /* Returns the member name of key, or "member". */
 const char *trust_name(const uint8_t key[PROTO_KEY_LEN]);
 void trust_free(void);

@@ -153,7 +153,7 @@ sync_conn_free(struct conn *c)
 
 	vv_free(&c->theirs);
 	vv_free(&c->wanted);
-	store_member_free(&c->reader);
+	trust_conn_free(c);
 	free(c->wants);
 	for (i = 0; i < c->nextra; i++)
 		free(c->extra[i].e);
