@@ -760,6 +760,27 @@ sync_pump(struct conn *c)
 	read_submit(c, rj, D.cfg.batch_commits);
 }
 
+/*
+ * Pumps the connections that one origin's news concerns: those whose
+ * peer may read it, and those whose peer holds some of it (their counts
+ * moved).  A hub with a thousand sites connected applies a batch of one
+ * site's commits at a time; pumping every connection for each would cost
+ * a walk of every origin of every connection per batch.
+ */
+static void
+sync_pump_origin(const uint8_t *origin)
+{
+	struct conn *c;
+
+	for (c = D.conns; c != NULL; c = c->next) {
+		if (!trust_allows(c, origin) && vv_get(&c->theirs, origin) == 0)
+			continue;
+		sync_pump(c);
+		sync_update_state(c);
+	}
+	restore_check(NULL);
+}
+
 /* Pumps every open connection. */
 void
 sync_pump_all(void)
@@ -1081,9 +1102,10 @@ apply_done(struct job *j)
 	const char *name = c->peer ? c->peer->name : c->addr;
 	uint64_t applied = 0, refused = 0, pending = 0, drained;
 	struct proto_enc m;
+	uint8_t moved[PROTO_KEY_LEN];    /* the one origin applied, if one */
 	char k[17];
 	size_t i;
-	int admin = 0;
+	int admin = 0, many = 0;
 
 	c->applying = 0;
 	rx_pop(c);
@@ -1146,6 +1168,11 @@ apply_done(struct job *j)
 
 		if (it->result == 0 || it->result == CS_EDUP) {
 			applied += it->result == 0;
+			if (it->result == 0 && applied == 1)
+				memcpy(moved, it->origin, PROTO_KEY_LEN);
+			else if (it->result == 0 && memcmp(moved, it->origin,
+			    PROTO_KEY_LEN) != 0)
+				many = 1;
 			if (it->result == 0 && memcmp(it->origin,
 			    D.info.network, PROTO_KEY_LEN) == 0)
 				admin = 1;
@@ -1202,9 +1229,12 @@ apply_done(struct job *j)
 	if (drained > 0 || admin)
 		sync_heads_refresh();
 	/* Our heads moved: relay to every peer that lacks the news. */
-	if (applied > 0)
+	if (applied > 0 && (many || drained > 0 || admin))
 		sync_pump_all();
-	else
+	else if (applied > 0) {
+		sync_pump_origin(moved);
+		sync_update_state(c);
+	} else
 		sync_update_state(c);
 	conn_unref(c);
 }
