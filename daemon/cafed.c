@@ -107,6 +107,7 @@ on_tick(uv_timer_t *t)
 		conn_keepalive(c, now);
 	}
 	flood_summary(now);
+	listener_kick();
 	if (store_txnid(D.store) > D.txnid)
 		sync_heads_refresh();
 	control_check_waiters();

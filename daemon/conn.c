@@ -67,8 +67,10 @@ conn_close(struct conn *c, const char *why)
 		return;
 	c->closing = 1;
 	D.conns_closing++;
-	if (!c->open || c->joining)
+	if (!c->open || c->joining) {
 		D.handshakes--;
+		listener_kick();
+	}
 	if (!c->outbound && !c->open) {
 		/* An unfinished inbound handshake: counted, not logged, so a
 		 * flood of them costs one line (flood_summary()). */
@@ -254,6 +256,7 @@ on_open(struct conn *c)
 	p->bytes_in += c->rx_bytes;
 	p->bytes_out += c->tx_bytes;
 	D.handshakes--;
+	listener_kick();
 	c->last_rx_ms = now_ms();
 	p->attempts = 0;
 	if (p->retry != NULL)

@@ -275,6 +275,7 @@ struct daemon {
 	struct cfg cfg;
 	uv_tcp_t listener;
 	uv_idle_t accept_idle;       /* accepting waits for closes (peer.c) */
+	int accept_waiting;          /* ... or for a handshake to end */
 	unsigned conns_closing;      /* closed, not yet freed */
 	int listening;
 	uv_timer_t tick;
@@ -318,6 +319,8 @@ void peer_dial_soon(struct peer *p, int now);
 void peers_free(void);
 const char *peer_state_name(enum peer_state st);
 int listener_start(char **cause);
+/* A handshake ended: accepting goes on if it waited for one. */
+void listener_kick(void);
 
 /* conn.c */
 struct conn *conn_new(int outbound, struct peer *p);
