@@ -974,6 +974,7 @@ struct rx_batch {
 	struct job j;
 	struct conn *c;
 	struct rx_batch *next;
+	struct rx_batch *gnext;    /* in the ready list (apply groups) */
 	uint8_t *buf;              /* the message's bytes, owned */
 	struct wire_msg m;
 	struct store_item *items;
@@ -1009,17 +1010,168 @@ rx_pop(struct conn *c)
 	c->rxq_len--;
 }
 
-static void
-apply_run(struct job *j)
-{
-	struct rx_batch *b = (struct rx_batch *)j;
-	struct store *s = worker_store();
+static void apply_done(struct job *j);
 
-	b->rc = store_apply_ex(s, b->items, b->n, &b->c->failed, &b->cause);
-	b->txnid = store_txnid(s);
+/*
+ * Group commit.  A hub that a thousand sites reconnect to at once gets a
+ * batch from each, and one LMDB transaction per batch (each with its
+ * fsync) would make the store thread the bottleneck.  Batches ready to
+ * apply wait in one list; while the store thread writes one group, the
+ * next gathers, and is applied in one transaction: the batches of up to
+ * APPLY_GROUP_MAX connections, each of one origin, no two of the same
+ * origin, from connections with no refused origin.  Each item's result
+ * is the one it would have had alone: a commit is checked against what
+ * its own origin's log holds, and no origin appears twice.  Any other
+ * batch is a group of its own, with its connection's failed set, as
+ * before.  Each batch is then acknowledged as if applied alone.
+ */
+#define APPLY_GROUP_MAX 64
+
+struct apply_group {
+	struct job j;
+	struct rx_batch *b[APPLY_GROUP_MAX];
+	size_t n;
+};
+
+static struct {
+	struct rx_batch *ready, **tail;  /* checked, waiting for the store */
+	int inflight;                    /* a group is with the store */
+	int holding;                     /* group_done() is at work */
+} G = { NULL, &G.ready, 0, 0 };
+
+/* The one origin of b's items, or NULL when it has several. */
+static const uint8_t *
+batch_origin(const struct rx_batch *b)
+{
+	size_t i;
+
+	static const uint8_t zero[PROTO_KEY_LEN];
+
+	if (b->n == 0 || b->c->failed.n != 0 ||
+	    memcmp(b->items[0].origin, zero, PROTO_KEY_LEN) == 0)
+		return NULL;
+	for (i = 1; i < b->n; i++)
+		if (memcmp(b->items[i].origin, b->items[0].origin,
+		    PROTO_KEY_LEN) != 0)
+			return NULL;
+	return b->items[0].origin;
 }
 
-static void apply_done(struct job *j);
+/* On the store thread: applies a group in one transaction. */
+static void
+group_run(struct job *j)
+{
+	struct apply_group *g = (struct apply_group *)j;
+	struct store *s = worker_store();
+	struct store_failed tmp = { NULL, 0, 0 };
+	struct store_item *all;
+	char *cause = NULL;
+	size_t i, k, n = 0, at = 0;
+	int rc;
+
+	if (g->n == 1) {
+		struct rx_batch *b = g->b[0];
+
+		b->rc = store_apply_ex(s, b->items, b->n, &b->c->failed,
+		    &b->cause);
+		b->txnid = store_txnid(s);
+		return;
+	}
+	for (i = 0; i < g->n; i++)
+		n += g->b[i]->n;
+	all = xreallocarray(NULL, n, sizeof(*all));
+	for (i = 0; i < g->n; i++) {
+		memcpy(all + at, g->b[i]->items, g->b[i]->n * sizeof(*all));
+		at += g->b[i]->n;
+	}
+	rc = store_apply_ex(s, all, n, &tmp, &cause);
+	at = 0;
+	for (i = 0; i < g->n; i++) {
+		struct rx_batch *b = g->b[i];
+
+		memcpy(b->items, all + at, b->n * sizeof(*all));
+		at += b->n;
+		b->rc = rc;
+		b->cause = rc != 0 && cause != NULL ? xstrdup(cause) : NULL;
+		b->txnid = store_txnid(s);
+		/* A refused origin is its connection's, as alone. */
+		for (k = 0; rc == 0 && k < b->n; k++)
+			if (b->items[k].result != 0 &&
+			    b->items[k].result != CS_EDUP &&
+			    b->items[k].result != CS_EPENDING) {
+				b->c->failed.origin = xreallocarray(
+				    b->c->failed.origin, 1,
+				    sizeof(*b->c->failed.origin));
+				memcpy(b->c->failed.origin[0],
+				    b->items[k].origin, PROTO_KEY_LEN);
+				b->c->failed.n = 1;
+				break;
+			}
+	}
+	if (rc == 0)
+		g->b[0]->c->failed.drained += tmp.drained;
+	free(tmp.origin);
+	free(cause);
+	free(all);
+}
+
+static void group_kick(void);
+
+/* Back on the loop: each batch of the group is done as if alone. */
+static void
+group_done(struct job *j)
+{
+	struct apply_group *g = (struct apply_group *)j;
+	size_t i;
+
+	G.inflight = 0;
+	G.holding = 1;
+	for (i = 0; i < g->n; i++) {
+		g->b[i]->j.ran = j->ran;
+		apply_done(&g->b[i]->j);
+	}
+	G.holding = 0;
+	free(g);
+	group_kick();
+}
+
+/* Hands the next group to the store thread, unless one is there. */
+static void
+group_kick(void)
+{
+	struct apply_group *g;
+	struct rx_batch **pp, *b;
+	const uint8_t *o;
+	size_t i;
+
+	if (G.inflight || G.holding || G.ready == NULL)
+		return;
+	g = xcalloc(1, sizeof(*g));
+	g->b[g->n++] = b = G.ready;
+	G.ready = b->gnext;
+	if (batch_origin(b) != NULL) {
+		for (pp = &G.ready; *pp != NULL && g->n < APPLY_GROUP_MAX;) {
+			b = *pp;
+			o = batch_origin(b);
+			for (i = 0; o != NULL && i < g->n; i++)
+				if (memcmp(batch_origin(g->b[i]), o,
+				    PROTO_KEY_LEN) == 0)
+					o = NULL;
+			if (o == NULL) {
+				pp = &b->gnext;
+				continue;
+			}
+			*pp = b->gnext;
+			g->b[g->n++] = b;
+		}
+	}
+	for (G.tail = &G.ready; *G.tail != NULL; G.tail = &(*G.tail)->gnext)
+		;
+	G.inflight = 1;
+	g->j.run = group_run;
+	g->j.done = group_done;
+	worker_submit(&g->j);
+}
 
 /*
  * The peer's commit at seq + 1 does not follow ours at seq: ask for its
@@ -1075,9 +1227,10 @@ apply_next(struct conn *c)
 		return;
 	}
 	c->applying = 1;
-	b->j.run = apply_run;
-	b->j.done = apply_done;
-	worker_submit(&b->j);
+	b->gnext = NULL;
+	*G.tail = b;
+	G.tail = &b->gnext;
+	group_kick();
 }
 
 /* Free bytes a full disk must gain before it is said to have room again. */
@@ -1244,12 +1397,22 @@ static void
 check_half(uv_work_t *w)
 {
 	struct rx_batch *b = w->data;
-	size_t half = b->n / 2;
+	size_t half = b->n / 2, from, to, i;
 
-	if (w == &b->work[0])
-		store_verify_items(D.store, b->items, 0, half);
-	else
-		store_verify_items(D.store, b->items, half, b->n);
+	from = w == &b->work[0] ? 0 : half;
+	to = w == &b->work[0] ? half : b->n;
+	store_verify_items(D.store, b->items, from, to);
+	/* Each item's origin, for the apply groups (the store fills it
+	 * again as it applies; one that does not decode keeps zeros). */
+	for (i = from; i < to; i++) {
+		struct proto_commit pc;
+
+		if (proto_commit_decode(&pc, b->items[i].e, b->items[i].elen,
+		    NULL) != 0)
+			continue;
+		memcpy(b->items[i].origin, pc.origin, PROTO_KEY_LEN);
+		proto_commit_free(&pc);
+	}
 }
 
 static void
