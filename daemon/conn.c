@@ -346,6 +346,17 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		c->peer->bytes_in += (uint64_t)nread;
 	c->last_rx_ms = now_ms();
 	process(c);
+	/*
+	 * Every byte used: the read buffer goes until the next read.  A hub
+	 * with a thousand sites connected, most of them quiet, would
+	 * otherwise hold READ_BUF for each (64 MiB).  A paused connection
+	 * keeps it: its bytes wait there.
+	 */
+	if (!c->paused && c->roff >= c->rlen && c->rbuf != NULL) {
+		free(c->rbuf);
+		c->rbuf = NULL;
+		c->rbuf_size = 0;
+	}
 }
 
 /* Starts reading (after connect or accept). */
