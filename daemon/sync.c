@@ -1023,9 +1023,13 @@ static void apply_done(struct job *j);
  * is the one it would have had alone: a commit is checked against what
  * its own origin's log holds, and no origin appears twice.  Any other
  * batch is a group of its own, with its connection's failed set, as
- * before.  Each batch is then acknowledged as if applied alone.
+ * before.  A group holds at most APPLY_GROUP_COMMITS commits (besides
+ * its first batch's).  Each batch is then acknowledged as if applied alone.
  */
 #define APPLY_GROUP_MAX 64
+/* ... and of at most this many commits, so that a live commit that lands
+ * behind a group waits for a short transaction, not a long one. */
+#define APPLY_GROUP_COMMITS 512
 
 struct apply_group {
 	struct job j;
@@ -1150,9 +1154,12 @@ group_kick(void)
 	g->b[g->n++] = b = G.ready;
 	G.ready = b->gnext;
 	if (batch_origin(b) != NULL) {
+		size_t commits = b->n;
+
 		for (pp = &G.ready; *pp != NULL && g->n < APPLY_GROUP_MAX;) {
 			b = *pp;
-			o = batch_origin(b);
+			o = commits + b->n <= APPLY_GROUP_COMMITS ?
+			    batch_origin(b) : NULL;
 			for (i = 0; o != NULL && i < g->n; i++)
 				if (memcmp(batch_origin(g->b[i]), o,
 				    PROTO_KEY_LEN) == 0)
@@ -1163,6 +1170,7 @@ group_kick(void)
 			}
 			*pp = b->gnext;
 			g->b[g->n++] = b;
+			commits += b->n;
 		}
 	}
 	for (G.tail = &G.ready; *G.tail != NULL; G.tail = &(*G.tail)->gnext)
