@@ -1175,9 +1175,16 @@ group_kick(void)
 	}
 	for (G.tail = &G.ready; *G.tail != NULL; G.tail = &(*G.tail)->gnext)
 		;
-	G.inflight = 1;
 	g->j.run = group_run;
 	g->j.done = group_done;
+	if (D.stopping) {
+		/* Not stored: the peers send them again next time.  The
+		 * store thread may be gone: done() at once, unrun. */
+		g->j.ran = 0;
+		group_done(&g->j);
+		return;
+	}
+	G.inflight = 1;
 	worker_submit(&g->j);
 }
 
