@@ -349,13 +349,15 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	/*
 	 * Every byte used: the read buffer goes until the next read.  A hub
 	 * with a thousand sites connected, most of them quiet, would
-	 * otherwise hold READ_BUF for each (64 MiB).  A paused connection
-	 * keeps it: its bytes wait there.
+	 * otherwise hold READ_BUF for each (64 MiB), and the size of the
+	 * largest frame each sent.  A paused connection keeps its buffer:
+	 * its bytes wait there.
 	 */
 	if (!c->paused && c->roff >= c->rlen && c->rbuf != NULL) {
 		free(c->rbuf);
 		c->rbuf = NULL;
 		c->rbuf_size = 0;
+		wire_trim(&c->w);
 	}
 }
 
