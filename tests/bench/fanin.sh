@@ -21,8 +21,9 @@
 #       acknowledged all its commits, it holds the admin log), against
 #       1.3 x that verify time
 #   c   the hub's CPU seconds over s (/proc/PID/stat, every thread)
-#   r   the hub's peak resident memory (VmHWM) and its descriptors once
-#       caught up, every site still connected
+#   r   the hub's peak resident memory (VmHWM), its largest anonymous
+#       share (RssAnon, sampled every 0.2 s until caught up) and its
+#       descriptors once caught up, every site still connected
 #   l   the real site's live latency during the storm (the writes that
 #       ended before the last site was caught up), median and 95th
 #       percentile
@@ -104,6 +105,18 @@ say "(s) timed: $N sites x $M commits at once, live writes meanwhile"
     "$T/sites" "$(pid hub)" >"$T/storm" 2>"$T/storm.err" &
 STORM=$!
 PIDS="$PIDS $STORM"
+# The hub's largest anonymous share (RssAnon, every 0.2 s): VmHWM also
+# counts the store's pages mapped from its file.
+( p=$(pid hub); anon=0
+  while [ -r "/proc/$p/status" ] && [ ! -e "$T/storm.over" ]; do
+	while read -r k v _; do
+		if [ "$k" = "RssAnon:" ]; then
+			[ "$v" -gt "$anon" ] && anon=$v && echo "$anon" >"$T/anon"
+			break
+		fi
+	done <"/proc/$p/status" 2>/dev/null
+	sleep 0.2
+  done ) &
 # The latency run starts once the sites have signed their logs and begun
 # to dial: while the hub is busiest.
 i=0
@@ -122,6 +135,7 @@ until grep -q '^fanin_done' "$T/storm"; do
 	kill -0 $STORM 2>/dev/null || die "bench_fanin: $(cat "$T/storm.err")"
 	sleep 0.1
 done
+touch "$T/storm.over"
 kill -TERM $STORM
 wait $STORM || die "bench_fanin: $(cat "$T/storm.err")"
 got=$(cafe hub status --json | jq -r .commits)
@@ -140,6 +154,7 @@ RATIO=$(calc "$S / $VT")
 CPU=$(get fanin_hub_cpu_s "$T/storm")
 HWM=$(calc "$(get fanin_hub_hwm_kb "$T/storm") / 1024")
 FDS=$(get fanin_hub_fds "$T/storm")
+ANON=$(calc "$(cat "$T/anon" 2>/dev/null || echo 0) / 1024")
 STORM_END=$(grep '^storm_end ' "$T/storm.err" | cut -d' ' -f2)
 # Only the writes that ended before the last site caught up count: the
 # latency during the storm.
@@ -178,6 +193,7 @@ row s "$N sites x $M commits, all caught up" "$(fmt 2 "$S") s" \
 row c "  hub CPU over that time" "$(fmt 2 "$CPU") s" "none set" "-"
 row r "  hub peak VmHWM" "$(fmt 1 "$HWM") MiB" "<= 128 MiB" \
     "$(verdict "$HWM <= 128")"
+row r "  largest hub RssAnon sampled" "$(fmt 1 "$ANON") MiB" "none set" "-"
 row r "  hub descriptors, all connected" "$FDS" "none set" "-"
 row l "live site -> hub in the storm, median of $LAT_IN" \
     "$([ $LAT_OK = 1 ] && echo "$(fmt 2 "$LAT_MED") ms" || echo "a write > 10 s")" \
