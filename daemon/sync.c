@@ -1019,9 +1019,14 @@ static void apply_done(struct job *j);
  * apply wait in one list; while the store thread writes one group, the
  * next gathers, and is applied in one transaction: the batches of up to
  * APPLY_GROUP_MAX connections, each of one origin, no two of the same
- * origin, from connections with no refused origin.  Each item's result
- * is the one it would have had alone: a commit is checked against what
- * its own origin's log holds, and no origin appears twice.  Any other
+ * origin, from connections with no refused origin.  A commit is checked
+ * against its own origin's log, which no other batch of the group
+ * touches, and what the store accepts does not depend on the order
+ * commits arrive in (an admin commit in the same group lets a waiting
+ * one in as it would a moment later), so grouping changes when a batch
+ * lands, not what it does; a refused origin is still its connection's
+ * alone.  Should the transaction fail as a whole (a full disk), every
+ * batch of the group fails with it, as each would have alone.  Any other
  * batch is a group of its own, with its connection's failed set, as
  * before.  A group holds at most APPLY_GROUP_COMMITS commits (besides
  * its first batch's).  Each batch is then acknowledged as if applied alone.
@@ -1047,9 +1052,8 @@ static struct {
 static const uint8_t *
 batch_origin(const struct rx_batch *b)
 {
-	size_t i;
-
 	static const uint8_t zero[PROTO_KEY_LEN];
+	size_t i;
 
 	if (b->n == 0 || b->c->failed.n != 0 ||
 	    memcmp(b->items[0].origin, zero, PROTO_KEY_LEN) == 0)
