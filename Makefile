@@ -69,7 +69,7 @@ MIRROR_OBJ = $(MIRROR_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN = $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/%)
 NETTOOL_BIN = $(NETTOOL_SRC:tests/net/%.c=$(BUILD)/tests/%) \
-	$(BUILD)/tests/bench_genbundle
+	$(BUILD)/tests/bench_genbundle $(BUILD)/tests/bench_fanin
 
 LIBPROTO = $(BUILD)/libcafeproto.a
 LIBSTORAGE = $(BUILD)/libcafestorage.a
@@ -110,6 +110,11 @@ $(CAFED): $(DAEMON_OBJ) $(LIBMIRROR) $(LIBSTORAGE) $(LIBPROTO)
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBSTORAGE) $(LIBPROTO)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_CORE) -lcmocka
+
+# The fan-in load tool runs its many sites on libuv.
+$(BUILD)/tests/bench_fanin: tests/bench/bench_fanin.c $(LIBSTORAGE) $(LIBPROTO)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_CORE) -luv
 
 $(BUILD)/tests/bench_%: tests/bench/bench_%.c $(LIBSTORAGE) $(LIBPROTO)
 	@mkdir -p $(@D)
@@ -158,6 +163,7 @@ bench: deps
 	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) TOOLS=$(abspath build-bench/tests) sh tests/bench/rural.sh
 	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) TOOLS=$(abspath build-bench/tests) bash tests/bench/growth.sh
 	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) sh tests/bench/mirror.sh
+	CAFE=$(abspath build-bench/cafe) CAFED=$(abspath build-bench/cafed) BENCH_BIN=$(abspath build-bench/tests) sh tests/bench/fanin.sh
 	CAFE=$(abspath build-bench/cafe) bash tests/bench/cli.sh
 
 FUZZ_SECONDS = 60

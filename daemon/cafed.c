@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/resource.h>
+
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
@@ -105,6 +107,7 @@ on_tick(uv_timer_t *t)
 		conn_keepalive(c, now);
 	}
 	flood_summary(now);
+	listener_kick();
 	if (store_txnid(D.store) > D.txnid)
 		sync_heads_refresh();
 	control_check_waiters();
@@ -157,6 +160,23 @@ on_signal(uv_signal_t *h, int signum)
 		return;
 	}
 	stop(signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/*
+ * Raises the soft limit on open descriptors to the hard one: a hub holds
+ * a socket per connected site, and the usual soft limit (1024) is below
+ * what a thousand sites at once need.  Says so when it stays lower.
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("setrlimit RLIMIT_NOFILE");
 }
 
 int
@@ -228,6 +248,7 @@ main(int argc, char **argv)
 	}
 	log_level = D.cfg.log_level;
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 	D.data = xstrdup(data);
 	D.config_path = config ? xstrdup(config) : NULL;
 	D.started_ms = now_ms();

@@ -67,8 +67,10 @@ conn_close(struct conn *c, const char *why)
 		return;
 	c->closing = 1;
 	D.conns_closing++;
-	if (!c->open || c->joining)
+	if (!c->open || c->joining) {
 		D.handshakes--;
+		listener_kick();
+	}
 	if (!c->outbound && !c->open) {
 		/* An unfinished inbound handshake: counted, not logged, so a
 		 * flood of them costs one line (flood_summary()). */
@@ -254,6 +256,7 @@ on_open(struct conn *c)
 	p->bytes_in += c->rx_bytes;
 	p->bytes_out += c->tx_bytes;
 	D.handshakes--;
+	listener_kick();
 	c->last_rx_ms = now_ms();
 	p->attempts = 0;
 	if (p->retry != NULL)
@@ -343,6 +346,19 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		c->peer->bytes_in += (uint64_t)nread;
 	c->last_rx_ms = now_ms();
 	process(c);
+	/*
+	 * Every byte used: the read buffer goes until the next read.  A hub
+	 * with a thousand sites connected, most of them quiet, would
+	 * otherwise hold READ_BUF for each (64 MiB), and the size of the
+	 * largest frame each sent.  A paused connection keeps its buffer:
+	 * its bytes wait there.
+	 */
+	if (!c->paused && c->roff >= c->rlen && c->rbuf != NULL) {
+		free(c->rbuf);
+		c->rbuf = NULL;
+		c->rbuf_size = 0;
+		wire_trim(&c->w);
+	}
 }
 
 /* Starts reading (after connect or accept). */

@@ -237,6 +237,13 @@ struct conn {
 	/* Who the peer is in the admin log, set when it opens: what it
 	 * may read (trust_allows()). */
 	struct store_member reader;
+	/* What that lets it read, worked out once by trust_set_reader() (at
+	 * open and when the admin log moves): every log, or only the
+	 * origins in readable (sorted), so trust_allows() costs no walk of
+	 * the members per origin asked about. */
+	int reads_all;
+	uint8_t (*readable)[PROTO_KEY_LEN];
+	size_t nreadable;
 	/* Fork evidence (WANT): commits the peer asked for by seq, and fork
 	 * commits to pass on; sent ahead of the rest, both bounded. */
 	struct want_ent *wants;
@@ -276,6 +283,7 @@ struct daemon {
 	struct cfg cfg;
 	uv_tcp_t listener;
 	uv_idle_t accept_idle;       /* accepting waits for closes (peer.c) */
+	int accept_waiting;          /* ... or for a handshake to end */
 	unsigned conns_closing;      /* closed, not yet freed */
 	int listening;
 	uv_timer_t tick;
@@ -319,6 +327,8 @@ void peer_dial_soon(struct peer *p, int now);
 void peers_free(void);
 const char *peer_state_name(enum peer_state st);
 int listener_start(char **cause);
+/* A handshake ended: accepting goes on if it waited for one. */
+void listener_kick(void);
 
 /* conn.c */
 struct conn *conn_new(int outbound, struct peer *p);
@@ -364,8 +374,10 @@ void trust_reload(void);                /* re-read the admin log */
 int trust_key_state(const uint8_t key[PROTO_KEY_LEN]);
 /* Tells whether the connection's peer may receive origin's log. */
 int trust_allows(const struct conn *c, const uint8_t *origin);
-/* Sets c->reader from the admin log (at open). */
+/* Sets c->reader, and what it may read, from the admin log (at open). */
 void trust_set_reader(struct conn *c);
+/* Frees what trust_set_reader() made. */
+void trust_conn_free(struct conn *c);
 /* Returns the member name of key, or "member". */
 const char *trust_name(const uint8_t key[PROTO_KEY_LEN]);
 void trust_free(void);

@@ -490,8 +490,14 @@ peers_free(void)
  * HOST_SHARE of max_handshakes (in eighths); at the bound, or over its
  * share, a silent connection (no M1 yet) goes to make room: the host's
  * own oldest when it is over its share, else the oldest of the host that
- * holds the most.  A connection that sent a well-formed M1 is never cut
- * for a newcomer: when only those are left, the newcomer is refused.  A
+ * holds the most; one of another address only once SILENT_GRACE_MS
+ * old.  A connection that sent a well-formed M1 is never cut
+ * for a newcomer: when only those are left, the newcomer is refused if
+ * its address is over its share, and otherwise waits in the listen
+ * backlog: accepting pauses until a handshake ends (listener_kick()).
+ * A thousand sites reconnecting at once then each wait a few
+ * milliseconds for a slot, where a refusal would cost each its backoff
+ * (half a second, doubling) and the hub a handshake redone.  A
  * stranger's connections cost a slot for a few seconds at most
  * (conn_keepalive()), a small read buffer and no log line: flood_note()
  * counts them and flood_summary() says so once per FLOOD_LOG_MS.
@@ -500,6 +506,10 @@ peers_free(void)
  * behind a full accept queue (the kernel caps it at somaxconn). */
 #define LISTEN_BACKLOG 4096
 #define HOST_SHARE 2             /* eighths of max_handshakes */
+/* How long a new connection may stay silent before another address's
+ * newcomer may cut it: on a burst of sites, a site's M1 follows its
+ * connect by a round trip, and it is not to be taken for silent. */
+#define SILENT_GRACE_MS 500
 #define FLOOD_LOG_MS 10000
 
 /* The number of unfinished inbound connections of host. */
@@ -540,11 +550,14 @@ silent_pick(const char *host)
 {
 	struct conn *c, *old = NULL;
 	unsigned most = 0, n;
+	uint64_t now = now_ms();
 
 	for (c = D.conns; c != NULL; c = c->next) {
 		if (c->open || c->closing || c->outbound || c->progressed)
 			continue;
 		if (host != NULL && strcmp(c->host, host) != 0)
+			continue;
+		if (host == NULL && now - c->opened_ms < SILENT_GRACE_MS)
 			continue;
 		n = host != NULL ? 1 : host_handshakes(c->host);
 		if (old == NULL || n > most || (n == most &&
@@ -630,6 +643,17 @@ handshake_room(const char *host)
 static void accept_one(uv_stream_t *server);
 
 /*
+ * Whether a newcomer would find no room: every handshake slot is held by
+ * a connection that sent an M1 (none silent to cut).
+ */
+static int
+handshakes_full(void)
+{
+	return D.handshakes >= D.cfg.max_handshakes &&
+	    silent_victim(NULL) == NULL;
+}
+
+/*
  * Connections closed but not yet freed (their handles close at the end of
  * the loop's turn): while a flood makes them pile up, accepting waits for
  * the next turn, so memory stays bounded however fast strangers connect.
@@ -646,7 +670,23 @@ on_accept_idle(uv_idle_t *h)
 	if (accept_backlogged())
 		return;
 	uv_idle_stop(h);
+	if (handshakes_full()) {
+		D.accept_waiting = 1;
+		return;
+	}
 	accept_one((uv_stream_t *)&D.listener);
+}
+
+/* Called when a handshake ends, and once a second (a silent connection
+ * may have outlived its grace since). */
+void
+listener_kick(void)
+{
+	if (!D.accept_waiting || D.stopping || handshakes_full())
+		return;
+	D.accept_waiting = 0;
+	if (!uv_is_active((uv_handle_t *)&D.accept_idle))
+		uv_idle_start(&D.accept_idle, on_accept_idle);
 }
 
 static void
@@ -656,9 +696,10 @@ on_connection(uv_stream_t *server, int status)
 		log_warnx("accept: %s", uv_strerror(status));
 		return;
 	}
-	if (accept_backlogged()) {
+	if (accept_backlogged() || D.accept_waiting || handshakes_full()) {
 		/* libuv stops watching the listener until uv_accept(). */
-		if (!uv_is_active((uv_handle_t *)&D.accept_idle))
+		if (!D.accept_waiting &&
+		    !uv_is_active((uv_handle_t *)&D.accept_idle))
 			uv_idle_start(&D.accept_idle, on_accept_idle);
 		return;
 	}

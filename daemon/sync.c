@@ -322,7 +322,7 @@ sync_conn_free(struct conn *c)
 
 	vv_free(&c->theirs);
 	vv_free(&c->wanted);
-	store_member_free(&c->reader);
+	trust_conn_free(c);
 	free(c->wants);
 	for (i = 0; i < c->nextra; i++)
 		free(c->extra[i].e);
@@ -994,6 +994,27 @@ sync_pump(struct conn *c)
 	read_submit(c, rj, D.cfg.batch_commits);
 }
 
+/*
+ * Pumps the connections that one origin's news concerns: those whose
+ * peer may read it, and those whose peer holds some of it (their counts
+ * moved).  A hub with a thousand sites connected applies a batch of one
+ * site's commits at a time; pumping every connection for each would cost
+ * a walk of every origin of every connection per batch.
+ */
+static void
+sync_pump_origin(const uint8_t *origin)
+{
+	struct conn *c;
+
+	for (c = D.conns; c != NULL; c = c->next) {
+		if (!trust_allows(c, origin) && vv_get(&c->theirs, origin) == 0)
+			continue;
+		sync_pump(c);
+		sync_update_state(c);
+	}
+	restore_check(NULL);
+}
+
 /* Pumps every open connection. */
 void
 sync_pump_all(void)
@@ -1187,6 +1208,7 @@ struct rx_batch {
 	struct job j;
 	struct conn *c;
 	struct rx_batch *next;
+	struct rx_batch *gnext;    /* in the ready list (apply groups) */
 	uint8_t *buf;              /* the message's bytes, owned */
 	struct wire_msg m;
 	struct store_item *items;
@@ -1222,17 +1244,187 @@ rx_pop(struct conn *c)
 	c->rxq_len--;
 }
 
-static void
-apply_run(struct job *j)
-{
-	struct rx_batch *b = (struct rx_batch *)j;
-	struct store *s = worker_store();
+static void apply_done(struct job *j);
 
-	b->rc = store_apply_ex(s, b->items, b->n, &b->c->failed, &b->cause);
-	b->txnid = store_txnid(s);
+/*
+ * Group commit.  A hub that a thousand sites reconnect to at once gets a
+ * batch from each, and one LMDB transaction per batch (each with its
+ * fsync) would make the store thread the bottleneck.  Batches ready to
+ * apply wait in one list; while the store thread writes one group, the
+ * next gathers, and is applied in one transaction: the batches of up to
+ * APPLY_GROUP_MAX connections, each of one origin, no two of the same
+ * origin, from connections with no refused origin.  A commit is checked
+ * against its own origin's log, which no other batch of the group
+ * touches, and what the store accepts does not depend on the order
+ * commits arrive in (an admin commit in the same group lets a waiting
+ * one in as it would a moment later), so grouping changes when a batch
+ * lands, not what it does; a refused origin is still its connection's
+ * alone.  Should the transaction fail as a whole (a full disk), every
+ * batch of the group fails with it, as each would have alone.  Any other
+ * batch is a group of its own, with its connection's failed set, as
+ * before.  A group holds at most APPLY_GROUP_COMMITS commits (besides
+ * its first batch's).  Each batch is then acknowledged as if applied alone.
+ */
+#define APPLY_GROUP_MAX 64
+/* ... and of at most this many commits, so that a live commit that lands
+ * behind a group waits for a short transaction, not a long one. */
+#define APPLY_GROUP_COMMITS 512
+
+struct apply_group {
+	struct job j;
+	struct rx_batch *b[APPLY_GROUP_MAX];
+	size_t n;
+};
+
+static struct {
+	struct rx_batch *ready, **tail;  /* checked, waiting for the store */
+	int inflight;                    /* a group is with the store */
+	int holding;                     /* group_done() is at work */
+} G = { NULL, &G.ready, 0, 0 };
+
+/* The one origin of b's items, or NULL when it has several. */
+static const uint8_t *
+batch_origin(const struct rx_batch *b)
+{
+	static const uint8_t zero[PROTO_KEY_LEN];
+	size_t i;
+
+	if (b->n == 0 || b->c->failed.n != 0 ||
+	    memcmp(b->items[0].origin, zero, PROTO_KEY_LEN) == 0)
+		return NULL;
+	for (i = 1; i < b->n; i++)
+		if (memcmp(b->items[i].origin, b->items[0].origin,
+		    PROTO_KEY_LEN) != 0)
+			return NULL;
+	return b->items[0].origin;
 }
 
-static void apply_done(struct job *j);
+/* On the store thread: applies a group in one transaction. */
+static void
+group_run(struct job *j)
+{
+	struct apply_group *g = (struct apply_group *)j;
+	struct store *s = worker_store();
+	struct store_failed tmp = { NULL, 0, 0 };
+	struct store_item *all;
+	char *cause = NULL;
+	size_t i, k, n = 0, at = 0;
+	int rc;
+
+	if (g->n == 1) {
+		struct rx_batch *b = g->b[0];
+
+		b->rc = store_apply_ex(s, b->items, b->n, &b->c->failed,
+		    &b->cause);
+		b->txnid = store_txnid(s);
+		return;
+	}
+	for (i = 0; i < g->n; i++)
+		n += g->b[i]->n;
+	all = xreallocarray(NULL, n, sizeof(*all));
+	for (i = 0; i < g->n; i++) {
+		memcpy(all + at, g->b[i]->items, g->b[i]->n * sizeof(*all));
+		at += g->b[i]->n;
+	}
+	rc = store_apply_ex(s, all, n, &tmp, &cause);
+	at = 0;
+	for (i = 0; i < g->n; i++) {
+		struct rx_batch *b = g->b[i];
+
+		memcpy(b->items, all + at, b->n * sizeof(*all));
+		at += b->n;
+		b->rc = rc;
+		b->cause = rc != 0 && cause != NULL ? xstrdup(cause) : NULL;
+		b->txnid = store_txnid(s);
+		/* A refused origin is its connection's, as alone. */
+		for (k = 0; rc == 0 && k < b->n; k++)
+			if (b->items[k].result != 0 &&
+			    b->items[k].result != CS_EDUP &&
+			    b->items[k].result != CS_EPENDING) {
+				b->c->failed.origin = xreallocarray(
+				    b->c->failed.origin, 1,
+				    sizeof(*b->c->failed.origin));
+				memcpy(b->c->failed.origin[0],
+				    b->items[k].origin, PROTO_KEY_LEN);
+				b->c->failed.n = 1;
+				break;
+			}
+	}
+	if (rc == 0)
+		g->b[0]->c->failed.drained += tmp.drained;
+	free(tmp.origin);
+	free(cause);
+	free(all);
+}
+
+static void group_kick(void);
+
+/* Back on the loop: each batch of the group is done as if alone. */
+static void
+group_done(struct job *j)
+{
+	struct apply_group *g = (struct apply_group *)j;
+	size_t i;
+
+	G.inflight = 0;
+	G.holding = 1;
+	for (i = 0; i < g->n; i++) {
+		g->b[i]->j.ran = j->ran;
+		apply_done(&g->b[i]->j);
+	}
+	G.holding = 0;
+	free(g);
+	group_kick();
+}
+
+/* Hands the next group to the store thread, unless one is there. */
+static void
+group_kick(void)
+{
+	struct apply_group *g;
+	struct rx_batch **pp, *b;
+	const uint8_t *o;
+	size_t i;
+
+	if (G.inflight || G.holding || G.ready == NULL)
+		return;
+	g = xcalloc(1, sizeof(*g));
+	g->b[g->n++] = b = G.ready;
+	G.ready = b->gnext;
+	if (batch_origin(b) != NULL) {
+		size_t commits = b->n;
+
+		for (pp = &G.ready; *pp != NULL && g->n < APPLY_GROUP_MAX;) {
+			b = *pp;
+			o = commits + b->n <= APPLY_GROUP_COMMITS ?
+			    batch_origin(b) : NULL;
+			for (i = 0; o != NULL && i < g->n; i++)
+				if (memcmp(batch_origin(g->b[i]), o,
+				    PROTO_KEY_LEN) == 0)
+					o = NULL;
+			if (o == NULL) {
+				pp = &b->gnext;
+				continue;
+			}
+			*pp = b->gnext;
+			g->b[g->n++] = b;
+			commits += b->n;
+		}
+	}
+	for (G.tail = &G.ready; *G.tail != NULL; G.tail = &(*G.tail)->gnext)
+		;
+	g->j.run = group_run;
+	g->j.done = group_done;
+	if (D.stopping) {
+		/* Not stored: the peers send them again next time.  The
+		 * store thread may be gone: done() at once, unrun. */
+		g->j.ran = 0;
+		group_done(&g->j);
+		return;
+	}
+	G.inflight = 1;
+	worker_submit(&g->j);
+}
 
 /*
  * The peer's commit at seq + 1 does not follow ours at seq: ask for its
@@ -1288,9 +1480,10 @@ apply_next(struct conn *c)
 		return;
 	}
 	c->applying = 1;
-	b->j.run = apply_run;
-	b->j.done = apply_done;
-	worker_submit(&b->j);
+	b->gnext = NULL;
+	*G.tail = b;
+	G.tail = &b->gnext;
+	group_kick();
 }
 
 /* Free bytes a full disk must gain before it is said to have room again. */
@@ -1315,9 +1508,10 @@ apply_done(struct job *j)
 	const char *name = c->peer ? c->peer->name : c->addr;
 	uint64_t applied = 0, refused = 0, pending = 0, drained;
 	struct proto_enc m;
+	uint8_t moved[PROTO_KEY_LEN];    /* the one origin applied, if one */
 	char k[17];
 	size_t i;
-	int admin = 0;
+	int admin = 0, many = 0;
 
 	c->applying = 0;
 	rx_pop(c);
@@ -1380,6 +1574,11 @@ apply_done(struct job *j)
 
 		if (it->result == 0 || it->result == CS_EDUP) {
 			applied += it->result == 0;
+			if (it->result == 0 && applied == 1)
+				memcpy(moved, it->origin, PROTO_KEY_LEN);
+			else if (it->result == 0 && memcmp(moved, it->origin,
+			    PROTO_KEY_LEN) != 0)
+				many = 1;
 			if (it->result == 0 && memcmp(it->origin,
 			    D.info.network, PROTO_KEY_LEN) == 0)
 				admin = 1;
@@ -1436,9 +1635,12 @@ apply_done(struct job *j)
 	if (drained > 0 || admin)
 		sync_heads_refresh();
 	/* Our heads moved: relay to every peer that lacks the news. */
-	if (applied > 0)
+	if (applied > 0 && (many || drained > 0 || admin))
 		sync_pump_all();
-	else
+	else if (applied > 0) {
+		sync_pump_origin(moved);
+		sync_update_state(c);
+	} else
 		sync_update_state(c);
 	conn_unref(c);
 }
@@ -1448,12 +1650,22 @@ static void
 check_half(uv_work_t *w)
 {
 	struct rx_batch *b = w->data;
-	size_t half = b->n / 2;
+	size_t half = b->n / 2, from, to, i;
 
-	if (w == &b->work[0])
-		store_verify_items(D.store, b->items, 0, half);
-	else
-		store_verify_items(D.store, b->items, half, b->n);
+	from = w == &b->work[0] ? 0 : half;
+	to = w == &b->work[0] ? half : b->n;
+	store_verify_items(D.store, b->items, from, to);
+	/* Each item's origin, for the apply groups (the store fills it
+	 * again as it applies; one that does not decode keeps zeros). */
+	for (i = from; i < to; i++) {
+		struct proto_commit pc;
+
+		if (proto_commit_decode(&pc, b->items[i].e, b->items[i].elen,
+		    NULL) != 0)
+			continue;
+		memcpy(b->items[i].origin, pc.origin, PROTO_KEY_LEN);
+		proto_commit_free(&pc);
+	}
 }
 
 static void

@@ -8,6 +8,13 @@
  * cannot complete a handshake, and a connected one is cut as soon as its
  * revocation arrives.  The rules themselves are storage's
  * (store_scope_allows() in storage/trust.c), shared with bundle export.
+ *
+ * A hub serves every site at once, and asks who may read an origin for
+ * every origin of every connection whenever its heads move: the members
+ * are kept sorted by key (found by bisection), and each connection holds
+ * what its peer may read, worked out once per change of the admin log
+ * (trust_set_reader()), so one question costs a flag or a bisection of a
+ * few origins, never a walk of a thousand members.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +69,13 @@ members_run(struct job *j)
 	store_members(worker_store(), members_one, j);
 }
 
+static int
+member_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct store_member *)a)->key,
+	    ((const struct store_member *)b)->key, PROTO_KEY_LEN);
+}
+
 static void
 members_done(struct job *j)
 {
@@ -78,6 +92,8 @@ members_done(struct job *j)
 	members_free(D.members, D.nmembers);
 	D.members = mj->m;
 	D.nmembers = mj->n;
+	if (D.nmembers > 1)
+		qsort(D.members, D.nmembers, sizeof(*D.members), member_cmp);
 	free(mj);
 	for (c = D.conns; c != NULL; c = c->next) {
 		if (!c->open || c->closing)
@@ -116,16 +132,63 @@ trust_reload(void)
 	worker_submit(&mj->j);
 }
 
-/* Finds key's member entry, or NULL. */
+/* Finds key's member entry (D.members is sorted by key), or NULL. */
 static const struct store_member *
 member_find(const uint8_t *key)
 {
+	size_t lo = 0, hi = D.nmembers;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = memcmp(D.members[mid].key, key, PROTO_KEY_LEN);
+
+		if (d == 0)
+			return &D.members[mid];
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, PROTO_KEY_LEN);
+}
+
+/*
+ * Works out what c's reader may read: every log (the admin, a hub, a
+ * consultant of all sites), or the few origins store_scope_allows()
+ * grants it among the admin, itself and the members, kept sorted.
+ */
+static void
+set_readable(struct conn *c)
+{
+	const struct store_member *r = &c->reader;
 	size_t i;
 
+	free(c->readable);
+	c->readable = NULL;
+	c->nreadable = 0;
+	c->reads_all = r->role == STORE_ROLE_ADMIN ||
+	    r->role == STORE_ROLE_HUB ||
+	    (r->role == STORE_ROLE_CONSULTANT && r->scope_all);
+	if (c->reads_all)
+		return;
+	c->readable = xreallocarray(NULL, D.nmembers + 2,
+	    sizeof(*c->readable));
+	memcpy(c->readable[c->nreadable++], D.info.network, PROTO_KEY_LEN);
+	if (memcmp(r->key, D.info.network, PROTO_KEY_LEN) != 0)
+		memcpy(c->readable[c->nreadable++], r->key, PROTO_KEY_LEN);
 	for (i = 0; i < D.nmembers; i++)
-		if (memcmp(D.members[i].key, key, PROTO_KEY_LEN) == 0)
-			return &D.members[i];
-	return NULL;
+		if (memcmp(D.members[i].key, r->key, PROTO_KEY_LEN) != 0 &&
+		    store_scope_allows(r, D.info.network, D.members[i].key,
+		    &D.members[i]))
+			memcpy(c->readable[c->nreadable++], D.members[i].key,
+			    PROTO_KEY_LEN);
+	qsort(c->readable, c->nreadable, sizeof(*c->readable), key_cmp);
 }
 
 /* Returns 1 when key is enrolled (or the admin), -1 revoked, 0 neither. */
@@ -152,6 +215,7 @@ trust_set_reader(struct conn *c)
 
 	store_member_free(&c->reader);
 	memset(&c->reader, 0, sizeof(c->reader));
+	c->reads_all = 0;
 	if (memcmp(c->w.peer, D.info.network, PROTO_KEY_LEN) == 0) {
 		memcpy(c->reader.key, c->w.peer, PROTO_KEY_LEN);
 		c->reader.role = STORE_ROLE_ADMIN;
@@ -160,14 +224,31 @@ trust_set_reader(struct conn *c)
 		member_copy(&c->reader, m);
 	else
 		memcpy(c->reader.key, c->w.peer, PROTO_KEY_LEN);
+	set_readable(c);
 }
 
-/* Tells whether the peer of c may receive origin's log. */
+void
+trust_conn_free(struct conn *c)
+{
+	store_member_free(&c->reader);
+	free(c->readable);
+	c->readable = NULL;
+	c->nreadable = 0;
+}
+
+/*
+ * Tells whether the peer of c may receive origin's log: what
+ * store_scope_allows() says, from what trust_set_reader() worked out.
+ * An origin no member record names (not enrolled, or not yet) is read
+ * by the readers of every log alone, as store_scope_allows() has it.
+ */
 int
 trust_allows(const struct conn *c, const uint8_t *origin)
 {
-	return store_scope_allows(&c->reader, D.info.network, origin,
-	    member_find(origin));
+	if (c->reads_all)
+		return 1;
+	return c->nreadable > 0 && bsearch(origin, c->readable,
+	    c->nreadable, sizeof(*c->readable), key_cmp) != NULL;
 }
 
 /* Returns a member's name for logs, or "member". */

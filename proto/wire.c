@@ -408,6 +408,17 @@ bad:
 	return fail(w, err, why, cause);
 }
 
+void
+wire_trim(struct wire *w)
+{
+	if (w->len_have != 0 || w->frame == NULL)
+		return;
+	sodium_memzero(w->frame, w->frame_cap);
+	free(w->frame);
+	w->frame = NULL;
+	w->frame_cap = 0;
+}
+
 /*
  * Reassembles one frame: its 4-byte prefix (checked against the limit
  * before anything is allocated), then its ciphertext, which is opened

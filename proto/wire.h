@@ -215,6 +215,13 @@ void wire_set_max_frame(struct wire *w, size_t max);
 void wire_free(struct wire *w);
 
 /*
+ * Frees the frame buffer when no frame is partly received (between
+ * frames), wiping it: the last message's data is then gone.  A quiet
+ * connection need not hold the size of the largest frame it received.
+ */
+void wire_trim(struct wire *w);
+
+/*
  * Returns M1, the first bytes the connecting side writes (WIRE_HELLO_LEN
  * bytes, valid until the next call on w).  Initiator only.
  */

@@ -15,8 +15,13 @@
  * Prints, one "name value" per line:
  *   lat_n       N
  *   lat_median  median, milliseconds
+ *   lat_p95     95th percentile, milliseconds
  *   lat_p99     99th percentile, milliseconds
  *   lat_max     maximum, milliseconds
+ * and, with LAT_SAMPLES set, before them one line per write:
+ *   lat_sample  wall clock at its end (seconds since the epoch) and its
+ *               latency in milliseconds, so a caller can keep the writes
+ *               of a time span (tests/bench/fanin.sh: during the storm)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -124,10 +129,19 @@ main(int argc, char **argv)
 			usleep(50);
 		}
 		lat[i] = now_ms() - t0;
+		if (getenv("LAT_SAMPLES") != NULL) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			printf("lat_sample %lld.%09ld %.3f\n",
+			    (long long)ts.tv_sec, ts.tv_nsec, lat[i]);
+		}
 	}
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
 	printf("lat_n %ld\n", n);
 	printf("lat_median %.3f\n", lat[n / 2]);
+	printf("lat_p95 %.3f\n", lat[(n * 95) / 100 < n ? (n * 95) / 100 :
+	    n - 1]);
 	printf("lat_p99 %.3f\n", lat[(n * 99) / 100 < n ? (n * 99) / 100 :
 	    n - 1]);
 	printf("lat_max %.3f\n", lat[n - 1]);
