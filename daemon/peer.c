@@ -45,6 +45,8 @@ peer_state_name(enum peer_state st)
 	return state_names[st];
 }
 
+static void lastseen_note(const uint8_t key[PROTO_KEY_LEN], uint64_t ms);
+
 /* Moves a peer to a state, logging the change. */
 void
 peer_set_state(struct peer *p, enum peer_state st, const char *error)
@@ -65,9 +67,95 @@ peer_set_state(struct peer *p, enum peer_state st, const char *error)
 	if (st == PEER_IDLE) {
 		p->last_sync_ms = store_now_ms();
 		/* Kept in the store, so it outlives this process. */
-		store_lastseen_put(D.store, p->key, p->last_sync_ms, NULL);
+		lastseen_note(p->key, p->last_sync_ms);
 	}
 	control_check_waiters();
+}
+
+/*
+ * When each peer last completed a sync is written on the store thread,
+ * never on the loop (a write transaction there would wait for the store
+ * thread's and hold every connection meanwhile): the syncs that complete
+ * while one write runs are gathered and written in the next, in one
+ * transaction, so a thousand sites caught up at once cost a few writes.
+ */
+static struct {
+	struct store_seen *q;        /* gathered, not yet written */
+	size_t n, cap;
+	int writing;
+} LS;
+
+struct lastseen_job {
+	struct job j;
+	struct store_seen *seen;
+	size_t n;
+};
+
+static void lastseen_flush(void);
+
+static void
+lastseen_run(struct job *j)
+{
+	struct lastseen_job *lj = (struct lastseen_job *)j;
+	char *cause = NULL;
+
+	if (store_lastseen_put_many(worker_store(), lj->seen, lj->n,
+	    &cause) != 0)
+		log_warnx("last sync times not kept: %s", cause ? cause :
+		    "store error");
+	free(cause);
+}
+
+static void
+lastseen_done(struct job *j)
+{
+	struct lastseen_job *lj = (struct lastseen_job *)j;
+	size_t i;
+
+	LS.writing = 0;
+	/* Dropped unrun at a stop: peers_free() writes them. */
+	for (i = 0; !j->ran && i < lj->n; i++)
+		lastseen_note(lj->seen[i].key, lj->seen[i].ms);
+	free(lj->seen);
+	free(lj);
+	lastseen_flush();
+}
+
+static void
+lastseen_flush(void)
+{
+	struct lastseen_job *lj;
+
+	if (LS.writing || LS.n == 0 || D.stopping)
+		return;
+	lj = xcalloc(1, sizeof(*lj));
+	lj->seen = LS.q;
+	lj->n = LS.n;
+	LS.q = NULL;
+	LS.n = LS.cap = 0;
+	lj->j.run = lastseen_run;
+	lj->j.done = lastseen_done;
+	LS.writing = 1;
+	worker_submit(&lj->j);
+}
+
+static void
+lastseen_note(const uint8_t key[PROTO_KEY_LEN], uint64_t ms)
+{
+	size_t i;
+
+	for (i = 0; i < LS.n; i++)
+		if (memcmp(LS.q[i].key, key, PROTO_KEY_LEN) == 0) {
+			LS.q[i].ms = ms;
+			return;
+		}
+	if (LS.n == LS.cap) {
+		LS.cap = LS.cap ? LS.cap * 2 : 16;
+		LS.q = xreallocarray(LS.q, LS.cap, sizeof(*LS.q));
+	}
+	memcpy(LS.q[LS.n].key, key, PROTO_KEY_LEN);
+	LS.q[LS.n++].ms = ms;
+	lastseen_flush();
 }
 
 /* ---- dialing ---------------------------------------------------------- */
@@ -470,11 +558,18 @@ peers_reload(void)
 	peers_start_load();
 }
 
-/* Frees every peer (at exit). */
+/* Frees every peer (at exit, the store thread stopped): what was still
+ * gathered of the last sync times is written here. */
 void
 peers_free(void)
 {
 	struct peer *p, *next;
+
+	if (store_lastseen_put_many(D.store, LS.q, LS.n, NULL) != 0)
+		log_warnx("last sync times of %zu peers not kept", LS.n);
+	free(LS.q);
+	LS.q = NULL;
+	LS.n = LS.cap = 0;
 
 	for (p = D.peers; p != NULL; p = next) {
 		next = p->next;

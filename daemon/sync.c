@@ -131,7 +131,7 @@ sync_counts(const struct conn *c, uint64_t *to_send, uint64_t *to_recv)
  * keeps the result on each connection.  A status between two walks takes
  * off what was sent since.
  */
-#define SYNC_BACKLOG_WALK 50000
+#define SYNC_BACKLOG_WALK 10000
 #define SYNC_BACKLOG_SHOW 100   /* commits: walked as soon as HEADS say */
 
 struct backlog_range {

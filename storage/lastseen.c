@@ -66,3 +66,34 @@ store_lastseen_get(struct store *s, const uint8_t key[PROTO_KEY_LEN],
 	mdb_txn_abort(txn);
 	return rc == 0 && *ms != 0 ? 0 : CS_ENOTFOUND;
 }
+
+struct put_many_arg {
+	const struct store_seen *seen;
+	size_t n;
+};
+
+static int
+put_many_fn(struct store *s, MDB_txn *txn, void *arg)
+{
+	struct put_many_arg *pm = arg;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < pm->n; i++) {
+		struct put_arg pa = { pm->seen[i].key, pm->seen[i].ms };
+
+		if ((rc = put_fn(s, txn, &pa)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Records n completed syncs in one transaction (the daemon's batches). */
+int
+store_lastseen_put_many(struct store *s, const struct store_seen *seen,
+    size_t n, char **cause)
+{
+	struct put_many_arg pm = { seen, n };
+
+	return n == 0 ? 0 : store_write(s, put_many_fn, &pm, cause);
+}

@@ -841,6 +841,13 @@ int store_id_ends(struct store *s, const char *text,
  */
 int store_lastseen_put(struct store *s, const uint8_t key[PROTO_KEY_LEN],
     uint64_t ms, char **cause);
+/* A completed sync to record: with which key, when. */
+struct store_seen {
+	uint8_t key[PROTO_KEY_LEN];
+	uint64_t ms;
+};
+int store_lastseen_put_many(struct store *s, const struct store_seen *seen,
+    size_t n, char **cause);
 int store_lastseen_get(struct store *s, const uint8_t key[PROTO_KEY_LEN],
     uint64_t *ms, uint64_t *seq);
 

@@ -35,7 +35,8 @@ sed -i -e "s/hub\.example\.org:7300/127.0.0.1:$PORT/g" -e "s/0\.0\.0\.0:7300/127
 	printf 'cafed() { %q "$@" 2>>%q; }\n' "$CAFED" "$T/cafed.log"
 	printf 'trap %q ERR\n' 'echo "WALK FAILED at line $LINENO: $BASH_COMMAND" >&2'
 	# Each `cafed &` is a subshell running the function: stop its cafed too.
-	printf 'trap %q EXIT\n' 'for p in $(jobs -p); do pkill -P "$p"; kill "$p"; done 2>/dev/null; wait 2>/dev/null'
+	# set +e: a daemon already gone (pkill finds nothing) is no failure.
+	printf 'trap %q EXIT\n' 'set +e; for p in $(jobs -p); do pkill -P "$p"; kill "$p"; done 2>/dev/null; wait 2>/dev/null'
 	# The daemons need a moment to listen before the next command dials.
 	sed -e 's/^\(cafed .*&\)\(.*\)$/\1\2\nsleep 0.5/' "$T/walk.sh"
 } >"$T/run.sh"
