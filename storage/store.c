@@ -154,42 +154,50 @@ grow:
 	return CS_EDB;
 }
 
-/* Makes dir and its missing parents (mode 0700). */
+/*
+ * Makes dir and its missing parents (mode 0700).  Returns 0, or the errno
+ * of the first mkdir that failed (later calls and free() may change
+ * errno itself).
+ */
 static int
 mkdir_p(const char *dir)
 {
 	char *p = xstrdup(dir), *q;
-	int rc = 0;
+	int err = 0;
 
 	for (q = p + 1; *q != '\0'; q++) {
 		if (*q != '/')
 			continue;
 		*q = '\0';
-		if (mkdir(p, 0700) != 0 && errno != EEXIST)
-			rc = -1;
+		if (mkdir(p, 0700) != 0 && errno != EEXIST && err == 0)
+			err = errno;
 		*q = '/';
 	}
-	if (mkdir(p, 0700) != 0 && errno != EEXIST)
-		rc = -1;
+	if (mkdir(p, 0700) != 0 && errno != EEXIST && err == 0)
+		err = errno;
 	free(p);
-	return rc;
+	return err;
 }
 
-/* Reads a whole small file into buf; returns its length or -1. */
+/*
+ * Reads a whole small file into buf; returns its length, or -1 with errno
+ * that of the call that failed (close() may change it: it is kept).
+ */
 static ssize_t
 read_small(const char *path, uint8_t *buf, size_t max, struct stat *st)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), err;
 	ssize_t n;
 
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, st) != 0) {
-		close(fd);
-		return -1;
-	}
-	n = read(fd, buf, max);
+	if (fstat(fd, st) != 0)
+		n = -1;
+	else
+		n = read(fd, buf, max);
+	err = errno;
 	close(fd);
+	errno = err;
 	return n;
 }
 
@@ -198,13 +206,21 @@ static int
 write_key(const char *path, const uint8_t sk[PROTO_SK_LEN], char **cause)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ssize_t n;
+	int err;
 
 	if (fd < 0) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-		return errno == EEXIST ? CS_EEXIST : CS_EIO;
+		/* errno first: xasprintf() may change it. */
+		err = errno;
+		*cause = xasprintf("%s: %s", path, strerror(err));
+		return err == EEXIST ? CS_EEXIST : CS_EIO;
 	}
-	if (write(fd, sk, PROTO_SK_LEN) != PROTO_SK_LEN || fsync(fd) != 0) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
+	if ((n = write(fd, sk, PROTO_SK_LEN)) != PROTO_SK_LEN ||
+	    fsync(fd) != 0) {
+		/* A short write sets no errno: say what happened. */
+		*cause = n >= 0 && n != PROTO_SK_LEN ?
+		    xasprintf("%s: short write (%zd of %d bytes)", path, n,
+		    PROTO_SK_LEN) : xasprintf("%s: %s", path, strerror(errno));
 		close(fd);
 		unlink(path);
 		return CS_EIO;
@@ -358,8 +374,8 @@ create_node(const char *dir, const char *name, const char *role,
 		    sizeof(s.info.name) - 1);
 		return CS_EUSAGE;
 	}
-	if (mkdir_p(dir) != 0) {
-		*cause = xasprintf("%s: %s", dir, strerror(errno));
+	if ((rc = mkdir_p(dir)) != 0) {
+		*cause = xasprintf("%s: %s", dir, strerror(rc));
 		return CS_EIO;
 	}
 	/* Files made here by root would lock the directory's owner out. */
@@ -539,10 +555,12 @@ store_open(struct store **sp, const char *dir, char **cause)
 	path = xasprintf("%s/%s", dir, STORE_KEY_FILE);
 	kl = read_small(path, s->sk, sizeof(s->sk), &st);
 	if (kl < 0) {
+		/* Kept: store_owner_check() below may change errno. */
+		int err = errno;
 		uid_t owner;
 		char *who, *name;
 
-		if (errno == EACCES &&
+		if (err == EACCES &&
 		    store_owner_check(dir, &owner, &who) != 0) {
 			name = store_user_name(owner);
 			*cause = owner == 0 ?
@@ -554,9 +572,9 @@ store_open(struct store **sp, const char *dir, char **cause)
 			free(name);
 			free(who);
 		} else
-			*cause = errno == ENOENT ?
+			*cause = err == ENOENT ?
 			    xasprintf("%s holds no node (run cafe init)", dir) :
-			    xasprintf("%s: %s", path, strerror(errno));
+			    xasprintf("%s: %s", path, strerror(err));
 		free(path);
 		free(s);
 		return CS_ENOTFOUND;
