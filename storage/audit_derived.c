@@ -614,10 +614,31 @@ shape_check(int db, const MDB_val *k, const MDB_val *d)
 }
 
 /*
+ * Databases older versions made and nothing reads any more: "members"
+ * held each node's own name and role from its creation (member records
+ * in the admin log say who is a member).  A store may still hold them.
+ */
+static const char *const retired_db_names[] = { "members" };
+
+/* Returns 1 when the name k is one of the retired databases. */
+static int
+retired_db(const MDB_val *k)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(retired_db_names) /
+	    sizeof(retired_db_names[0]); i++)
+		if (strlen(retired_db_names[i]) == k->mv_size &&
+		    memcmp(retired_db_names[i], k->mv_data, k->mv_size) == 0)
+			return 1;
+	return 0;
+}
+
+/*
  * Checks the names in LMDB's main database: each is one of the store's
- * databases (a name altered in place leaves a database nothing reads,
- * and the store opens an empty one in its stead).  Returns 1 when the
- * main database cannot be read, else 0.
+ * databases, or a retired one (a name altered in place leaves a database
+ * nothing reads, and the store opens an empty one in its stead).  Returns
+ * 1 when the main database cannot be read, else 0.
  */
 static int
 main_names(MDB_txn *txn, audit_report_fn fn, void *ctx)
@@ -642,7 +663,7 @@ main_names(MDB_txn *txn, audit_report_fn fn, void *ctx)
 			    memcmp(store_db_names[i], k.mv_data,
 			    k.mv_size) == 0)
 				break;
-		if (i < DB_COUNT)
+		if (i < DB_COUNT || retired_db(&k))
 			continue;
 		snprintf(why, sizeof(why), "store damaged: the store holds a "
 		    "database named '%.*s', which this program never makes "

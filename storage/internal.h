@@ -29,7 +29,6 @@ enum store_db {
 	DB_HISTORY,   /* id(16) hlc(8) origin(32) seq(8) op(4) -> "" */
 	DB_CONFLICTS, /* id(16) field NUL hlc(8) origin(32) -> value */
 	DB_FORKS,     /* origin(32) seq(8) hash(32) -> sig(64) E */
-	DB_MEMBERS,   /* key(32) -> {role, name} */
 	DB_SEEN,      /* id(16) field NUL hlc(8) -> "": values an edit saw */
 	DB_PEERS,     /* name -> {"addr": str, "key": bin 32} */
 	DB_INVITES,   /* id(16) -> hash(32) expires(8) used(1) role NUL site(16) */

@@ -20,7 +20,7 @@
 
 const char *const store_db_names[DB_COUNT] = { "meta", "commits", "heads",
 	"records", "bysite", "bydate", "history", "conflicts",
-	"forks", "members", "seen", "peers", "invites", "pending", "names",
+	"forks", "seen", "peers", "invites", "pending", "names",
 	"lastseen" };
 
 /* The data directory cafe and cafed use without --data (malloc'd). */
@@ -317,8 +317,6 @@ create_fn(struct store *s, MDB_txn *txn, void *arg)
 	struct create_arg *ca = arg;
 	uint8_t ver[4];
 	uint8_t digest[PROTO_HASH_LEN] = { 0 };
-	struct proto_enc w;
-	MDB_val k, d;
 	int rc;
 
 	put_be32(ver, STORE_SCHEMA_VERSION);
@@ -332,21 +330,8 @@ create_fn(struct store *s, MDB_txn *txn, void *arg)
 		return rc;
 	if (ca->restore && (rc = store_meta_put(s, txn, "restore", "1", 1)) != 0)
 		return rc;
-	/* Membership proper arrives with the admin log; until then a node
-	 * knows itself. */
-	proto_enc_init(&w);
-	msgpack_pack_map(&w.pk, 2);
-	proto_pack_cstr(&w.pk, "name");
-	proto_pack_cstr(&w.pk, ca->name);
-	proto_pack_cstr(&w.pk, "role");
-	proto_pack_cstr(&w.pk, ca->role);
-	k.mv_size = PROTO_KEY_LEN;
-	k.mv_data = s->info.node;
-	d.mv_size = w.sb.size;
-	d.mv_data = w.sb.data;
-	rc = mdb_put(txn, s->dbi[DB_MEMBERS], &k, &d, 0);
-	proto_enc_free(&w);
-	return rc == 0 ? 0 : store_mdb_fail(s, rc);
+	/* Membership arrives with the admin log, as member records. */
+	return 0;
 }
 
 /*
