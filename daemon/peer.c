@@ -45,6 +45,27 @@ peer_state_name(enum peer_state st)
 	return state_names[st];
 }
 
+/* Keeps when a sync with a key last completed, on the store thread. */
+struct lastseen_job {
+	struct job j;
+	uint8_t key[PROTO_KEY_LEN];
+	uint64_t ms;
+};
+
+static void
+lastseen_run(struct job *j)
+{
+	struct lastseen_job *lj = (struct lastseen_job *)j;
+
+	store_lastseen_put(worker_store(), lj->key, lj->ms, NULL);
+}
+
+static void
+lastseen_done(struct job *j)
+{
+	free(j);
+}
+
 /* Moves a peer to a state, logging the change. */
 void
 peer_set_state(struct peer *p, enum peer_state st, const char *error)
@@ -62,10 +83,19 @@ peer_set_state(struct peer *p, enum peer_state st, const char *error)
 		log_info("peer %s: %s -> %s", p->name, state_names[p->state],
 		    state_names[st]);
 	p->state = st;
-	if (st == PEER_IDLE) {
+	if (st == PEER_IDLE)
 		p->last_sync_ms = store_now_ms();
-		/* Kept in the store, so it outlives this process. */
-		store_lastseen_put(D.store, p->key, p->last_sync_ms, NULL);
+	/* Kept in the store, so it outlives this process; written on the
+	 * store thread, as every store access is (once stopping, the thread
+	 * takes no more jobs). */
+	if (st == PEER_IDLE && !D.stopping) {
+		struct lastseen_job *lj = xcalloc(1, sizeof(*lj));
+
+		lj->j.run = lastseen_run;
+		lj->j.done = lastseen_done;
+		memcpy(lj->key, p->key, PROTO_KEY_LEN);
+		lj->ms = p->last_sync_ms;
+		worker_submit(&lj->j);
 	}
 	control_check_waiters();
 }

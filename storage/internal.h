@@ -26,12 +26,14 @@ enum store_db {
 	DB_BYSITE,    /* type(1) site(16) ymd(4) id(16) -> "" (live records) */
 	DB_BYDATE,    /* type(1) ymd(4) id(16) -> "" (every live record; ymd
 	               * 0 when it has no date) */
-	DB_HISTORY,   /* id(16) hlc(8) origin(32) seq(8) op(4) -> "" */
+	DB_HISTORY,   /* id(16) hlc(8) origin(32) seq(8) op(4) -> type(1),
+	               * the op's type's index in sch_types */
 	DB_CONFLICTS, /* id(16) field NUL hlc(8) origin(32) -> value */
 	DB_FORKS,     /* origin(32) seq(8) hash(32) -> sig(64) E */
 	DB_SEEN,      /* id(16) field NUL hlc(8) -> "": values an edit saw */
 	DB_PEERS,     /* name -> {"addr": str, "key": bin 32} */
-	DB_INVITES,   /* id(16) -> hash(32) expires(8) used(1) role NUL site(16) */
+	DB_INVITES,   /* id(16) -> hash(32) expires_ms(8) used(1) has_site(1)
+	               * site(16) role(16, NUL-padded) (invite.c) */
 	DB_PENDING,   /* origin(32) seq(8) -> recv_ms(8) hash(32) hlc(8)
 	               * sig(64) E: held commits the admin log does not
 	               * allow yet, contiguous from the origin's head + 1 */

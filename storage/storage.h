@@ -563,7 +563,7 @@ int store_scope_allows(const struct store_member *reader,
     const struct store_member *author);
 
 /*
- * Invites (trust.c).  The admin makes a one-time invite: a random id and
+ * Invites (invite.c).  The admin makes a one-time invite: a random id and
  * secret, the role and site the joining key gets, and an expiry; the
  * store keeps the secret's hash only.  Redeeming checks the secret, the
  * expiry and that the invite is unused, marks it used, and enrolls the
