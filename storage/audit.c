@@ -641,7 +641,9 @@ replay(struct audit *a, char **cause)
 		scratch_close(&scr, dir);
 		return rc;
 	}
-	qsort(a->items, a->nitems, sizeof(*a->items), item_cmp);
+	/* An empty log has no items array: qsort() must not see NULL. */
+	if (a->nitems > 0)
+		qsort(a->items, a->nitems, sizeof(*a->items), item_cmp);
 	if ((rc = replay_apply(a, &scr, cause)) == 0) {
 		replay_compare(a, &scr);
 		audit_derived_compare(a->s, a->txn, &scr, derived_report, a);
