@@ -595,7 +595,7 @@ chain_start(struct chain *ch, struct store *s, MDB_txn *txn,
 
 	ch->s = s;
 	memcpy(ch->sk, sk != NULL ? sk : s->sk, PROTO_SK_LEN);
-	memcpy(ch->origin, ch->sk + 32, PROTO_KEY_LEN);
+	memcpy(ch->origin, lay_sk_pk(ch->sk), PROTO_KEY_LEN);
 	ch->seq = ch->hlc = 0;
 	ch->cause = NULL;
 	ch->have_prev = store_head_get(s, txn, ch->origin, &ch->seq,

@@ -7,9 +7,7 @@
  * BLAKE2b hash is stored.  The joining node proves it holds the secret
  * over an authenticated session with the admin's daemon, which redeems
  * the invite: check, mark used and enroll, so an invite works once.
- *
- * Value layout (big-endian): hash(32) expires_ms(8) used(1) has_site(1)
- * site(16) role(16, NUL-padded).
+ * The value's layout is layout.h's.
  */
 #include <string.h>
 
@@ -17,24 +15,19 @@
 
 #include "internal.h"
 
-#define INVITE_VALUE_LEN (32 + 8 + 1 + 1 + PROTO_ID_LEN + 16)
-
 static int
 invite_put_fn(struct store *s, MDB_txn *txn, void *arg)
 {
 	const struct store_invite *inv = arg;
-	uint8_t v[INVITE_VALUE_LEN];
+	uint8_t v[LAY_INVITE_LEN], h[PROTO_HASH_LEN];
 	MDB_val k = { STORE_INVITE_ID_LEN, (void *)(uintptr_t)inv->id };
 	MDB_val d = { sizeof(v), v };
 	int rc;
 
-	memset(v, 0, sizeof(v));
-	crypto_generichash(v, 32, inv->secret, STORE_INVITE_SECRET_LEN,
+	crypto_generichash(h, sizeof(h), inv->secret, STORE_INVITE_SECRET_LEN,
 	    NULL, 0);
-	put_be64(v + 32, inv->expires_ms);
-	v[41] = (uint8_t)inv->has_site;
-	memcpy(v + 42, inv->site, PROTO_ID_LEN);
-	memcpy(v + 42 + PROTO_ID_LEN, inv->role, strnlen(inv->role, 15));
+	lay_invite_pack(v, h, inv->expires_ms, inv->has_site, inv->site,
+	    inv->role);
 	rc = mdb_put(txn, s->dbi[DB_INVITES], &k, &d, MDB_NOOVERWRITE);
 	return rc == 0 ? 0 : store_mdb_fail(s, rc);
 }
@@ -58,7 +51,7 @@ struct redeem_arg {
 	const uint8_t *id;
 	const uint8_t *secret;
 	const char *why;
-	char role[16];
+	char role[LAY_INVITE_ROLE_LEN];
 	int has_site;
 	uint8_t site[PROTO_ID_LEN];
 	int mark;               /* mark the invite used (else only check it) */
@@ -70,12 +63,12 @@ redeem_fn(struct store *s, MDB_txn *txn, void *arg)
 {
 	struct redeem_arg *ra = arg;
 	MDB_val k = { STORE_INVITE_ID_LEN, (void *)(uintptr_t)ra->id }, d;
-	uint8_t v[INVITE_VALUE_LEN], h[32];
+	uint8_t v[LAY_INVITE_LEN], h[PROTO_HASH_LEN];
 	int rc;
 
 	ra->why = NULL;
 	rc = mdb_get(txn, s->dbi[DB_INVITES], &k, &d);
-	if (rc != 0 || d.mv_size != INVITE_VALUE_LEN) {
+	if (rc != 0 || d.mv_size != LAY_INVITE_LEN) {
 		ra->why = "no such invite on this hub";
 		return CS_ENOTFOUND;
 	}
@@ -83,22 +76,21 @@ redeem_fn(struct store *s, MDB_txn *txn, void *arg)
 	crypto_generichash(h, sizeof(h), ra->secret, STORE_INVITE_SECRET_LEN,
 	    NULL, 0);
 	/* The secret first, so a wrong one learns nothing of the invite. */
-	if (sodium_memcmp(h, v, 32) != 0) {
+	if (sodium_memcmp(h, lay_invite_hash(v), sizeof(h)) != 0) {
 		ra->why = "the invite's secret does not match";
 		return CS_EPERM;
 	}
-	if (v[40] != 0) {
+	if (lay_invite_used(v)) {
 		ra->why = "this invite was used already";
 		return CS_EPERM;
 	}
-	if (get_be64(v + 32) <= store_now_ms()) {
+	if (lay_invite_expires(v) <= store_now_ms()) {
 		ra->why = "this invite expired";
 		return CS_EPERM;
 	}
-	ra->has_site = v[41];
-	memcpy(ra->site, v + 42, PROTO_ID_LEN);
-	memcpy(ra->role, v + 42 + PROTO_ID_LEN, 15);
-	ra->role[15] = '\0';
+	ra->has_site = lay_invite_has_site(v);
+	memcpy(ra->site, lay_invite_site(v), PROTO_ID_LEN);
+	lay_invite_role(ra->role, v);
 	if (!ra->mark)
 		return 0;
 	/* The member record written in this transaction must enroll the
@@ -112,7 +104,7 @@ redeem_fn(struct store *s, MDB_txn *txn, void *arg)
 		}
 		store_member_free(&m);
 	}
-	v[40] = 1;
+	lay_invite_mark_used(v);
 	d.mv_size = sizeof(v);
 	d.mv_data = v;
 	rc = mdb_put(txn, s->dbi[DB_INVITES], &k, &d, 0);
