@@ -819,51 +819,49 @@ static void
 entry_text(int db, const MDB_val *k, char *buf, size_t len,
     const uint8_t **id)
 {
-	const uint8_t *p = k->mv_data;
+	const uint8_t *p = k->mv_data, *name, *origin;
 	char a[80], b[2 * PROTO_ID_LEN + 1], hx[2 * 24 + 1];
-	const uint8_t *nul;
+	uint64_t hlc;
+	uint32_t ymd;
 	size_t fl;
 
 	*id = NULL;
 	switch (db) {
 	case DB_BYDATE:
-		if (k->mv_size != 1 + 4 + PROTO_ID_LEN)
+		if (k->mv_size != LAY_BYDATE_LEN ||
+		    lay_index_entry(p, k->mv_size, LAY_BYDATE_YMD, &ymd,
+		    id) != 0)
 			break;
-		*id = p + 5;
-		ymd_text(get_be32(p + 1), a, sizeof(a));
+		ymd_text(ymd, a, sizeof(a));
 		snprintf(buf, len, "index bydate: entry (%s, %s)",
 		    type_text(p[0]), a);
 		return;
 	case DB_BYSITE:
-		if (k->mv_size != 1 + PROTO_ID_LEN + 4 + PROTO_ID_LEN)
+		if (k->mv_size != LAY_BYSITE_LEN ||
+		    lay_index_entry(p, k->mv_size, LAY_BYSITE_YMD, &ymd,
+		    id) != 0)
 			break;
-		*id = p + 5 + PROTO_ID_LEN;
-		ymd_text(get_be32(p + 1 + PROTO_ID_LEN), a, sizeof(a));
-		proto_hex(b, p + 1, PROTO_ID_LEN);
+		ymd_text(ymd, a, sizeof(a));
+		proto_hex(b, p + LAY_BYSITE_SITE, PROTO_ID_LEN);
 		snprintf(buf, len, "index bysite: entry (%s, site %.12s, %s)",
 		    type_text(p[0]), b, a);
 		return;
 	case DB_CONFLICTS:
 	case DB_SEEN:
-		if (k->mv_size < PROTO_ID_LEN + 1 + 8)
-			break;
-		nul = memchr(p + PROTO_ID_LEN, 0, k->mv_size - PROTO_ID_LEN);
-		if (nul == NULL || (size_t)(p + k->mv_size - nul) !=
-		    (db == DB_SEEN ? 9u : 9u + PROTO_KEY_LEN))
+		if (lay_field_key_parse(p, k->mv_size, db == DB_CONFLICTS,
+		    &name, &fl, &hlc, &origin) != 0)
 			break;
 		*id = p;
-		fl = (size_t)(nul - p) - PROTO_ID_LEN;
-		hlc_text(get_be64(nul + 1), a, sizeof(a));
+		hlc_text(hlc, a, sizeof(a));
 		if (db == DB_SEEN) {
 			snprintf(buf, len, "seen: the base of field %.*s at "
-			    "clock %s", (int)fl, (const char *)p +
-			    PROTO_ID_LEN, a);
+			    "clock %s", (int)fl, (const char *)name, a);
 			return;
 		}
-		proto_hex(b, nul + 9, 8);
+		proto_hex(b, origin, 8);
 		snprintf(buf, len, "conflicts: the overwritten value of field "
-		    "%.*s written at %s by %s", (int)fl, (const char *)p +
-		    PROTO_ID_LEN, a, b);
+		    "%.*s written at %s by %s", (int)fl, (const char *)name,
+		    a, b);
 		return;
 	case DB_NAMES:
 		if (k->mv_size == 1 + PROTO_ID_LEN && p[0] == 0xfe) {
@@ -1026,10 +1024,10 @@ audit_received(struct store *s, MDB_txn *txn, uint64_t now,
 		uint64_t seq, recv;
 
 		/* check_commit() reports entries of the wrong shape. */
-		if (k.mv_size != PROTO_KEY_LEN + 8 || d.mv_size < 8)
+		if (k.mv_size != LAY_SEQKEY_LEN || d.mv_size < LAY_COMMIT_SIG)
 			continue;
-		seq = get_be64(key + PROTO_KEY_LEN);
-		recv = get_be64(d.mv_data);
+		seq = lay_seqkey_seq(key);
+		recv = lay_commit_recv(d.mv_data);
 		if (!have || memcmp(origin, key, PROTO_KEY_LEN) != 0) {
 			memcpy(origin, key, PROTO_KEY_LEN);
 			have = 1;
@@ -1059,13 +1057,12 @@ audit_received(struct store *s, MDB_txn *txn, uint64_t now,
 		/* The newest clock the node had to follow: a commit's clock
 		 * more than a day past when it was received does not move
 		 * the node's (docs/formats.md, "Hybrid logical clock"). */
-		if (d.mv_size > 8 + PROTO_SIG_LEN) {
+		if (d.mv_size > LAY_COMMIT_E) {
 			struct proto_commit c;
 			const char *cwhy;
 
-			if (proto_commit_decode(&c, (const uint8_t *)d.mv_data +
-			    8 + PROTO_SIG_LEN, d.mv_size - 8 - PROTO_SIG_LEN,
-			    &cwhy) == 0) {
+			if (proto_commit_decode(&c, lay_commit_e(d.mv_data),
+			    lay_commit_elen(d.mv_size), &cwhy) == 0) {
 				if (HLC_MS(c.hlc) <= recv + PROTO_HLC_FUTURE_MS &&
 				    c.hlc > max_hlc) {
 					max_hlc = c.hlc;
