@@ -120,11 +120,9 @@ store_invite_redeem(struct store *s, const uint8_t id[STORE_INVITE_ID_LEN],
 {
 	struct redeem_arg ra;
 	struct store_member m;
+	struct store_enroll en;
 	struct store_batch *b;
-	struct store_kv kv[6];
-	char hex[2 * PROTO_KEY_LEN + 1], site[2 * PROTO_ID_LEN + 1];
-	uint8_t rid[PROTO_ID_LEN];
-	size_t n = 0;
+	char site[2 * PROTO_ID_LEN + 1];
 	int rc;
 
 	*role = NULL;
@@ -167,21 +165,21 @@ store_invite_redeem(struct store *s, const uint8_t id[STORE_INVITE_ID_LEN],
 		}
 		return rc;
 	}
-	proto_hex(hex, key, PROTO_KEY_LEN);
-	kv[n++] = (struct store_kv){ "key", hex };
-	kv[n++] = (struct store_kv){ "role", ra.role };
-	kv[n++] = (struct store_kv){ "name", name };
-	kv[n++] = (struct store_kv){ "status", "active" };
+	memset(&en, 0, sizeof(en));
+	en.key = key;
+	en.role = store_role_parse(ra.role);
+	en.name = name;
 	if (ra.has_site) {
 		proto_hex(site, ra.site, PROTO_ID_LEN);
-		kv[n++] = (struct store_kv){ "site", site };
+		en.site = site;
 	}
-	if (strcmp(ra.role, "consultant") == 0)
-		kv[n++] = (struct store_kv){ "scope", "all" };
-	proto_member_id(rid, key);
+	if (en.role == STORE_ROLE_NONE) {
+		*cause = xasprintf("the invite's role '%s' is not hub, site or "
+		    "consultant", ra.role);
+		return CS_EUSAGE;
+	}
 	b = store_batch_new(s);
-	rc = store_batch_put(b, sch_type_find("member", 6), rid, 1, kv, n,
-	    cause);
+	rc = store_batch_enroll(b, &en, cause);
 	ra.mark = 1;
 	ra.key = key;
 	if (rc == 0)
@@ -194,7 +192,6 @@ store_invite_redeem(struct store *s, const uint8_t id[STORE_INVITE_ID_LEN],
 		}
 		return rc;
 	}
-	*role = strcmp(ra.role, "hub") == 0 ? "hub" :
-	    strcmp(ra.role, "consultant") == 0 ? "consultant" : "site";
+	*role = store_role_name(en.role);
 	return 0;
 }

@@ -8,7 +8,9 @@
  * a redemption that fails enrolls nobody and leaves the invite as it was:
  * a name or a role the member record refuses, a wrong secret, an unknown
  * id, a key enrolled already.  Each failure asserts its code and reason,
- * and that the invite is still good (or still used) afterwards.
+ * and that the invite is still good (or still used) afterwards.  And the
+ * roles: one table (storage/trust.c) and one parser, which the member
+ * record's schema uses too.
  *
  * Stores live under one mkdtemp() root in /tmp, removed at the end.
  */
@@ -260,6 +262,34 @@ test_redeem_expired(void **state)
 	assert_member(k, 0);
 }
 
+/*
+ * Roles are one table: each enrolled role parses to itself and prints
+ * back, nothing else parses ("admin" is no role a key is enrolled with),
+ * and the member record's role field takes exactly the table's roles.
+ */
+static void
+test_roles_table(void **state)
+{
+	const struct sch_field *f = sch_field_find(sch_type_find("member", 6),
+	    "role", 4);
+	static const char *const others[] = { "admin", "none", "Hub", "hub ",
+	    "", "sites" };
+	size_t i;
+	int r;
+
+	(void)state;
+	for (r = STORE_ROLE_HUB; r <= STORE_ROLE_CONSULTANT; r++) {
+		assert_int_equal(store_role_parse(store_role_name(
+		    (enum store_role)r)), r);
+		assert_string_equal(f->tokens[r - STORE_ROLE_HUB],
+		    store_role_name((enum store_role)r));
+	}
+	assert_null(f->tokens[STORE_ROLE_CONSULTANT - STORE_ROLE_HUB + 1]);
+	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+		assert_int_equal(store_role_parse(others[i]), STORE_ROLE_NONE);
+	assert_int_equal(store_role_parse(NULL), STORE_ROLE_NONE);
+}
+
 int
 main(void)
 {
@@ -270,6 +300,7 @@ main(void)
 		cmocka_unit_test(test_redeem_failures_keep_invite),
 		cmocka_unit_test(test_redeem_refused_record),
 		cmocka_unit_test(test_redeem_expired),
+		cmocka_unit_test(test_roles_table),
 	};
 
 	return cmocka_run_group_tests_name("invite", tests, group_setup,
