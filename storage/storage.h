@@ -626,8 +626,10 @@ int store_invite_make(struct store *s, struct store_invite *inv,
 
 /*
  * Redeems an invite for key, enrolling it under name.  Returns 0 with
- * *role set (a static string), or CS_EPERM / CS_ENOTFOUND with *cause
- * (malloc'd) saying why: unknown, used, expired, wrong secret.
+ * *role set (a static string), or an error with *cause (malloc'd) saying
+ * why, the invite left as it was: CS_ENOTFOUND (unknown), CS_EPERM (wrong
+ * secret, used, expired, the key enrolled already), CS_EUSAGE (a name or
+ * role the member record refuses), or the store's error.
  */
 int store_invite_redeem(struct store *s, const uint8_t id[STORE_INVITE_ID_LEN],
     const uint8_t secret[STORE_INVITE_SECRET_LEN],
