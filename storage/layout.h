@@ -63,6 +63,24 @@ get_be32(const uint8_t *p)
 	    (uint32_t)p[2] << 8 | p[3];
 }
 
+/*
+ * Readers, one line each (as lmdb's mdb.c defines its page accessors):
+ * the bytes of a field (a pointer into the key or value), a big-endian
+ * integer, and the length of what follows a fixed prefix (E after it).
+ */
+#define LAY_PTR(fn, off)						\
+	static inline const uint8_t *fn(const uint8_t *p)		\
+	{ return p + (off); }
+#define LAY_U64(fn, off)						\
+	static inline uint64_t fn(const uint8_t *p)			\
+	{ return get_be64(p + (off)); }
+#define LAY_U32(fn, off)						\
+	static inline uint32_t fn(const uint8_t *p)			\
+	{ return get_be32(p + (off)); }
+#define LAY_TAIL(fn, off)						\
+	static inline size_t fn(size_t len)				\
+	{ return len - (off); }
+
 /* ---- origin(32) seq(8): the key of commits and pending ---------------- */
 
 #define LAY_SEQKEY_LEN (PROTO_KEY_LEN + 8)
@@ -91,11 +109,7 @@ lay_seqkey_bound(uint8_t k[LAY_SEQKEY_LEN], const uint8_t *origin, int last)
 	memset(k + LAY_SEQKEY_SEQ, last ? 0xff : 0, 8);
 }
 
-static inline uint64_t
-lay_seqkey_seq(const uint8_t *k)
-{
-	return get_be64(k + LAY_SEQKEY_SEQ);
-}
+LAY_U64(lay_seqkey_seq, LAY_SEQKEY_SEQ)
 
 /* ---- commits: origin seq -> recv_ms(8) sig(64) E ---------------------- */
 
@@ -114,30 +128,12 @@ lay_commit_pack(uint8_t *v, uint64_t recv_ms, const uint8_t *sig,
 	memcpy(v + LAY_COMMIT_E, e, elen);
 }
 
-static inline uint64_t
-lay_commit_recv(const uint8_t *v)
-{
-	return get_be64(v + LAY_COMMIT_RECV);
-}
-
-static inline const uint8_t *
-lay_commit_sig(const uint8_t *v)
-{
-	return v + LAY_COMMIT_SIG;
-}
-
-static inline const uint8_t *
-lay_commit_e(const uint8_t *v)
-{
-	return v + LAY_COMMIT_E;
-}
+LAY_U64(lay_commit_recv, LAY_COMMIT_RECV)
+LAY_PTR(lay_commit_sig, LAY_COMMIT_SIG)
+LAY_PTR(lay_commit_e, LAY_COMMIT_E)
 
 /* The bytes of E in a value of len bytes (at least LAY_COMMIT_E). */
-static inline size_t
-lay_commit_elen(size_t len)
-{
-	return len - LAY_COMMIT_E;
-}
+LAY_TAIL(lay_commit_elen, LAY_COMMIT_E)
 
 /* ---- heads: origin -> seq(8) hash(32) hlc(8) -------------------------- */
 
@@ -162,23 +158,9 @@ lay_head_hash_at(uint8_t v[LAY_HEAD_LEN])
 	return v + LAY_HEAD_HASH;
 }
 
-static inline uint64_t
-lay_head_seq(const uint8_t *v)
-{
-	return get_be64(v + LAY_HEAD_SEQ);
-}
-
-static inline const uint8_t *
-lay_head_hash(const uint8_t *v)
-{
-	return v + LAY_HEAD_HASH;
-}
-
-static inline uint64_t
-lay_head_hlc(const uint8_t *v)
-{
-	return get_be64(v + LAY_HEAD_HLC);
-}
+LAY_U64(lay_head_seq, LAY_HEAD_SEQ)
+LAY_PTR(lay_head_hash, LAY_HEAD_HASH)
+LAY_U64(lay_head_hlc, LAY_HEAD_HLC)
 
 /* ---- pending: origin seq -> recv_ms(8) hash(32) hlc(8) sig(64) E ------ */
 
@@ -200,42 +182,14 @@ lay_pend_pack(uint8_t *v, uint64_t recv_ms, const uint8_t *hash,
 	memcpy(v + LAY_PEND_E, e, elen);
 }
 
-static inline uint64_t
-lay_pend_recv(const uint8_t *v)
-{
-	return get_be64(v + LAY_PEND_RECV);
-}
-
-static inline const uint8_t *
-lay_pend_hash(const uint8_t *v)
-{
-	return v + LAY_PEND_HASH;
-}
-
-static inline uint64_t
-lay_pend_hlc(const uint8_t *v)
-{
-	return get_be64(v + LAY_PEND_HLC);
-}
-
-static inline const uint8_t *
-lay_pend_sig(const uint8_t *v)
-{
-	return v + LAY_PEND_SIG;
-}
-
-static inline const uint8_t *
-lay_pend_e(const uint8_t *v)
-{
-	return v + LAY_PEND_E;
-}
+LAY_U64(lay_pend_recv, LAY_PEND_RECV)
+LAY_PTR(lay_pend_hash, LAY_PEND_HASH)
+LAY_U64(lay_pend_hlc, LAY_PEND_HLC)
+LAY_PTR(lay_pend_sig, LAY_PEND_SIG)
+LAY_PTR(lay_pend_e, LAY_PEND_E)
 
 /* The bytes of E in a value of len bytes (at least LAY_PEND_E). */
-static inline size_t
-lay_pend_elen(size_t len)
-{
-	return len - LAY_PEND_E;
-}
+LAY_TAIL(lay_pend_elen, LAY_PEND_E)
 
 /* ---- forks: origin(32) seq(8) hash(32) -> sig(64) E -------------------- */
 
@@ -253,11 +207,7 @@ lay_fork_key(uint8_t k[LAY_FORK_KEY_LEN], const uint8_t *origin, uint64_t seq,
 	memcpy(k + LAY_FORK_HASH, hash, PROTO_HASH_LEN);
 }
 
-static inline const uint8_t *
-lay_fork_key_hash(const uint8_t *k)
-{
-	return k + LAY_FORK_HASH;
-}
+LAY_PTR(lay_fork_key_hash, LAY_FORK_HASH)
 
 static inline void
 lay_fork_pack(uint8_t *v, const uint8_t *sig, const uint8_t *e, size_t elen)
@@ -266,24 +216,11 @@ lay_fork_pack(uint8_t *v, const uint8_t *sig, const uint8_t *e, size_t elen)
 	memcpy(v + LAY_FORK_E, e, elen);
 }
 
-static inline const uint8_t *
-lay_fork_sig(const uint8_t *v)
-{
-	return v + LAY_FORK_SIG;
-}
-
-static inline const uint8_t *
-lay_fork_e(const uint8_t *v)
-{
-	return v + LAY_FORK_E;
-}
+LAY_PTR(lay_fork_sig, LAY_FORK_SIG)
+LAY_PTR(lay_fork_e, LAY_FORK_E)
 
 /* The bytes of E in a value of len bytes (at least LAY_FORK_E). */
-static inline size_t
-lay_fork_elen(size_t len)
-{
-	return len - LAY_FORK_E;
-}
+LAY_TAIL(lay_fork_elen, LAY_FORK_E)
 
 /* ---- history: id(16) hlc(8) origin(32) seq(8) op(4) -> type(1) --------- */
 
@@ -313,29 +250,10 @@ lay_hist_op_set(uint8_t *k, uint32_t op)
 	put_be32(k + LAY_HIST_OP, op);
 }
 
-static inline uint64_t
-lay_hist_hlc(const uint8_t *k)
-{
-	return get_be64(k + LAY_HIST_HLC);
-}
-
-static inline const uint8_t *
-lay_hist_origin(const uint8_t *k)
-{
-	return k + LAY_HIST_ORIGIN;
-}
-
-static inline uint64_t
-lay_hist_seq(const uint8_t *k)
-{
-	return get_be64(k + LAY_HIST_SEQ);
-}
-
-static inline uint32_t
-lay_hist_op(const uint8_t *k)
-{
-	return get_be32(k + LAY_HIST_OP);
-}
+LAY_U64(lay_hist_hlc, LAY_HIST_HLC)
+LAY_PTR(lay_hist_origin, LAY_HIST_ORIGIN)
+LAY_U64(lay_hist_seq, LAY_HIST_SEQ)
+LAY_U32(lay_hist_op, LAY_HIST_OP)
 
 /* Copies the origin and seq of a history key out as a commits key. */
 static inline void
@@ -520,17 +438,8 @@ lay_invite_pack(uint8_t v[LAY_INVITE_LEN], const uint8_t *hash,
 	    strnlen(role, LAY_INVITE_ROLE_LEN - 1));
 }
 
-static inline const uint8_t *
-lay_invite_hash(const uint8_t *v)
-{
-	return v + LAY_INVITE_HASH;
-}
-
-static inline uint64_t
-lay_invite_expires(const uint8_t *v)
-{
-	return get_be64(v + LAY_INVITE_EXPIRES);
-}
+LAY_PTR(lay_invite_hash, LAY_INVITE_HASH)
+LAY_U64(lay_invite_expires, LAY_INVITE_EXPIRES)
 
 static inline int
 lay_invite_used(const uint8_t *v)
@@ -550,11 +459,7 @@ lay_invite_has_site(const uint8_t *v)
 	return v[LAY_INVITE_HAS_SITE] != 0;
 }
 
-static inline const uint8_t *
-lay_invite_site(const uint8_t *v)
-{
-	return v + LAY_INVITE_SITE;
-}
+LAY_PTR(lay_invite_site, LAY_INVITE_SITE)
 
 /* Copies the role out, NUL-terminated (out holds LAY_INVITE_ROLE_LEN). */
 static inline void
@@ -577,17 +482,8 @@ lay_lastseen_pack(uint8_t v[LAY_LASTSEEN_LEN], uint64_t ms, uint64_t seq)
 	put_be64(v + LAY_LASTSEEN_SEQ, seq);
 }
 
-static inline uint64_t
-lay_lastseen_ms(const uint8_t *v)
-{
-	return get_be64(v + LAY_LASTSEEN_MS);
-}
-
-static inline uint64_t
-lay_lastseen_seq(const uint8_t *v)
-{
-	return get_be64(v + LAY_LASTSEEN_SEQ);
-}
+LAY_U64(lay_lastseen_ms, LAY_LASTSEEN_MS)
+LAY_U64(lay_lastseen_seq, LAY_LASTSEEN_SEQ)
 
 /* ---- node.key: the libsodium secret key, seed(32) then public key(32) -- */
 
