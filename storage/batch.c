@@ -714,7 +714,7 @@ enroll_site_log(struct store *s, MDB_txn *txn, struct proto_enc *ops,
 	proto_pack_cstr(&ops->pk, "name");
 	proto_pack_cstr(&ops->pk, name);
 	proto_pack_cstr(&ops->pk, "role");
-	proto_pack_cstr(&ops->pk, "hub");
+	proto_pack_cstr(&ops->pk, store_role_name(STORE_ROLE_HUB));
 	proto_pack_cstr(&ops->pk, "site");
 	msgpack_pack_bin(&ops->pk, PROTO_ID_LEN);
 	msgpack_pack_bin_body(&ops->pk, site, PROTO_ID_LEN);
