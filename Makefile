@@ -234,4 +234,6 @@ lint:
 clean:
 	rm -rf build build-san build-bench build-fuzz build-deb
 
--include $(shell find build build-san build-bench -name '*.d' 2>/dev/null)
+# The dependencies of every build directory in use, $(BUILD) included
+# (make BUILD=DIR must rebuild what a changed header touches too).
+-include $(shell find $(sort $(BUILD) build build-san build-bench) -name '*.d' 2>/dev/null)

@@ -77,11 +77,10 @@ cmd_invite(struct cli *c)
 	addr = cli_take(c, "--addr", &bad);
 	if (bad || cli_rest(c, 0, 0) != 0)
 		return EXIT_USAGE;
-	if (role == NULL || (strcmp(role, "site") != 0 &&
-	    strcmp(role, "hub") != 0 && strcmp(role, "consultant") != 0))
+	if (store_role_parse(role) == STORE_ROLE_NONE)
 		return cli_usage_error(c, "option --role: give site, hub or "
 		    "consultant");
-	if ((strcmp(role, "site") == 0) != (site != NULL))
+	if ((store_role_parse(role) == STORE_ROLE_SITE) != (site != NULL))
 		return cli_usage_error(c, "option --site: a site invite names "
 		    "its site, and only a site invite does");
 	if (expires != NULL && parse_duration(expires, &ms) != 0)
@@ -166,8 +165,7 @@ parse_token(const char *text, struct token *t, const char **why)
 	if (proto_unhex(t->network, PROTO_KEY_LEN, part[1]) != 0)
 		return -1;
 	*why = "the invite's role is not site, hub or consultant";
-	if (strcmp(part[2], "site") != 0 && strcmp(part[2], "hub") != 0 &&
-	    strcmp(part[2], "consultant") != 0)
+	if (store_role_parse(part[2]) == STORE_ROLE_NONE)
 		return -1;
 	snprintf(t->role, sizeof(t->role), "%s", part[2]);
 	*why = "the invite's id or secret is damaged";

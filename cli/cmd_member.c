@@ -41,10 +41,13 @@ parse_key(struct cli *c, const char *text, uint8_t key[PROTO_KEY_LEN])
 	return 0;
 }
 
-/* Writes one member op (create or edit) and reports the result. */
+/*
+ * Writes one member op and reports the result: the new record of en
+ * (store_batch_enroll()), or, with en NULL, an edit of key's record.
+ */
 static int
-write_member(struct cli *c, const uint8_t key[PROTO_KEY_LEN], int create,
-    const struct store_kv *kv, size_t n)
+write_member(struct cli *c, const struct store_enroll *en,
+    const uint8_t key[PROTO_KEY_LEN], const struct store_kv *kv, size_t n)
 {
 	const struct sch_type *t = sch_type_find("member", 6);
 	struct store_batch *b = store_batch_new(c->store);
@@ -52,10 +55,17 @@ write_member(struct cli *c, const uint8_t key[PROTO_KEY_LEN], int create,
 	char *cause = NULL;
 	int rc;
 
-	proto_member_id(id, key);
-	rc = store_batch_put(b, t, id, create, kv, n, &cause);
-	if (rc == 0)
+	if (en != NULL)
+		rc = store_batch_enroll(b, en, &cause);
+	else {
+		proto_member_id(id, key);
+		rc = store_batch_put(b, t, id, 0, kv, n, &cause);
+	}
+	if (rc == 0) {
+		free(cause);
+		cause = NULL;
 		rc = store_batch_commit(b, &cause);
+	}
 	store_batch_free(b);
 	if (rc != 0) {
 		cli_usage_error(c, "%s", cause);
@@ -81,10 +91,10 @@ static int
 member_add(struct cli *c)
 {
 	const char *role, *name, *site, *sites;
-	char hex[2 * PROTO_KEY_LEN + 1], refs[PROTO_MAX_ITEMS * 33 + 1];
+	char refs[PROTO_MAX_ITEMS * 33 + 1];
 	uint8_t key[PROTO_KEY_LEN];
-	struct store_kv kv[8];
-	size_t n = 0;
+	struct store_enroll en;
+	enum store_role r;
 	int bad = 0, all;
 
 	role = cli_take(c, "--role", &bad);
@@ -99,13 +109,16 @@ member_add(struct cli *c)
 	if (role == NULL || name == NULL)
 		return cli_usage_error(c, "options --role and --name are "
 		    "required");
-	if (strcmp(role, "site") == 0 && site == NULL)
+	if ((r = store_role_parse(role)) == STORE_ROLE_NONE)
+		return cli_usage_error(c, "option --role: '%s' is not one of: "
+		    "hub site consultant", role);
+	if (r == STORE_ROLE_SITE && site == NULL)
 		return cli_usage_error(c, "option --site: a site key speaks "
 		    "for one site; name it");
-	if (strcmp(role, "site") != 0 && site != NULL)
+	if (r != STORE_ROLE_SITE && site != NULL)
 		return cli_usage_error(c, "option --site: only for --role "
 		    "site (a consultant takes --sites or --all)");
-	if ((sites != NULL || all) && strcmp(role, "consultant") != 0)
+	if ((sites != NULL || all) && r != STORE_ROLE_CONSULTANT)
 		return cli_usage_error(c, "options --sites and --all: only for "
 		    "--role consultant");
 	if (sites != NULL && all)
@@ -138,20 +151,8 @@ member_add(struct cli *c)
 		else
 			sites = refs;
 	}
-	proto_hex(hex, key, PROTO_KEY_LEN);
-	kv[n++] = (struct store_kv){ "key", hex };
-	kv[n++] = (struct store_kv){ "role", role };
-	kv[n++] = (struct store_kv){ "name", name };
-	kv[n++] = (struct store_kv){ "status", "active" };
-	if (site != NULL)
-		kv[n++] = (struct store_kv){ "site", site };
-	if (strcmp(role, "consultant") == 0) {
-		kv[n++] = (struct store_kv){ "scope", sites ? "assigned" :
-		    "all" };
-		if (sites != NULL)
-			kv[n++] = (struct store_kv){ "sites", sites };
-	}
-	if (write_member(c, key, 1, kv, n) != EXIT_OK)
+	en = (struct store_enroll){ key, r, name, site, sites };
+	if (write_member(c, &en, key, NULL, 0) != EXIT_OK)
 		return EXIT_USAGE;
 	/* Say so when the record written does not enroll the key. */
 	if (!enrolled(c, key))
@@ -192,7 +193,7 @@ member_revoke(struct cli *c)
 	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)last);
 	kv[0] = (struct store_kv){ "status", "revoked" };
 	kv[1] = (struct store_kv){ "revoked_after", seq };
-	if (write_member(c, key, 0, kv, 2) != EXIT_OK)
+	if (write_member(c, NULL, key, kv, 2) != EXIT_OK)
 		return EXIT_USAGE;
 	printf("revoked: commits after seq %s of that key are refused\n",
 	    seq);

@@ -42,13 +42,11 @@ read_keyfile(struct cli *c, const char *path, uint8_t sk[PROTO_SK_LEN])
 int
 cmd_init(struct cli *c)
 {
-	static const char *const roles[] = { "site", "hub", "consultant",
-		NULL };
 	const char *name, *role, *net, *restore;
 	uint8_t network[PROTO_KEY_LEN], sk[PROTO_SK_LEN];
 	char *cause = NULL, hex[2 * PROTO_KEY_LEN + 1];
 	struct store *s;
-	int bad = 0, rc, i, force;
+	int bad = 0, rc, force;
 
 	name = cli_take(c, "--name", &bad);
 	role = cli_take(c, "--role", &bad);
@@ -61,10 +59,7 @@ cmd_init(struct cli *c)
 		return cli_usage_error(c, "option --name: is required");
 	if (role == NULL)
 		role = "site";
-	for (i = 0; roles[i] != NULL; i++)
-		if (strcmp(roles[i], role) == 0)
-			break;
-	if (roles[i] == NULL)
+	if (store_role_parse(role) == STORE_ROLE_NONE)
 		return cli_usage_error(c, "option --role: '%s' is not one of: "
 		    "site hub consultant", role);
 	if (net != NULL && proto_unhex(network, PROTO_KEY_LEN, net) != 0)

@@ -277,18 +277,20 @@ cfg_load(struct cfg *c, const char *path, char **cause)
 	fclose(f);
 	if (line == 0 && p.error == NULL && !peer_done(&p))
 		line = -2;
+	/* The checks across options, after the file: bad() keeps the first
+	 * error, so a second neither hides it nor leaks it. */
 	if (line == 0 && c->ping_timeout <= c->ping_interval)
-		p.error = xstrdup("[limits] ping_timeout: must be longer "
-		    "than ping_interval");
+		bad(&p, "[limits] ping_timeout: must be longer than "
+		    "ping_interval");
 	if (line == 0 && c->backoff_max < c->backoff_min)
-		p.error = xstrdup("[limits] backoff_max: must not be "
-		    "shorter than backoff_min");
+		bad(&p, "[limits] backoff_max: must not be shorter than "
+		    "backoff_min");
 	if (line == 0 && c->mirror_postgres != NULL &&
 	    strstr(c->mirror_postgres, "password") != NULL &&
 	    (st.st_mode & 044) != 0)
-		p.error = xstrdup("[mirror] postgres: holds a password in a "
-		    "file others can read; put it in ~/.pgpass or PGPASSFILE, "
-		    "or chmod go-r the file");
+		bad(&p, "[mirror] postgres: holds a password in a file others "
+		    "can read; put it in ~/.pgpass or PGPASSFILE, or chmod "
+		    "go-r the file");
 	if (line != 0 || p.error != NULL) {
 		if (line > 0)
 			*cause = xasprintf("%s:%d: %s", path, line,

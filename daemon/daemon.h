@@ -2,10 +2,12 @@
  * daemon.h: what the files of daemon/ share.
  *
  * cafed is one libuv loop.  The loop thread owns every socket, timer and
- * peer; it never touches LMDB.  Every store access runs on one store
- * thread (worker.c), in submission order, and reports back to the loop,
- * so no transaction is ever open on the loop thread and the map can grow
- * safely while the daemon runs.
+ * peer; it opens no LMDB transaction (it only asks LMDB for the last
+ * transaction's id, store_txnid(), to notice writes by cafe).  Every store
+ * read and write runs on one store thread (worker.c), in submission
+ * order, and reports back to the loop, so the map can grow safely while
+ * the daemon runs.  A received batch's signatures are checked on libuv's
+ * thread pool (store_verify_items(), which touches no LMDB).
  *
  *   cafed.c    start, signals, sd_notify, the tick timer, shutdown
  *   config.c   the configuration file (inih), one table of options

@@ -270,6 +270,17 @@ decode_op(struct proto_op *op, const msgpack_object *o, int *err)
 	return NULL;
 }
 
+/* Peeks at the origin of commit bytes (proto.h). */
+const uint8_t *
+proto_commit_origin(const uint8_t *e, size_t len)
+{
+	/* fixarray, positive fixint version, bin 8 of 32 bytes */
+	if (len < 4 + PROTO_KEY_LEN || (e[0] & 0xf0) != 0x90 ||
+	    e[1] > 0x7f || e[2] != 0xc4 || e[3] != PROTO_KEY_LEN)
+		return NULL;
+	return e + 4;
+}
+
 /* Decodes commit bytes strictly. */
 int
 proto_commit_decode(struct proto_commit *c, const uint8_t *e, size_t len,

@@ -135,6 +135,14 @@ struct proto_commit {
 int proto_commit_decode(struct proto_commit *c, const uint8_t *e, size_t len,
     const char **cause);
 
+/*
+ * Returns the origin in commit bytes E (the bin 32 after the array header
+ * and a one-byte version) without decoding, or NULL when E does not start
+ * that way: for work ahead of the decode (a signature check on another
+ * thread, grouping by origin), which proto_commit_decode() still checks.
+ */
+const uint8_t *proto_commit_origin(const uint8_t *e, size_t len);
+
 /* Releases what proto_commit_decode() allocated.  Safe on a zeroed commit. */
 void proto_commit_free(struct proto_commit *c);
 

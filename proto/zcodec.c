@@ -65,17 +65,13 @@ zc_dict_free(struct zc_dict *d)
 }
 
 /*
- * Returns the origin of commit bytes E (the bin 32 that follows the array
- * header and the version), or NULL when E does not start that way: such
- * an item is then a run of its own.
+ * Returns the origin of commit bytes E, or NULL when E does not start as
+ * a commit does: such an item is then a run of its own.
  */
 static const uint8_t *
 origin_of(const uint8_t *e, size_t len)
 {
-	if (len < 4 + PROTO_KEY_LEN || (e[0] & 0xf0) != 0x90 ||
-	    e[1] > 0x7f || e[2] != 0xc4 || e[3] != PROTO_KEY_LEN)
-		return NULL;
-	return e + 4;
+	return proto_commit_origin(e, len);
 }
 
 /* Compresses run into one frame appended to out as a bin. */

@@ -28,10 +28,6 @@
 
 #include "internal.h"
 
-/* History keys: id(16) hlc(8) origin(32) seq(8) op(4); the value is the
- * op's type (its index in the schema table). */
-#define HK_LEN (PROTO_ID_LEN + 8 + PROTO_KEY_LEN + 8 + 4)
-
 /* One field of a record being merged. */
 struct mfield {
 	const char *name;
@@ -284,31 +280,19 @@ base_count(const msgpack_object *b)
 	return b->type == MSGPACK_OBJECT_ARRAY ? b->via.array.size : 1;
 }
 
-/* Builds a conflicts key: id, field, NUL, hlc, origin. */
-static size_t
-conflict_key(uint8_t *key, const uint8_t *id, const char *name,
-    uint32_t nlen, uint64_t hlc, const uint8_t *origin)
-{
-	memcpy(key, id, PROTO_ID_LEN);
-	memcpy(key + PROTO_ID_LEN, name, nlen);
-	key[PROTO_ID_LEN + nlen] = 0;
-	put_be64(key + PROTO_ID_LEN + nlen + 1, hlc);
-	memcpy(key + PROTO_ID_LEN + nlen + 9, origin, PROTO_KEY_LEN);
-	return PROTO_ID_LEN + nlen + 9 + PROTO_KEY_LEN;
-}
-
 /* Keeps a losing value as a conflict. */
 static int
 conflict_put(struct store *s, MDB_txn *txn, const uint8_t *id,
     const struct mfield *f, struct proto_enc *scratch)
 {
-	uint8_t key[PROTO_ID_LEN + PROTO_MAX_NAME + 9 + PROTO_KEY_LEN];
+	uint8_t key[LAY_CONFLICT_KEY_MAX];
 	MDB_val k, d;
 	int rc;
 
 	if (f->val->type == MSGPACK_OBJECT_NIL)
 		return 0;
-	k.mv_size = conflict_key(key, id, f->name, f->nlen, f->hlc, f->origin);
+	k.mv_size = lay_conflict_key(key, id, f->name, f->nlen, f->hlc,
+	    f->origin);
 	k.mv_data = key;
 	proto_enc_reset(scratch);
 	msgpack_pack_object(&scratch->pk, *f->val);
@@ -318,27 +302,15 @@ conflict_put(struct store *s, MDB_txn *txn, const uint8_t *id,
 	return rc == 0 ? 0 : store_mdb_fail(s, rc);
 }
 
-/* Builds a seen key: id, field, NUL, hlc. */
-static size_t
-seen_key(uint8_t *key, const uint8_t *id, const char *name, uint32_t nlen,
-    uint64_t hlc)
-{
-	memcpy(key, id, PROTO_ID_LEN);
-	memcpy(key + PROTO_ID_LEN, name, nlen);
-	key[PROTO_ID_LEN + nlen] = 0;
-	put_be64(key + PROTO_ID_LEN + nlen + 1, hlc);
-	return PROTO_ID_LEN + nlen + 9;
-}
-
 /* Returns whether some edit of (id, field) saw the value at clock hlc. */
 static int
 seen_has(struct store *s, MDB_txn *txn, const uint8_t *id, const char *name,
     uint32_t nlen, uint64_t hlc)
 {
-	uint8_t key[PROTO_ID_LEN + PROTO_MAX_NAME + 9];
+	uint8_t key[LAY_SEEN_KEY_MAX];
 	MDB_val k, d;
 
-	k.mv_size = seen_key(key, id, name, nlen, hlc);
+	k.mv_size = lay_seen_key(key, id, name, nlen, hlc);
 	k.mv_data = key;
 	return mdb_get(txn, s->dbi[DB_SEEN], &k, &d) == 0;
 }
@@ -351,21 +323,23 @@ static int
 seen_put(struct store *s, MDB_txn *txn, const uint8_t *id, const char *name,
     uint32_t nlen, uint64_t hlc)
 {
-	uint8_t key[PROTO_ID_LEN + PROTO_MAX_NAME + 9 + PROTO_KEY_LEN];
-	size_t plen;
+	static const uint8_t none[PROTO_KEY_LEN];
+	uint8_t key[LAY_CONFLICT_KEY_MAX];
+	size_t plen, klen;
 	MDB_cursor *cur;
 	MDB_val k, d = { 0, NULL };
 	int rc;
 
-	k.mv_size = plen = seen_key(key, id, name, nlen, hlc);
+	k.mv_size = plen = lay_seen_key(key, id, name, nlen, hlc);
 	k.mv_data = key;
 	if ((rc = mdb_put(txn, s->dbi[DB_SEEN], &k, &d, 0)) != 0)
 		return store_mdb_fail(s, rc);
-	memset(key + plen, 0, PROTO_KEY_LEN);
+	/* The first conflicts key of that value: its smallest origin. */
+	klen = lay_conflict_key(key, id, name, nlen, hlc, none);
 	if ((rc = mdb_cursor_open(txn, s->dbi[DB_CONFLICTS], &cur)) != 0)
 		return store_mdb_fail(s, rc);
 	for (;;) {
-		k.mv_size = plen + PROTO_KEY_LEN;
+		k.mv_size = klen;
 		k.mv_data = key;
 		rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
 		if (rc != 0 || k.mv_size < plen ||
@@ -490,26 +464,19 @@ static int
 index_apply(struct store *s, MDB_txn *txn, const uint8_t *id,
     const struct ikeys *ik, int add)
 {
-	uint8_t key[1 + PROTO_ID_LEN + 4 + PROTO_ID_LEN];
 	MDB_val k, d = { 0, NULL };
 	MDB_dbi dbs[2];
 	size_t lens[2];
-	uint8_t keys[2][sizeof(key)];
+	uint8_t keys[2][LAY_BYSITE_LEN];
 	int i, n = 0, rc;
 
 	if (!ik->live)
 		return 0;
-	keys[n][0] = ik->type;
-	put_be32(keys[n] + 1, ik->ymd);
-	memcpy(keys[n] + 5, id, PROTO_ID_LEN);
-	lens[n] = 5 + PROTO_ID_LEN;
+	lens[n] = lay_bydate_key(keys[n], ik->type, ik->ymd, id);
 	dbs[n++] = s->dbi[DB_BYDATE];
 	if (ik->site != NULL) {
-		keys[n][0] = ik->type;
-		memcpy(keys[n] + 1, ik->site, PROTO_ID_LEN);
-		put_be32(keys[n] + 1 + PROTO_ID_LEN, ik->ymd);
-		memcpy(keys[n] + 5 + PROTO_ID_LEN, id, PROTO_ID_LEN);
-		lens[n] = 5 + 2 * PROTO_ID_LEN;
+		lens[n] = lay_bysite_key(keys[n], ik->type, ik->site, ik->ymd,
+		    id);
 		dbs[n++] = s->dbi[DB_BYSITE];
 	}
 	for (i = 0; i < n; i++) {
@@ -646,7 +613,7 @@ rebuild_record(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
     const uint8_t *id, const struct sch_type *t)
 {
 	MDB_val k = { PROTO_ID_LEN, (void *)(uintptr_t)id }, d;
-	uint8_t (*keys)[HK_LEN] = NULL;
+	uint8_t (*keys)[LAY_HIST_KEY_LEN] = NULL;
 	size_t n = 0, i;
 	struct mrec m;
 	struct ikeys ik;
@@ -677,28 +644,28 @@ rebuild_record(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		return store_mdb_fail(s, rc);
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		if (k.mv_size != HK_LEN || memcmp(k.mv_data, id,
+		if (k.mv_size != LAY_HIST_KEY_LEN || memcmp(k.mv_data, id,
 		    PROTO_ID_LEN) != 0)
 			break;
 		if (d.mv_size != 1 ||
 		    *(uint8_t *)d.mv_data != store_type_index(t))
 			continue;
 		keys = xreallocarray(keys, n + 1, sizeof(*keys));
-		memcpy(keys[n++], k.mv_data, HK_LEN);
+		memcpy(keys[n++], k.mv_data, LAY_HIST_KEY_LEN);
 	}
 	mdb_cursor_close(cur);
 	for (i = 0, rc = 0; i < n && rc == 0; i++) {
-		uint8_t ckey[PROTO_KEY_LEN + 8];
+		uint8_t ckey[LAY_SEQKEY_LEN];
 		MDB_val ck = { sizeof(ckey), ckey }, cd;
 		struct proto_commit c;
 		const char *why;
-		uint32_t opidx = get_be32(keys[i] + HK_LEN - 4);
+		uint32_t opidx = lay_hist_op(keys[i]);
 
-		memcpy(ckey, keys[i] + PROTO_ID_LEN + 8, PROTO_KEY_LEN + 8);
+		lay_hist_commit(ckey, keys[i]);
 		if (mdb_get(txn, s->dbi[DB_COMMITS], &ck, &cd) != 0 ||
-		    cd.mv_size < 8 + PROTO_SIG_LEN ||
-		    proto_commit_decode(&c, (uint8_t *)cd.mv_data + 8 +
-		    PROTO_SIG_LEN, cd.mv_size - 8 - PROTO_SIG_LEN, &why) != 0) {
+		    cd.mv_size < LAY_COMMIT_E ||
+		    proto_commit_decode(&c, lay_commit_e(cd.mv_data),
+		    lay_commit_elen(cd.mv_size), &why) != 0) {
 			rc = CS_EDB;
 			break;
 		}
@@ -725,17 +692,13 @@ apply_op(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 	const struct proto_op *op = &c->ops[opidx];
 	const struct sch_type *t = sch_type_find(op->type, op->type_len);
 	const struct sch_type *first;
-	uint8_t hkey[HK_LEN], tix = (uint8_t)store_type_index(t);
+	uint8_t hkey[LAY_HIST_KEY_LEN], tix = (uint8_t)store_type_index(t);
 	MDB_val k = { sizeof(hkey), hkey }, d = { 1, &tix }, rk, rd;
 	MDB_cursor *cur;
 	struct store_rec r;
 	int rc, have;
 
-	memcpy(hkey, op->id, PROTO_ID_LEN);
-	put_be64(hkey + 16, c->hlc);
-	memcpy(hkey + 24, c->origin, PROTO_KEY_LEN);
-	put_be64(hkey + 56, c->seq);
-	put_be32(hkey + 64, opidx);
+	lay_hist_key(hkey, op->id, c->hlc, c->origin, c->seq, opidx);
 	if ((rc = mdb_put(txn, s->dbi[DB_HISTORY], &k, &d, 0)) != 0)
 		return store_mdb_fail(s, rc);
 	/* The type of the record's first op. */
@@ -836,10 +799,11 @@ check_ref(struct store *s, MDB_txn *txn, const struct proto_commit *c,
 		    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 			const uint8_t *hk = k.mv_data;
 
-			if (k.mv_size != HK_LEN ||
+			if (k.mv_size != LAY_HIST_KEY_LEN ||
 			    memcmp(hk, id, PROTO_ID_LEN) != 0)
 				break;
-			if (memcmp(hk + 24, c->origin, PROTO_KEY_LEN) == 0 &&
+			if (memcmp(lay_hist_origin(hk), c->origin,
+			    PROTO_KEY_LEN) == 0 &&
 			    d.mv_size == 1 && *(uint8_t *)d.mv_data <
 			    sch_ntypes) {
 				t = &sch_types[*(uint8_t *)d.mv_data];
@@ -935,18 +899,15 @@ static int
 fork_put(struct store *s, MDB_txn *txn, const struct store_item *it,
     const uint8_t hash[PROTO_HASH_LEN])
 {
-	uint8_t key[PROTO_KEY_LEN + 8 + PROTO_HASH_LEN];
+	uint8_t key[LAY_FORK_KEY_LEN];
 	MDB_val k = { sizeof(key), key }, d;
 	int rc;
 
-	memcpy(key, it->origin, PROTO_KEY_LEN);
-	put_be64(key + PROTO_KEY_LEN, it->seq);
-	memcpy(key + PROTO_KEY_LEN + 8, hash, PROTO_HASH_LEN);
-	d.mv_size = PROTO_SIG_LEN + it->elen;
+	lay_fork_key(key, it->origin, it->seq, hash);
+	d.mv_size = LAY_FORK_LEN(it->elen);
 	if ((rc = mdb_put(txn, s->dbi[DB_FORKS], &k, &d, MDB_RESERVE)) != 0)
 		return store_mdb_fail(s, rc);
-	memcpy(d.mv_data, it->sig, PROTO_SIG_LEN);
-	memcpy((uint8_t *)d.mv_data + PROTO_SIG_LEN, it->e, it->elen);
+	lay_fork_pack(d.mv_data, it->sig, it->e, it->elen);
 	return 0;
 }
 
@@ -961,14 +922,14 @@ fork_put(struct store *s, MDB_txn *txn, const struct store_item *it,
 static int
 fork_known(struct store *s, MDB_txn *txn, const struct store_item *it)
 {
-	uint8_t key[PROTO_KEY_LEN + 8 + PROTO_HASH_LEN];
+	static const uint8_t none[PROTO_HASH_LEN];
+	uint8_t key[LAY_FORK_KEY_LEN];
 	MDB_val k = { sizeof(key), key }, d;
 	MDB_cursor *cur;
 	unsigned n = 0;
 	int rc, known = 0;
 
-	memset(key, 0, sizeof(key));
-	memcpy(key, it->origin, PROTO_KEY_LEN);
+	lay_fork_key(key, it->origin, 0, none);
 	if (mdb_cursor_open(txn, s->dbi[DB_FORKS], &cur) != 0)
 		return 1;
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
@@ -978,7 +939,7 @@ fork_known(struct store *s, MDB_txn *txn, const struct store_item *it)
 		if (k.mv_size != sizeof(key) ||
 		    memcmp(kk, it->origin, PROTO_KEY_LEN) != 0)
 			break;
-		if (get_be64(kk + PROTO_KEY_LEN) == it->seq ||
+		if (lay_seqkey_seq(kk) == it->seq ||
 		    ++n >= FORKS_PER_ORIGIN) {
 			known = 1;
 			break;
@@ -1042,13 +1003,6 @@ failed_add(struct store_failed *f, const struct store_item *it)
 #define PENDING_PER_ORIGIN 4096
 #define PENDING_TOTAL 65536
 
-/* Offsets in a pending value. */
-#define PV_RECV 0
-#define PV_HASH 8
-#define PV_HLC (PV_HASH + PROTO_HASH_LEN)
-#define PV_SIG (PV_HLC + 8)
-#define PV_E (PV_SIG + PROTO_SIG_LEN)
-
 /* The pending commits of one origin: first and last seq, last hash/hlc. */
 struct ptop {
 	uint64_t first, last;
@@ -1061,7 +1015,7 @@ static void
 pending_top(struct store *s, MDB_txn *txn, const uint8_t *origin,
     struct ptop *pt)
 {
-	uint8_t key[PROTO_KEY_LEN + 8];
+	uint8_t key[LAY_SEQKEY_LEN];
 	MDB_val k = { sizeof(key), key }, d;
 	MDB_cursor *cur;
 	int rc;
@@ -1069,26 +1023,24 @@ pending_top(struct store *s, MDB_txn *txn, const uint8_t *origin,
 	memset(pt, 0, sizeof(*pt));
 	if (mdb_cursor_open(txn, s->dbi[DB_PENDING], &cur) != 0)
 		return;
-	memcpy(key, origin, PROTO_KEY_LEN);
-	memset(key + PROTO_KEY_LEN, 0, 8);
+	lay_seqkey_bound(key, origin, 0);
 	if (mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE) != 0 ||
 	    k.mv_size != sizeof(key) ||
 	    memcmp(k.mv_data, origin, PROTO_KEY_LEN) != 0)
 		goto out;
-	pt->first = get_be64((uint8_t *)k.mv_data + PROTO_KEY_LEN);
-	memcpy(key, origin, PROTO_KEY_LEN);
-	memset(key + PROTO_KEY_LEN, 0xff, 8);
+	pt->first = lay_seqkey_seq(k.mv_data);
+	lay_seqkey_bound(key, origin, 1);
 	k.mv_size = sizeof(key);
 	k.mv_data = key;
 	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
 	rc = rc == 0 ? mdb_cursor_get(cur, &k, &d, MDB_PREV) :
 	    mdb_cursor_get(cur, &k, &d, MDB_LAST);
-	if (rc != 0 || k.mv_size != sizeof(key) || d.mv_size < PV_E ||
+	if (rc != 0 || k.mv_size != sizeof(key) || d.mv_size < LAY_PEND_E ||
 	    memcmp(k.mv_data, origin, PROTO_KEY_LEN) != 0)
 		goto out;
-	pt->last = get_be64((uint8_t *)k.mv_data + PROTO_KEY_LEN);
-	memcpy(pt->hash, (uint8_t *)d.mv_data + PV_HASH, PROTO_HASH_LEN);
-	pt->hlc = get_be64((uint8_t *)d.mv_data + PV_HLC);
+	pt->last = lay_seqkey_seq(k.mv_data);
+	memcpy(pt->hash, lay_pend_hash(d.mv_data), PROTO_HASH_LEN);
+	pt->hlc = lay_pend_hlc(d.mv_data);
 out:
 	mdb_cursor_close(cur);
 }
@@ -1100,7 +1052,7 @@ pending_put(struct store *s, MDB_txn *txn, const uint8_t *origin,
     uint64_t seq, uint64_t hlc, uint64_t recv_ms, const uint8_t *e,
     size_t elen, const uint8_t *sig, const struct ptop *pt)
 {
-	uint8_t key[PROTO_KEY_LEN + 8];
+	uint8_t key[LAY_SEQKEY_LEN], hash[PROTO_HASH_LEN];
 	MDB_val k = { sizeof(key), key }, d;
 	MDB_stat st;
 	int rc;
@@ -1109,16 +1061,12 @@ pending_put(struct store *s, MDB_txn *txn, const uint8_t *origin,
 	    (mdb_stat(txn, s->dbi[DB_PENDING], &st) == 0 &&
 	    st.ms_entries >= PENDING_TOTAL))
 		return CS_EBOUND;
-	memcpy(key, origin, PROTO_KEY_LEN);
-	put_be64(key + PROTO_KEY_LEN, seq);
-	d.mv_size = PV_E + elen;
+	lay_seqkey(key, origin, seq);
+	d.mv_size = LAY_PEND_LEN(elen);
 	if ((rc = mdb_put(txn, s->dbi[DB_PENDING], &k, &d, MDB_RESERVE)) != 0)
 		return store_mdb_fail(s, rc);
-	put_be64((uint8_t *)d.mv_data + PV_RECV, recv_ms);
-	proto_hash((uint8_t *)d.mv_data + PV_HASH, e, elen, sig);
-	put_be64((uint8_t *)d.mv_data + PV_HLC, hlc);
-	memcpy((uint8_t *)d.mv_data + PV_SIG, sig, PROTO_SIG_LEN);
-	memcpy((uint8_t *)d.mv_data + PV_E, e, elen);
+	proto_hash(hash, e, elen, sig);
+	lay_pend_pack(d.mv_data, recv_ms, hash, hlc, sig, e, elen);
 	return 0;
 }
 
@@ -1127,15 +1075,14 @@ static int
 pending_drop(struct store *s, MDB_txn *txn, const uint8_t *origin,
     uint64_t from)
 {
-	uint8_t key[PROTO_KEY_LEN + 8];
+	uint8_t key[LAY_SEQKEY_LEN];
 	MDB_val k = { sizeof(key), key }, d;
 	MDB_cursor *cur;
 	int rc;
 
 	if ((rc = mdb_cursor_open(txn, s->dbi[DB_PENDING], &cur)) != 0)
 		return store_mdb_fail(s, rc);
-	memcpy(key, origin, PROTO_KEY_LEN);
-	put_be64(key + PROTO_KEY_LEN, from);
+	lay_seqkey(key, origin, from);
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		if (k.mv_size != sizeof(key) ||
@@ -1212,22 +1159,18 @@ accept_commit(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
     const struct proto_commit *c, const uint8_t *e, size_t elen,
     const uint8_t *sig, uint64_t recv_ms, uint64_t *hlc)
 {
-	uint8_t ckey[PROTO_KEY_LEN + 8], hv[48];
+	uint8_t ckey[LAY_SEQKEY_LEN], hv[LAY_HEAD_LEN], hash[PROTO_HASH_LEN];
 	MDB_val k = { sizeof(ckey), ckey }, d;
 	uint32_t i;
 	int rc;
 
-	memcpy(ckey, c->origin, PROTO_KEY_LEN);
-	put_be64(ckey + PROTO_KEY_LEN, c->seq);
-	d.mv_size = 8 + PROTO_SIG_LEN + elen;
+	lay_seqkey(ckey, c->origin, c->seq);
+	d.mv_size = LAY_COMMIT_LEN(elen);
 	if ((rc = mdb_put(txn, s->dbi[DB_COMMITS], &k, &d, MDB_RESERVE)) != 0)
 		return store_mdb_fail(s, rc);
-	put_be64(d.mv_data, recv_ms);
-	memcpy((uint8_t *)d.mv_data + 8, sig, PROTO_SIG_LEN);
-	memcpy((uint8_t *)d.mv_data + 8 + PROTO_SIG_LEN, e, elen);
-	put_be64(hv, c->seq);
-	proto_hash(hv + 8, e, elen, sig);
-	put_be64(hv + 40, c->hlc);
+	lay_commit_pack(d.mv_data, recv_ms, sig, e, elen);
+	proto_hash(hash, e, elen, sig);
+	lay_head_pack(hv, c->seq, hash, c->hlc);
 	k.mv_size = PROTO_KEY_LEN;
 	k.mv_data = (void *)(uintptr_t)c->origin;
 	d.mv_size = sizeof(hv);
@@ -1259,7 +1202,7 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 {
 	struct proto_commit c;
 	const char *why = NULL;
-	uint8_t head_hash[PROTO_HASH_LEN], ckey[PROTO_KEY_LEN + 8];
+	uint8_t head_hash[PROTO_HASH_LEN], ckey[LAY_SEQKEY_LEN];
 	const uint8_t *prev_hash;
 	uint64_t head = 0, head_hlc = 0, top, prev_hlc;
 	char tbuf[sizeof(it->cause)];
@@ -1280,14 +1223,13 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 	memcpy(it->origin, c.origin, PROTO_KEY_LEN);
 	it->seq = c.seq;
 	store_head_get(s, txn, c.origin, &head, head_hash, &head_hlc);
-	memcpy(ckey, c.origin, PROTO_KEY_LEN);
-	put_be64(ckey + PROTO_KEY_LEN, c.seq);
+	lay_seqkey(ckey, c.origin, c.seq);
 	if (c.seq <= head) {
 		if (mdb_get(txn, s->dbi[DB_COMMITS], &k, &d) == 0 &&
-		    d.mv_size >= 8 + PROTO_SIG_LEN)
-			held_again(s, txn, it, &c, (uint8_t *)d.mv_data + 8,
-			    (uint8_t *)d.mv_data + 8 + PROTO_SIG_LEN,
-			    d.mv_size - 8 - PROTO_SIG_LEN, 0);
+		    d.mv_size >= LAY_COMMIT_E)
+			held_again(s, txn, it, &c, lay_commit_sig(d.mv_data),
+			    lay_commit_e(d.mv_data),
+			    lay_commit_elen(d.mv_size), 0);
 		else
 			refuse(it, CS_EDB, "a stored commit is missing");
 		goto out;
@@ -1295,9 +1237,9 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 	pending_top(s, txn, c.origin, &pt);
 	if (pt.last != 0 && c.seq <= pt.last) {
 		if (mdb_get(txn, s->dbi[DB_PENDING], &k, &d) == 0 &&
-		    d.mv_size >= PV_E)
-			held_again(s, txn, it, &c, (uint8_t *)d.mv_data + PV_SIG,
-			    (uint8_t *)d.mv_data + PV_E, d.mv_size - PV_E, 1);
+		    d.mv_size >= LAY_PEND_E)
+			held_again(s, txn, it, &c, lay_pend_sig(d.mv_data),
+			    lay_pend_e(d.mv_data), lay_pend_elen(d.mv_size), 1);
 		else
 			refuse(it, CS_EDB, "a pending commit is missing");
 		goto out;
@@ -1387,7 +1329,7 @@ static int
 drain_origin(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
     const uint8_t *origin, uint64_t *hlc)
 {
-	uint8_t key[PROTO_KEY_LEN + 8], *copy = NULL;
+	uint8_t key[LAY_SEQKEY_LEN], *copy = NULL;
 	MDB_val k = { sizeof(key), key }, d;
 	struct proto_commit c;
 	const char *why;
@@ -1400,12 +1342,11 @@ drain_origin(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 	for (;;) {
 		head = 0;
 		store_head_get(s, txn, origin, &head, NULL, NULL);
-		memcpy(key, origin, PROTO_KEY_LEN);
-		put_be64(key + PROTO_KEY_LEN, head + 1);
+		lay_seqkey(key, origin, head + 1);
 		k.mv_size = sizeof(key);
 		k.mv_data = key;
 		if (mdb_get(txn, s->dbi[DB_PENDING], &k, &d) != 0 ||
-		    d.mv_size < PV_E) {
+		    d.mv_size < LAY_PEND_E) {
 			/* Nothing contiguous waits: what is left is stale. */
 			rc = pending_drop(s, txn, origin, 0);
 			break;
@@ -1414,9 +1355,10 @@ drain_origin(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		free(copy);
 		copy = xmalloc(d.mv_size);
 		memcpy(copy, d.mv_data, d.mv_size);
-		elen = d.mv_size - PV_E;
-		recv = get_be64(copy + PV_RECV);
-		if (proto_commit_decode(&c, copy + PV_E, elen, &why) != 0) {
+		elen = lay_pend_elen(d.mv_size);
+		recv = lay_pend_recv(copy);
+		if (proto_commit_decode(&c, lay_pend_e(copy), elen,
+		    &why) != 0) {
 			rc = pending_drop(s, txn, origin, head + 1);
 			break;
 		}
@@ -1429,7 +1371,8 @@ drain_origin(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 			    NULL)) != 0)
 				rc = store_mdb_fail(s, rc);
 			else if ((rc = accept_commit(s, txn, ax, &c,
-			    copy + PV_E, elen, copy + PV_SIG, recv, hlc)) == 0)
+			    lay_pend_e(copy), elen, lay_pend_sig(copy), recv,
+			    hlc)) == 0)
 				ax->drained++;
 		} else if (v == TRUST_REFUSE)
 			rc = pending_drop(s, txn, origin, head + 1);
@@ -1451,7 +1394,7 @@ static int
 withdraw(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
     const uint8_t *origin, uint64_t from, uint64_t head, int drop)
 {
-	uint8_t key[PROTO_KEY_LEN + 8], hv[48];
+	uint8_t key[LAY_SEQKEY_LEN], hv[LAY_HEAD_LEN], hash[PROTO_HASH_LEN];
 	MDB_val k = { sizeof(key), key }, d;
 	struct proto_commit c;
 	struct ptop none;
@@ -1462,27 +1405,26 @@ withdraw(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 	memset(&none, 0, sizeof(none));
 	if (drop && (rc = pending_drop(s, txn, origin, 0)) != 0)
 		return rc;
-	memcpy(key, origin, PROTO_KEY_LEN);
 	for (seq = from; seq <= head; seq++) {
-		put_be64(key + PROTO_KEY_LEN, seq);
+		lay_seqkey(key, origin, seq);
 		k.mv_size = sizeof(key);
 		k.mv_data = key;
 		if (mdb_get(txn, s->dbi[DB_COMMITS], &k, &d) != 0 ||
-		    d.mv_size < 8 + PROTO_SIG_LEN)
+		    d.mv_size < LAY_COMMIT_E)
 			return CS_EDB;
 		if (!drop) {
-			uint8_t *e = (uint8_t *)d.mv_data + 8 + PROTO_SIG_LEN;
-			size_t elen = d.mv_size - 8 - PROTO_SIG_LEN;
+			size_t elen = lay_commit_elen(d.mv_size);
 			uint8_t *copy = xmalloc(d.mv_size);
+			const uint8_t *e = lay_commit_e(copy);
 
 			memcpy(copy, d.mv_data, d.mv_size);
-			e = copy + 8 + PROTO_SIG_LEN;
 			if (proto_commit_decode(&c, e, elen, &why) != 0) {
 				free(copy);
 				return CS_EDB;
 			}
 			rc = pending_put(s, txn, origin, seq, c.hlc,
-			    get_be64(copy), e, elen, copy + 8, &none);
+			    lay_commit_recv(copy), e, elen,
+			    lay_commit_sig(copy), &none);
 			proto_commit_free(&c);
 			free(copy);
 			if (rc == CS_EDB)
@@ -1502,17 +1444,16 @@ withdraw(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 	} else {
 		MDB_val pk = { sizeof(key), key }, pd;
 
-		put_be64(key + PROTO_KEY_LEN, from - 1);
+		lay_seqkey(key, origin, from - 1);
 		if (mdb_get(txn, s->dbi[DB_COMMITS], &pk, &pd) != 0 ||
-		    pd.mv_size < 8 + PROTO_SIG_LEN)
+		    pd.mv_size < LAY_COMMIT_E)
 			return CS_EDB;
-		put_be64(hv, from - 1);
-		proto_hash(hv + 8, (uint8_t *)pd.mv_data + 8 + PROTO_SIG_LEN,
-		    pd.mv_size - 8 - PROTO_SIG_LEN, (uint8_t *)pd.mv_data + 8);
-		if (proto_commit_decode(&c, (uint8_t *)pd.mv_data + 8 +
-		    PROTO_SIG_LEN, pd.mv_size - 8 - PROTO_SIG_LEN, &why) != 0)
+		proto_hash(hash, lay_commit_e(pd.mv_data),
+		    lay_commit_elen(pd.mv_size), lay_commit_sig(pd.mv_data));
+		if (proto_commit_decode(&c, lay_commit_e(pd.mv_data),
+		    lay_commit_elen(pd.mv_size), &why) != 0)
 			return CS_EDB;
-		put_be64(hv + 40, c.hlc);
+		lay_head_pack(hv, from - 1, hash, c.hlc);
 		proto_commit_free(&c);
 		d.mv_size = sizeof(hv);
 		d.mv_data = hv;
@@ -1532,7 +1473,7 @@ static int
 rejudge(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
     const uint8_t *origin)
 {
-	uint8_t key[PROTO_KEY_LEN + 8];
+	uint8_t key[LAY_SEQKEY_LEN];
 	MDB_val k = { sizeof(key), key }, d;
 	struct proto_commit c;
 	enum trust_verdict v = TRUST_OK;
@@ -1547,17 +1488,16 @@ rejudge(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		return 0;
 	if ((rc = mdb_cursor_open(txn, s->dbi[DB_COMMITS], &cur)) != 0)
 		return store_mdb_fail(s, rc);
-	memcpy(key, origin, PROTO_KEY_LEN);
-	put_be64(key + PROTO_KEY_LEN, 1);
+	lay_seqkey(key, origin, 1);
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		if (k.mv_size != sizeof(key) ||
 		    memcmp(k.mv_data, origin, PROTO_KEY_LEN) != 0 ||
-		    d.mv_size < 8 + PROTO_SIG_LEN)
+		    d.mv_size < LAY_COMMIT_E)
 			break;
-		seq = get_be64((uint8_t *)k.mv_data + PROTO_KEY_LEN);
-		if (proto_commit_decode(&c, (uint8_t *)d.mv_data + 8 +
-		    PROTO_SIG_LEN, d.mv_size - 8 - PROTO_SIG_LEN, &why) != 0)
+		seq = lay_seqkey_seq(k.mv_data);
+		if (proto_commit_decode(&c, lay_commit_e(d.mv_data),
+		    lay_commit_elen(d.mv_size), &why) != 0)
 			break;
 		v = trust_check(s, txn, &c, buf, sizeof(buf), &why);
 		proto_commit_free(&c);
@@ -1575,7 +1515,7 @@ static int
 pending_origins(struct store *s, MDB_txn *txn,
     int (*fn)(struct store *, MDB_txn *, const uint8_t *, void *), void *arg)
 {
-	uint8_t key[PROTO_KEY_LEN + 8], origin[PROTO_KEY_LEN];
+	uint8_t key[LAY_SEQKEY_LEN], origin[PROTO_KEY_LEN];
 	MDB_val k, d;
 	MDB_cursor *cur;
 	int rc, stop = 0;
@@ -1595,14 +1535,13 @@ pending_origins(struct store *s, MDB_txn *txn,
 		if ((stop = fn(s, txn, origin, arg)) != 0)
 			return stop;
 		/* The next origin: past every seq of this one. */
-		memcpy(key, origin, PROTO_KEY_LEN);
-		memset(key + PROTO_KEY_LEN, 0xff, 8);
+		lay_seqkey_bound(key, origin, 1);
 		k.mv_size = sizeof(key);
 		k.mv_data = key;
 		{
 			int i;
 
-			for (i = PROTO_KEY_LEN + 7; i >= 0; i--)
+			for (i = (int)sizeof(key) - 1; i >= 0; i--)
 				if (++key[i] != 0)
 					break;
 			if (i < 0)
@@ -1683,9 +1622,9 @@ rebuild(struct store *s, MDB_txn *txn, struct apply_ctx *ax)
 		return store_mdb_fail(s, rc);
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		if (d.mv_size < 8 + PROTO_SIG_LEN ||
-		    proto_commit_decode(&c, (uint8_t *)d.mv_data + 8 +
-		    PROTO_SIG_LEN, d.mv_size - 8 - PROTO_SIG_LEN, &why) != 0) {
+		if (d.mv_size < LAY_COMMIT_E ||
+		    proto_commit_decode(&c, lay_commit_e(d.mv_data),
+		    lay_commit_elen(d.mv_size), &why) != 0) {
 			rc = CS_EDB;
 			break;
 		}
@@ -1769,7 +1708,7 @@ pending_report(struct store *s, MDB_txn *txn, const uint8_t *origin,
 	struct pending_arg *pa = arg;
 	struct proto_commit c;
 	struct ptop pt;
-	uint8_t key[PROTO_KEY_LEN + 8];
+	uint8_t key[LAY_SEQKEY_LEN];
 	MDB_val k = { sizeof(key), key }, d;
 	const char *why = "waiting for the admin log";
 	char buf[160];
@@ -1778,11 +1717,10 @@ pending_report(struct store *s, MDB_txn *txn, const uint8_t *origin,
 	pending_top(s, txn, origin, &pt);
 	if (pt.last == 0)
 		return 0;
-	memcpy(key, origin, PROTO_KEY_LEN);
-	put_be64(key + PROTO_KEY_LEN, pt.first);
+	lay_seqkey(key, origin, pt.first);
 	if (mdb_get(txn, s->dbi[DB_PENDING], &k, &d) == 0 &&
-	    d.mv_size > PV_E && proto_commit_decode(&c,
-	    (uint8_t *)d.mv_data + PV_E, d.mv_size - PV_E, &why) == 0) {
+	    d.mv_size > LAY_PEND_E && proto_commit_decode(&c,
+	    lay_pend_e(d.mv_data), lay_pend_elen(d.mv_size), &why) == 0) {
 		if (trust_check(s, txn, &c, buf, sizeof(buf), &why) ==
 		    TRUST_OK)
 			why = "allowed now: lands with the next admin commit "
@@ -1901,12 +1839,14 @@ verify_range(void *arg)
 	for (i = j->from; i < j->to; i++) {
 		struct store_item *it = &j->items[i];
 
+		const uint8_t *origin;
+
 		if (it->sig_ok)
 			continue;	/* checked by store_verify_items() */
-		it->sig_ok = it->elen > 36 && it->e[0] == 0x96 &&
-		    it->e[1] == PROTO_COMMIT_VERSION && it->e[2] == 0xc4 &&
-		    it->e[3] == PROTO_KEY_LEN && proto_verify(it->sig, it->e,
-		    it->elen, j->s->info.network, it->e + 4) == 0;
+		/* The decode that follows checks that this is the origin. */
+		origin = proto_commit_origin(it->e, it->elen);
+		it->sig_ok = origin != NULL && proto_verify(it->sig, it->e,
+		    it->elen, j->s->info.network, origin) == 0;
 	}
 	return NULL;
 }

@@ -160,17 +160,13 @@ check_head(struct audit *a)
 static void
 check_ops_history(struct audit *a, const struct proto_commit *c)
 {
-	uint8_t key[68];
+	uint8_t key[LAY_HIST_KEY_LEN];
 	MDB_val k = { sizeof(key), key }, d;
 	char why[160];
 	uint32_t i;
 
-	put_be64(key + 16, c->hlc);
-	memcpy(key + 24, c->origin, PROTO_KEY_LEN);
-	put_be64(key + 56, c->seq);
 	for (i = 0; i < c->nops; i++) {
-		memcpy(key, c->ops[i].id, PROTO_ID_LEN);
-		put_be32(key + 64, i);
+		lay_hist_key(key, c->ops[i].id, c->hlc, c->origin, c->seq, i);
 		a->st->ops++;
 		if (mdb_get(a->txn, a->s->dbi[DB_HISTORY], &k, &d) == 0)
 			continue;
@@ -186,7 +182,8 @@ static void
 check_commit(struct audit *a, const MDB_val *k, const MDB_val *d)
 {
 	const uint8_t *key = k->mv_data, *v = d->mv_data;
-	const uint8_t *origin = key;
+	const uint8_t *origin = key, *e;
+	size_t elen;
 	uint64_t seq;
 	struct proto_commit c;
 	const char *cause = NULL;
@@ -195,12 +192,12 @@ check_commit(struct audit *a, const MDB_val *k, const MDB_val *d)
 	int bad = 0;
 
 	a->st->commits++;
-	if (k->mv_size != PROTO_KEY_LEN + 8) {
+	if (k->mv_size != LAY_SEQKEY_LEN) {
 		fault(a, STORE_AUDIT_COMMIT, NULL, 0, NULL, "the commits "
 		    "database holds a key that is not an origin and a seq");
 		return;
 	}
-	seq = get_be64(key + PROTO_KEY_LEN);
+	seq = lay_seqkey_seq(key);
 	if (!a->have_origin || memcmp(a->origin, origin, PROTO_KEY_LEN) != 0) {
 		check_head(a);
 		memcpy(a->origin, origin, PROTO_KEY_LEN);
@@ -219,15 +216,16 @@ check_commit(struct audit *a, const MDB_val *k, const MDB_val *d)
 		commit_fault(a, origin, a->last_seq + 1, why);
 		a->last_bad = 1;
 	}
-	if (d->mv_size <= 8 + PROTO_SIG_LEN) {
+	if (d->mv_size <= LAY_COMMIT_E) {
 		commit_fault(a, origin, seq, "the stored value is too short to "
 		    "hold a commit");
 		a->last_seq = seq;
 		a->last_bad = 1;
 		return;
 	}
-	if (proto_commit_decode(&c, v + 8 + PROTO_SIG_LEN,
-	    d->mv_size - 8 - PROTO_SIG_LEN, &cause) != 0) {
+	e = lay_commit_e(v);
+	elen = lay_commit_elen(d->mv_size);
+	if (proto_commit_decode(&c, e, elen, &cause) != 0) {
 		snprintf(why, sizeof(why), "the stored bytes do not decode: %s",
 		    cause != NULL ? cause : "malformed");
 		commit_fault(a, origin, seq, why);
@@ -239,9 +237,8 @@ check_commit(struct audit *a, const MDB_val *k, const MDB_val *d)
 		commit_fault(a, origin, seq, "the stored commit is of another "
 		    "origin or seq than the one it is filed under");
 		bad = 1;
-	} else if (proto_verify(v + 8, v + 8 + PROTO_SIG_LEN,
-	    d->mv_size - 8 - PROTO_SIG_LEN, a->s->info.network,
-	    c.origin) != 0) {
+	} else if (proto_verify(lay_commit_sig(v), e, elen,
+	    a->s->info.network, c.origin) != 0) {
 		commit_fault(a, origin, seq, "the signature does not verify: "
 		    "the stored bytes were altered");
 		bad = 1;
@@ -255,8 +252,7 @@ check_commit(struct audit *a, const MDB_val *k, const MDB_val *d)
 		    "from the commit before it");
 		bad = 1;
 	}
-	proto_hash(hash, v + 8 + PROTO_SIG_LEN, d->mv_size - 8 -
-	    PROTO_SIG_LEN, v + 8);
+	proto_hash(hash, e, elen, lay_commit_sig(v));
 	if (!bad) {
 		check_ops_history(a, &c);
 		if (!a->origin_bad) {
@@ -271,10 +267,10 @@ check_commit(struct audit *a, const MDB_val *k, const MDB_val *d)
 			it = &a->items[a->nitems++];
 			it->origin = origin;
 			it->seq = seq;
-			it->recv_ms = get_be64(v);
-			it->sig = v + 8;
-			it->e = v + 8 + PROTO_SIG_LEN;
-			it->elen = d->mv_size - 8 - PROTO_SIG_LEN;
+			it->recv_ms = lay_commit_recv(v);
+			it->sig = lay_commit_sig(v);
+			it->e = e;
+			it->elen = elen;
 		}
 	}
 	memcpy(a->last_hash, hash, PROTO_HASH_LEN);
@@ -290,29 +286,29 @@ check_heads_stored(struct audit *a)
 {
 	MDB_cursor *cur;
 	MDB_val k, d, ck, cd;
-	uint8_t key[PROTO_KEY_LEN + 8];
+	uint8_t key[LAY_SEQKEY_LEN];
 	char why[160];
+	uint64_t seq;
 	int rc;
 
 	if (mdb_cursor_open(a->txn, a->s->dbi[DB_HEADS], &cur) != 0)
 		return;
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		if (k.mv_size != PROTO_KEY_LEN || d.mv_size != 48) {
+		if (k.mv_size != PROTO_KEY_LEN || d.mv_size != LAY_HEAD_LEN) {
 			fault(a, STORE_AUDIT_HEAD, NULL, 0, NULL, "the heads "
 			    "database holds an entry of the wrong size");
 			continue;
 		}
-		memcpy(key, k.mv_data, PROTO_KEY_LEN);
-		memcpy(key + PROTO_KEY_LEN, d.mv_data, 8);
+		seq = lay_head_seq(d.mv_data);
+		lay_seqkey(key, k.mv_data, seq);
 		ck.mv_size = sizeof(key);
 		ck.mv_data = key;
 		if (mdb_get(a->txn, a->s->dbi[DB_COMMITS], &ck, &cd) == 0)
 			continue;
 		snprintf(why, sizeof(why), "the head names seq %llu, which is "
-		    "not stored", (unsigned long long)get_be64(d.mv_data));
-		fault(a, STORE_AUDIT_HEAD, k.mv_data, get_be64(d.mv_data),
-		    NULL, why);
+		    "not stored", (unsigned long long)seq);
+		fault(a, STORE_AUDIT_HEAD, k.mv_data, seq, NULL, why);
 	}
 	mdb_cursor_close(cur);
 }
@@ -329,7 +325,7 @@ check_history_entries(struct audit *a)
 	MDB_cursor *cur;
 	MDB_val k, d, ck, cd;
 	struct proto_commit c;
-	uint8_t cached[PROTO_KEY_LEN + 8];
+	uint8_t cached[LAY_SEQKEY_LEN], ckey[LAY_SEQKEY_LEN];
 	int have = 0, rc;
 
 	memset(&c, 0, sizeof(c));
@@ -337,38 +333,39 @@ check_history_entries(struct audit *a)
 		return;
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		const uint8_t *key = k.mv_data;
+		const uint8_t *key = k.mv_data, *origin;
 		uint64_t seq;
 		uint32_t op;
 		const char *why = NULL;
 
-		if (k.mv_size != 68) {
+		if (k.mv_size != LAY_HIST_KEY_LEN) {
 			fault(a, STORE_AUDIT_HISTORY, NULL, 0, NULL, "the "
 			    "history database holds a key of the wrong size");
 			continue;
 		}
-		seq = get_be64(key + 56);
-		op = get_be32(key + 64);
-		if (is_bad(a, key + 24, seq))
+		origin = lay_hist_origin(key);
+		seq = lay_hist_seq(key);
+		op = lay_hist_op(key);
+		if (is_bad(a, origin, seq))
 			continue;
-		ck.mv_size = PROTO_KEY_LEN + 8;
-		ck.mv_data = (void *)(uintptr_t)(key + 24);
+		lay_hist_commit(ckey, key);
+		ck.mv_size = sizeof(ckey);
+		ck.mv_data = ckey;
 		if (mdb_get(a->txn, a->s->dbi[DB_COMMITS], &ck, &cd) != 0) {
-			fault(a, STORE_AUDIT_HISTORY, key + 24, seq, key,
+			fault(a, STORE_AUDIT_HISTORY, origin, seq, key,
 			    "the record's history names a commit that is not "
 			    "stored");
 			continue;
 		}
-		if (!have || memcmp(cached, key + 24, sizeof(cached)) != 0) {
+		if (!have || memcmp(cached, ckey, sizeof(cached)) != 0) {
 			proto_commit_free(&c);
 			memset(&c, 0, sizeof(c));
 			have = 0;
-			if (cd.mv_size <= 8 + PROTO_SIG_LEN ||
-			    proto_commit_decode(&c, (const uint8_t *)cd.mv_data +
-			    8 + PROTO_SIG_LEN, cd.mv_size - 8 - PROTO_SIG_LEN,
-			    NULL) != 0)
+			if (cd.mv_size <= LAY_COMMIT_E ||
+			    proto_commit_decode(&c, lay_commit_e(cd.mv_data),
+			    lay_commit_elen(cd.mv_size), NULL) != 0)
 				continue;
-			memcpy(cached, key + 24, sizeof(cached));
+			memcpy(cached, ckey, sizeof(cached));
 			have = 1;
 		}
 		if (op >= c.nops)
@@ -377,11 +374,11 @@ check_history_entries(struct audit *a)
 		else if (memcmp(c.ops[op].id, key, PROTO_ID_LEN) != 0)
 			why = "the record's history names an op of another "
 			    "record";
-		else if (c.hlc != get_be64(key + 16))
+		else if (c.hlc != lay_hist_hlc(key))
 			why = "the record's history gives another clock than "
 			    "its commit's";
 		if (why != NULL)
-			fault(a, STORE_AUDIT_HISTORY, key + 24, seq, key, why);
+			fault(a, STORE_AUDIT_HISTORY, origin, seq, key, why);
 	}
 	if (have)
 		proto_commit_free(&c);
@@ -641,7 +638,9 @@ replay(struct audit *a, char **cause)
 		scratch_close(&scr, dir);
 		return rc;
 	}
-	qsort(a->items, a->nitems, sizeof(*a->items), item_cmp);
+	/* An empty log has no items array: qsort() must not see NULL. */
+	if (a->nitems > 0)
+		qsort(a->items, a->nitems, sizeof(*a->items), item_cmp);
 	if ((rc = replay_apply(a, &scr, cause)) == 0) {
 		replay_compare(a, &scr);
 		audit_derived_compare(a->s, a->txn, &scr, derived_report, a);
@@ -712,12 +711,12 @@ commit_of(const MDB_val *d, struct store_commit *sc, struct proto_commit *c,
 {
 	const uint8_t *v = d->mv_data;
 
-	if (d->mv_size <= 8 + PROTO_SIG_LEN)
+	if (d->mv_size <= LAY_COMMIT_E)
 		return CS_EDECODE;
-	sc->recv_ms = get_be64(v);
-	sc->sig = v + 8;
-	sc->e = v + 8 + PROTO_SIG_LEN;
-	sc->elen = d->mv_size - 8 - PROTO_SIG_LEN;
+	sc->recv_ms = lay_commit_recv(v);
+	sc->sig = lay_commit_sig(v);
+	sc->e = lay_commit_e(v);
+	sc->elen = lay_commit_elen(d->mv_size);
 	if (proto_commit_decode(c, sc->e, sc->elen, NULL) != 0)
 		return CS_EDECODE;
 	proto_hash(hash, sc->e, sc->elen, sc->sig);
@@ -750,19 +749,19 @@ store_forks(struct store *s, store_fork_fn fn, void *arg)
 		uint8_t fhash[PROTO_HASH_LEN], shash[PROTO_HASH_LEN];
 		int have_f = 0, have_s = 0;
 
-		if (k.mv_size != PROTO_KEY_LEN + 8 + PROTO_HASH_LEN)
+		if (k.mv_size != LAY_FORK_KEY_LEN)
 			continue;
 		memset(&f, 0, sizeof(f));
 		memset(&fc, 0, sizeof(fc));
 		memset(&stc, 0, sizeof(stc));
 		f.origin = key;
-		f.seq = get_be64(key + PROTO_KEY_LEN);
-		/* The evidence is sig(64) E, without a receive time. */
-		if (d.mv_size > PROTO_SIG_LEN) {
+		f.seq = lay_seqkey_seq(key);
+		/* The evidence is sig and E, without a receive time. */
+		if (d.mv_size > LAY_FORK_E) {
 			fsc.recv_ms = 0;
-			fsc.sig = d.mv_data;
-			fsc.e = (const uint8_t *)d.mv_data + PROTO_SIG_LEN;
-			fsc.elen = d.mv_size - PROTO_SIG_LEN;
+			fsc.sig = lay_fork_sig(d.mv_data);
+			fsc.e = lay_fork_e(d.mv_data);
+			fsc.elen = lay_fork_elen(d.mv_size);
 			if (proto_commit_decode(&fc, fsc.e, fsc.elen,
 			    NULL) == 0) {
 				proto_hash(fhash, fsc.e, fsc.elen, fsc.sig);
@@ -773,7 +772,7 @@ store_forks(struct store *s, store_fork_fn fn, void *arg)
 		}
 		if (have_f) {
 			f.fork = &fsc;
-			f.evidence_ok = memcmp(fhash, key + PROTO_KEY_LEN + 8,
+			f.evidence_ok = memcmp(fhash, lay_fork_key_hash(key),
 			    PROTO_HASH_LEN) == 0 && memcmp(fc.origin, key,
 			    PROTO_KEY_LEN) == 0 && fc.seq == f.seq &&
 			    proto_verify(fsc.sig, fsc.e, fsc.elen,
@@ -783,7 +782,8 @@ store_forks(struct store *s, store_fork_fn fn, void *arg)
 				    "signature, origin, seq or hash is wrong";
 		} else
 			f.why = "the evidence does not decode";
-		ck.mv_size = PROTO_KEY_LEN + 8;
+		/* The fork key starts with the commits key of its seq. */
+		ck.mv_size = LAY_SEQKEY_LEN;
 		ck.mv_data = (void *)(uintptr_t)key;
 		if (mdb_get(txn, s->dbi[DB_COMMITS], &ck, &cd) == 0 &&
 		    commit_of(&cd, &ssc, &stc, shash) == 0) {

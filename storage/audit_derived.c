@@ -574,25 +574,23 @@ static const struct shape {
 	int db;
 	size_t kmin, kmax, vmin, vmax;
 } shapes[] = {
-	{ DB_COMMITS, PROTO_KEY_LEN + 8, PROTO_KEY_LEN + 8,
-	    8 + PROTO_SIG_LEN + 1, SIZE_MAX },
-	{ DB_HEADS, PROTO_KEY_LEN, PROTO_KEY_LEN, 48, 48 },
-	{ DB_RECORDS, PROTO_ID_LEN, PROTO_ID_LEN, 1, SIZE_MAX },
-	{ DB_BYSITE, 1 + PROTO_ID_LEN + 4 + PROTO_ID_LEN,
-	    1 + PROTO_ID_LEN + 4 + PROTO_ID_LEN, 0, 0 },
-	{ DB_BYDATE, 1 + 4 + PROTO_ID_LEN, 1 + 4 + PROTO_ID_LEN, 0, 0 },
-	{ DB_HISTORY, 68, 68, 1, 1 },
-	{ DB_PENDING, PROTO_KEY_LEN + 8, PROTO_KEY_LEN + 8,
-	    8 + PROTO_HASH_LEN + 8 + PROTO_SIG_LEN + 1, SIZE_MAX },
-	{ DB_CONFLICTS, PROTO_ID_LEN + 2 + 8 + PROTO_KEY_LEN,
-	    PROTO_ID_LEN + PROTO_MAX_NAME + 1 + 8 + PROTO_KEY_LEN, 1,
+	{ DB_COMMITS, LAY_SEQKEY_LEN, LAY_SEQKEY_LEN, LAY_COMMIT_E + 1,
 	    SIZE_MAX },
-	{ DB_FORKS, PROTO_KEY_LEN + 8 + PROTO_HASH_LEN,
-	    PROTO_KEY_LEN + 8 + PROTO_HASH_LEN, PROTO_SIG_LEN + 1, SIZE_MAX },
-	{ DB_SEEN, PROTO_ID_LEN + 2 + 8, PROTO_ID_LEN + PROTO_MAX_NAME + 1 + 8,
-	    0, 0 },
+	{ DB_HEADS, PROTO_KEY_LEN, PROTO_KEY_LEN, LAY_HEAD_LEN, LAY_HEAD_LEN },
+	{ DB_RECORDS, PROTO_ID_LEN, PROTO_ID_LEN, 1, SIZE_MAX },
+	{ DB_BYSITE, LAY_BYSITE_LEN, LAY_BYSITE_LEN, 0, 0 },
+	{ DB_BYDATE, LAY_BYDATE_LEN, LAY_BYDATE_LEN, 0, 0 },
+	{ DB_HISTORY, LAY_HIST_KEY_LEN, LAY_HIST_KEY_LEN, 1, 1 },
+	{ DB_PENDING, LAY_SEQKEY_LEN, LAY_SEQKEY_LEN, LAY_PEND_E + 1,
+	    SIZE_MAX },
+	{ DB_CONFLICTS, LAY_CONFLICT_KEY_MIN, LAY_CONFLICT_KEY_MAX, 1,
+	    SIZE_MAX },
+	{ DB_FORKS, LAY_FORK_KEY_LEN, LAY_FORK_KEY_LEN, LAY_FORK_E + 1,
+	    SIZE_MAX },
+	{ DB_SEEN, LAY_SEEN_KEY_MIN, LAY_SEEN_KEY_MAX, 0, 0 },
 	{ DB_NAMES, 1 + PROTO_ID_LEN, 512, 1, SIZE_MAX },
-	{ DB_LASTSEEN, PROTO_KEY_LEN, PROTO_KEY_LEN, 16, 16 },
+	{ DB_LASTSEEN, PROTO_KEY_LEN, PROTO_KEY_LEN, LAY_LASTSEEN_LEN,
+	    LAY_LASTSEEN_LEN },
 };
 
 /* Returns why entry k, d of database db has a shape the code never
@@ -614,10 +612,31 @@ shape_check(int db, const MDB_val *k, const MDB_val *d)
 }
 
 /*
+ * Databases older versions made and nothing reads any more: "members"
+ * held each node's own name and role from its creation (member records
+ * in the admin log say who is a member).  A store may still hold them.
+ */
+static const char *const retired_db_names[] = { "members" };
+
+/* Returns 1 when the name k is one of the retired databases. */
+static int
+retired_db(const MDB_val *k)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(retired_db_names) /
+	    sizeof(retired_db_names[0]); i++)
+		if (strlen(retired_db_names[i]) == k->mv_size &&
+		    memcmp(retired_db_names[i], k->mv_data, k->mv_size) == 0)
+			return 1;
+	return 0;
+}
+
+/*
  * Checks the names in LMDB's main database: each is one of the store's
- * databases (a name altered in place leaves a database nothing reads,
- * and the store opens an empty one in its stead).  Returns 1 when the
- * main database cannot be read, else 0.
+ * databases, or a retired one (a name altered in place leaves a database
+ * nothing reads, and the store opens an empty one in its stead).  Returns
+ * 1 when the main database cannot be read, else 0.
  */
 static int
 main_names(MDB_txn *txn, audit_report_fn fn, void *ctx)
@@ -642,7 +661,7 @@ main_names(MDB_txn *txn, audit_report_fn fn, void *ctx)
 			    memcmp(store_db_names[i], k.mv_data,
 			    k.mv_size) == 0)
 				break;
-		if (i < DB_COUNT)
+		if (i < DB_COUNT || retired_db(&k))
 			continue;
 		snprintf(why, sizeof(why), "store damaged: the store holds a "
 		    "database named '%.*s', which this program never makes "
@@ -800,51 +819,49 @@ static void
 entry_text(int db, const MDB_val *k, char *buf, size_t len,
     const uint8_t **id)
 {
-	const uint8_t *p = k->mv_data;
+	const uint8_t *p = k->mv_data, *name, *origin;
 	char a[80], b[2 * PROTO_ID_LEN + 1], hx[2 * 24 + 1];
-	const uint8_t *nul;
+	uint64_t hlc;
+	uint32_t ymd;
 	size_t fl;
 
 	*id = NULL;
 	switch (db) {
 	case DB_BYDATE:
-		if (k->mv_size != 1 + 4 + PROTO_ID_LEN)
+		if (k->mv_size != LAY_BYDATE_LEN ||
+		    lay_index_entry(p, k->mv_size, LAY_BYDATE_YMD, &ymd,
+		    id) != 0)
 			break;
-		*id = p + 5;
-		ymd_text(get_be32(p + 1), a, sizeof(a));
+		ymd_text(ymd, a, sizeof(a));
 		snprintf(buf, len, "index bydate: entry (%s, %s)",
 		    type_text(p[0]), a);
 		return;
 	case DB_BYSITE:
-		if (k->mv_size != 1 + PROTO_ID_LEN + 4 + PROTO_ID_LEN)
+		if (k->mv_size != LAY_BYSITE_LEN ||
+		    lay_index_entry(p, k->mv_size, LAY_BYSITE_YMD, &ymd,
+		    id) != 0)
 			break;
-		*id = p + 5 + PROTO_ID_LEN;
-		ymd_text(get_be32(p + 1 + PROTO_ID_LEN), a, sizeof(a));
-		proto_hex(b, p + 1, PROTO_ID_LEN);
+		ymd_text(ymd, a, sizeof(a));
+		proto_hex(b, p + LAY_BYSITE_SITE, PROTO_ID_LEN);
 		snprintf(buf, len, "index bysite: entry (%s, site %.12s, %s)",
 		    type_text(p[0]), b, a);
 		return;
 	case DB_CONFLICTS:
 	case DB_SEEN:
-		if (k->mv_size < PROTO_ID_LEN + 1 + 8)
-			break;
-		nul = memchr(p + PROTO_ID_LEN, 0, k->mv_size - PROTO_ID_LEN);
-		if (nul == NULL || (size_t)(p + k->mv_size - nul) !=
-		    (db == DB_SEEN ? 9u : 9u + PROTO_KEY_LEN))
+		if (lay_field_key_parse(p, k->mv_size, db == DB_CONFLICTS,
+		    &name, &fl, &hlc, &origin) != 0)
 			break;
 		*id = p;
-		fl = (size_t)(nul - p) - PROTO_ID_LEN;
-		hlc_text(get_be64(nul + 1), a, sizeof(a));
+		hlc_text(hlc, a, sizeof(a));
 		if (db == DB_SEEN) {
 			snprintf(buf, len, "seen: the base of field %.*s at "
-			    "clock %s", (int)fl, (const char *)p +
-			    PROTO_ID_LEN, a);
+			    "clock %s", (int)fl, (const char *)name, a);
 			return;
 		}
-		proto_hex(b, nul + 9, 8);
+		proto_hex(b, origin, 8);
 		snprintf(buf, len, "conflicts: the overwritten value of field "
-		    "%.*s written at %s by %s", (int)fl, (const char *)p +
-		    PROTO_ID_LEN, a, b);
+		    "%.*s written at %s by %s", (int)fl, (const char *)name,
+		    a, b);
 		return;
 	case DB_NAMES:
 		if (k->mv_size == 1 + PROTO_ID_LEN && p[0] == 0xfe) {
@@ -1007,10 +1024,10 @@ audit_received(struct store *s, MDB_txn *txn, uint64_t now,
 		uint64_t seq, recv;
 
 		/* check_commit() reports entries of the wrong shape. */
-		if (k.mv_size != PROTO_KEY_LEN + 8 || d.mv_size < 8)
+		if (k.mv_size != LAY_SEQKEY_LEN || d.mv_size < LAY_COMMIT_SIG)
 			continue;
-		seq = get_be64(key + PROTO_KEY_LEN);
-		recv = get_be64(d.mv_data);
+		seq = lay_seqkey_seq(key);
+		recv = lay_commit_recv(d.mv_data);
 		if (!have || memcmp(origin, key, PROTO_KEY_LEN) != 0) {
 			memcpy(origin, key, PROTO_KEY_LEN);
 			have = 1;
@@ -1040,13 +1057,12 @@ audit_received(struct store *s, MDB_txn *txn, uint64_t now,
 		/* The newest clock the node had to follow: a commit's clock
 		 * more than a day past when it was received does not move
 		 * the node's (docs/formats.md, "Hybrid logical clock"). */
-		if (d.mv_size > 8 + PROTO_SIG_LEN) {
+		if (d.mv_size > LAY_COMMIT_E) {
 			struct proto_commit c;
 			const char *cwhy;
 
-			if (proto_commit_decode(&c, (const uint8_t *)d.mv_data +
-			    8 + PROTO_SIG_LEN, d.mv_size - 8 - PROTO_SIG_LEN,
-			    &cwhy) == 0) {
+			if (proto_commit_decode(&c, lay_commit_e(d.mv_data),
+			    lay_commit_elen(d.mv_size), &cwhy) == 0) {
 				if (HLC_MS(c.hlc) <= recv + PROTO_HLC_FUTURE_MS &&
 				    c.hlc > max_hlc) {
 					max_hlc = c.hlc;

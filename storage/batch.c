@@ -595,7 +595,7 @@ chain_start(struct chain *ch, struct store *s, MDB_txn *txn,
 
 	ch->s = s;
 	memcpy(ch->sk, sk != NULL ? sk : s->sk, PROTO_SK_LEN);
-	memcpy(ch->origin, ch->sk + 32, PROTO_KEY_LEN);
+	memcpy(ch->origin, lay_sk_pk(ch->sk), PROTO_KEY_LEN);
 	ch->seq = ch->hlc = 0;
 	ch->cause = NULL;
 	ch->have_prev = store_head_get(s, txn, ch->origin, &ch->seq,
@@ -714,7 +714,7 @@ enroll_site_log(struct store *s, MDB_txn *txn, struct proto_enc *ops,
 	proto_pack_cstr(&ops->pk, "name");
 	proto_pack_cstr(&ops->pk, name);
 	proto_pack_cstr(&ops->pk, "role");
-	proto_pack_cstr(&ops->pk, "hub");
+	proto_pack_cstr(&ops->pk, store_role_name(STORE_ROLE_HUB));
 	proto_pack_cstr(&ops->pk, "site");
 	msgpack_pack_bin(&ops->pk, PROTO_ID_LEN);
 	msgpack_pack_bin_body(&ops->pk, site, PROTO_ID_LEN);

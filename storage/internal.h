@@ -1,13 +1,14 @@
 /*
  * internal.h: what the files of storage/ share and nobody else sees: the
  * store's handle, the named databases, the write-transaction runner that
- * grows the map, and key helpers.
+ * grows the map.  The layout of every key and value is in layout.h.
  */
 #ifndef CAFESYNC_STORAGE_INTERNAL_H
 #define CAFESYNC_STORAGE_INTERNAL_H
 
 #include <lmdb.h>
 
+#include "layout.h"
 #include "storage.h"
 
 /*
@@ -18,26 +19,25 @@
 #define STORE_SCHEMA_VERSION 2
 #define STORE_KEY_FILE "node.key"
 
+/* The named databases; the layout of each one's keys and values is in
+ * layout.h. */
 enum store_db {
-	DB_META,
-	DB_COMMITS,   /* origin(32) seq(8) -> recv_ms(8) sig(64) E */
-	DB_HEADS,     /* origin(32) -> seq(8) hash(32) hlc(8) */
-	DB_RECORDS,   /* id(16) -> [type, del, clocks, {name: [value, clock]}] */
-	DB_BYSITE,    /* type(1) site(16) ymd(4) id(16) -> "" (live records) */
-	DB_BYDATE,    /* type(1) ymd(4) id(16) -> "" (every live record; ymd
-	               * 0 when it has no date) */
-	DB_HISTORY,   /* id(16) hlc(8) origin(32) seq(8) op(4) -> "" */
-	DB_CONFLICTS, /* id(16) field NUL hlc(8) origin(32) -> value */
-	DB_FORKS,     /* origin(32) seq(8) hash(32) -> sig(64) E */
-	DB_MEMBERS,   /* key(32) -> {role, name} */
-	DB_SEEN,      /* id(16) field NUL hlc(8) -> "": values an edit saw */
-	DB_PEERS,     /* name -> {"addr": str, "key": bin 32} */
-	DB_INVITES,   /* id(16) -> hash(32) expires(8) used(1) role NUL site(16) */
-	DB_PENDING,   /* origin(32) seq(8) -> recv_ms(8) hash(32) hlc(8)
-	               * sig(64) E: held commits the admin log does not
-	               * allow yet, contiguous from the origin's head + 1 */
+	DB_META,      /* name -> value: schema, node, network, role, name... */
+	DB_COMMITS,   /* every stored commit of every origin, by (origin, seq) */
+	DB_HEADS,     /* each origin's last commit: the version vector */
+	DB_RECORDS,   /* id -> the record (MessagePack, docs/formats.md) */
+	DB_BYSITE,    /* live records by type, site and date */
+	DB_BYDATE,    /* every live record by type and date (0: no date) */
+	DB_HISTORY,   /* every op on each id, with its type */
+	DB_CONFLICTS, /* losing values, by id, field and clock */
+	DB_FORKS,     /* second commits at a held (origin, seq): evidence */
+	DB_SEEN,      /* the clocks of values an edit saw */
+	DB_PEERS,     /* name -> {"addr": str, "key": bin 32} (peers.c) */
+	DB_INVITES,   /* one-time invites (invite.c) */
+	DB_PENDING,   /* held commits the admin log does not allow yet,
+	               * contiguous from the origin's head + 1 */
 	DB_NAMES,     /* type(1) fold(name) NUL id(16) -> name (names.c) */
-	DB_LASTSEEN,  /* key(32) -> ms(8) seq(8): last completed sync (lastseen.c) */
+	DB_LASTSEEN,  /* each key's last completed sync (lastseen.c) */
 	DB_COUNT
 };
 
@@ -55,43 +55,6 @@ struct store {
 	                       * message (0: unknown) */
 	int names_ok;         /* the name index is known to be built */
 };
-
-/* Big-endian helpers for keys. */
-static inline void
-put_be64(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static inline uint64_t
-get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static inline void
-put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static inline uint32_t
-get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
 
 /* A write function run by store_write(); returns 0 or an error. */
 typedef int (*store_write_fn)(struct store *s, MDB_txn *txn, void *arg);

@@ -7,9 +7,7 @@
  * BLAKE2b hash is stored.  The joining node proves it holds the secret
  * over an authenticated session with the admin's daemon, which redeems
  * the invite: check, mark used and enroll, so an invite works once.
- *
- * Value layout (big-endian): hash(32) expires_ms(8) used(1) has_site(1)
- * site(16) role(16, NUL-padded).
+ * The value's layout is layout.h's.
  */
 #include <string.h>
 
@@ -17,24 +15,19 @@
 
 #include "internal.h"
 
-#define INVITE_VALUE_LEN (32 + 8 + 1 + 1 + PROTO_ID_LEN + 16)
-
 static int
 invite_put_fn(struct store *s, MDB_txn *txn, void *arg)
 {
 	const struct store_invite *inv = arg;
-	uint8_t v[INVITE_VALUE_LEN];
+	uint8_t v[LAY_INVITE_LEN], h[PROTO_HASH_LEN];
 	MDB_val k = { STORE_INVITE_ID_LEN, (void *)(uintptr_t)inv->id };
 	MDB_val d = { sizeof(v), v };
 	int rc;
 
-	memset(v, 0, sizeof(v));
-	crypto_generichash(v, 32, inv->secret, STORE_INVITE_SECRET_LEN,
+	crypto_generichash(h, sizeof(h), inv->secret, STORE_INVITE_SECRET_LEN,
 	    NULL, 0);
-	put_be64(v + 32, inv->expires_ms);
-	v[41] = (uint8_t)inv->has_site;
-	memcpy(v + 42, inv->site, PROTO_ID_LEN);
-	memcpy(v + 42 + PROTO_ID_LEN, inv->role, strnlen(inv->role, 15));
+	lay_invite_pack(v, h, inv->expires_ms, inv->has_site, inv->site,
+	    inv->role);
 	rc = mdb_put(txn, s->dbi[DB_INVITES], &k, &d, MDB_NOOVERWRITE);
 	return rc == 0 ? 0 : store_mdb_fail(s, rc);
 }
@@ -58,7 +51,7 @@ struct redeem_arg {
 	const uint8_t *id;
 	const uint8_t *secret;
 	const char *why;
-	char role[16];
+	char role[LAY_INVITE_ROLE_LEN];
 	int has_site;
 	uint8_t site[PROTO_ID_LEN];
 	int mark;               /* mark the invite used (else only check it) */
@@ -70,12 +63,12 @@ redeem_fn(struct store *s, MDB_txn *txn, void *arg)
 {
 	struct redeem_arg *ra = arg;
 	MDB_val k = { STORE_INVITE_ID_LEN, (void *)(uintptr_t)ra->id }, d;
-	uint8_t v[INVITE_VALUE_LEN], h[32];
+	uint8_t v[LAY_INVITE_LEN], h[PROTO_HASH_LEN];
 	int rc;
 
 	ra->why = NULL;
 	rc = mdb_get(txn, s->dbi[DB_INVITES], &k, &d);
-	if (rc != 0 || d.mv_size != INVITE_VALUE_LEN) {
+	if (rc != 0 || d.mv_size != LAY_INVITE_LEN) {
 		ra->why = "no such invite on this hub";
 		return CS_ENOTFOUND;
 	}
@@ -83,22 +76,21 @@ redeem_fn(struct store *s, MDB_txn *txn, void *arg)
 	crypto_generichash(h, sizeof(h), ra->secret, STORE_INVITE_SECRET_LEN,
 	    NULL, 0);
 	/* The secret first, so a wrong one learns nothing of the invite. */
-	if (sodium_memcmp(h, v, 32) != 0) {
+	if (sodium_memcmp(h, lay_invite_hash(v), sizeof(h)) != 0) {
 		ra->why = "the invite's secret does not match";
 		return CS_EPERM;
 	}
-	if (v[40] != 0) {
+	if (lay_invite_used(v)) {
 		ra->why = "this invite was used already";
 		return CS_EPERM;
 	}
-	if (get_be64(v + 32) <= store_now_ms()) {
+	if (lay_invite_expires(v) <= store_now_ms()) {
 		ra->why = "this invite expired";
 		return CS_EPERM;
 	}
-	ra->has_site = v[41];
-	memcpy(ra->site, v + 42, PROTO_ID_LEN);
-	memcpy(ra->role, v + 42 + PROTO_ID_LEN, 15);
-	ra->role[15] = '\0';
+	ra->has_site = lay_invite_has_site(v);
+	memcpy(ra->site, lay_invite_site(v), PROTO_ID_LEN);
+	lay_invite_role(ra->role, v);
 	if (!ra->mark)
 		return 0;
 	/* The member record written in this transaction must enroll the
@@ -112,7 +104,7 @@ redeem_fn(struct store *s, MDB_txn *txn, void *arg)
 		}
 		store_member_free(&m);
 	}
-	v[40] = 1;
+	lay_invite_mark_used(v);
 	d.mv_size = sizeof(v);
 	d.mv_data = v;
 	rc = mdb_put(txn, s->dbi[DB_INVITES], &k, &d, 0);
@@ -128,11 +120,9 @@ store_invite_redeem(struct store *s, const uint8_t id[STORE_INVITE_ID_LEN],
 {
 	struct redeem_arg ra;
 	struct store_member m;
+	struct store_enroll en;
 	struct store_batch *b;
-	struct store_kv kv[6];
-	char hex[2 * PROTO_KEY_LEN + 1], site[2 * PROTO_ID_LEN + 1];
-	uint8_t rid[PROTO_ID_LEN];
-	size_t n = 0;
+	char site[2 * PROTO_ID_LEN + 1];
 	int rc;
 
 	*role = NULL;
@@ -175,21 +165,21 @@ store_invite_redeem(struct store *s, const uint8_t id[STORE_INVITE_ID_LEN],
 		}
 		return rc;
 	}
-	proto_hex(hex, key, PROTO_KEY_LEN);
-	kv[n++] = (struct store_kv){ "key", hex };
-	kv[n++] = (struct store_kv){ "role", ra.role };
-	kv[n++] = (struct store_kv){ "name", name };
-	kv[n++] = (struct store_kv){ "status", "active" };
+	memset(&en, 0, sizeof(en));
+	en.key = key;
+	en.role = store_role_parse(ra.role);
+	en.name = name;
 	if (ra.has_site) {
 		proto_hex(site, ra.site, PROTO_ID_LEN);
-		kv[n++] = (struct store_kv){ "site", site };
+		en.site = site;
 	}
-	if (strcmp(ra.role, "consultant") == 0)
-		kv[n++] = (struct store_kv){ "scope", "all" };
-	proto_member_id(rid, key);
+	if (en.role == STORE_ROLE_NONE) {
+		*cause = xasprintf("the invite's role '%s' is not hub, site or "
+		    "consultant", ra.role);
+		return CS_EUSAGE;
+	}
 	b = store_batch_new(s);
-	rc = store_batch_put(b, sch_type_find("member", 6), rid, 1, kv, n,
-	    cause);
+	rc = store_batch_enroll(b, &en, cause);
 	ra.mark = 1;
 	ra.key = key;
 	if (rc == 0)
@@ -202,7 +192,6 @@ store_invite_redeem(struct store *s, const uint8_t id[STORE_INVITE_ID_LEN],
 		}
 		return rc;
 	}
-	*role = strcmp(ra.role, "hub") == 0 ? "hub" :
-	    strcmp(ra.role, "consultant") == 0 ? "consultant" : "site";
+	*role = store_role_name(en.role);
 	return 0;
 }

@@ -21,7 +21,7 @@ static int
 put_fn(struct store *s, MDB_txn *txn, void *arg)
 {
 	struct put_arg *pa = arg;
-	uint8_t v[16], hash[PROTO_HASH_LEN];
+	uint8_t v[LAY_LASTSEEN_LEN], hash[PROTO_HASH_LEN];
 	MDB_val k = { PROTO_KEY_LEN, (void *)(uintptr_t)pa->key };
 	MDB_val d = { sizeof(v), v };
 	uint64_t seq = 0, hlc;
@@ -29,8 +29,7 @@ put_fn(struct store *s, MDB_txn *txn, void *arg)
 
 	if (store_head_get(s, txn, s->info.node, &seq, hash, &hlc) != 0)
 		seq = 0;
-	put_be64(v, pa->ms);
-	put_be64(v + 8, seq);
+	lay_lastseen_pack(v, pa->ms, seq);
 	rc = mdb_put(txn, s->dbi[DB_LASTSEEN], &k, &d, 0);
 	return rc == 0 ? 0 : store_mdb_fail(s, rc);
 }
@@ -59,9 +58,9 @@ store_lastseen_get(struct store *s, const uint8_t key[PROTO_KEY_LEN],
 	if (store_read_begin(s, &txn) != 0)
 		return CS_EDB;
 	rc = mdb_get(txn, s->dbi[DB_LASTSEEN], &k, &d);
-	if (rc == 0 && d.mv_size == 16) {
-		*ms = get_be64(d.mv_data);
-		*seq = get_be64((const uint8_t *)d.mv_data + 8);
+	if (rc == 0 && d.mv_size == LAY_LASTSEEN_LEN) {
+		*ms = lay_lastseen_ms(d.mv_data);
+		*seq = lay_lastseen_seq(d.mv_data);
 	}
 	mdb_txn_abort(txn);
 	return rc == 0 && *ms != 0 ? 0 : CS_ENOTFOUND;

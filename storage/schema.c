@@ -41,8 +41,6 @@ static const char *const milestone_status[] = { "not_started",
 static const char *const severities[] = { "info", "concern",
 	"action_required", NULL };
 static const char *const audit_status[] = { "open", "resolved", NULL };
-static const char *const member_roles[] = { "hub", "site", "consultant",
-	NULL };
 static const char *const member_scopes[] = { "all", "assigned", NULL };
 static const char *const member_status[] = { "active", "revoked", NULL };
 
@@ -165,7 +163,7 @@ static const struct sch_field audit_fields[] = {
  */
 static const struct sch_field member_fields[] = {
 	KEY("key", 1, "the node's id (its key, 64 hex digits)"),
-	ENUM("role", 1, member_roles, "what the node may write and read"),
+	ENUM("role", 1, STORE_ROLE_TOKENS, "what the node may write and read"),
 	TEXT("name", 1, 200, "who or what the node is"),
 	REF("site", 0, "site", "the site a site key speaks for"),
 	REFS("sites", "site", "the sites a consultant may read"),

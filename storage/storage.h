@@ -523,8 +523,44 @@ struct store_member {
 	uint64_t revoked_after;        /* revoked: last valid seq */
 };
 
+/*
+ * The one table of role names, by enum store_role, NULL after the last:
+ * "none", "admin", "hub", "site", "consultant".  From STORE_ROLE_HUB on
+ * it lists the roles a key is enrolled with (the member record's enum,
+ * cafe init --role, an invite's role).
+ */
+extern const char *const store_role_names[];
+#define STORE_ROLE_TOKENS (&store_role_names[STORE_ROLE_HUB])
+
 /* Returns "admin", "hub", "site", "consultant" or "none". */
 const char *store_role_name(enum store_role r);
+
+/* Parses a role a key may be enrolled with: STORE_ROLE_HUB, _SITE or
+ * _CONSULTANT, or STORE_ROLE_NONE for anything else ("admin" included). */
+enum store_role store_role_parse(const char *s);
+
+/*
+ * A new member record (docs/formats.md, "The admin log"): key, role, name,
+ * status active; for a site key the site it speaks for; for a consultant
+ * the sites it reads (scope assigned) or, with sites NULL, every site
+ * (scope all).  site and sites are as a reference field takes them (hex
+ * ids, comma-separated).
+ */
+struct store_enroll {
+	const uint8_t *key;
+	enum store_role role;
+	const char *name;
+	const char *site;
+	const char *sites;
+};
+
+/*
+ * Adds the op that creates e's member record (at the key's member id) to
+ * batch b: the one recipe cafe member add and invite redemption share.
+ * Returns 0 or an error with *cause, as store_batch_put().
+ */
+int store_batch_enroll(struct store_batch *b, const struct store_enroll *e,
+    char **cause);
 
 /*
  * Looks up a key's membership: 0 with *m filled (free it with
@@ -563,7 +599,7 @@ int store_scope_allows(const struct store_member *reader,
     const struct store_member *author);
 
 /*
- * Invites (trust.c).  The admin makes a one-time invite: a random id and
+ * Invites (invite.c).  The admin makes a one-time invite: a random id and
  * secret, the role and site the joining key gets, and an expiry; the
  * store keeps the secret's hash only.  Redeeming checks the secret, the
  * expiry and that the invite is unused, marks it used, and enrolls the
@@ -590,8 +626,10 @@ int store_invite_make(struct store *s, struct store_invite *inv,
 
 /*
  * Redeems an invite for key, enrolling it under name.  Returns 0 with
- * *role set (a static string), or CS_EPERM / CS_ENOTFOUND with *cause
- * (malloc'd) saying why: unknown, used, expired, wrong secret.
+ * *role set (a static string), or an error with *cause (malloc'd) saying
+ * why, the invite left as it was: CS_ENOTFOUND (unknown), CS_EPERM (wrong
+ * secret, used, expired, the key enrolled already), CS_EUSAGE (a name or
+ * role the member record refuses), or the store's error.
  */
 int store_invite_redeem(struct store *s, const uint8_t id[STORE_INVITE_ID_LEN],
     const uint8_t secret[STORE_INVITE_SECRET_LEN],

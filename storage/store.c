@@ -20,7 +20,7 @@
 
 const char *const store_db_names[DB_COUNT] = { "meta", "commits", "heads",
 	"records", "bysite", "bydate", "history", "conflicts",
-	"forks", "members", "seen", "peers", "invites", "pending", "names",
+	"forks", "seen", "peers", "invites", "pending", "names",
 	"lastseen" };
 
 /* The data directory cafe and cafed use without --data (malloc'd). */
@@ -154,42 +154,50 @@ grow:
 	return CS_EDB;
 }
 
-/* Makes dir and its missing parents (mode 0700). */
+/*
+ * Makes dir and its missing parents (mode 0700).  Returns 0, or the errno
+ * of the first mkdir that failed (later calls and free() may change
+ * errno itself).
+ */
 static int
 mkdir_p(const char *dir)
 {
 	char *p = xstrdup(dir), *q;
-	int rc = 0;
+	int err = 0;
 
 	for (q = p + 1; *q != '\0'; q++) {
 		if (*q != '/')
 			continue;
 		*q = '\0';
-		if (mkdir(p, 0700) != 0 && errno != EEXIST)
-			rc = -1;
+		if (mkdir(p, 0700) != 0 && errno != EEXIST && err == 0)
+			err = errno;
 		*q = '/';
 	}
-	if (mkdir(p, 0700) != 0 && errno != EEXIST)
-		rc = -1;
+	if (mkdir(p, 0700) != 0 && errno != EEXIST && err == 0)
+		err = errno;
 	free(p);
-	return rc;
+	return err;
 }
 
-/* Reads a whole small file into buf; returns its length or -1. */
+/*
+ * Reads a whole small file into buf; returns its length, or -1 with errno
+ * that of the call that failed (close() may change it: it is kept).
+ */
 static ssize_t
 read_small(const char *path, uint8_t *buf, size_t max, struct stat *st)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), err;
 	ssize_t n;
 
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, st) != 0) {
-		close(fd);
-		return -1;
-	}
-	n = read(fd, buf, max);
+	if (fstat(fd, st) != 0)
+		n = -1;
+	else
+		n = read(fd, buf, max);
+	err = errno;
 	close(fd);
+	errno = err;
 	return n;
 }
 
@@ -198,13 +206,21 @@ static int
 write_key(const char *path, const uint8_t sk[PROTO_SK_LEN], char **cause)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ssize_t n;
+	int err;
 
 	if (fd < 0) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-		return errno == EEXIST ? CS_EEXIST : CS_EIO;
+		/* errno first: xasprintf() may change it. */
+		err = errno;
+		*cause = xasprintf("%s: %s", path, strerror(err));
+		return err == EEXIST ? CS_EEXIST : CS_EIO;
 	}
-	if (write(fd, sk, PROTO_SK_LEN) != PROTO_SK_LEN || fsync(fd) != 0) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
+	if ((n = write(fd, sk, PROTO_SK_LEN)) != PROTO_SK_LEN ||
+	    fsync(fd) != 0) {
+		/* A short write sets no errno: say what happened. */
+		*cause = n >= 0 && n != PROTO_SK_LEN ?
+		    xasprintf("%s: short write (%zd of %d bytes)", path, n,
+		    PROTO_SK_LEN) : xasprintf("%s: %s", path, strerror(errno));
 		close(fd);
 		unlink(path);
 		return CS_EIO;
@@ -299,10 +315,8 @@ static int
 create_fn(struct store *s, MDB_txn *txn, void *arg)
 {
 	struct create_arg *ca = arg;
-	uint8_t ver[4];
+	uint8_t ver[LAY_SCHEMA_LEN];
 	uint8_t digest[PROTO_HASH_LEN] = { 0 };
-	struct proto_enc w;
-	MDB_val k, d;
 	int rc;
 
 	put_be32(ver, STORE_SCHEMA_VERSION);
@@ -316,21 +330,8 @@ create_fn(struct store *s, MDB_txn *txn, void *arg)
 		return rc;
 	if (ca->restore && (rc = store_meta_put(s, txn, "restore", "1", 1)) != 0)
 		return rc;
-	/* Membership proper arrives with the admin log; until then a node
-	 * knows itself. */
-	proto_enc_init(&w);
-	msgpack_pack_map(&w.pk, 2);
-	proto_pack_cstr(&w.pk, "name");
-	proto_pack_cstr(&w.pk, ca->name);
-	proto_pack_cstr(&w.pk, "role");
-	proto_pack_cstr(&w.pk, ca->role);
-	k.mv_size = PROTO_KEY_LEN;
-	k.mv_data = s->info.node;
-	d.mv_size = w.sb.size;
-	d.mv_data = w.sb.data;
-	rc = mdb_put(txn, s->dbi[DB_MEMBERS], &k, &d, 0);
-	proto_enc_free(&w);
-	return rc == 0 ? 0 : store_mdb_fail(s, rc);
+	/* Membership arrives with the admin log, as member records. */
+	return 0;
 }
 
 /*
@@ -358,8 +359,8 @@ create_node(const char *dir, const char *name, const char *role,
 		    sizeof(s.info.name) - 1);
 		return CS_EUSAGE;
 	}
-	if (mkdir_p(dir) != 0) {
-		*cause = xasprintf("%s: %s", dir, strerror(errno));
+	if ((rc = mkdir_p(dir)) != 0) {
+		*cause = xasprintf("%s: %s", dir, strerror(rc));
 		return CS_EIO;
 	}
 	/* Files made here by root would lock the directory's owner out. */
@@ -385,7 +386,7 @@ create_node(const char *dir, const char *name, const char *role,
 	}
 	if (sk != NULL) {
 		memcpy(s.sk, sk, PROTO_SK_LEN);
-		memcpy(pk, sk + 32, PROTO_KEY_LEN);
+		memcpy(pk, lay_sk_pk(sk), PROTO_KEY_LEN);
 	} else
 		crypto_sign_keypair(pk, s.sk);
 	path = xasprintf("%s/%s", dir, STORE_KEY_FILE);
@@ -434,7 +435,7 @@ store_restore(const char *dir, const char *name, const char *role,
 	}
 	/* The public half must be the one the secret half derives. */
 	crypto_sign_ed25519_sk_to_pk(pk, sk);
-	if (memcmp(pk, sk + 32, PROTO_KEY_LEN) != 0) {
+	if (memcmp(pk, lay_sk_pk(sk), PROTO_KEY_LEN) != 0) {
 		*cause = xstrdup("the key file is not an ed25519 node key "
 		    "(its two halves do not match)");
 		return CS_EUSAGE;
@@ -518,7 +519,7 @@ int
 store_open(struct store **sp, const char *dir, char **cause)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
-	uint8_t ver[4];
+	uint8_t ver[LAY_SCHEMA_LEN];
 	char *path;
 	struct stat st;
 	MDB_txn *txn;
@@ -539,10 +540,12 @@ store_open(struct store **sp, const char *dir, char **cause)
 	path = xasprintf("%s/%s", dir, STORE_KEY_FILE);
 	kl = read_small(path, s->sk, sizeof(s->sk), &st);
 	if (kl < 0) {
+		/* Kept: store_owner_check() below may change errno. */
+		int err = errno;
 		uid_t owner;
 		char *who, *name;
 
-		if (errno == EACCES &&
+		if (err == EACCES &&
 		    store_owner_check(dir, &owner, &who) != 0) {
 			name = store_user_name(owner);
 			*cause = owner == 0 ?
@@ -554,9 +557,9 @@ store_open(struct store **sp, const char *dir, char **cause)
 			free(name);
 			free(who);
 		} else
-			*cause = errno == ENOENT ?
+			*cause = err == ENOENT ?
 			    xasprintf("%s holds no node (run cafe init)", dir) :
-			    xasprintf("%s: %s", path, strerror(errno));
+			    xasprintf("%s: %s", path, strerror(err));
 		free(path);
 		free(s);
 		return CS_ENOTFOUND;
@@ -595,7 +598,8 @@ store_open(struct store **sp, const char *dir, char **cause)
 		store_close(s);
 		return CS_EDB;
 	}
-	if (store_meta_get(txn, s->dbi[DB_META], "schema", ver, 4, NULL) == 0 &&
+	if (store_meta_get(txn, s->dbi[DB_META], "schema", ver, sizeof(ver),
+	    NULL) == 0 &&
 	    get_be32(ver) != STORE_SCHEMA_VERSION) {
 		mdb_txn_abort(txn);
 		*cause = get_be32(ver) < STORE_SCHEMA_VERSION ?
@@ -639,7 +643,7 @@ store_open(struct store **sp, const char *dir, char **cause)
 	    sizeof(s->info.name) - 1, &n) == 0)
 		s->info.name[n] = '\0';
 	mdb_txn_abort(txn);
-	if (memcmp(s->sk + 32, s->info.node, PROTO_KEY_LEN) != 0) {
+	if (memcmp(lay_sk_pk(s->sk), s->info.node, PROTO_KEY_LEN) != 0) {
 		*cause = xasprintf("%s: the key file does not belong to this "
 		    "store", dir);
 		store_close(s);
@@ -683,13 +687,14 @@ store_head_get(struct store *s, MDB_txn *txn, const uint8_t *origin,
 {
 	MDB_val k = { PROTO_KEY_LEN, (void *)(uintptr_t)origin }, d;
 
-	if (mdb_get(txn, s->dbi[DB_HEADS], &k, &d) != 0 || d.mv_size != 48)
+	if (mdb_get(txn, s->dbi[DB_HEADS], &k, &d) != 0 ||
+	    d.mv_size != LAY_HEAD_LEN)
 		return CS_ENOTFOUND;
-	*seq = get_be64(d.mv_data);
+	*seq = lay_head_seq(d.mv_data);
 	if (hash != NULL)
-		memcpy(hash, (uint8_t *)d.mv_data + 8, PROTO_HASH_LEN);
+		memcpy(hash, lay_head_hash(d.mv_data), PROTO_HASH_LEN);
 	if (hlc != NULL)
-		*hlc = get_be64((uint8_t *)d.mv_data + 40);
+		*hlc = lay_head_hlc(d.mv_data);
 	return 0;
 }
 
@@ -990,7 +995,7 @@ store_list(struct store *s, const struct store_query *q, store_rec_fn fn,
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k, d, rk, rd;
-	uint8_t start[64];
+	uint8_t start[LAY_BYSITE_LEN], type;
 	size_t plen;
 	MDB_dbi dbi;
 	int rc, stop = 0, scan = q->type == NULL || q->with_deleted;
@@ -1001,41 +1006,38 @@ store_list(struct store *s, const struct store_query *q, store_rec_fn fn,
 	 * The indexes hold live records of one type; any other question
 	 * walks the records themselves.
 	 */
-	start[0] = scan ? 0 : (uint8_t)store_type_index(q->type);
+	type = scan ? 0 : (uint8_t)store_type_index(q->type);
 	if (scan) {
 		dbi = s->dbi[DB_RECORDS];
 		plen = 0;
 		k.mv_size = 0;
 	} else if (q->site != NULL) {
 		dbi = s->dbi[DB_BYSITE];
-		memcpy(start + 1, q->site, PROTO_ID_LEN);
-		plen = 1 + PROTO_ID_LEN;
-		put_be32(start + plen, q->since);
-		k.mv_size = plen + 4;
-	} else if (q->since != 0 || q->until != 0) {
-		dbi = s->dbi[DB_BYDATE];
-		plen = 1;
-		put_be32(start + 1, q->since);
-		k.mv_size = 5;
+		plen = lay_bysite_from(start, type, q->site, q->since);
+		k.mv_size = plen + LAY_YMD_LEN;
 	} else {
 		dbi = s->dbi[DB_BYDATE];
-		plen = 1;
-		k.mv_size = 1;
+		plen = lay_bydate_from(start, type, q->since);
+		/* from since on, or every entry of the type */
+		k.mv_size = q->since != 0 || q->until != 0 ?
+		    plen + LAY_YMD_LEN : plen;
 	}
 	k.mv_data = start;
 	mdb_cursor_open(txn, dbi, &cur);
 	rc = mdb_cursor_get(cur, &k, &d, scan ? MDB_FIRST : MDB_SET_RANGE);
 	for (; rc == 0 && !stop; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		const uint8_t *key = k.mv_data;
-		const uint8_t *id = key + k.mv_size - PROTO_ID_LEN;
+		const uint8_t *key = k.mv_data, *id = key;
 		struct store_rec r;
+		uint32_t ymd;
 
-		if (k.mv_size < plen + PROTO_ID_LEN ||
-		    memcmp(key, start, plen) != 0)
-			break;
-		if (dbi == s->dbi[DB_BYSITE] || dbi == s->dbi[DB_BYDATE]) {
-			uint32_t ymd = get_be32(key + plen);
-
+		if (scan) {
+			if (k.mv_size < PROTO_ID_LEN)
+				break;
+		} else {
+			if (memcmp(key, start, plen) != 0 ||
+			    lay_index_entry(key, k.mv_size, plen, &ymd,
+			    &id) != 0)
+				break;
 			if (q->until != 0 && ymd > q->until)
 				break;
 			if (ymd < q->since)
@@ -1071,14 +1073,14 @@ call_commit(const MDB_val *d, store_commit_fn fn, void *arg, int *err)
 	int r;
 
 	*err = 0;
-	if (d->mv_size < 8 + PROTO_SIG_LEN) {
+	if (d->mv_size < LAY_COMMIT_E) {
 		*err = CS_EDECODE;
 		return 0;
 	}
-	sc.recv_ms = get_be64(v);
-	sc.sig = v + 8;
-	sc.e = v + 8 + PROTO_SIG_LEN;
-	sc.elen = d->mv_size - 8 - PROTO_SIG_LEN;
+	sc.recv_ms = lay_commit_recv(v);
+	sc.sig = lay_commit_sig(v);
+	sc.e = lay_commit_e(v);
+	sc.elen = lay_commit_elen(d->mv_size);
 	if ((*err = proto_commit_decode(&c, sc.e, sc.elen, NULL)) != 0)
 		return 0;
 	proto_hash(hash, sc.e, sc.elen, sc.sig);
@@ -1097,14 +1099,13 @@ store_log(struct store *s, const uint8_t *origin, uint64_t from,
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k, d;
-	uint8_t start[40] = { 0 };
+	static const uint8_t none[PROTO_KEY_LEN];
+	uint8_t start[LAY_SEQKEY_LEN];
 	int rc, err;
 
 	if (store_read_begin(s, &txn) != 0)
 		return CS_EDB;
-	if (origin != NULL)
-		memcpy(start, origin, PROTO_KEY_LEN);
-	put_be64(start + PROTO_KEY_LEN, from);
+	lay_seqkey(start, origin != NULL ? origin : none, from);
 	k.mv_size = sizeof(start);
 	k.mv_data = start;
 	mdb_cursor_open(txn, s->dbi[DB_COMMITS], &cur);
@@ -1129,14 +1130,13 @@ store_log_raw(struct store *s, const uint8_t origin[PROTO_KEY_LEN],
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k, d;
-	uint8_t start[40];
+	uint8_t start[LAY_SEQKEY_LEN];
 	uint64_t want = from;
 	int rc, r = 0;
 
 	if (store_read_begin(s, &txn) != 0)
 		return CS_EDB;
-	memcpy(start, origin, PROTO_KEY_LEN);
-	put_be64(start + PROTO_KEY_LEN, from);
+	lay_seqkey(start, origin, from);
 	k.mv_size = sizeof(start);
 	k.mv_data = start;
 	mdb_cursor_open(txn, s->dbi[DB_COMMITS], &cur);
@@ -1144,13 +1144,12 @@ store_log_raw(struct store *s, const uint8_t origin[PROTO_KEY_LEN],
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		const uint8_t *v = d.mv_data;
 
-		if (k.mv_size != 40 || memcmp(k.mv_data, origin,
-		    PROTO_KEY_LEN) != 0 ||
-		    get_be64((const uint8_t *)k.mv_data + 32) != want ||
-		    d.mv_size <= 8 + PROTO_SIG_LEN)
+		if (k.mv_size != LAY_SEQKEY_LEN || memcmp(k.mv_data, origin,
+		    PROTO_KEY_LEN) != 0 || lay_seqkey_seq(k.mv_data) != want ||
+		    d.mv_size <= LAY_COMMIT_E)
 			break;
-		r = fn(want, v + 8 + PROTO_SIG_LEN,
-		    d.mv_size - 8 - PROTO_SIG_LEN, v + 8, arg);
+		r = fn(want, lay_commit_e(v), lay_commit_elen(d.mv_size),
+		    lay_commit_sig(v), arg);
 		if (r != 0)
 			break;
 		want++;
@@ -1199,11 +1198,15 @@ store_history(struct store *s, const uint8_t id[PROTO_ID_LEN],
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		const uint8_t *key = k.mv_data;
 
-		if (k.mv_size != 68 || memcmp(key, id, PROTO_ID_LEN) != 0)
+		uint8_t ckey[LAY_SEQKEY_LEN];
+
+		if (k.mv_size != LAY_HIST_KEY_LEN ||
+		    memcmp(key, id, PROTO_ID_LEN) != 0)
 			break;
-		ck.mv_size = 40;
-		ck.mv_data = (void *)(uintptr_t)(key + 24);
-		ha.opidx = get_be32(key + 64);
+		lay_hist_commit(ckey, key);
+		ck.mv_size = sizeof(ckey);
+		ck.mv_data = ckey;
+		ha.opidx = lay_hist_op(key);
 		if (mdb_get(txn, s->dbi[DB_COMMITS], &ck, &cd) == 0 &&
 		    call_commit(&cd, history_commit, &ha, &err) != 0)
 			break;
@@ -1227,9 +1230,9 @@ store_heads(struct store *s, store_head_fn fn, void *arg)
 	mdb_cursor_open(txn, s->dbi[DB_HEADS], &cur);
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
-		if (k.mv_size == PROTO_KEY_LEN && d.mv_size == 48 &&
-		    fn(k.mv_data, get_be64(d.mv_data),
-		    (const uint8_t *)d.mv_data + 8, arg) != 0)
+		if (k.mv_size == PROTO_KEY_LEN && d.mv_size == LAY_HEAD_LEN &&
+		    fn(k.mv_data, lay_head_seq(d.mv_data),
+		    lay_head_hash(d.mv_data), arg) != 0)
 			break;
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
@@ -1287,25 +1290,24 @@ store_conflicts(struct store *s, const uint8_t *id, store_conflict_fn fn,
 	mdb_cursor_open(txn, s->dbi[DB_CONFLICTS], &cur);
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		const uint8_t *key = k.mv_data;
-		const uint8_t *nul;
+		const uint8_t *key = k.mv_data, *name, *origin;
 		struct store_conflict c;
 		struct store_rec r;
 		msgpack_unpacked up;
-		size_t off = 0;
+		size_t off = 0, nlen;
 		char field[PROTO_MAX_NAME + 1];
 		const msgpack_object *e;
+		uint64_t hlc;
 		int stop;
 
-		if (id != NULL && memcmp(key, id, PROTO_ID_LEN) != 0)
+		if (id != NULL && (k.mv_size < PROTO_ID_LEN ||
+		    memcmp(key, id, PROTO_ID_LEN) != 0))
 			break;
-		nul = memchr(key + PROTO_ID_LEN, 0, k.mv_size - PROTO_ID_LEN);
-		if (nul == NULL || (size_t)(key + k.mv_size - nul) != 41 ||
-		    (size_t)(nul - key - PROTO_ID_LEN) > PROTO_MAX_NAME)
+		if (lay_field_key_parse(key, k.mv_size, 1, &name, &nlen, &hlc,
+		    &origin) != 0 || nlen > PROTO_MAX_NAME)
 			continue;
-		memcpy(field, key + PROTO_ID_LEN, (size_t)(nul - key) -
-		    PROTO_ID_LEN);
-		field[nul - key - PROTO_ID_LEN] = '\0';
+		memcpy(field, name, nlen);
+		field[nlen] = '\0';
 		rk.mv_size = PROTO_ID_LEN;
 		rk.mv_data = (void *)(uintptr_t)key;
 		if (mdb_get(txn, s->dbi[DB_RECORDS], &rk, &rd) != 0 ||
@@ -1323,8 +1325,8 @@ store_conflicts(struct store *s, const uint8_t *id, store_conflict_fn fn,
 		c.id = key;
 		c.field = field;
 		c.value = &up.data;
-		c.hlc = get_be64(nul + 1);
-		c.origin = nul + 9;
+		c.hlc = hlc;
+		c.origin = origin;
 		c.winner = e != NULL ? &e[0] : NULL;
 		c.winner_hlc = store_rec_clock(&r, field);
 		c.winner_origin = store_rec_origin(&r, field);
@@ -1448,12 +1450,12 @@ store_verify(struct store *s, store_fault_fn fn, void *arg)
 		const uint8_t *key = k.mv_data;
 
 		call_commit(&d, verify_commit, &va, &err);
-		if (err != 0 && k.mv_size == 40) {
+		if (err != 0 && k.mv_size == LAY_SEQKEY_LEN) {
 			va.faults++;
-			fn(key, get_be64(key + PROTO_KEY_LEN),
+			fn(key, lay_seqkey_seq(key),
 			    "stored bytes do not decode", arg);
 			memcpy(va.origin, key, PROTO_KEY_LEN);
-			va.seq = get_be64(key + PROTO_KEY_LEN);
+			va.seq = lay_seqkey_seq(key);
 		}
 	}
 	mdb_cursor_close(cur);

@@ -31,14 +31,60 @@
 
 #include "internal.h"
 
-static const char *const role_names[] = { "none", "admin", "hub", "site",
-	"consultant" };
+const char *const store_role_names[] = { "none", "admin", "hub", "site",
+	"consultant", NULL };
 
 /* Returns a role's name. */
 const char *
 store_role_name(enum store_role r)
 {
-	return role_names[r];
+	return store_role_names[r];
+}
+
+/* Parses an enrolled role's name. */
+enum store_role
+store_role_parse(const char *s)
+{
+	int r;
+
+	for (r = STORE_ROLE_HUB; s != NULL && store_role_names[r] != NULL;
+	    r++)
+		if (strcmp(store_role_names[r], s) == 0)
+			return (enum store_role)r;
+	return STORE_ROLE_NONE;
+}
+
+/* Adds the op creating a member record (storage.h). */
+int
+store_batch_enroll(struct store_batch *b, const struct store_enroll *e,
+    char **cause)
+{
+	char hex[2 * PROTO_KEY_LEN + 1];
+	uint8_t id[PROTO_ID_LEN];
+	struct store_kv kv[7];
+	size_t n = 0;
+
+	*cause = NULL;
+	if (e->role < STORE_ROLE_HUB || e->role > STORE_ROLE_CONSULTANT) {
+		*cause = xstrdup("role: must be hub, site or consultant");
+		return CS_EUSAGE;
+	}
+	proto_hex(hex, e->key, PROTO_KEY_LEN);
+	kv[n++] = (struct store_kv){ "key", hex };
+	kv[n++] = (struct store_kv){ "role", store_role_names[e->role] };
+	kv[n++] = (struct store_kv){ "name", e->name };
+	kv[n++] = (struct store_kv){ "status", "active" };
+	if (e->site != NULL)
+		kv[n++] = (struct store_kv){ "site", e->site };
+	if (e->role == STORE_ROLE_CONSULTANT) {
+		kv[n++] = (struct store_kv){ "scope", e->sites != NULL ?
+		    "assigned" : "all" };
+		if (e->sites != NULL)
+			kv[n++] = (struct store_kv){ "sites", e->sites };
+	}
+	proto_member_id(id, e->key);
+	return store_batch_put(b, sch_type_find("member", 6), id, 1, kv, n,
+	    cause);
 }
 
 /* Returns whether the str object o equals s. */
@@ -76,9 +122,15 @@ member_from_rec(const struct store_rec *r, const uint8_t *key,
 	}
 	memcpy(m->key, v->via.bin.ptr, PROTO_KEY_LEN);
 	v = store_rec_value(r, "role");
-	m->role = str_eq(v, "hub") ? STORE_ROLE_HUB : str_eq(v, "site") ?
-	    STORE_ROLE_SITE : str_eq(v, "consultant") ? STORE_ROLE_CONSULTANT :
-	    STORE_ROLE_NONE;
+	m->role = STORE_ROLE_NONE;
+	if (v != NULL && v->type == MSGPACK_OBJECT_STR &&
+	    v->via.str.size < 16) {
+		char role[16];
+
+		memcpy(role, v->via.str.ptr, v->via.str.size);
+		role[v->via.str.size] = '\0';
+		m->role = store_role_parse(role);
+	}
 	if ((v = store_rec_value(r, "name")) != NULL &&
 	    v->type == MSGPACK_OBJECT_STR)
 		snprintf(m->name, sizeof(m->name), "%.*s",
@@ -390,7 +442,7 @@ trust_check(struct store *s, MDB_txn *txn, const struct proto_commit *c,
 
 		if (bit == 0 || (t->writers & bit) == 0) {
 			snprintf(buf, len, "a %s may not write %s records",
-			    role_names[m.role], t->name);
+			    store_role_names[m.role], t->name);
 			*why = buf;
 			v = TRUST_PENDING;
 		} else if ((*why = check_owner(c, op, t)) != NULL)

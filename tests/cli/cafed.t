@@ -2,7 +2,8 @@
 # cafed.t: cafed finds the data directory cafe uses ($CAFE_DATA, else
 # $XDG_DATA_HOME/cafesync, else ~/.local/share/cafesync); cafed -n checks
 # it as well as the configuration and lists the peers kept in the store;
-# cafed --version.  And `stats --by site` cuts a long UTF-8 name on a
+# cafed --version; of two errors across options in the configuration,
+# the first is reported.  And `stats --by site` cuts a long UTF-8 name on a
 # character, marked.
 . "$(dirname "$0")/lib.sh"
 
@@ -24,6 +25,19 @@ like "$(cat "$T/e")" "data directory $T/none: .*holds no node" "saying so"
 XDG_DATA_HOME="$T/xdg" "$CAFE" init --name "XDG node" --role hub >/dev/null
 XDG_DATA_HOME="$T/xdg" "$CAFED" -n >"$T/o" 2>&1
 like "$(cat "$T/o")" "data directory $T/xdg/cafesync ok: node XDG node" "XDG_DATA_HOME, as for cafe"
+
+# Two errors found only at the end of the file: the first is reported
+# (and, under AddressSanitizer, neither is leaked: the exit code says so).
+printf '[limits]\nping_interval = 30\nping_timeout = 30\nbackoff_min = 900\nbackoff_max = 800\n' >"$T/two.conf"
+chmod 600 "$T/two.conf"
+"$CAFED" -n --config "$T/two.conf" >"$T/o" 2>"$T/e"
+is "$?" 2 "cafed -n rejects a configuration with two errors across options (exit 2)"
+like "$(cat "$T/e")" "^cafed: $T/two.conf: \[limits\] ping_timeout: must be longer" "and names the first"
+is "$(wc -l <"$T/e" | tr -d ' ')" 1 "in one line"
+printf '[limits]\nbackoff_min = 900\nbackoff_max = 800\n' >"$T/one.conf"
+chmod 600 "$T/one.conf"
+"$CAFED" -n --config "$T/one.conf" >"$T/o" 2>"$T/e"
+like "$(cat "$T/e")" "^cafed: $T/one.conf: \[limits\] backoff_max: must not be shorter" "backoff_max below backoff_min alone is named"
 
 LONG="Centro de Recursos Familiares del Condado de Piñón Árbol"
 run_cafe add site "name=$LONG"

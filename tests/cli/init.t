@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # init.t: cafe init and cafe id: creating a node, its key file, the data
 # directory from --data or $CAFE_DATA, and the refusals (re-init, bad role,
-# bad network id, missing data directory, a key file others can read).
+# bad network id, missing data directory, a key file others can read, a
+# data directory that cannot be made).
 . "$(dirname "$0")/lib.sh"
 
 HEX64='^[0-9a-f]{64}$'
@@ -169,5 +170,15 @@ if command -v mdb_dump >/dev/null 2>&1 && command -v mdb_load >/dev/null 2>&1; t
 else
 	skip "lmdb-utils not installed: other formats not tested"
 fi
+
+# ---- a data directory that cannot be made ------------------------------
+# The reason is the first mkdir's that failed, not whatever errno held
+# after the calls that followed it.
+: >"$T/plainfile"
+cafe_in "$T/plainfile/a/b" init --name "Nowhere"
+is "$RC" 2 "init under a plain file fails (exit 2)"
+is "$ERR" "cafe: init: $T/plainfile/a/b: Not a directory" \
+	"one line naming the directory and why"
+ok test ! -e "$T/plainfile/a" -- "nothing is made"
 
 done_testing

@@ -46,6 +46,18 @@ is "$ERR" "cafe: init: $BOB is owned by nobody (uid $NOBODY), not by root (uid 0
 	"it says whose the directory is and how to make the node"
 is "$(ls -A "$BOB")" "" "and creates nothing there"
 
+# A key its owner cannot read: the reason is the read's (EACCES), not
+# what the ownership check after it left in errno.
+DAN="$T/dan"
+mkdir -m 700 "$DAN"
+chown nobody "$DAN"
+nb "$CAFE" --data "$DAN" init --name "Dan's laptop"
+chmod 000 "$DAN/node.key"
+nb "$CAFE" --data "$DAN" status
+is "$RC" 2 "nobody's cafe on a key nobody cannot read fails (exit 2)"
+is "$ERR" "cafe: status: $DAN/node.key: Permission denied" \
+	"one line naming the key and why"
+
 # ---- a ctl/ left by root ---------------------------------------------------
 mkdir -m 700 "$ANA/ctl"
 nb "$CAFED" --data "$ANA"

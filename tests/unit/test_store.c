@@ -2,7 +2,8 @@
  * test_store.c: unit tests of storage/ (the LMDB store and the schema).
  *
  * Covers: store_create/store_open (existing node, key file mode 0600 and
- * refusal of a key others can read); a create of every record type with
+ * refusal of a key others can read; no "members" database made, and an
+ * older store's accepted by the audit); a create of every record type with
  * its required fields, read back with store_get/store_rec_value; schema
  * validation per field type, both through sch_parse/sch_check and through
  * store_batch_put errors (dates, enums, sets, counts, decimals, text
@@ -1163,6 +1164,64 @@ static void test_create_open(void **state)
 		free(cause);
 		cause = NULL;
 	}
+}
+
+/* Keeps the reason of store_audit()'s last fault in arg (300 bytes). */
+static void last_fault(const struct store_audit_fault *f, void *arg)
+{
+	char *why = arg;
+
+	snprintf(why, 300, "%s", f->why != NULL ? f->why : "");
+}
+
+/* Puts key "k" = "v" in the named database name of the environment in
+ * dir (no store open on it); returns whether name was there before. */
+static int raw_db_put(const char *dir, const char *name)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { 1, (void *)(uintptr_t)"k" }, d = { 1,
+	    (void *)(uintptr_t)"v" };
+	int had;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	had = mdb_dbi_open(txn, name, 0, &dbi) == 0;
+	assert_int_equal(mdb_dbi_open(txn, name, MDB_CREATE, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &d, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	return had;
+}
+
+/*
+ * The "members" database was written at creation and never read: a new
+ * store no longer makes it, and an older store that holds it (with its
+ * entry) audits clean; a database of a name nothing ever made is still
+ * damage.
+ */
+static void test_retired_members_db(void **state)
+{
+	char dir[128], why[300] = "";
+	struct store_audit_stats st;
+	struct store *s;
+	(void)state;
+
+	s = mk_store("Old hub", "hub", NULL, dir);
+	t_close(s);
+	assert_int_equal(raw_db_put(dir, "members"), 0);
+	s = open_dir(dir);
+	assert_int_equal(store_audit(s, 1, last_fault, why, &st), 0);
+	assert_int_equal(st.replayed, 1);
+	t_close(s);
+	assert_int_equal(raw_db_put(dir, "memberz"), 0);
+	s = open_dir(dir);
+	assert_int_equal(store_audit(s, 0, last_fault, why, &st), 1);
+	assert_non_null(strstr(why, "'memberz'"));
+	t_close(s);
 }
 
 static void test_key_mode(void **state)
@@ -3960,6 +4019,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_schema_check, test_teardown),
 		cmocka_unit_test_teardown(test_create_open, test_teardown),
 		cmocka_unit_test_teardown(test_key_mode, test_teardown),
+		cmocka_unit_test_teardown(test_retired_members_db,
+		    test_teardown),
 		cmocka_unit_test_teardown(test_put_every_type, test_teardown),
 		cmocka_unit_test_teardown(test_put_validation, test_teardown),
 		cmocka_unit_test_teardown(test_batch_split_and_growth,
