@@ -605,6 +605,7 @@ struct read_job {
 	struct proto_enc items;
 	size_t n;
 	struct want *cur;
+	struct admin_batch *ab; /* the shared admin batch it makes, or NULL */
 };
 
 static int
@@ -829,17 +830,22 @@ send_batch(struct conn *c, struct proto_enc *m, uint64_t batch, size_t n)
  * batch; each seals it with its own keys.  An entry is named by all that
  * makes the message: batch number, the seqs asked for, the bounds, and
  * whether it is compressed.  Admin commits at a seq never change, so an
- * entry never stands for other bytes.
+ * entry never stands for other bytes.  While the first connection's read
+ * is with the store thread, the others that ask for the same batch wait
+ * for it (pending), rather than each reading it too.
  */
 #define ADMIN_BATCHES 8
 
-static struct admin_batch {
-	int used, z;
+struct admin_batch {
+	int used, pending, z;
 	uint64_t batch, from, to, last;
 	unsigned max_commits;
 	size_t max_bytes, n, plain;
 	struct proto_enc msg;
-} admin_batches[ADMIN_BATCHES];
+	struct conn **waiting;       /* while pending: a ref each */
+	size_t nwaiting;
+};
+static struct admin_batch admin_batches[ADMIN_BATCHES];
 static unsigned admin_batch_next;
 
 /* Whether read job rj asks for the admin log alone. */
@@ -869,28 +875,85 @@ admin_batch_find(struct conn *c, const struct read_job *rj)
 	return NULL;
 }
 
-/* Keeps the batch that read job rj made (plain bytes, sent as wire). */
-static void
-admin_batch_keep(const struct conn *c, const struct read_job *rj,
-    const struct proto_enc *wire, size_t plain)
+/*
+ * Names a free entry (none pending) for the batch c's read job rj is
+ * about to read, pending until admin_batch_done(); NULL when every entry
+ * is pending.
+ */
+static struct admin_batch *
+admin_batch_claim(struct conn *c, const struct read_job *rj)
 {
-	struct admin_batch *a = &admin_batches[admin_batch_next];
+	struct admin_batch *a = NULL;
+	size_t i;
 
-	admin_batch_next = (admin_batch_next + 1) % ADMIN_BATCHES;
+	for (i = 0; i < ADMIN_BATCHES && a == NULL; i++) {
+		a = &admin_batches[admin_batch_next];
+		admin_batch_next = (admin_batch_next + 1) % ADMIN_BATCHES;
+		if (a->pending)
+			a = NULL;
+	}
+	if (a == NULL)
+		return NULL;
 	if (a->used)
 		proto_enc_free(&a->msg);
-	proto_enc_init(&a->msg);
-	msgpack_sbuffer_write(&a->msg.sb, wire->sb.data, wire->sb.size);
-	a->used = 1;
+	memset(a, 0, sizeof(*a));
+	a->used = a->pending = 1;
 	a->z = c->ztx;
-	a->batch = rj->batch;
+	a->batch = c->batch_out + 1;
 	a->from = rj->w[0].from;
 	a->to = rj->w[0].to;
-	a->last = rj->w[0].last;
-	a->max_commits = rj->max_commits;
-	a->max_bytes = rj->max_bytes;
-	a->n = rj->n;
-	a->plain = plain;
+	a->max_commits = D.cfg.batch_commits;
+	a->max_bytes = pace_bound(c);
+	return a;
+}
+
+/* Sends c the shared batch a; then pumps c for what follows. */
+static void
+admin_batch_send(struct conn *c, const struct admin_batch *a)
+{
+	vv_raise(&c->theirs, D.info.network, a->last);
+	if (send_packed(c, &a->msg, a->plain, a->batch, a->n) == 0)
+		log_debug("peer %s: sent batch %llu: %zu admin commits, shared",
+		    c->peer ? c->peer->name : c->addr,
+		    (unsigned long long)a->batch, a->n);
+	sync_pump(c);
+	sync_update_state(c);
+}
+
+/*
+ * The read of pending entry a is done: wire (plain bytes) is its message,
+ * or NULL when it made none.  The connections waiting for it are pumped:
+ * sent it, or, when it has no message or no longer fits them, left to
+ * read their own.
+ */
+static void
+admin_batch_done(struct admin_batch *a, const struct read_job *rj,
+    const struct proto_enc *wire, size_t plain)
+{
+	struct conn **waiting = a->waiting;
+	size_t i, n = a->nwaiting;
+
+	a->pending = 0;
+	a->waiting = NULL;
+	a->nwaiting = 0;
+	if (wire != NULL) {
+		proto_enc_init(&a->msg);
+		msgpack_sbuffer_write(&a->msg.sb, wire->sb.data,
+		    wire->sb.size);
+		a->last = rj->w[0].last;
+		a->n = rj->n;
+		a->plain = plain;
+	} else
+		a->used = 0;
+	for (i = 0; i < n; i++) {
+		struct conn *c = waiting[i];
+
+		c->reading = 0;
+		if (!c->closing)
+			sync_pump(c);
+		conn_unref(c);
+	}
+	free(waiting);
 }
 
 static void
@@ -915,8 +978,9 @@ read_done(struct job *j)
 		    rj->items.sb.size);
 		bytes = m.sb.size;
 		wire = batch_wire(c, &m, &z);
-		if (admin_only(rj))
-			admin_batch_keep(c, rj, wire, bytes);
+		if (rj->ab != NULL)
+			admin_batch_done(rj->ab, rj, wire, bytes);
+		rj->ab = NULL;
 		rc = send_packed(c, wire, bytes, rj->batch, rj->n);
 		proto_enc_free(&z);
 		if (rc == 0)
@@ -936,6 +1000,8 @@ read_done(struct job *j)
 		log_warnx("peer %s: the store lacks commits its heads "
 		    "announce", c->peer ? c->peer->name : c->addr);
 	}
+	if (rj->ab != NULL)
+		admin_batch_done(rj->ab, rj, NULL, 0);
 	if (!c->closing)
 		sync_update_state(c);
 	proto_enc_free(&rj->items);
@@ -1092,18 +1158,23 @@ sync_pump(struct conn *c)
 	if (rj == NULL)
 		return;
 	c->rr = (c->rr + 1) % n;
-	if (admin_only(rj) && (ab = admin_batch_find(c, rj)) != NULL) {
-		/* Read and packed already, for another connection. */
-		free(rj->w);
-		free(rj);
-		vv_raise(&c->theirs, D.info.network, ab->last);
-		if (send_packed(c, &ab->msg, ab->plain, ab->batch, ab->n) == 0)
-			log_debug("peer %s: sent batch %llu: %zu admin "
-			    "commits, shared", c->peer ? c->peer->name :
-			    c->addr, (unsigned long long)ab->batch, ab->n);
-		sync_pump(c);
-		sync_update_state(c);
-		return;
+	if (admin_only(rj)) {
+		if ((ab = admin_batch_find(c, rj)) != NULL) {
+			/* Read for another connection: sent, or being read. */
+			free(rj->w);
+			free(rj);
+			if (!ab->pending) {
+				admin_batch_send(c, ab);
+				return;
+			}
+			ab->waiting = xreallocarray(ab->waiting,
+			    ab->nwaiting + 1, sizeof(*ab->waiting));
+			ab->waiting[ab->nwaiting++] = c;
+			c->reading = 1;
+			c->refs++;
+			return;
+		}
+		rj->ab = admin_batch_claim(c, rj);
 	}
 	read_submit(c, rj, D.cfg.batch_commits);
 }
@@ -1383,8 +1454,9 @@ static void apply_done(struct job *j);
  */
 #define APPLY_GROUP_MAX 64
 /* ... and of at most this many commits, so that a live commit that lands
- * behind a group waits for a short transaction, not a long one. */
-#define APPLY_GROUP_COMMITS 512
+ * behind a group waits for a short transaction, not a long one (a live
+ * batch goes first in the next group, so this bounds its wait). */
+#define APPLY_GROUP_COMMITS 128
 /* A batch of at most this many commits is live (a write just made): it is
  * checked on the loop at once and goes first in the next group. */
 #define SYNC_LIVE_BATCH 4
