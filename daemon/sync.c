@@ -1450,13 +1450,18 @@ static void apply_done(struct job *j);
  * batch of the group fails with it, as each would have alone.  Any other
  * batch is a group of its own, with its connection's failed set, as
  * before.  A group holds at most APPLY_GROUP_COMMITS commits (besides
- * its first batch's).  Each batch is then acknowledged as if applied alone.
+ * its first batch's), APPLY_GROUP_COMMITS_IDLE when no live batch came
+ * for a while.  Each batch is then acknowledged as if applied alone.
  */
 #define APPLY_GROUP_MAX 64
 /* ... and of at most this many commits, so that a live commit that lands
  * behind a group waits for a short transaction, not a long one (a live
- * batch goes first in the next group, so this bounds its wait). */
+ * batch goes first in the next group, so this bounds its wait) ... */
 #define APPLY_GROUP_COMMITS 128
+/* ... or, with no live batch for APPLY_LIVE_MS, this many: fewer fsyncs
+ * for a backlog that no live write waits behind. */
+#define APPLY_GROUP_COMMITS_IDLE 512
+#define APPLY_LIVE_MS 1000
 /* A batch of at most this many commits is live (a write just made): it is
  * checked on the loop at once and goes first in the next group. */
 #define SYNC_LIVE_BATCH 4
@@ -1471,7 +1476,8 @@ static struct {
 	struct rx_batch *ready, **tail;  /* checked, waiting for the store */
 	int inflight;                    /* a group is with the store */
 	int holding;                     /* group_done() is at work */
-} G = { NULL, &G.ready, 0, 0 };
+	uint64_t live_ms;                /* the last live batch came then */
+} G = { NULL, &G.ready, 0, 0, 0 };
 
 /* Works out b->one: the one origin of b's items, or NULL (several). */
 static void
@@ -1592,6 +1598,7 @@ ready_live_first(void)
 			pp = &b->gnext;
 			continue;
 		}
+		G.live_ms = now_ms();
 		*pp = b->gnext;
 		b->gnext = NULL;
 		*lt = b;
@@ -1617,16 +1624,17 @@ group_kick(void)
 	g->b[g->n++] = b = G.ready;
 	G.ready = b->gnext;
 	if (batch_origin(b) != NULL) {
-		size_t commits = b->n;
+		size_t commits = b->n, most = G.live_ms != 0 &&
+		    now_ms() - G.live_ms < APPLY_LIVE_MS ? APPLY_GROUP_COMMITS :
+		    APPLY_GROUP_COMMITS_IDLE;
 		/* A group that a live batch opens holds only live ones: a
 		 * short transaction. */
-		size_t cap = b->n <= SYNC_LIVE_BATCH ? SYNC_LIVE_BATCH :
-		    APPLY_GROUP_COMMITS;
+		size_t cap = b->n <= SYNC_LIVE_BATCH ? SYNC_LIVE_BATCH : most;
 
 		for (pp = &G.ready; *pp != NULL && g->n < APPLY_GROUP_MAX &&
-		    commits < APPLY_GROUP_COMMITS;) {
+		    commits < most;) {
 			b = *pp;
-			o = commits + b->n <= APPLY_GROUP_COMMITS &&
+			o = commits + b->n <= most &&
 			    b->n <= cap ? batch_origin(b) : NULL;
 			for (i = 0; o != NULL && i < g->n; i++)
 				if (memcmp(batch_origin(g->b[i]), o,
