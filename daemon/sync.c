@@ -605,6 +605,7 @@ struct read_job {
 	struct proto_enc items;
 	size_t n;
 	struct want *cur;
+	struct admin_batch *ab; /* the shared admin batch it makes, or NULL */
 };
 
 static int
@@ -770,22 +771,30 @@ pace_acked(struct conn *c, size_t bytes)
 	}
 }
 
-/* Seals a COMMITS batch already packed in m and counts it in flight. */
-static int
-send_batch(struct conn *c, struct proto_enc *m, uint64_t batch, size_t n)
+/*
+ * The message that carries the COMMITS batch m to c's peer: m, or, when
+ * the peer can expand it, its ZCOMMITS form packed into z (initialized).
+ */
+static const struct proto_enc *
+batch_wire(const struct conn *c, const struct proto_enc *m,
+    struct proto_enc *z)
 {
-	size_t bytes = m->sb.size;
-	struct proto_enc z;
-	int rc;
+	proto_enc_init(z);
+	if (c->ztx && zc_compress(sync_zdict(), (const uint8_t *)m->sb.data,
+	    m->sb.size, z) == 0)
+		return z;
+	return m;
+}
 
-	if (c->ztx) {
-		proto_enc_init(&z);
-		rc = zc_compress(sync_zdict(), (const uint8_t *)m->sb.data,
-		    m->sb.size, &z) == 0 ? conn_send(c, &z) : conn_send(c, m);
-		proto_enc_free(&z);
-	} else
-		rc = conn_send(c, m);
-	if (rc != 0)
+/*
+ * Seals wire, a batch of n commits whose COMMITS form takes bytes bytes,
+ * and counts it in flight.
+ */
+static int
+send_packed(struct conn *c, const struct proto_enc *wire, size_t bytes,
+    uint64_t batch, size_t n)
+{
+	if (conn_send(c, wire) != 0)
 		return -1;
 	c->batch_out = batch;
 	c->ring[batch % SYNC_MAX_UNACKED] = bytes;
@@ -800,13 +809,162 @@ send_batch(struct conn *c, struct proto_enc *m, uint64_t batch, size_t n)
 	return 0;
 }
 
+/* Seals a COMMITS batch already packed in m and counts it in flight. */
+static int
+send_batch(struct conn *c, struct proto_enc *m, uint64_t batch, size_t n)
+{
+	struct proto_enc z;
+	int rc;
+
+	rc = send_packed(c, batch_wire(c, m, &z), m->sb.size, batch, n);
+	proto_enc_free(&z);
+	return rc;
+}
+
+/*
+ * The admin log's batches, shared.  A thousand sites that reconnect at
+ * once each receive the same admin log, in the same batches: batch 1, 2
+ * ... of a new connection, of the same bounds, since each connection's
+ * pace starts alike.  So a batch of admin commits is read and compressed
+ * once, and its message handed to every connection that asks for the same
+ * batch; each seals it with its own keys.  An entry is named by all that
+ * makes the message: batch number, the seqs asked for, the bounds, and
+ * whether it is compressed.  Admin commits at a seq never change, so an
+ * entry never stands for other bytes.  While the first connection's read
+ * is with the store thread, the others that ask for the same batch wait
+ * for it (pending), rather than each reading it too.
+ */
+#define ADMIN_BATCHES 8
+
+struct admin_batch {
+	int used, pending, z;
+	uint64_t batch, from, to, last;
+	unsigned max_commits;
+	size_t max_bytes, n, plain;
+	struct proto_enc msg;
+	struct conn **waiting;       /* while pending: a ref each */
+	size_t nwaiting;
+};
+static struct admin_batch admin_batches[ADMIN_BATCHES];
+static unsigned admin_batch_next;
+
+/* Whether read job rj asks for the admin log alone. */
+static int
+admin_only(const struct read_job *rj)
+{
+	return !rj->exact && rj->nw == 1 && memcmp(rj->w[0].origin,
+	    D.info.network, PROTO_KEY_LEN) == 0;
+}
+
+/* The shared batch that c's read job rj would make, or NULL. */
+static struct admin_batch *
+admin_batch_find(struct conn *c, const struct read_job *rj)
+{
+	size_t i;
+
+	for (i = 0; i < ADMIN_BATCHES; i++) {
+		struct admin_batch *a = &admin_batches[i];
+
+		if (a->used && a->z == c->ztx &&
+		    a->batch == c->batch_out + 1 &&
+		    a->from == rj->w[0].from && a->to == rj->w[0].to &&
+		    a->max_bytes == pace_bound(c) &&
+		    a->max_commits == D.cfg.batch_commits)
+			return a;
+	}
+	return NULL;
+}
+
+/*
+ * Names a free entry (none pending) for the batch c's read job rj is
+ * about to read, pending until admin_batch_done(); NULL when every entry
+ * is pending.
+ */
+static struct admin_batch *
+admin_batch_claim(struct conn *c, const struct read_job *rj)
+{
+	struct admin_batch *a = NULL;
+	size_t i;
+
+	for (i = 0; i < ADMIN_BATCHES && a == NULL; i++) {
+		a = &admin_batches[admin_batch_next];
+		admin_batch_next = (admin_batch_next + 1) % ADMIN_BATCHES;
+		if (a->pending)
+			a = NULL;
+	}
+	if (a == NULL)
+		return NULL;
+	if (a->used)
+		proto_enc_free(&a->msg);
+	memset(a, 0, sizeof(*a));
+	a->used = a->pending = 1;
+	a->z = c->ztx;
+	a->batch = c->batch_out + 1;
+	a->from = rj->w[0].from;
+	a->to = rj->w[0].to;
+	a->max_commits = D.cfg.batch_commits;
+	a->max_bytes = pace_bound(c);
+	return a;
+}
+
+/* Sends c the shared batch a; then pumps c for what follows. */
+static void
+admin_batch_send(struct conn *c, const struct admin_batch *a)
+{
+	vv_raise(&c->theirs, D.info.network, a->last);
+	if (send_packed(c, &a->msg, a->plain, a->batch, a->n) == 0)
+		log_debug("peer %s: sent batch %llu: %zu admin commits, shared",
+		    c->peer ? c->peer->name : c->addr,
+		    (unsigned long long)a->batch, a->n);
+	sync_pump(c);
+	sync_update_state(c);
+}
+
+/*
+ * The read of pending entry a is done: wire (plain bytes) is its message,
+ * or NULL when it made none.  The connections waiting for it are pumped:
+ * sent it, or, when it has no message or no longer fits them, left to
+ * read their own.
+ */
+static void
+admin_batch_done(struct admin_batch *a, const struct read_job *rj,
+    const struct proto_enc *wire, size_t plain)
+{
+	struct conn **waiting = a->waiting;
+	size_t i, n = a->nwaiting;
+
+	a->pending = 0;
+	a->waiting = NULL;
+	a->nwaiting = 0;
+	if (wire != NULL) {
+		proto_enc_init(&a->msg);
+		msgpack_sbuffer_write(&a->msg.sb, wire->sb.data,
+		    wire->sb.size);
+		a->last = rj->w[0].last;
+		a->n = rj->n;
+		a->plain = plain;
+	} else
+		a->used = 0;
+	for (i = 0; i < n; i++) {
+		struct conn *c = waiting[i];
+
+		c->reading = 0;
+		if (!c->closing)
+			sync_pump(c);
+		conn_unref(c);
+	}
+	free(waiting);
+}
+
 static void
 read_done(struct job *j)
 {
 	struct read_job *rj = (struct read_job *)j;
 	struct conn *c = rj->c;
-	struct proto_enc m;
+	const struct proto_enc *wire;
+	struct proto_enc m, z;
 	size_t i, bytes;
+	int rc;
 
 	c->reading = 0;
 	if (j->ran && !c->closing && rj->n > 0) {
@@ -819,7 +977,13 @@ read_done(struct job *j)
 		msgpack_sbuffer_write(&m.sb, rj->items.sb.data,
 		    rj->items.sb.size);
 		bytes = m.sb.size;
-		if (send_batch(c, &m, rj->batch, rj->n) == 0)
+		wire = batch_wire(c, &m, &z);
+		if (rj->ab != NULL)
+			admin_batch_done(rj->ab, rj, wire, bytes);
+		rj->ab = NULL;
+		rc = send_packed(c, wire, bytes, rj->batch, rj->n);
+		proto_enc_free(&z);
+		if (rc == 0)
 			log_debug("peer %s: sent batch %llu: %zu commits, "
 			    "%zu bytes (%zu in flight, bound %zu)",
 			    c->peer ? c->peer->name : c->addr,
@@ -836,6 +1000,8 @@ read_done(struct job *j)
 		log_warnx("peer %s: the store lacks commits its heads "
 		    "announce", c->peer ? c->peer->name : c->addr);
 	}
+	if (rj->ab != NULL)
+		admin_batch_done(rj->ab, rj, NULL, 0);
 	if (!c->closing)
 		sync_update_state(c);
 	proto_enc_free(&rj->items);
@@ -924,6 +1090,7 @@ read_wants(struct conn *c)
 void
 sync_pump(struct conn *c)
 {
+	struct admin_batch *ab;
 	struct read_job *rj;
 	size_t i, k, n = D.ours.n;
 
@@ -991,6 +1158,24 @@ sync_pump(struct conn *c)
 	if (rj == NULL)
 		return;
 	c->rr = (c->rr + 1) % n;
+	if (admin_only(rj)) {
+		if ((ab = admin_batch_find(c, rj)) != NULL) {
+			/* Read for another connection: sent, or being read. */
+			free(rj->w);
+			free(rj);
+			if (!ab->pending) {
+				admin_batch_send(c, ab);
+				return;
+			}
+			ab->waiting = xreallocarray(ab->waiting,
+			    ab->nwaiting + 1, sizeof(*ab->waiting));
+			ab->waiting[ab->nwaiting++] = c;
+			c->reading = 1;
+			c->refs++;
+			return;
+		}
+		rj->ab = admin_batch_claim(c, rj);
+	}
 	read_submit(c, rj, D.cfg.batch_commits);
 }
 
@@ -1215,6 +1400,8 @@ struct rx_batch {
 	size_t n;
 	uv_work_t work[2];
 	int checking;              /* halves still being checked */
+	const uint8_t *one;        /* the items' one origin, or NULL (set
+	                            * once checked: batch_origin()) */
 	int rc;
 	char *cause;
 	uint64_t txnid;
@@ -1263,12 +1450,21 @@ static void apply_done(struct job *j);
  * batch of the group fails with it, as each would have alone.  Any other
  * batch is a group of its own, with its connection's failed set, as
  * before.  A group holds at most APPLY_GROUP_COMMITS commits (besides
- * its first batch's).  Each batch is then acknowledged as if applied alone.
+ * its first batch's), APPLY_GROUP_COMMITS_IDLE when no live batch came
+ * for a while.  Each batch is then acknowledged as if applied alone.
  */
 #define APPLY_GROUP_MAX 64
 /* ... and of at most this many commits, so that a live commit that lands
- * behind a group waits for a short transaction, not a long one. */
-#define APPLY_GROUP_COMMITS 512
+ * behind a group waits for a short transaction, not a long one (a live
+ * batch goes first in the next group, so this bounds its wait) ... */
+#define APPLY_GROUP_COMMITS 128
+/* ... or, with no live batch for APPLY_LIVE_MS, this many: fewer fsyncs
+ * for a backlog that no live write waits behind. */
+#define APPLY_GROUP_COMMITS_IDLE 512
+#define APPLY_LIVE_MS 1000
+/* A batch of at most this many commits is live (a write just made): it is
+ * checked on the loop at once and goes first in the next group. */
+#define SYNC_LIVE_BATCH 4
 
 struct apply_group {
 	struct job j;
@@ -1280,23 +1476,31 @@ static struct {
 	struct rx_batch *ready, **tail;  /* checked, waiting for the store */
 	int inflight;                    /* a group is with the store */
 	int holding;                     /* group_done() is at work */
-} G = { NULL, &G.ready, 0, 0 };
+	uint64_t live_ms;                /* the last live batch came then */
+} G = { NULL, &G.ready, 0, 0, 0 };
 
-/* The one origin of b's items, or NULL when it has several. */
-static const uint8_t *
-batch_origin(const struct rx_batch *b)
+/* Works out b->one: the one origin of b's items, or NULL (several). */
+static void
+batch_one(struct rx_batch *b)
 {
 	static const uint8_t zero[PROTO_KEY_LEN];
 	size_t i;
 
-	if (b->n == 0 || b->c->failed.n != 0 ||
-	    memcmp(b->items[0].origin, zero, PROTO_KEY_LEN) == 0)
-		return NULL;
+	b->one = NULL;
+	if (b->n == 0 || memcmp(b->items[0].origin, zero, PROTO_KEY_LEN) == 0)
+		return;
 	for (i = 1; i < b->n; i++)
 		if (memcmp(b->items[i].origin, b->items[0].origin,
 		    PROTO_KEY_LEN) != 0)
-			return NULL;
-	return b->items[0].origin;
+			return;
+	b->one = b->items[0].origin;
+}
+
+/* The one origin of b's items, or NULL: several, or a refused origin. */
+static const uint8_t *
+batch_origin(const struct rx_batch *b)
+{
+	return b->c->failed.n != 0 ? NULL : b->one;
 }
 
 /* On the store thread: applies a group in one transaction. */
@@ -1377,6 +1581,33 @@ group_done(struct job *j)
 	group_kick();
 }
 
+/*
+ * Live batches first: those of at most SYNC_LIVE_BATCH commits (a peer
+ * that had little to send: a write just made) move, in their order, to
+ * the front of the ready list, so a live write waits for the group the
+ * store is writing, not for every backlog batch that arrived before it;
+ * the group it opens holds only live batches.
+ */
+static void
+ready_live_first(void)
+{
+	struct rx_batch *live = NULL, **lt = &live, **pp = &G.ready, *b;
+
+	while ((b = *pp) != NULL) {
+		if (b->n > SYNC_LIVE_BATCH) {
+			pp = &b->gnext;
+			continue;
+		}
+		G.live_ms = now_ms();
+		*pp = b->gnext;
+		b->gnext = NULL;
+		*lt = b;
+		lt = &b->gnext;
+	}
+	*lt = G.ready;
+	G.ready = live;
+}
+
 /* Hands the next group to the store thread, unless one is there. */
 static void
 group_kick(void)
@@ -1388,16 +1619,23 @@ group_kick(void)
 
 	if (G.inflight || G.holding || G.ready == NULL)
 		return;
+	ready_live_first();
 	g = xcalloc(1, sizeof(*g));
 	g->b[g->n++] = b = G.ready;
 	G.ready = b->gnext;
 	if (batch_origin(b) != NULL) {
-		size_t commits = b->n;
+		size_t commits = b->n, most = G.live_ms != 0 &&
+		    now_ms() - G.live_ms < APPLY_LIVE_MS ? APPLY_GROUP_COMMITS :
+		    APPLY_GROUP_COMMITS_IDLE;
+		/* A group that a live batch opens holds only live ones: a
+		 * short transaction. */
+		size_t cap = b->n <= SYNC_LIVE_BATCH ? SYNC_LIVE_BATCH : most;
 
-		for (pp = &G.ready; *pp != NULL && g->n < APPLY_GROUP_MAX;) {
+		for (pp = &G.ready; *pp != NULL && g->n < APPLY_GROUP_MAX &&
+		    commits < most;) {
 			b = *pp;
-			o = commits + b->n <= APPLY_GROUP_COMMITS ?
-			    batch_origin(b) : NULL;
+			o = commits + b->n <= most &&
+			    b->n <= cap ? batch_origin(b) : NULL;
 			for (i = 0; o != NULL && i < g->n; i++)
 				if (memcmp(batch_origin(g->b[i]), o,
 				    PROTO_KEY_LEN) == 0)
@@ -1645,15 +1883,12 @@ apply_done(struct job *j)
 	conn_unref(c);
 }
 
-/* On the thread pool: checks one half of a batch's signatures. */
+/* Checks the signatures of b's items from .. to - 1. */
 static void
-check_half(uv_work_t *w)
+check_range(struct rx_batch *b, size_t from, size_t to)
 {
-	struct rx_batch *b = w->data;
-	size_t half = b->n / 2, from, to, i;
+	size_t i;
 
-	from = w == &b->work[0] ? 0 : half;
-	to = w == &b->work[0] ? half : b->n;
 	store_verify_items(D.store, b->items, from, to);
 	/* Each item's origin, for the apply groups (the store fills it
 	 * again as it applies; one that does not decode keeps zeros). */
@@ -1668,14 +1903,29 @@ check_half(uv_work_t *w)
 	}
 }
 
+/* On the thread pool: checks one half of a batch's signatures. */
+static void
+check_half(uv_work_t *w)
+{
+	struct rx_batch *b = w->data;
+	size_t half = b->n / 2;
+
+	if (w == &b->work[0])
+		check_range(b, 0, half);
+	else
+		check_range(b, half, b->n);
+}
+
 static void
 check_done(uv_work_t *w, int status)
 {
 	struct rx_batch *b = w->data;
 
 	(void)status;
-	if (--b->checking == 0)
+	if (--b->checking == 0) {
+		batch_one(b);
 		apply_next(b->c);
+	}
 }
 
 /* Takes a COMMITS message: check it, then queue it for the store. */
@@ -1712,6 +1962,19 @@ on_commits(struct conn *c, const uint8_t *data, size_t len)
 	*c->rxq_tail = b;
 	c->rxq_tail = &b->next;
 	c->rxq_len++;
+	/*
+	 * A live batch is checked here, at once: a few signatures cost the
+	 * loop less than a wait behind every backlog batch queued on the
+	 * thread pool.
+	 */
+	if (b->n <= SYNC_LIVE_BATCH) {
+		check_range(b, 0, b->n);
+		batch_one(b);
+		apply_next(c);
+		if (c->rxq_len >= SYNC_RX_QUEUE)
+			conn_pause(c);
+		return 0;
+	}
 	b->checking = 2;
 	for (k = 0; k < 2; k++) {
 		b->work[k].data = b;

@@ -16,9 +16,14 @@
  *       of the N sites, then connects all N at once, each from its own
  *       loopback address (127.1.x.y, as sites on their own links), and
  *       each site: handshakes with its own key, sends HEADS (its own log
- *       only), pushes the commits the hub lacks in COMMITS batches (one
- *       in flight, the next on its ACK), acknowledges the admin log the
- *       hub sends, and answers PINGs.  A site is caught up when the hub
+ *       only, and the schema dictionary offered, as cafed offers it),
+ *       pushes the commits the hub lacks in COMMITS batches (one in
+ *       flight, the next on its ACK), receives the admin log the hub
+ *       sends (ZCOMMITS expanded by proto/zcodec.c, as cafed does; each
+ *       commit checked to chain on the one before and its signature
+ *       verified), acknowledges it, and answers PINGs.
+ *       CAFESYNC_WIRE_COMPRESS=none in the environment offers no
+ *       dictionary, as with cafed.  A site is caught up when the hub
  *       acknowledged all its commits and it received the admin log up to
  *       the head the hub announced.  A connection the hub cuts or refuses
  *       is dialed again after a backoff (250 ms doubling to 8 s, with
@@ -31,6 +36,11 @@
  *   fanin_site_p50    seconds until the median site was caught up
  *   fanin_admin_seq   the admin log's head every site received
  *   fanin_admin_bytes bytes of admin commits one site received
+ *   fanin_admin_wire  bytes of the COMMITS / ZCOMMITS messages that
+ *                     carried them to one site (before sealing)
+ *   fanin_admin_verified admin commits whose signature was verified:
+ *                     each distinct commit once (every site checks the
+ *                     hash of what it received against the verified one)
  *   fanin_redials     connections dialed again (refused or cut)
  *   fanin_hub_cpu_s   the hub's CPU seconds (user + system, every thread)
  *                     over fanin_secs, from /proc/HUB_PID/stat
@@ -59,6 +69,7 @@
 #include <uv.h>
 
 #include "proto/wire.h"
+#include "proto/zcodec.h"
 #include "storage/storage.h"
 
 #define SEED_DOMAIN "cafesync-fanin-bench"
@@ -87,7 +98,8 @@ struct site {
 	uint64_t hub_seq;            /* our commits the hub holds */
 	uint64_t in_flight;          /* commits in the batch not yet acked */
 	uint64_t batch;              /* our last COMMITS batch number */
-	uint64_t admin_want, admin_got, admin_bytes;
+	uint64_t admin_want, admin_got, admin_bytes, admin_wire;
+	uint8_t admin_head[PROTO_HASH_LEN]; /* hash of admin commit admin_got */
 	unsigned attempts;
 	double t_done;
 };
@@ -109,6 +121,10 @@ static struct {
 	long hub_pid;
 	double hub_cpu0;
 	uint8_t rbuf[RBUF];
+	const struct zc_dict *zd;    /* the dictionary offered, or NULL */
+	/* Admin commits verified: hash of seq s at ahash[s - 1]. */
+	uint8_t (*ahash)[PROTO_HASH_LEN];
+	size_t nahash, verified;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t timeout;
 	int reported;
@@ -379,6 +395,9 @@ report(void)
 	    (unsigned long long)B.sites[0].admin_want);
 	printf("fanin_admin_bytes %llu\n",
 	    (unsigned long long)B.sites[0].admin_bytes);
+	printf("fanin_admin_wire %llu\n",
+	    (unsigned long long)B.sites[0].admin_wire);
+	printf("fanin_admin_verified %zu\n", B.verified);
 	printf("fanin_redials %u\n", B.redials);
 	if (B.hub_pid > 0) {
 		printf("fanin_hub_cpu_s %.2f\n", hub_cpu() - B.hub_cpu0);
@@ -514,6 +533,47 @@ check_done(struct site *st)
 		report();
 }
 
+/*
+ * Checks admin commit c (bytes e/elen, signature sig), the next one site
+ * st lacks: it must chain on the one before, and its signature must be
+ * the hub's.  Every site receives the same admin log, so a signature is
+ * verified once per distinct commit; a commit whose hash is one already
+ * verified at that seq is the same bytes.
+ */
+static void
+admin_check(struct site *st, const struct proto_commit *c,
+    const uint8_t *e, size_t elen, const uint8_t *sig)
+{
+	uint8_t h[PROTO_HASH_LEN];
+
+	if (c->seq != st->admin_got + 1)
+		die("site %u: admin commit %llu after %llu", st->idx + 1,
+		    (unsigned long long)c->seq,
+		    (unsigned long long)st->admin_got);
+	if (c->seq > 1 && (c->prev == NULL ||
+	    memcmp(c->prev, st->admin_head, PROTO_HASH_LEN) != 0))
+		die("site %u: admin commit %llu does not chain on %llu",
+		    st->idx + 1, (unsigned long long)c->seq,
+		    (unsigned long long)st->admin_got);
+	proto_hash(h, e, elen, sig);
+	if (c->seq > B.nahash || memcmp(B.ahash[c->seq - 1], h,
+	    PROTO_HASH_LEN) != 0) {
+		if (proto_verify(sig, e, elen, B.hub, c->origin) != 0)
+			die("site %u: admin commit %llu: bad signature",
+			    st->idx + 1, (unsigned long long)c->seq);
+		if (c->seq > B.nahash) {
+			B.ahash = xreallocarray(B.ahash, c->seq, sizeof(*B.ahash));
+			memset(B.ahash + B.nahash, 0,
+			    (c->seq - B.nahash) * sizeof(*B.ahash));
+			B.nahash = c->seq;
+		}
+		memcpy(B.ahash[c->seq - 1], h, PROTO_HASH_LEN);
+		B.verified++;
+	}
+	memcpy(st->admin_head, h, PROTO_HASH_LEN);
+	st->admin_got = c->seq;
+}
+
 /* Handles one message from the hub; returns -1 to drop the session. */
 static int
 on_msg(struct site *st, const uint8_t *data, size_t len)
@@ -550,6 +610,7 @@ on_msg(struct site *st, const uint8_t *data, size_t len)
 		push_more(st);
 		break;
 	case WIRE_MSG_COMMITS:
+		st->admin_wire += len;
 		for (i = 0; i < m.nitems; i++) {
 			struct proto_commit c;
 
@@ -560,11 +621,8 @@ on_msg(struct site *st, const uint8_t *data, size_t len)
 			if (memcmp(c.origin, B.hub, PROTO_KEY_LEN) != 0)
 				die("site %u: the hub sent a log a site may "
 				    "not read", st->idx + 1);
-			if (c.seq != st->admin_got + 1)
-				die("site %u: admin commit %llu after %llu",
-				    st->idx + 1, (unsigned long long)c.seq,
-				    (unsigned long long)st->admin_got);
-			st->admin_got = c.seq;
+			admin_check(st, &c, m.items[i].e, m.items[i].elen,
+			    m.items[i].sig);
 			st->admin_bytes += m.items[i].elen + PROTO_SIG_LEN;
 			proto_commit_free(&c);
 		}
@@ -647,17 +705,42 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			break;
 		case WIRE_EV_OPEN:
 			st->open = 1;
-			/* Our HEADS: our own log, nothing of the admin's. */
+			/*
+			 * Our HEADS: our own log, nothing of the admin's,
+			 * and the dictionary we can expand.
+			 */
 			proto_hash(head, st->items[B.m - 1].e,
 			    st->items[B.m - 1].elen, st->items[B.m - 1].sig);
 			proto_enc_init(&e);
-			wire_pack_heads_begin(&e, 1);
+			wire_pack_heads_begin_offer(&e, 1);
 			wire_pack_head(&e, st->pk, B.m, head);
+			if (B.zd != NULL) {
+				uint32_t id = zc_dict_id(B.zd);
+
+				wire_pack_offer(&e, &id, 1);
+			} else
+				wire_pack_offer(&e, NULL, 0);
 			send_msg(st, &e);
 			proto_enc_free(&e);
 			break;
 		case WIRE_EV_MSG:
-			if (on_msg(st, ev.data, ev.len) != 0)
+			if (ev.len > 1 && (ev.data[0] & 0xf0) == 0x90 &&
+			    ev.data[1] == WIRE_MSG_ZCOMMITS) {
+				/* Expanded into the COMMITS it stands for. */
+				int rc;
+
+				proto_enc_init(&e);
+				if (zc_expand(B.zd, ev.data, ev.len, &e,
+				    &cause) != 0)
+					die("site %u: ZCOMMITS: %s",
+					    st->idx + 1, cause);
+				rc = on_msg(st, (const uint8_t *)e.sb.data,
+				    e.sb.size);
+				st->admin_wire += ev.len - e.sb.size;
+				proto_enc_free(&e);
+				if (rc != 0)
+					return;
+			} else if (on_msg(st, ev.data, ev.len) != 0)
 				return;
 			if (st->tcp == NULL)
 				return;
@@ -761,6 +844,9 @@ cmd_storm(char **av, int ac)
 		die("%u sites need %u descriptors, the limit is %llu", B.n,
 		    B.n + 16, (unsigned long long)rl.rlim_cur);
 	B.loop = uv_default_loop();
+	if (getenv("CAFESYNC_WIRE_COMPRESS") == NULL ||
+	    strcmp(getenv("CAFESYNC_WIRE_COMPRESS"), "none") != 0)
+		B.zd = storage_zdict();
 	B.sites = xcalloc(B.n, sizeof(*B.sites));
 	if ((f = fopen(av[4], "r")) == NULL)
 		die("%s: %s", av[4], strerror(errno));
@@ -809,6 +895,7 @@ cmd_storm(char **av, int ac)
 		sodium_memzero(B.sites[i].sk, sizeof(B.sites[i].sk));
 	}
 	free(B.sites);
+	free(B.ahash);
 	if (uv_loop_close(B.loop) != 0)
 		die("handles left open at exit");
 	return B.reported ? 0 : 1;

@@ -9,7 +9,8 @@
 # site record) is connected to it.  Then bench_fanin storm connects all the
 # simulated sites at once, each with its own key and loopback address, each
 # pushing FANIN_COMMITS (50) new single-op commits and receiving the admin
-# log, and stays connected.  During the storm the real site makes LAT_N
+# log (offering the schema dictionary, so compressed, as real sites
+# receive it), and stays connected.  During the storm the real site makes LAT_N
 # (200) single writes, each timed from durable on the site to stored on the
 # hub (bench_latency).
 #
@@ -203,7 +204,9 @@ echo
 echo "details: site caught up at median $(fmt 2 "$(get fanin_site_p50 \
     "$T/storm")") s; $(get fanin_redials "$T/storm") redials; each site" \
     "received $(get fanin_admin_seq "$T/storm") admin commits" \
-    "($(get fanin_admin_bytes "$T/storm") bytes); $LAT_N live writes, the" \
+    "($(get fanin_admin_bytes "$T/storm") bytes, $(get fanin_admin_wire \
+    "$T/storm") on the wire before sealing; $(get fanin_admin_verified \
+    "$T/storm") signatures verified); $LAT_N live writes, the" \
     "last $(fmt 2 "$(calc "$(cat "$T/lat.end") - $STORM_END")") s after" \
     "the last site caught up (negative: within the storm);" \
     "$(get fanin_live_drops "$T/storm") live connections lost; the live" \

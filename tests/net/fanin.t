@@ -4,7 +4,8 @@
 # its own site record and key (bench_fanin setup); then bench_fanin storm
 # connects them all at once, each from its own loopback address, each
 # pushing FANIN_COMMITS (5) new single-op commits and receiving the admin
-# log, and keeps them connected.  A real site connected to the hub writes
+# log (compressed: the sites offer the dictionary), and keeps them
+# connected.  A real site connected to the hub writes
 # during the storm.  Asserted: every simulated site was caught up (the hub
 # acknowledged all its commits and it received the admin log up to the
 # hub's head), the hub holds every site's log at its last seq and nothing
@@ -42,6 +43,10 @@ val() { awk -v k="$1" '$1 == k { print $2 }' "$T/storm"; }
 is "$(val fanin_commits)" "$((N * M))" "the hub acknowledged $((N * M)) commits"
 is "$(val fanin_admin_seq)" "$ADMIN_SEQ" \
     "every site received the admin log up to the hub's head ($ADMIN_SEQ)"
+is "$(val fanin_admin_verified)" "$ADMIN_SEQ" \
+    "each admin commit chained and its signature verified"
+ok test "$(val fanin_admin_wire)" -lt "$(val fanin_admin_bytes)" -- \
+    "the sites offered the dictionary and got the admin log compressed"
 diag "storm: $(tr '\n' ' ' <"$T/storm")"
 
 # Each simulated site's key, from the store: the member records setup made.
