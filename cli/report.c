@@ -1029,14 +1029,33 @@ last_commit_one(const struct store_commit *sc, void *arg)
 	return 1;
 }
 
-/* A member whose log this node reads: when its last commit arrived. */
+/* Writes ms as local ISO 8601 into o[name], or null when 0. */
+static void
+when_json(json_t *o, const char *name, uint64_t ms)
+{
+	char t[48], zone[16];
+
+	if (ms == 0) {
+		json_object_set_new(o, name, json_null());
+		return;
+	}
+	local_iso((time_t)(ms / 1000), t, sizeof(t), zone, sizeof(zone));
+	json_object_set_new(o, name, json_string(t));
+}
+
+/*
+ * A member whose log this node reads: when it last completed a sync with
+ * this node (cafed keeps that for its own peers) and when its latest
+ * commit reached this node; it is quiet when the later of the two is
+ * that many days old, or neither happened.
+ */
 static int
 member_one(const struct store_member *m, void *arg)
 {
 	struct members_acc *ma = arg;
 	struct rep *rp = ma->rp;
 	const struct store_info *in = store_info(rp->s);
-	uint64_t seq, recv = 0;
+	uint64_t seq, recv = 0, synced = 0, sseq, seen;
 	long days;
 	json_t *r;
 
@@ -1051,10 +1070,12 @@ member_one(const struct store_member *m, void *arg)
 	seq = store_head_seq(rp->s, m->key);
 	if (seq > 0)
 		store_log(rp->s, m->key, seq, last_commit_one, &recv);
-	/* A commit stored "after now" (a clock set back) is 0 days old. */
-	days = recv == 0 ? -1 : recv >= ma->now_ms ? 0 :
-	    (long)((ma->now_ms - recv) / 86400000ULL);
-	if (recv != 0 && days < rp->days)
+	(void)store_lastseen_get(rp->s, m->key, &synced, &sseq);
+	seen = synced > recv ? synced : recv;
+	/* A time "after now" (a clock set back) is 0 days old. */
+	days = seen == 0 ? -1 : seen >= ma->now_ms ? 0 :
+	    (long)((ma->now_ms - seen) / 86400000ULL);
+	if (seen != 0 && days < rp->days)
 		return 0;
 	r = json_pack("{s:o, s:s, s:s}", "key", hex_json(m->key,
 	    PROTO_KEY_LEN), "name", m->name, "role", store_role_name(m->role));
@@ -1066,17 +1087,10 @@ member_one(const struct store_member *m, void *arg)
 		    json_null());
 	} else
 		json_object_set_new(r, "site", json_null());
-	if (recv != 0) {
-		char t[48], zone[16];
-
-		local_iso((time_t)(recv / 1000), t, sizeof(t), zone,
-		    sizeof(zone));
-		json_object_set_new(r, "last_commit", json_string(t));
-		json_object_set_new(r, "days", json_integer(days));
-	} else {
-		json_object_set_new(r, "last_commit", json_null());
-		json_object_set_new(r, "days", json_null());
-	}
+	when_json(r, "last_sync", synced);
+	when_json(r, "last_commit", recv);
+	json_object_set_new(r, "days", seen != 0 ? json_integer(days) :
+	    json_null());
 	json_array_append_new(ma->rows, r);
 	return 0;
 }
@@ -1124,10 +1138,10 @@ attention_json(struct rep *rp, struct rsite **v, size_t n)
 	json_object_set_new(o, "quiet", quiet);
 	store_members(rp->s, member_one, &ma);
 	json_object_set_new(o, "members", json_pack("{s:b, s:s, s:o}",
-	    "last_sync_stored", 0, "note", "this node does not store when "
-	    "members last synced; listed are the members whose latest commit "
-	    "reached this node that many days ago or more, or never",
-	    "rows", ma.rows));
+	    "last_sync_stored", 1, "note", "listed are the members not heard "
+	    "from that many days or more: neither a completed sync with this "
+	    "node (kept by its cafed, for its own peers) nor a commit of "
+	    "theirs reaching it since, or never", "rows", ma.rows));
 	av = xcalloc(rp->nact + 1, sizeof(*av));
 	for (i = 0; i < rp->nact; i++) {
 		const struct rfollow *f = &rp->act[i];

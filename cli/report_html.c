@@ -1173,10 +1173,10 @@ report_html(json_t *rep, int per_site, const char *paper, FILE *f)
 		}
 		fputs("</ul>\n", f);
 	}
-	fprintf(f, "<h3>Members with no commit received for %lld days or "
-	    "more</h3>\n<p class=\"note\">When members last synced is not "
-	    "stored on this node; this is when their latest commit reached "
-	    "it.</p>\n", rep_int(at, "days"));
+	fprintf(f, "<h3>Members not heard from for %lld days or more</h3>\n"
+	    "<p class=\"note\">Neither a sync with this node (kept for its "
+	    "own peers) nor a commit of theirs reaching it since.</p>\n",
+	    rep_int(at, "days"));
 	if (json_array_size(mrows) == 0)
 		fputs("<p>None.</p>\n", f);
 	else {
@@ -1187,12 +1187,16 @@ report_html(json_t *rep, int per_site, const char *paper, FILE *f)
 			fputs("<li>", f);
 			esc(f, rep_str(m, "name"));
 			fprintf(f, " (%s)", rep_str(m, "role"));
-			if (json_is_null(json_object_get(m, "last_commit")))
-				fputs(": none received", f);
+			if (json_is_null(json_object_get(m, "last_sync")))
+				fputs(": never synced with this node", f);
 			else
-				fprintf(f, ": last commit received %.10s, %lld "
-				    "days ago", rep_str(m, "last_commit"),
-				    rep_int(m, "days"));
+				fprintf(f, ": last synced %.10s", rep_str(m,
+				    "last_sync"));
+			if (json_is_null(json_object_get(m, "last_commit")))
+				fputs(", no commit received", f);
+			else
+				fprintf(f, ", last commit received %.10s",
+				    rep_str(m, "last_commit"));
 			fputs("</li>\n", f);
 		}
 		fputs("</ul>\n", f);

@@ -443,21 +443,24 @@ text_attention(FILE *f, json_t *rep)
 			    rep_str(q, "name"), rep_str(q, "last_cafe"),
 			    rep_int(q, "days"));
 	}
-	fprintf(f, "members with no commit received for %lld days or more: "
-	    "%zu (%s)\n", rep_int(at, "days"), json_array_size(mrows),
-	    "last sync times are not stored; this is the last commit "
-	    "received");
+	fprintf(f, "members not heard from for %lld days or more (no sync "
+	    "with this node, no commit received): %zu\n", rep_int(at, "days"),
+	    json_array_size(mrows));
 	for (i = 0; i < json_array_size(mrows); i++) {
 		json_t *m = json_array_get(mrows, i);
 
-		if (json_is_null(json_object_get(m, "last_commit")))
-			fprintf(f, "  %s (%s): none received\n",
-			    rep_str(m, "name"), rep_str(m, "role"));
+		fprintf(f, "  %s (%s): ", rep_str(m, "name"),
+		    rep_str(m, "role"));
+		if (json_is_null(json_object_get(m, "last_sync")))
+			fprintf(f, "never synced with this node");
 		else
-			fprintf(f, "  %s (%s): last commit received %.10s, "
-			    "%lld days ago\n", rep_str(m, "name"),
-			    rep_str(m, "role"), rep_str(m, "last_commit"),
-			    rep_int(m, "days"));
+			fprintf(f, "last synced %.10s", rep_str(m,
+			    "last_sync"));
+		if (json_is_null(json_object_get(m, "last_commit")))
+			fprintf(f, ", no commit received\n");
+		else
+			fprintf(f, ", last commit received %.10s\n",
+			    rep_str(m, "last_commit"));
 	}
 	fprintf(f, "open and in-progress actions: %zu\n",
 	    json_array_size(acts));
@@ -817,7 +820,7 @@ report_csv(json_t *rep, const char *table, FILE *f)
 		    "quiet"), k);
 	} else if (strcmp(table, "members") == 0) {
 		static const char *const k[] = { "key", "name", "role",
-			"site", "last_commit", "days", NULL };
+			"site", "last_sync", "last_commit", "days", NULL };
 
 		csv_list(f, json_object_get(json_object_get(json_object_get(
 		    rep, "attention"), "members"), "rows"), k);

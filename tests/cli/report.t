@@ -235,7 +235,8 @@ is "$(row '[.attention.quiet[] | [.name, .last_cafe, .days]]')" \
 is "$(row '[.attention.actions[] | [.site, .title, .status, .overdue, .days_overdue]]')" \
 	'[["Alpha FRC","Ask the library","open",true,159],["Alpha FRC","Find a Spanish host","doing",false,null]]' \
 	"attention: open and in-progress actions, overdue first"
-jq_is "$J" '.attention.members.last_sync_stored' false "attention: says that last sync times are not stored"
+jq_is "$J" '.attention.members.last_sync_stored' true "attention: says that last sync times are kept"
+
 # The members' latest commits reached the hub just now: none is listed;
 # sixty days on, all three are, named.
 cafe_in "$H" report "${PERIOD[@]}" --format json
@@ -244,6 +245,8 @@ OUT="$(faketime -f '+60d' "$CAFE" --data "$H" report "${PERIOD[@]}" --format jso
 jq_is "$OUT" '[.attention.members.rows[] | "\(.name)/\(.role)/\(.days)"] | sort | join(" ")' \
 	"Alpha laptop/site/60 Beta laptop/site/60 Consultant/consultant/60" \
 	"attention: sixty days later, every member's last commit is 60 days old"
+# These logs came by bundle: no member ever synced with this hub's cafed.
+jq_is "$OUT" '[.attention.members.rows[].last_sync] | unique | tojson' '[null]' "attention: no member synced with the hub"
 jq_is "$OUT" '[.attention.members.rows[] | select(.name == "Alpha laptop") | .site] | join("")' \
 	"Alpha FRC" "attention: a site key's site by name"
 report "$H" "${PERIOD[@]}" --format json --days 200

@@ -38,9 +38,24 @@ cafe_in "$T/hub" member list --quiet-for 14d
 like "$OUT" "ghost" "--quiet-for 14d lists ghost, never seen"
 unlike "$OUT" "pine" "but not pine, seen today"
 
-# The hub restarts while pine is away: it still knows.
+# The report's quiet members take the last sync into account: a reader
+# that synced today but never wrote is not quiet; ghost, never seen, is.
+ENROLL=consultant ok node_init reader consultant -- "init reader (a consultant that only reads)"
+ok link reader hub -- "reader dials the hub"
+ok daemon_start reader -- "reader cafed"
+ok wait_idle reader 20 -- "reader syncs with the hub"
+ok daemon_stop reader -- "reader cafed stops"
+cafe_in "$T/hub" report --format json
+jq_is "$OUT" '[.attention.members.rows[].name] | sort | join(" ")' "ghost" \
+	"report: only ghost is quiet (reader synced today, with no commit)"
+jq_is "$OUT" '.attention.members.rows[0] | [.last_sync, .last_commit] | tojson' '[null,null]' \
+	"report: ghost never synced, nothing received"
+
+# The hub restarts while pine is away: it still knows (the reader's
+# enrollment moved the admin log, so pine synced again since).
 ok daemon_stop pine -- "pine cafed stops"
 ok daemon_stop hub -- "hub cafed stops"
+SEEN="$("$CAFE" --data "$T/hub" member list --json | jq -r '.[] | select(.name == "pine") | .last_sync')"
 ok daemon_start hub -- "hub cafed starts again"
 cafe_in "$T/hub" member list --json
 jq_is "$OUT" '.[] | select(.name == "pine") | .last_sync | tostring' "$SEEN" \
