@@ -146,7 +146,10 @@ lastseen_note(const uint8_t key[PROTO_KEY_LEN], uint64_t ms)
 
 	for (i = 0; i < LS.n; i++)
 		if (memcmp(LS.q[i].key, key, PROTO_KEY_LEN) == 0) {
-			LS.q[i].ms = ms;
+			/* The later time wins (one put back at a stop may be
+			 * older than one gathered since). */
+			if (ms > LS.q[i].ms)
+				LS.q[i].ms = ms;
 			return;
 		}
 	if (LS.n == LS.cap) {

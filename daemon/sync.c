@@ -263,15 +263,18 @@ sync_backlog_refresh(void)
 
 	if (backlog_walking || D.stopping)
 		return;
+	/* Those without HEADS yet are planned from nothing: not yet. */
 	for (p = D.peers; p != NULL; p = p->next)
-		if (p->conn != NULL && p->conn->open && !p->conn->closing)
+		if (p->conn != NULL && p->conn->open && !p->conn->closing &&
+		    p->conn->got_heads)
 			n++;
 	if (n == 0)
 		return;
 	bj = xcalloc(1, sizeof(*bj));
 	bj->b = xcalloc(n, sizeof(*bj->b));
 	for (p = D.peers; p != NULL; p = p->next)
-		if (p->conn != NULL && p->conn->open && !p->conn->closing)
+		if (p->conn != NULL && p->conn->open && !p->conn->closing &&
+		    p->conn->got_heads)
 			backlog_plan(p->conn, &bj->b[bj->n++], &budget);
 	bj->j.run = backlog_run;
 	bj->j.done = backlog_done;
@@ -1402,6 +1405,8 @@ struct rx_batch {
 	int checking;              /* halves still being checked */
 	const uint8_t *one;        /* the items' one origin, or NULL (set
 	                            * once checked: batch_origin()) */
+	int live;                  /* a write just made (SYNC_LIVE_BATCH) */
+	uint64_t ready_ms;         /* when it joined the ready list */
 	int rc;
 	char *cause;
 	uint64_t txnid;
@@ -1462,9 +1467,13 @@ static void apply_done(struct job *j);
  * for a backlog that no live write waits behind. */
 #define APPLY_GROUP_COMMITS_IDLE 512
 #define APPLY_LIVE_MS 1000
-/* A batch of at most this many commits is live (a write just made): it is
- * checked on the loop at once and goes first in the next group. */
+/* A batch of at most this many commits and bytes of E is live (a write
+ * just made): it is checked on the loop at once and goes first in the
+ * next group, unless a backlog batch has waited APPLY_LIVE_MS; then that
+ * one opens the next group, so a stream of live batches never holds a
+ * backlog back. */
 #define SYNC_LIVE_BATCH 4
+#define SYNC_LIVE_BYTES (64 * 1024)
 
 struct apply_group {
 	struct job j;
@@ -1594,7 +1603,7 @@ ready_live_first(void)
 	struct rx_batch *live = NULL, **lt = &live, **pp = &G.ready, *b;
 
 	while ((b = *pp) != NULL) {
-		if (b->n > SYNC_LIVE_BATCH) {
+		if (!b->live) {
 			pp = &b->gnext;
 			continue;
 		}
@@ -1606,6 +1615,15 @@ ready_live_first(void)
 	}
 	*lt = G.ready;
 	G.ready = live;
+	/* The oldest backlog batch opens the group once it waited long. */
+	for (pp = &G.ready; (b = *pp) != NULL && b->live; pp = &b->gnext)
+		;
+	if (b != NULL && pp != &G.ready &&
+	    now_ms() - b->ready_ms >= APPLY_LIVE_MS) {
+		*pp = b->gnext;
+		b->gnext = G.ready;
+		G.ready = b;
+	}
 }
 
 /* Hands the next group to the store thread, unless one is there. */
@@ -1629,13 +1647,14 @@ group_kick(void)
 		    APPLY_GROUP_COMMITS_IDLE;
 		/* A group that a live batch opens holds only live ones: a
 		 * short transaction. */
-		size_t cap = b->n <= SYNC_LIVE_BATCH ? SYNC_LIVE_BATCH : most;
+		size_t cap = b->live ? SYNC_LIVE_BATCH : most;
 
 		for (pp = &G.ready; *pp != NULL && g->n < APPLY_GROUP_MAX &&
 		    commits < most;) {
 			b = *pp;
-			o = commits + b->n <= most &&
-			    b->n <= cap ? batch_origin(b) : NULL;
+			o = commits + b->n <= most && b->n <= cap &&
+			    (b->live || cap > SYNC_LIVE_BATCH) ?
+			    batch_origin(b) : NULL;
 			for (i = 0; o != NULL && i < g->n; i++)
 				if (memcmp(batch_origin(g->b[i]), o,
 				    PROTO_KEY_LEN) == 0)
@@ -1719,6 +1738,7 @@ apply_next(struct conn *c)
 	}
 	c->applying = 1;
 	b->gnext = NULL;
+	b->ready_ms = now_ms();
 	*G.tail = b;
 	G.tail = &b->gnext;
 	group_kick();
@@ -1934,7 +1954,7 @@ on_commits(struct conn *c, const uint8_t *data, size_t len)
 {
 	struct rx_batch *b = xcalloc(1, sizeof(*b));
 	const char *cause;
-	size_t i;
+	size_t i, bytes;
 	int k;
 
 	b->c = c;
@@ -1951,11 +1971,13 @@ on_commits(struct conn *c, const uint8_t *data, size_t len)
 	c->batch_in = b->m.n;
 	b->n = b->m.nitems;
 	b->items = xcalloc(b->n, sizeof(*b->items));
-	for (i = 0; i < b->n; i++) {
+	for (i = 0, bytes = 0; i < b->n; i++) {
 		b->items[i].e = b->m.items[i].e;
 		b->items[i].elen = b->m.items[i].elen;
 		b->items[i].sig = b->m.items[i].sig;
+		bytes += b->items[i].elen;
 	}
+	b->live = b->n <= SYNC_LIVE_BATCH && bytes <= SYNC_LIVE_BYTES;
 	c->refs++;
 	if (c->rxq_tail == NULL)
 		c->rxq_tail = &c->rxq;
@@ -1967,7 +1989,7 @@ on_commits(struct conn *c, const uint8_t *data, size_t len)
 	 * loop less than a wait behind every backlog batch queued on the
 	 * thread pool.
 	 */
-	if (b->n <= SYNC_LIVE_BATCH) {
+	if (b->live) {
 		check_range(b, 0, b->n);
 		batch_one(b);
 		apply_next(c);

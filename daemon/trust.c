@@ -188,6 +188,9 @@ set_readable(struct conn *c)
 		    &D.members[i]))
 			memcpy(c->readable[c->nreadable++], D.members[i].key,
 			    PROTO_KEY_LEN);
+	/* Sized to what it holds: a site reads a few logs of thousands. */
+	c->readable = xreallocarray(c->readable, c->nreadable,
+	    sizeof(*c->readable));
 	qsort(c->readable, c->nreadable, sizeof(*c->readable), key_cmp);
 }
 
