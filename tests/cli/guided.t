@@ -17,22 +17,7 @@ add_rec "$A" site "name=Pine County FRC"
 SITE="$ID"
 add_rec "$A" site "name=Riverside FRC"
 
-SOCK="$T/tmux.sock"
-tm() { tmux -S "$SOCK" -f /dev/null "$@"; }
-trap 'tm kill-server 2>/dev/null; rm -rf "$T"' EXIT
-screen() { tm capture-pane -p -J -t g -S -200 | sed "s/ *$//"; }
-# wait_screen REGEX: waits (up to 10 s) until the screen shows REGEX.
-wait_screen() {
-	local i
-	for i in $(seq 1 100); do
-		screen | grep -Eq -- "$1" && return 0
-		sleep 0.1
-	done
-	diag "screen never showed /$1/:"
-	diag "$(screen)"
-	return 1
-}
-type_line() { tm send-keys -t g -l -- "$1"; tm send-keys -t g Enter; }
+tmux_use
 
 tm new-session -d -s g -x 150 -y 60 \
 	"env -u CAFE_NO_PROMPT TERM=xterm '$CAFE' --data '$A' add cafe attendees=16; echo EXIT=\$?; sleep 60"

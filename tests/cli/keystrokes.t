@@ -20,20 +20,8 @@ SITE="$ID"
 new_node "$S" "Pine laptop" --role site --network "$NET"
 enroll "$H" "$S" site "$SITE"
 
-SOCK="$T/tmux.sock"
-tm() { tmux -S "$SOCK" -f /dev/null "$@"; }
-trap 'tm kill-server 2>/dev/null; rm -rf "$T"' EXIT
-screen() { tm capture-pane -p -J -t g -S -300 | sed "s/ *$//"; }
-wait_screen() {
-	local i
-	for i in $(seq 1 100); do
-		screen | grep -Eq -- "$1" && return 0
-		sleep 0.1
-	done
-	diag "screen never showed /$1/:"
-	diag "$(screen | tail -n 15)"
-	return 1
-}
+SCREEN_LINES=300 SCREEN_DIAG=15
+tmux_use
 KEYS=0
 # answer PROMPT_REGEX TEXT: waits for the prompt, types TEXT and Enter.
 answer() {

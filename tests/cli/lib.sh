@@ -38,6 +38,11 @@
 #   own DIR OUT               writes a bundle of DIR's own log only (every
 #                             other origin cut off at its head) to OUT
 #   done_testing              prints the plan, exits non-zero on failures
+#   tmux_use                  a private tmux server for tests typing into a
+#                             real terminal (session g), killed on exit:
+#                             tm ARGS (tmux on it), screen (the pane, the
+#                             last SCREEN_LINES (200) lines), wait_screen
+#                             REGEX (up to 10 s), type_line TEXT (and Enter)
 
 set -u
 unset CAFE_DATA
@@ -252,6 +257,26 @@ run_ok() {
 		return 1
 	fi
 }
+
+tmux_use() {
+	SOCK="$T/tmux.sock"
+	trap 'tm kill-server 2>/dev/null; rm -rf "$T"' EXIT
+}
+tm() { tmux -S "$SOCK" -f /dev/null "$@"; }
+screen() {
+	tm capture-pane -p -J -t g -S -"${SCREEN_LINES:-200}" | sed "s/ *$//"
+}
+wait_screen() {
+	local i
+	for i in $(seq 1 100); do
+		screen | grep -Eq -- "$1" && return 0
+		sleep 0.1
+	done
+	diag "screen never showed /$1/:"
+	diag "$(screen | tail -n "${SCREEN_DIAG:-200}")"
+	return 1
+}
+type_line() { tm send-keys -t g -l -- "$1"; tm send-keys -t g Enter; }
 
 # jq_is JSON FILTER EXPECTED desc (compares jq -r output as a string)
 jq_is() {
