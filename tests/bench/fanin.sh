@@ -52,30 +52,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-say() { printf 'bench: %s\n' "$*" >&2; }
+. "$(dirname "$0")/benchlib.sh"
+# The daemons' logs' last lines with a failure; a thousand handshakes may
+# hold the socket back for a while.
 die() { printf "bench: FAILED: %s\n" "$*" >&2; tail -n 5 "$T"/*.log >&2 2>/dev/null; exit 1; }
-get() {
-	v=$(awk -v k="$1" '$1 == k { print $2; exit }' "$2")
-	[ -n "$v" ] || die "no $1 in $2"
-	printf '%s\n' "$v"
-}
-calc() { awk "BEGIN { printf \"%.6g\\n\", ($1) }"; }
-fmt() { awk -v d="$1" -v n="$2" 'BEGIN { printf ("%." d "f\n", n) }'; }
-cafe() { d=$1; shift; "$CAFE" --data "$T/$d" "$@"; }
-
-# start NAME [ARGS]: runs cafed for node NAME, waits for its socket.
-start() {
-	name=$1; shift
-	"$CAFED" --data "$T/$name" "$@" 2>>"$T/$name.log" &
-	eval "PID_$name=$!"
-	PIDS="$PIDS $!"
-	i=0
-	until [ -S "$T/$name/ctl/cafed.sock" ]; do
-		i=$((i + 1)); [ $i -lt 500 ] || die "cafed $name did not start"
-		sleep 0.02
-	done
-}
-pid() { eval "echo \$PID_$1"; }
+START_TRIES=500
 
 say "(v) ed25519 verify rate, one core"
 "$BENCH_BIN/bench_verify" 3 >"$T/verify1" || die "bench_verify failed"

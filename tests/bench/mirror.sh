@@ -49,24 +49,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
-calc() { awk "BEGIN { printf \"%.6g\\n\", ($1) }"; }
-fmt() { awk -v d="$1" -v n="$2" 'BEGIN { printf ("%." d "f\n", n) }'; }
-cafe() { d=$1; shift; "$CAFE" --data "$T/$d" "$@"; }
-now() { date +%s.%N; }
-
-start() {
-	name=$1; shift
-	"$CAFED" --data "$T/$name" "$@" 2>>"$T/$name.log" &
-	eval "PID_$name=$!"
-	PIDS="$PIDS $!"
-	i=0
-	until [ -S "$T/$name/ctl/cafed.sock" ]; do
-		i=$((i + 1)); [ $i -lt 200 ] || die "cafed $name did not start"
-		sleep 0.02
-	done
-}
+. "$HERE/benchlib.sh"
 
 say "starting PostgreSQL"
 pg_start -c track_commit_timestamp=on || die "PostgreSQL did not start"

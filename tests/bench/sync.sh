@@ -49,33 +49,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
-get() {
-	v=$(awk -v k="$1" '$1 == k { print $2; exit }' "$2")
-	[ -n "$v" ] || die "no $1 in $2"
-	printf '%s\n' "$v"
-}
-calc() { awk "BEGIN { printf \"%.6g\\n\", ($1) }"; }
-fmt() { awk -v d="$1" -v n="$2" 'BEGIN { printf ("%." d "f\n", n) }'; }
-cafe() { d=$1; shift; "$CAFE" --data "$T/$d" "$@"; }
-now() { date +%s.%N; }
-kb() { awk -v k="$2:" '$1 == k { print $2; exit }' "/proc/$1/status"; }
-
-# start NAME [ARGS]: runs cafed for node NAME, waits for its socket.
-start() {
-	name=$1; shift
-	"$CAFED" --data "$T/$name" "$@" 2>>"$T/$name.log" &
-	eval "PID_$name=$!"
-	PIDS="$PIDS $!"
-	i=0
-	until [ -S "$T/$name/ctl/cafed.sock" ]; do
-		i=$((i + 1)); [ $i -lt 200 ] || die "cafed $name did not start"
-		sleep 0.02
-	done
-}
-pid() { eval "echo \$PID_$1"; }
-stop() { kill "$(pid "$1")"; wait "$(pid "$1")" 2>/dev/null || true; }
+. "$(dirname "$0")/benchlib.sh"
 
 # What run.sh wrote may still be going to disk: not during these timings.
 sync
