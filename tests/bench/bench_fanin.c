@@ -44,6 +44,9 @@
  *   fanin_redials     connections dialed again (refused or cut)
  *   fanin_hub_cpu_s   the hub's CPU seconds (user + system, every thread)
  *                     over fanin_secs, from /proc/HUB_PID/stat
+ *   fanin_tool_cpu_s  this tool's own CPU seconds over fanin_secs
+ *   fanin_idle_s      the machine's idle CPU seconds over fanin_secs, all
+ *                     cores (/proc/stat)
  *   fanin_hub_hwm_kb  the hub's peak resident memory (VmHWM)
  *   fanin_hub_fds     the hub's open descriptors (/proc/HUB_PID/fd)
  *   fanin_done        1
@@ -120,6 +123,7 @@ static struct {
 	double t0, t_all;
 	long hub_pid;
 	double hub_cpu0;
+	double tool_cpu0, idle0;      /* this process's CPU, idle cores */
 	uint8_t rbuf[RBUF];
 	const struct zc_dict *zd;    /* the dictionary offered, or NULL */
 	/* Admin commits verified: hash of seq s at ahash[s - 1]. */
@@ -329,6 +333,36 @@ hub_cpu(void)
 	return (double)(ut + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* This process's CPU seconds so far (user + system). */
+static double
+tool_cpu(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return -1;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The machine's idle CPU seconds so far, every core, or -1. */
+static double
+idle_cpu(void)
+{
+	unsigned long long u, n, sy, idle, iow;
+	FILE *f = fopen("/proc/stat", "r");
+	int k;
+
+	if (f == NULL)
+		return -1;
+	k = fscanf(f, "cpu %llu %llu %llu %llu %llu", &u, &n, &sy, &idle,
+	    &iow);
+	fclose(f);
+	if (k != 5)
+		return -1;
+	return (double)(idle + iow) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* A "Name: value kB" line of /proc/PID/status, or -1. */
 static long
 hub_status_kb(const char *key)
@@ -399,6 +433,8 @@ report(void)
 	    (unsigned long long)B.sites[0].admin_wire);
 	printf("fanin_admin_verified %zu\n", B.verified);
 	printf("fanin_redials %u\n", B.redials);
+	printf("fanin_tool_cpu_s %.2f\n", tool_cpu() - B.tool_cpu0);
+	printf("fanin_idle_s %.2f\n", idle_cpu() - B.idle0);
 	if (B.hub_pid > 0) {
 		printf("fanin_hub_cpu_s %.2f\n", hub_cpu() - B.hub_cpu0);
 		printf("fanin_hub_hwm_kb %ld\n", hub_status_kb("VmHWM"));
@@ -880,6 +916,8 @@ cmd_storm(char **av, int ac)
 	    NULL, 10) : 600), 0);
 	if (B.hub_pid > 0)
 		B.hub_cpu0 = hub_cpu();
+	B.tool_cpu0 = tool_cpu();
+	B.idle0 = idle_cpu();
 	B.t0 = now_s();
 	fprintf(stderr, "bench_fanin: dialing %u sites\n", B.n);
 	for (i = 0; i < B.n; i++)

@@ -21,7 +21,10 @@
 #   s   time from the first connect until every site is caught up (the hub
 #       acknowledged all its commits, it holds the admin log), against
 #       1.3 x that verify time
-#   c   the hub's CPU seconds over s (/proc/PID/stat, every thread)
+#   c   the hub's CPU seconds over s (/proc/PID/stat, every thread), the
+#       part of it beyond verifying N * M signatures, the load tool's own
+#       CPU and the machine's idle CPU over s; and (hub + tool) / cores,
+#       the shortest s these two processes' CPU allows on this machine
 #   r   the hub's peak resident memory (VmHWM), its largest anonymous
 #       share (RssAnon, sampled every 0.2 s until caught up) and its
 #       descriptors once caught up, every site still connected
@@ -134,6 +137,11 @@ VT=$(calc "$N * $M / (2 * $VERIFY)")
 S=$(get fanin_secs "$T/storm")
 RATIO=$(calc "$S / $VT")
 CPU=$(get fanin_hub_cpu_s "$T/storm")
+TOOL=$(get fanin_tool_cpu_s "$T/storm")
+IDLE=$(get fanin_idle_s "$T/storm")
+# What the two cores could not do faster: the CPU the hub and the load
+# tool both spent over s, spread over every core.
+BOUND=$(calc "($CPU + $TOOL) / $(nproc)")
 HWM=$(calc "$(get fanin_hub_hwm_kb "$T/storm") / 1024")
 FDS=$(get fanin_hub_fds "$T/storm")
 ANON=$(calc "$(cat "$T/anon" 2>/dev/null || echo 0) / 1024")
@@ -173,6 +181,13 @@ row v "  $N x $M signatures on the hub's 2 cores" "$(fmt 2 "$VT") s" \
 row s "$N sites x $M commits, all caught up" "$(fmt 2 "$S") s" \
     "<= 1.3 x v" "$(verdict "$RATIO <= 1.3") ($(fmt 2 "$RATIO") x v)"
 row c "  hub CPU over that time" "$(fmt 2 "$CPU") s" "none set" "-"
+row c "    of it beyond verifying, N x M / v" \
+    "$(fmt 2 "$(calc "$CPU - $N * $M / $VERIFY")") s" "none set" "-"
+row c "  load tool CPU over that time" "$(fmt 2 "$TOOL") s" "none set" "-"
+row c "  idle CPU over that time, all cores" "$(fmt 2 "$IDLE") s" \
+    "none set" "-"
+row c "  (hub + tool CPU) / $(nproc) cores" "$(fmt 2 "$BOUND") s" \
+    "none set" "s = $(fmt 2 "$(calc "$S / $BOUND")") x"
 row r "  hub peak VmHWM" "$(fmt 1 "$HWM") MiB" "<= 128 MiB" \
     "$(verdict "$HWM <= 128")"
 row r "  largest hub RssAnon sampled" "$(fmt 1 "$ANON") MiB" "none set" "-"
