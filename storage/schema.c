@@ -2,7 +2,10 @@
  * schema.c: the café record types and their fields, as one table.
  *
  * Every rule about a field lives in its row: type, required, bounds, enum
- * tokens, referenced type, help.  Validation of typed text (sch_parse),
+ * tokens, referenced type, help, a bound by another field (at_most), a
+ * value filled in from a referenced record (from), advice; every rule about
+ * a type in its: writers, its id rule (id_from), the field whose site's
+ * hub log carries the admin's writes (log_site).  Validation of typed text (sch_parse),
  * validation of received values (sch_check), text output (sch_format), the
  * command line's help, CSV columns and JSON keys all read this table.
  */

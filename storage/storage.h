@@ -581,7 +581,8 @@ struct store_enroll {
 
 /*
  * Adds the op that creates e's member record (at the key's member id) to
- * batch b: the one recipe cafe member add and invite redemption share.
+ * batch b: the one recipe cafe member add, invite redemption and the
+ * admin's enrollment of a site's hub log (batch.c) share.
  * Returns 0 or an error with *cause, as store_batch_put().
  */
 int store_batch_enroll(struct store_batch *b, const struct store_enroll *e,
