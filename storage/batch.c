@@ -37,6 +37,7 @@ struct store_batch {
 	char **warn;
 	size_t nwarn;
 	struct stream *stream;    /* set by store_batch_stream() */
+	int ids_only;             /* references are full ids, not looked up */
 };
 
 static void stream_seal(struct store_batch *b, int final);
@@ -140,6 +141,16 @@ resolve_ref(void *arg, const char *ref, const char *text,
 	unsigned i;
 	int rc;
 
+	/* A batch made inside a write transaction (commit_admin()) names
+	 * records by full id: a lookup would read the store as it was before
+	 * the transaction, without the records it writes. */
+	if (b->ids_only) {
+		if (strlen(text) == 2 * PROTO_ID_LEN &&
+		    proto_unhex(id, PROTO_ID_LEN, text) == 0)
+			return 0;
+		*cause = xasprintf("'%s' is not a full %s id", text, ref);
+		return CS_EUSAGE;
+	}
 	for (p = text; *p != '\0'; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;	/* FNV-1a */
 	for (i = 0; i < b->nrefs && i < REF_CACHE; i++)
@@ -190,22 +201,39 @@ pfield_cmp(const void *a, const void *b)
 	    ((const struct pfield *)b)->f->name);
 }
 
+/* Returns the index of the put's field named name, or -1. */
+static int
+pf_index(const struct pfield *pf, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(pf[i].f->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Returns the value a field will hold after the put, or NULL if none. */
+static const msgpack_object *
+effective_value(const struct pfield *pf, size_t n, const struct store_rec *old,
+    const char *name)
+{
+	int i = pf_index(pf, n, name);
+
+	if (i >= 0)
+		return &pf[i].val;
+	return old != NULL ? store_rec_value(old, name) : NULL;
+}
+
 /* Returns the uint a field will hold after the put, or -1 if none. */
 static long long
 effective_uint(const struct pfield *pf, size_t n, const struct store_rec *old,
     const char *name)
 {
-	const msgpack_object *v;
-	size_t i;
+	const msgpack_object *v = effective_value(pf, n, old, name);
 
-	for (i = 0; i < n; i++)
-		if (strcmp(pf[i].f->name, name) == 0)
-			return pf[i].val.type == MSGPACK_OBJECT_POSITIVE_INTEGER ?
-			    (long long)pf[i].val.via.u64 : -1;
-	if (old == NULL || (v = store_rec_value(old, name)) == NULL ||
-	    v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-		return -1;
-	return (long long)v->via.u64;
+	return v != NULL && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER ?
+	    (long long)v->via.u64 : -1;
 }
 
 /*
@@ -235,67 +263,107 @@ cross_check(const struct sch_type *t, const struct pfield *pf, size_t n,
 	return NULL;
 }
 
-/* Returns whether the put sets the field named name. */
-static int
-has_field(const struct pfield *pf, size_t n, const char *name)
+/*
+ * Fills in, on a create, the fields the schema takes from a referenced
+ * record (the from column: an action takes its café's site) when the put
+ * names none, adding them to pf (*np fields).  A reference to a record
+ * not on this node, or one without the value, fills in nothing.
+ */
+static void
+fill_from(struct store_batch *b, const struct sch_type *t, struct pfield *pf,
+    size_t *np)
 {
-	size_t i;
+	struct proto_enc *vals = &b->vals;
+	const msgpack_object *v;
+	struct store_rec r;
+	unsigned i;
+	int ri;
 
-	for (i = 0; i < n; i++)
-		if (strcmp(pf[i].f->name, name) == 0)
-			return 1;
-	return 0;
+	for (i = 0; i < t->nfields; i++) {
+		const struct sch_field *f = &t->fields[i];
+		size_t off = 0;
+
+		if (f->from == NULL || pf_index(pf, *np, f->name) >= 0 ||
+		    (ri = pf_index(pf, *np, f->from)) < 0 ||
+		    pf[ri].val.type != MSGPACK_OBJECT_BIN ||
+		    pf[ri].val.via.bin.size != PROTO_ID_LEN ||
+		    store_get(b->s, (const uint8_t *)pf[ri].val.via.bin.ptr,
+		    &r) != 0)
+			continue;
+		if ((v = store_rec_value(&r, f->name)) != NULL) {
+			pf[*np].f = f;
+			pf[*np].start = vals->sb.size;
+			msgpack_pack_object(&vals->pk, *v);
+			pf[*np].len = vals->sb.size - pf[*np].start;
+			msgpack_unpack(vals->sb.data + pf[*np].start,
+			    pf[*np].len, &off, &b->zone, &pf[*np].val);
+			(*np)++;
+		}
+		store_rec_free(&r);
+	}
 }
 
-/* Warns about a café that misses fidelity elements or has big tables. */
+/* Warns when a set with advice misses some of its tokens (or all). */
 static void
-fidelity_warn(struct store_batch *b, const struct pfield *pf, size_t n,
-    const struct store_rec *old)
+advise_set(struct store_batch *b, const struct sch_type *t,
+    const struct sch_field *f, const msgpack_object *v)
 {
-	static const char *const all[] = { "welcome", "theme", "agreements",
-		"pair_talk", "table_talk", "commitment_cards", "harvest",
-		"closing", NULL };
-	const msgpack_object *el = NULL;
-	char missing[160] = "";
-	long long size;
-	size_t i;
+	char missing[PROTO_MAX_VALUE] = "";
+	size_t pos = 0;
+	unsigned bits;
 	int j;
 
-	for (i = 0; i < n; i++)
-		if (strcmp(pf[i].f->name, "elements") == 0)
-			el = &pf[i].val;
-	if (el == NULL && old != NULL)
-		el = store_rec_value(old, "elements");
-	if (el == NULL)
-		add_warning(b, xstrdup("cafe records no fidelity elements "
-		    "(elements=welcome,theme,...)"));
-	else if (el->type == MSGPACK_OBJECT_ARRAY) {
-		for (j = 0; all[j] != NULL; j++) {
-			uint32_t k;
-			int have = 0;
-
-			for (k = 0; k < el->via.array.size; k++) {
-				const msgpack_object_str *s =
-				    &el->via.array.ptr[k].via.str;
-
-				if (s->size == strlen(all[j]) &&
-				    memcmp(s->ptr, all[j], s->size) == 0)
-					have = 1;
-			}
-			if (!have) {
-				if (missing[0] != '\0')
-					strcat(missing, ",");
-				strcat(missing, all[j]);
-			}
-		}
-		if (missing[0] != '\0')
-			add_warning(b, xasprintf("cafe misses fidelity "
-			    "elements: %s", missing));
+	if (v == NULL) {
+		add_warning(b, xasprintf("%s records no %s (%s=%s,%s,...)",
+		    t->name, f->advice->what, f->name, f->tokens[0],
+		    f->tokens[1]));
+		return;
 	}
-	size = effective_uint(pf, n, old, "max_table_size");
-	if (size > 5)
-		add_warning(b, xasprintf("cafe has a table of %lld; tables "
-		    "are at most five, host included", size));
+	if (v->type != MSGPACK_OBJECT_ARRAY)
+		return;
+	bits = sch_token_bits(f, v);
+	for (j = 0; f->tokens[j] != NULL; j++)
+		if (!(bits & 1u << j) &&
+		    pos + strlen(f->tokens[j]) + 2 < sizeof(missing))
+			pos += (size_t)snprintf(missing + pos,
+			    sizeof(missing) - pos, "%s%s", pos > 0 ? "," : "",
+			    f->tokens[j]);
+	if (missing[0] != '\0')
+		add_warning(b, xasprintf("%s misses %s: %s", t->name,
+		    f->advice->what, missing));
+}
+
+/*
+ * Warns about the values the schema advises against (the advice column):
+ * on a create, or a put that sets any advised field, every advised field
+ * of the record as it will be, the sets first, then the counts.
+ */
+static void
+advise(struct store_batch *b, const struct sch_type *t,
+    const struct pfield *pf, size_t n, const struct store_rec *old,
+    int create)
+{
+	const struct sch_field *f;
+	long long v;
+	unsigned i;
+	int any = create;
+
+	for (i = 0; i < t->nfields && !any; i++)
+		any = t->fields[i].advice != NULL &&
+		    pf_index(pf, n, t->fields[i].name) >= 0;
+	if (!any)
+		return;
+	for (i = 0; i < t->nfields; i++)
+		if ((f = &t->fields[i])->advice != NULL && f->type == SCH_SET)
+			advise_set(b, t, f, effective_value(pf, n, old,
+			    f->name));
+	for (i = 0; i < t->nfields; i++)
+		if ((f = &t->fields[i])->advice != NULL &&
+		    f->type == SCH_UINT &&
+		    (v = effective_uint(pf, n, old, f->name)) >= 0 &&
+		    v > (long long)f->advice->over)
+			add_warning(b, xasprintf("%s has %s %lld; %s", t->name,
+			    f->advice->what, v, f->advice->why));
 }
 
 /*
@@ -328,7 +396,7 @@ store_batch_put(struct store_batch *b, const struct sch_type *t,
 {
 	struct pfield pf[PROTO_MAX_FIELDS + 1];
 	struct proto_enc *vals = &b->vals;
-	struct store_rec old, cafe;
+	struct store_rec old;
 	int have_old = 0, rc = CS_EUSAGE;
 	size_t i, j, np = 0, mark = b->ops.sb.size, nwarn = b->nwarn;
 	msgpack_zone *zone = &b->zone;
@@ -400,38 +468,8 @@ store_batch_put(struct store_batch *b, const struct sch_type *t,
 			goto out;
 		}
 	}
-	/* A follow-up record takes its café's site. */
-	if (create && sch_field_find(t, "site", 4) != NULL &&
-	    sch_field_find(t, "cafe", 4) != NULL) {
-		int has_site = 0, cafe_i = -1;
-
-		for (i = 0; i < np; i++) {
-			if (strcmp(pf[i].f->name, "site") == 0)
-				has_site = 1;
-			if (strcmp(pf[i].f->name, "cafe") == 0)
-				cafe_i = (int)i;
-		}
-		if (!has_site && cafe_i >= 0 &&
-		    pf[cafe_i].val.type == MSGPACK_OBJECT_BIN &&
-		    store_get(b->s, (const uint8_t *)pf[cafe_i].val.via.bin.ptr,
-		    &cafe) == 0) {
-			const msgpack_object *site = store_rec_value(&cafe,
-			    "site");
-
-			if (site != NULL) {
-				size_t off = 0;
-
-				pf[np].f = sch_field_find(t, "site", 4);
-				pf[np].start = vals->sb.size;
-				msgpack_pack_object(&vals->pk, *site);
-				pf[np].len = vals->sb.size - pf[np].start;
-				msgpack_unpack(vals->sb.data + pf[np].start,
-				    pf[np].len, &off, zone, &pf[np].val);
-				np++;
-			}
-			store_rec_free(&cafe);
-		}
-	}
+	if (create)
+		fill_from(b, t, pf, &np);
 	if (create)
 		for (i = 0; i < t->nfields; i++) {
 			int found = 0;
@@ -451,32 +489,22 @@ store_batch_put(struct store_batch *b, const struct sch_type *t,
 		}
 	if ((*cause = cross_check(t, pf, np, have_old ? &old : NULL)) != NULL)
 		goto out;
-	if (strcmp(t->name, "cafe") == 0 && (create ||
-	    has_field(pf, np, "elements") || has_field(pf, np,
-	    "max_table_size")))
-		fidelity_warn(b, pf, np, have_old ? &old : NULL);
+	advise(b, t, pf, np, have_old ? &old : NULL, create);
 	qsort(pf, np, sizeof(pf[0]), pfield_cmp);
-	if (create && strcmp(t->name, "member") == 0) {
-		/* A member's id derives from its key (proto.h). */
-		for (i = 0; i < np; i++)
-			if (strcmp(pf[i].f->name, "key") == 0 &&
-			    pf[i].len == 2 + PROTO_KEY_LEN)
-				proto_member_id(id, (const uint8_t *)
-				    vals->sb.data + pf[i].start + 2);
+	if (create && t->id_from != NULL) {
+		/* The id derives from a key (the id_from column, proto.h). */
+		const msgpack_object *key = effective_value(pf, np, NULL,
+		    t->id_from);
+
+		if (key != NULL && key->type == MSGPACK_OBJECT_BIN &&
+		    key->via.bin.size == PROTO_KEY_LEN)
+			proto_member_id(id, (const uint8_t *)key->via.bin.ptr);
 	} else if (create)
 		proto_id_new(id, store_now_ms(), b->s->info.node);
 	mark_op(b, b->ops.sb.size);
-	{
-		const msgpack_object *site = NULL;
-
-		for (i = 0; i < np; i++)
-			if (strcmp(pf[i].f->name, "site") == 0)
-				site = &pf[i].val;
-		if (site == NULL && have_old)
-			site = store_rec_value(&old, "site");
-		if (strcmp(t->name, "member") != 0)
-			mark_site(b, site);
-	}
+	if (t->log_site != NULL)
+		mark_site(b, effective_value(pf, np, have_old ? &old : NULL,
+		    t->log_site));
 	proto_op_begin(&b->ops, PROTO_OP_PUT, t->name, id, (uint32_t)np,
 	    !create);
 	for (i = 0; i < np; i++) {
@@ -537,8 +565,8 @@ store_batch_del(struct store_batch *b, const uint8_t id[PROTO_ID_LEN],
 		return CS_ENOTFOUND;
 	}
 	mark_op(b, b->ops.sb.size);
-	if (strcmp(r.type->name, "member") != 0)
-		mark_site(b, store_rec_value(&r, "site"));
+	if (r.type->log_site != NULL)
+		mark_site(b, store_rec_value(&r, r.type->log_site));
 	proto_op_begin(&b->ops, PROTO_OP_DEL, r.type->name, id, 0, 0);
 	store_rec_free(&r);
 	if (b->stream != NULL)
@@ -681,20 +709,25 @@ utf8_cut(const char *s, size_t n, size_t max)
 	return (int)max;
 }
 
-/* Appends the admin op that enrolls pk as site's hub log to ops. */
-static void
-enroll_site_log(struct store *s, MDB_txn *txn, struct proto_enc *ops,
-    const uint8_t site[PROTO_ID_LEN], const uint8_t pk[PROTO_KEY_LEN])
+/*
+ * Adds to adm the member record that enrolls pk as site's hub log, named
+ * after the hub and the site ("State hub for Pine County FRC"), within
+ * the member name's 200 bytes; returns 0 or an error with *cause.
+ */
+static int
+enroll_site_log(struct store *s, MDB_txn *txn, struct store_batch *adm,
+    const uint8_t site[PROTO_ID_LEN], const uint8_t pk[PROTO_KEY_LEN],
+    char **cause)
 {
 	MDB_val k = { PROTO_ID_LEN, (void *)(uintptr_t)site }, d;
-	uint8_t mid[PROTO_ID_LEN];
-	char name[256], hex[9];
+	char name[256], hex[9], sitehex[2 * PROTO_ID_LEN + 1];
 	struct store_rec r;
 	const msgpack_object *v = NULL;
 	const char *hub = s->info.name;
 	int hn = utf8_cut(hub, strlen(hub), 80);
+	size_t room = 200 - 5 - (size_t)hn;	/* the name field's bound */
+	struct store_enroll en;
 
-	/* Named after the hub and the site: "State hub for Pine County FRC". */
 	proto_hex(hex, site + PROTO_ID_RAND_OFF, PROTO_ID_RAND_LEN);
 	snprintf(name, sizeof(name), "%.*s for site %s", hn, hub, hex);
 	if (mdb_get(txn, s->dbi[DB_RECORDS], &k, &d) == 0 &&
@@ -702,24 +735,17 @@ enroll_site_log(struct store *s, MDB_txn *txn, struct proto_enc *ops,
 		v = store_rec_value(&r, "name");
 		if (v != NULL && v->type == MSGPACK_OBJECT_STR)
 			snprintf(name, sizeof(name), "%.*s for %.*s", hn, hub,
-			    utf8_cut(v->via.str.ptr, v->via.str.size, 160),
-			    v->via.str.ptr);
+			    utf8_cut(v->via.str.ptr, v->via.str.size,
+			    room < 160 ? room : 160), v->via.str.ptr);
 		msgpack_unpacked_destroy(&r.up);
 	}
-	proto_member_id(mid, pk);
-	proto_op_begin(ops, PROTO_OP_PUT, "member", mid, 5, 0);
-	proto_pack_cstr(&ops->pk, "key");
-	msgpack_pack_bin(&ops->pk, PROTO_KEY_LEN);
-	msgpack_pack_bin_body(&ops->pk, pk, PROTO_KEY_LEN);
-	proto_pack_cstr(&ops->pk, "name");
-	proto_pack_cstr(&ops->pk, name);
-	proto_pack_cstr(&ops->pk, "role");
-	proto_pack_cstr(&ops->pk, store_role_name(STORE_ROLE_HUB));
-	proto_pack_cstr(&ops->pk, "site");
-	msgpack_pack_bin(&ops->pk, PROTO_ID_LEN);
-	msgpack_pack_bin_body(&ops->pk, site, PROTO_ID_LEN);
-	proto_pack_cstr(&ops->pk, "status");
-	proto_pack_cstr(&ops->pk, "active");
+	proto_hex(sitehex, site, PROTO_ID_LEN);
+	memset(&en, 0, sizeof(en));
+	en.key = pk;
+	en.role = STORE_ROLE_HUB;
+	en.name = name;
+	en.site = sitehex;
+	return store_batch_enroll(adm, &en, cause);
 }
 
 /* Signs the ops of one log (gathered in g, n ops) as commits in txn. */
@@ -768,6 +794,7 @@ commit_admin(struct store *s, MDB_txn *txn, struct store_batch *b,
 	int rc = 0;
 
 	*cause = NULL;
+	adm->ids_only = 1;
 	for (i = 0; i < b->nops; i++) {
 		if (!b->has_site[i]) {
 			gather_op(adm, b, i);
@@ -791,10 +818,11 @@ commit_admin(struct store *s, MDB_txn *txn, struct store_batch *b,
 		k.mv_data = mid;
 		if (mdb_get(txn, s->dbi[DB_RECORDS], &k, &d) == 0)
 			continue;
-		mark_op(adm, adm->ops.sb.size);
-		enroll_site_log(s, txn, &adm->ops, sites[j], pk);
+		rc = enroll_site_log(s, txn, adm, sites[j], pk, cause);
+		if (rc != 0)
+			break;
 	}
-	if (adm->nops > 0)
+	if (rc == 0 && adm->nops > 0)
 		rc = commit_log(s, txn, NULL, adm, cause);
 	for (j = 0; j < nsites && rc == 0; j++) {
 		g = store_batch_new(s);

@@ -2,7 +2,10 @@
  * schema.c: the café record types and their fields, as one table.
  *
  * Every rule about a field lives in its row: type, required, bounds, enum
- * tokens, referenced type, help.  Validation of typed text (sch_parse),
+ * tokens, referenced type, help, a bound by another field (at_most), a
+ * value filled in from a referenced record (from), advice; every rule about
+ * a type in its: writers, its id rule (id_from), the field whose site's
+ * hub log carries the admin's writes (log_site).  Validation of typed text (sch_parse),
  * validation of received values (sch_check), text output (sch_format), the
  * command line's help, CSV columns and JSON keys all read this table.
  */
@@ -44,18 +47,38 @@ static const char *const audit_status[] = { "open", "resolved", NULL };
 static const char *const member_scopes[] = { "all", "assigned", NULL };
 static const char *const member_status[] = { "active", "revoked", NULL };
 
-#define TEXT(n, req, max, h) { n, SCH_TEXT, req, 0, max, NULL, NULL, h, NULL }
-#define ENUM(n, req, tok, h) { n, SCH_ENUM, req, 0, 0, tok, NULL, h, NULL }
-#define SET(n, req, tok, h) { n, SCH_SET, req, 0, 0, tok, NULL, h, NULL }
-#define LIST(n, max, h) { n, SCH_LIST, 0, 0, max, NULL, NULL, h, NULL }
-#define DATE(n, req, h) { n, SCH_DATE, req, 0, 0, NULL, NULL, h, NULL }
-#define UINT(n, req, lo, hi, h) { n, SCH_UINT, req, lo, hi, NULL, NULL, h, NULL }
+#define TEXT(n, req, max, h) { n, SCH_TEXT, req, 0, max, NULL, NULL, h, NULL, \
+	NULL, NULL }
+#define ENUM(n, req, tok, h) { n, SCH_ENUM, req, 0, 0, tok, NULL, h, NULL, \
+	NULL, NULL }
+#define SET(n, req, tok, h) { n, SCH_SET, req, 0, 0, tok, NULL, h, NULL, \
+	NULL, NULL }
+#define SET_ADV(n, req, tok, adv, h) { n, SCH_SET, req, 0, 0, tok, NULL, h, \
+	NULL, NULL, adv }
+#define LIST(n, max, h) { n, SCH_LIST, 0, 0, max, NULL, NULL, h, NULL, NULL, \
+	NULL }
+#define DATE(n, req, h) { n, SCH_DATE, req, 0, 0, NULL, NULL, h, NULL, NULL, \
+	NULL }
+#define UINT(n, req, lo, hi, h) { n, SCH_UINT, req, lo, hi, NULL, NULL, h, \
+	NULL, NULL, NULL }
 #define UINT_LE(n, req, lo, hi, lim, h) \
-	{ n, SCH_UINT, req, lo, hi, NULL, NULL, h, lim }
-#define DEC2(n, lo, hi, h) { n, SCH_DEC2, 0, lo, hi, NULL, NULL, h, NULL }
-#define REF(n, req, t, h) { n, SCH_REF, req, 0, 0, NULL, t, h, NULL }
-#define REFS(n, t, h) { n, SCH_REFS, 0, 0, 0, NULL, t, h, NULL }
-#define KEY(n, req, h) { n, SCH_KEY, req, 0, 0, NULL, NULL, h, NULL }
+	{ n, SCH_UINT, req, lo, hi, NULL, NULL, h, lim, NULL, NULL }
+#define UINT_ADV(n, req, lo, hi, adv, h) \
+	{ n, SCH_UINT, req, lo, hi, NULL, NULL, h, NULL, NULL, adv }
+#define DEC2(n, lo, hi, h) { n, SCH_DEC2, 0, lo, hi, NULL, NULL, h, NULL, \
+	NULL, NULL }
+#define REF(n, req, t, h) { n, SCH_REF, req, 0, 0, NULL, t, h, NULL, NULL, \
+	NULL }
+#define REF_FROM(n, t, from, h) { n, SCH_REF, 0, 0, 0, NULL, t, h, NULL, \
+	from, NULL }
+#define REFS(n, t, h) { n, SCH_REFS, 0, 0, 0, NULL, t, h, NULL, NULL, NULL }
+#define KEY(n, req, h) { n, SCH_KEY, req, 0, 0, NULL, NULL, h, NULL, NULL, \
+	NULL }
+
+/* A café should hold every fidelity element, at tables of five at most. */
+static const struct sch_advice fidelity = { "fidelity elements", 0, NULL };
+static const struct sch_advice table_size = { "a table of", 5,
+	"tables are at most five, host included" };
 
 static const struct sch_field site_fields[] = {
 	TEXT("name", 1, 200, "the site's name"),
@@ -91,8 +114,10 @@ static const struct sch_field cafe_fields[] = {
 	    "first-time attendees"),
 	UINT("children_cared_for", 0, 0, 100000, "children in child care"),
 	UINT("tables", 0, 0, 1000, "number of tables"),
-	UINT("max_table_size", 0, 0, 1000, "largest table, host included"),
-	SET("elements", 0, elements, "fidelity elements that happened"),
+	UINT_ADV("max_table_size", 0, 0, 1000, &table_size,
+	    "largest table, host included"),
+	SET_ADV("elements", 0, elements, &fidelity,
+	    "fidelity elements that happened"),
 	TEXT("harvest", 0, 8000, "insights, wisdom and actions harvested"),
 };
 
@@ -103,7 +128,7 @@ static const struct sch_field action_fields[] = {
 	DATE("due", 0, "when it is due"),
 	ENUM("status", 0, action_status, "progress"),
 	TEXT("outcome", 0, 2000, "what came of it"),
-	REF("site", 0, "site", "the café's site (filled in)"),
+	REF_FROM("site", "site", "cafe", "the café's site (filled in)"),
 };
 
 static const struct sch_field training_fields[] = {
@@ -129,7 +154,7 @@ static const struct sch_field milestone_fields[] = {
 
 static const struct sch_field feedback_fields[] = {
 	REF("cafe", 1, "cafe", "the café the forms came from"),
-	REF("site", 0, "site", "the café's site (filled in)"),
+	REF_FROM("site", "site", "cafe", "the café's site (filled in)"),
 	UINT("responses", 1, 0, 100000, "forms returned"),
 	UINT_LE("felt_safe", 0, 0, 100000, "responses", "felt safe sharing"),
 	UINT_LE("learned", 0, 0, 100000, "responses", "learned something"),
@@ -176,22 +201,30 @@ static const struct sch_field member_fields[] = {
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * Every type but member and site itself is carried, when the admin writes
+ * it, by the hub log of the site its "site" field names; a member record,
+ * read by every node, by the admin log, and its id is made from its key.
+ */
 const struct sch_type sch_types[] = {
-	{ "site", A, site_fields, N(site_fields), "a pilot site" },
+	{ "site", A, site_fields, N(site_fields), "a pilot site", NULL,
+	    NULL },
 	{ "person", A | S, person_fields, N(person_fields),
-	    "a host, parent leader, partner or coach" },
-	{ "cafe", S, cafe_fields, N(cafe_fields), "one café conversation" },
+	    "a host, parent leader, partner or coach", NULL, "site" },
+	{ "cafe", S, cafe_fields, N(cafe_fields), "one café conversation",
+	    NULL, "site" },
 	{ "action", S, action_fields, N(action_fields),
-	    "a follow-up action from a café" },
+	    "a follow-up action from a café", NULL, "site" },
 	{ "training", A | S | C, training_fields, N(training_fields),
-	    "an orientation, training or coaching" },
+	    "an orientation, training or coaching", NULL, "site" },
 	{ "milestone", A | C, milestone_fields, N(milestone_fields),
-	    "an implementation step's status" },
+	    "an implementation step's status", NULL, "site" },
 	{ "feedback", S, feedback_fields, N(feedback_fields),
-	    "participant feedback totals for a café" },
-	{ "audit", C, audit_fields, N(audit_fields), "a consultant's finding" },
+	    "participant feedback totals for a café", NULL, "site" },
+	{ "audit", C, audit_fields, N(audit_fields), "a consultant's finding",
+	    NULL, "site" },
 	{ "member", A, member_fields, N(member_fields),
-	    "an enrolled node key and its role (the admin log)" },
+	    "an enrolled node key and its role (the admin log)", "key", NULL },
 };
 const unsigned sch_ntypes = N(sch_types);
 

@@ -43,6 +43,18 @@ enum sch_ftype {
 #define SCH_ROLE_SITE 0x2
 #define SCH_ROLE_CONSULTANT 0x4
 
+/*
+ * Advice on a field: a value worth a warning that does not refuse it.  A
+ * set with advice should hold every one of its tokens (what names them:
+ * "fidelity elements"); a count with advice should be at most over (what
+ * names a value, "a table of", and why names the rule).
+ */
+struct sch_advice {
+	const char *what;
+	uint32_t over;
+	const char *why;
+};
+
 struct sch_field {
 	const char *name;
 	enum sch_ftype type;
@@ -53,6 +65,12 @@ struct sch_field {
 	const char *help;
 	const char *at_most;        /* SCH_UINT: a field of the same record
 	                             * whose value bounds this one, or NULL */
+	const char *from;           /* a REF field of the same record: a new
+	                             * record that names no value takes this
+	                             * field's value from the record that one
+	                             * references (an action its café's site),
+	                             * or NULL */
+	const struct sch_advice *advice; /* SCH_SET and SCH_UINT, or NULL */
 };
 
 struct sch_type {
@@ -61,6 +79,13 @@ struct sch_type {
 	const struct sch_field *fields;
 	unsigned nfields;
 	const char *help;
+	const char *id_from;        /* a SCH_KEY field a new record's id is
+	                             * made from (proto_member_id()), or NULL:
+	                             * a fresh id (proto_id_new()) */
+	const char *log_site;       /* the SCH_REF field naming the site whose
+	                             * hub log carries the admin's writes of
+	                             * the record (docs/security.md), or NULL:
+	                             * the admin log */
 };
 
 extern const struct sch_type sch_types[];
@@ -556,7 +581,8 @@ struct store_enroll {
 
 /*
  * Adds the op that creates e's member record (at the key's member id) to
- * batch b: the one recipe cafe member add and invite redemption share.
+ * batch b: the one recipe cafe member add, invite redemption and the
+ * admin's enrollment of a site's hub log (batch.c) share.
  * Returns 0 or an error with *cause, as store_batch_put().
  */
 int store_batch_enroll(struct store_batch *b, const struct store_enroll *e,
