@@ -488,7 +488,7 @@ conn_keepalive(struct conn *c, uint64_t now)
 		return;
 	}
 	if (quiet >= D.cfg.ping_interval * 1000ULL && !c->ping_out &&
-	    c->heads_sent) {
+	    c->s.heads_sent) {
 		proto_enc_init(&e);
 		wire_pack_ping(&e, WIRE_MSG_PING, ++c->ping_nonce);
 		c->ping_out = 1;

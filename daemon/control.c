@@ -119,7 +119,7 @@ lag_json(const struct conn *c)
 	size_t i;
 
 	for (i = 0; i < D.ours.n && json_array_size(a) < 64; i++) {
-		uint64_t t = vv_get(&c->theirs, D.ours.e[i].origin);
+		uint64_t t = vv_get(&c->s.theirs, D.ours.e[i].origin);
 
 		if (t == D.ours.e[i].seq ||
 		    !trust_allows(c, D.ours.e[i].origin))
@@ -129,13 +129,13 @@ lag_json(const struct conn *c)
 		    "ours", (json_int_t)D.ours.e[i].seq,
 		    "theirs", (json_int_t)t));
 	}
-	for (i = 0; i < c->theirs.n && json_array_size(a) < 64; i++) {
-		if (vv_get(&D.ours, c->theirs.e[i].origin) != 0)
+	for (i = 0; i < c->s.theirs.n && json_array_size(a) < 64; i++) {
+		if (vv_get(&D.ours, c->s.theirs.e[i].origin) != 0)
 			continue;
 		json_array_append_new(a, json_pack("{s:o, s:I, s:I}",
-		    "origin", hex_json(c->theirs.e[i].origin, PROTO_KEY_LEN),
+		    "origin", hex_json(c->s.theirs.e[i].origin, PROTO_KEY_LEN),
 		    "ours", (json_int_t)0,
-		    "theirs", (json_int_t)c->theirs.e[i].seq));
+		    "theirs", (json_int_t)c->s.theirs.e[i].seq));
 	}
 	return a;
 }
@@ -168,7 +168,7 @@ status_json(void)
 
 			sync_counts(p->conn, &s, &r);
 			/* In flight is still to send until acknowledged. */
-			s += p->conn->inflight_commits;
+			s += p->conn->s.inflight_commits;
 			json_object_set_new(pj, "direction", json_string(
 			    p->conn->outbound ? "outbound" : "inbound"));
 			json_object_set_new(pj, "remote",

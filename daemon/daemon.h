@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "../proto/proto.h"
+#include "../proto/session.h"
 #include "../proto/wire.h"
 #include "../storage/storage.h"
 
@@ -138,20 +139,6 @@ enum peer_state {
 	PEER_ERROR,        /* the last attempt failed: see error */
 };
 
-/* A version vector: origin -> seq, sorted by origin. */
-struct vv_entry {
-	uint8_t origin[PROTO_KEY_LEN];
-	uint64_t seq;
-};
-struct vv {
-	struct vv_entry *e;
-	size_t n, cap;
-};
-uint64_t vv_get(const struct vv *v, const uint8_t *origin);
-/* Raises origin's seq to seq (never lowers it). */
-void vv_raise(struct vv *v, const uint8_t *origin, uint64_t seq);
-void vv_free(struct vv *v);
-
 struct conn;
 struct dial;
 
@@ -179,25 +166,11 @@ struct peer {
 
 struct rx_batch;
 
-/* A commit the peer asked for by (origin, seq). */
-struct want_ent {
-	uint8_t origin[PROTO_KEY_LEN];
-	uint64_t seq;
-};
-
-/* A commit's bytes to pass on as they are (a fork's evidence). */
-struct extra_ent {
-	uint8_t *e;
-	size_t elen;
-	uint8_t sig[PROTO_SIG_LEN];
-};
-
-/* Bounds of the two queues above, per connection. */
-#define SYNC_MAX_WANTS 4096
-#define SYNC_MAX_EXTRA 64
-
+/* Bounds of the session's queues (proto/session.h), per connection. */
+#define SYNC_MAX_WANTS SESSION_MAX_WANTS
+#define SYNC_MAX_EXTRA SESSION_MAX_EXTRA
 /* Batches a sender may have unacknowledged, besides the byte window. */
-#define SYNC_MAX_UNACKED 256
+#define SYNC_MAX_UNACKED SESSION_MAX_UNACKED
 /* Received batches held (checked, applied or waiting) before reading
  * pauses and TCP pushes back on the sender. */
 #define SYNC_RX_QUEUE 3
@@ -226,53 +199,27 @@ struct conn {
 	size_t rbuf_size;            /* small until the handshake is done */
 	size_t roff, rlen;
 	int paused;
-	/* Receiving. */
-	int got_heads;
+	/* The sync session (proto/session.h): what the peer has, what to
+	 * send it next, what is in flight, the pace, fork evidence, and
+	 * what the peer may read (s.scope: every log, or only the origins
+	 * in s.scope.set, sorted, worked out once by trust_set_reader() at
+	 * open and when the admin log moves, so trust_allows() costs no
+	 * walk of the members per origin asked about). */
+	struct sync_session s;
+	/* Receiving: batches in the store's hands. */
 	int ztx;                     /* the peer offered our dictionary */
-	struct vv theirs;            /* what the peer has, as far as we know */
 	struct rx_batch *rxq, **rxq_tail; /* received, in order */
 	unsigned rxq_len;
 	int applying;                /* the first of rxq is being applied */
 	struct store_failed failed;
 	uint64_t rx_commits, rx_refused;
-	uint64_t batch_in;           /* batches received */
 	/* Who the peer is in the admin log, set when it opens: what it
 	 * may read (trust_allows()). */
 	struct store_member reader;
-	/* What that lets it read, worked out once by trust_set_reader() (at
-	 * open and when the admin log moves): every log, or only the
-	 * origins in readable (sorted), so trust_allows() costs no walk of
-	 * the members per origin asked about. */
-	int reads_all;
-	uint8_t (*readable)[PROTO_KEY_LEN];
-	size_t nreadable;
-	/* Fork evidence (WANT): commits the peer asked for by seq, and fork
-	 * commits to pass on; sent ahead of the rest, both bounded. */
-	struct want_ent *wants;
-	size_t nwants;
-	struct extra_ent *extra;
-	size_t nextra;
-	struct vv wanted;            /* origins we sent a WANT for */
-	/* Sending. */
-	int heads_sent;
-	int reading;                 /* a read job in flight */
-	uint64_t batch_out;          /* batches sent */
-	uint64_t batch_acked;
-	size_t inflight;             /* bytes of unacknowledged batches */
-	size_t ring[SYNC_MAX_UNACKED]; /* bytes of each unacked batch */
-	uint32_t ring_n[SYNC_MAX_UNACKED]; /* and its commits */
-	uint64_t inflight_commits;   /* commits of unacknowledged batches */
-	uint64_t sent_plain;         /* plain bytes of every batch sent */
+	/* Sending: what status shows of the backlog. */
 	uint64_t bl_unsent;          /* unsent bytes the last walk found */
-	uint64_t bl_mark;            /* sent_plain when that walk was planned */
+	uint64_t bl_mark;            /* s.sent_plain when that walk was planned */
 	int bl_known, bl_exact;
-	uint64_t busy_ns;            /* when the link's busy period began */
-	size_t busy_bytes;           /* acknowledged since then */
-	int busy_held;               /* the window held the sender back */
-	double rate;                 /* bytes/s the link has shown, or 0 */
-	size_t batch_bytes;          /* the next batch's size bound */
-	size_t rr;                   /* round-robin position among origins */
-	uint64_t tx_commits;
 };
 
 /* The daemon: one per process. */

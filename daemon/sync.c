@@ -26,99 +26,13 @@
 
 #include "daemon.h"
 
-/* ---- version vectors -------------------------------------------------- */
-
-/* Finds origin's slot: its index, or where it would go (*found 0). */
-static size_t
-vv_find(const struct vv *v, const uint8_t *origin, int *found)
-{
-	size_t lo = 0, hi = v->n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int d = memcmp(v->e[mid].origin, origin, PROTO_KEY_LEN);
-
-		if (d == 0) {
-			*found = 1;
-			return mid;
-		}
-		if (d < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = 0;
-	return lo;
-}
-
-/* Returns origin's seq, 0 when unknown. */
-uint64_t
-vv_get(const struct vv *v, const uint8_t *origin)
-{
-	int found;
-	size_t i = vv_find(v, origin, &found);
-
-	return found ? v->e[i].seq : 0;
-}
-
-/* Raises origin's seq. */
-void
-vv_raise(struct vv *v, const uint8_t *origin, uint64_t seq)
-{
-	int found;
-	size_t i = vv_find(v, origin, &found);
-
-	if (found) {
-		if (v->e[i].seq < seq)
-			v->e[i].seq = seq;
-		return;
-	}
-	if (v->n == v->cap) {
-		v->cap = v->cap ? v->cap * 2 : 16;
-		v->e = xreallocarray(v->e, v->cap, sizeof(*v->e));
-	}
-	memmove(&v->e[i + 1], &v->e[i], (v->n - i) * sizeof(*v->e));
-	memcpy(v->e[i].origin, origin, PROTO_KEY_LEN);
-	v->e[i].seq = seq;
-	v->n++;
-}
-
-void
-vv_free(struct vv *v)
-{
-	free(v->e);
-	memset(v, 0, sizeof(*v));
-}
-
 /* ---- state ------------------------------------------------------------ */
 
 /* Counts commits we have that the peer lacks, and the reverse. */
 void
 sync_counts(const struct conn *c, uint64_t *to_send, uint64_t *to_recv)
 {
-	size_t i = 0, j = 0;
-	const struct vv *a = &D.ours, *b = &c->theirs;
-
-	*to_send = *to_recv = 0;
-	while (i < a->n || j < b->n) {
-		int d = i == a->n ? 1 : j == b->n ? -1 :
-		    memcmp(a->e[i].origin, b->e[j].origin, PROTO_KEY_LEN);
-
-		if (d < 0) {
-			if (trust_allows(c, a->e[i].origin))
-				*to_send += a->e[i].seq;
-			i++;
-		} else if (d > 0)
-			*to_recv += b->e[j++].seq;
-		else {
-			if (a->e[i].seq > b->e[j].seq) {
-				if (trust_allows(c, a->e[i].origin))
-					*to_send += a->e[i].seq - b->e[j].seq;
-			} else
-				*to_recv += b->e[j].seq - a->e[i].seq;
-			i++, j++;
-		}
-	}
+	session_counts(&c->s, to_send, to_recv);
 }
 
 /*
@@ -142,7 +56,7 @@ struct backlog_range {
 struct backlog {
 	struct conn *c;         /* held (refs) until done */
 	uint64_t want;          /* unsent commits the peer lacks */
-	uint64_t mark;          /* c->sent_plain when planned */
+	uint64_t mark;          /* c->s.sent_plain when planned */
 	struct backlog_range *r;
 	size_t nr;
 	uint64_t walked, bytes; /* what the walk read */
@@ -163,9 +77,9 @@ backlog_plan(struct conn *c, struct backlog *b, uint64_t *budget)
 
 	b->c = c;
 	c->refs++;
-	b->mark = c->sent_plain;
+	b->mark = c->s.sent_plain;
 	for (i = 0; i < D.ours.n; i++) {
-		uint64_t t = vv_get(&c->theirs, D.ours.e[i].origin), n;
+		uint64_t t = vv_get(&c->s.theirs, D.ours.e[i].origin), n;
 
 		if (t >= D.ours.e[i].seq || !trust_allows(c, D.ours.e[i].origin))
 			continue;
@@ -266,7 +180,7 @@ sync_backlog_refresh(void)
 	/* Those without HEADS yet are planned from nothing: not yet. */
 	for (p = D.peers; p != NULL; p = p->next)
 		if (p->conn != NULL && p->conn->open && !p->conn->closing &&
-		    p->conn->got_heads)
+		    p->conn->s.got_heads)
 			n++;
 	if (n == 0)
 		return;
@@ -274,7 +188,7 @@ sync_backlog_refresh(void)
 	bj->b = xcalloc(n, sizeof(*bj->b));
 	for (p = D.peers; p != NULL; p = p->next)
 		if (p->conn != NULL && p->conn->open && !p->conn->closing &&
-		    p->conn->got_heads)
+		    p->conn->s.got_heads)
 			backlog_plan(p->conn, &bj->b[bj->n++], &budget);
 	bj->j.run = backlog_run;
 	bj->j.done = backlog_done;
@@ -285,26 +199,22 @@ sync_backlog_refresh(void)
 uint64_t
 sync_backlog_bytes(const struct conn *c, int *exact)
 {
-	uint64_t since = c->sent_plain - c->bl_mark;
+	uint64_t since = c->s.sent_plain - c->bl_mark;
 
 	*exact = c->bl_known && c->bl_exact;
 	if (!c->bl_known)
-		return c->inflight;
-	return c->inflight + (c->bl_unsent > since ? c->bl_unsent - since : 0);
+		return c->s.inflight;
+	return c->s.inflight + (c->bl_unsent > since ? c->bl_unsent - since :
+	    0);
 }
 
 /* Tells whether both sides hold the same commits and nothing moves. */
 int
 sync_caught_up(const struct conn *c)
 {
-	uint64_t s, r;
-
-	if (!c->open || c->closing || !c->got_heads || !c->heads_sent ||
-	    c->reading || c->rxq != NULL || c->inflight != 0 ||
-	    c->nwants != 0 || c->nextra != 0)
+	if (!c->open || c->closing || c->rxq != NULL)
 		return 0;
-	sync_counts(c, &s, &r);
-	return s == 0 && r == 0;
+	return session_caught_up(&c->s);
 }
 
 /* Moves the peer between syncing and idle. */
@@ -321,15 +231,8 @@ sync_update_state(struct conn *c)
 void
 sync_conn_free(struct conn *c)
 {
-	size_t i;
-
-	vv_free(&c->theirs);
-	vv_free(&c->wanted);
+	session_free(&c->s);
 	trust_conn_free(c);
-	free(c->wants);
-	for (i = 0; i < c->nextra; i++)
-		free(c->extra[i].e);
-	free(c->extra);
 	free(c->failed.origin);
 	c->failed.origin = NULL;
 }
@@ -419,7 +322,7 @@ send_heads(struct conn *c, const struct heads_job *hj)
 	} else
 		wire_pack_offer(&m, NULL, 0);
 	if (conn_send(c, &m) == 0) {
-		c->heads_sent = 1;
+		c->s.heads_sent = 1;
 		log_debug("peer %s: sent heads of %zu origins (of %zu)",
 		    c->peer ? c->peer->name : c->addr, count, hj->n);
 	}
@@ -437,12 +340,7 @@ ours_merge(const struct vv *v, uint64_t txnid)
 	size_t i;
 
 	if (txnid >= D.txnid) {
-		free(D.ours.e);
-		D.ours.e = v->n > 0 ? xreallocarray(NULL, v->n,
-		    sizeof(*v->e)) : NULL;
-		if (v->n > 0)
-			memcpy(D.ours.e, v->e, v->n * sizeof(*v->e));
-		D.ours.n = D.ours.cap = v->n;
+		vv_copy(&D.ours, v);
 		return;
 	}
 	for (i = 0; i < v->n; i++)
@@ -501,11 +399,18 @@ sync_heads_refresh(void)
 	worker_submit(&hj->j);
 }
 
-/* The handshake is done: send our heads (read fresh from the store). */
+/*
+ * The handshake is done: start the session (its pace from the rate the
+ * link to this peer showed before) and send our heads, read fresh from
+ * the store.
+ */
 void
 sync_open(struct conn *c)
 {
 	struct heads_job *hj = xcalloc(1, sizeof(*hj));
+
+	session_init(&c->s, &D.ours, D.info.network, D.cfg.window,
+	    D.cfg.batch_commits, c->peer != NULL ? c->peer->rate : 0);
 
 	hj->j.run = heads_run;
 	hj->j.done = heads_done;
@@ -564,8 +469,8 @@ restore_check(struct conn *c)
 
 	if (!D.restore_pending)
 		return;
-	if (c != NULL && c->got_heads) {
-		theirs = vv_get(&c->theirs, D.info.node);
+	if (c != NULL && c->s.got_heads) {
+		theirs = vv_get(&c->s.theirs, D.info.node);
 		if (theirs > D.restore_target)
 			D.restore_target = theirs;
 		if (c->reader.role == STORE_ROLE_ADMIN ||
@@ -590,24 +495,20 @@ restore_check(struct conn *c)
 
 /* ---- sending ---------------------------------------------------------- */
 
-struct want {
-	uint8_t origin[PROTO_KEY_LEN];
-	uint64_t from, to;      /* seqs to send, inclusive */
-	uint64_t last;          /* the last one read */
-};
-
+/*
+ * What to send, when, and how much may be in flight is the session's
+ * (proto/session.h): sync_pump() asks it, and does what it answers.  What
+ * stays here is the moving: a read job on the store thread, the batch's
+ * compression and sealing, and the admin batches shared between
+ * connections.
+ */
 struct read_job {
 	struct job j;
 	struct conn *c;
-	struct want *w;
-	size_t nw;
-	int exact;              /* single commits the peer asked for */
-	uint64_t batch;
-	unsigned max_commits;
-	size_t max_bytes;       /* of items, past the first */
+	struct session_read rd;
 	struct proto_enc items;
 	size_t n;
-	struct want *cur;
+	struct session_range *cur;
 	struct admin_batch *ab; /* the shared admin batch it makes, or NULL */
 };
 
@@ -617,14 +518,13 @@ read_one(uint64_t seq, const uint8_t *e, size_t elen, const uint8_t *sig,
 {
 	struct read_job *rj = arg;
 
-	if (seq > rj->cur->to)
-		return 1;
-	if (rj->n > 0 && rj->items.sb.size + elen > rj->max_bytes)
+	if (!session_read_fits(&rj->rd, rj->cur, rj->n, rj->items.sb.size,
+	    seq, elen))
 		return 1;
 	proto_bundle_item(&rj->items, e, elen, sig);
 	rj->cur->last = seq;
 	rj->n++;
-	return rj->n >= rj->max_commits ? 1 : 0;
+	return rj->n >= rj->rd.max_commits ? 1 : 0;
 }
 
 static void
@@ -635,142 +535,13 @@ read_run(struct job *j)
 	size_t i;
 
 	proto_enc_init(&rj->items);
-	for (i = 0; i < rj->nw; i++) {
-		rj->cur = &rj->w[i];
-		store_log_raw(s, rj->w[i].origin, rj->w[i].from, read_one,
-		    rj);
-		if (rj->n >= rj->max_commits ||
-		    rj->items.sb.size >= rj->max_bytes)
+	for (i = 0; i < rj->rd.nr; i++) {
+		rj->cur = &rj->rd.r[i];
+		store_log_raw(s, rj->rd.r[i].origin, rj->rd.r[i].from,
+		    read_one, rj);
+		if (rj->n >= rj->rd.max_commits ||
+		    rj->items.sb.size >= rj->rd.max_bytes)
 			break;
-	}
-}
-
-/*
- * Pacing.  A batch is applied only once it has arrived whole, so on a slow
- * link that breaks often a large batch may never arrive.  Batches are
- * sized by the throughput the link has shown: at most SYNC_PACE_NS of it
- * (half a second: what a break costs is at most about that), never less
- * than one commit.  Like a congestion window, the bound starts at
- * SYNC_PACE_START and, until the rate is known, doubles with every ACK, up
- * to WIRE_BATCH_BYTES (reached in a few round trips on a fast link); a
- * new connection to a peer whose link has shown its rate starts at the
- * bound that rate gives (a rural link that dropped is the same link when
- * it is back).
- *
- * Throughput is the bytes acknowledged over a busy period (batches in
- * flight throughout), sampled once at least SYNC_RATE_NS of it has passed,
- * and only when the window held the sender back during it: ACKs that come
- * in a bunch (a receiver that applied several batches in one transaction)
- * do not make the link look faster than it is, and a trickle of small
- * writes or a lone batch, timed by the writer or the round trip rather
- * than by the link, is not sampled.  Rates are of the batches' plain
- * bytes (before compression), as the bytes still to send are.  The bytes
- * in flight stay within SYNC_PACE_WINDOW batches, and on a link that has
- * shown its rate within about a second of it, but two batches whatever
- * their size while the second fits `window`: ACKs keep coming, a break
- * loses little already written, and the link's queue stays short.
- */
-#define SYNC_PACE_START (16 * 1024)
-#define SYNC_PACE_MIN (4 * 1024)
-#define SYNC_PACE_NS 500000000.0
-#define SYNC_PACE_WINDOW 4
-#define SYNC_RATE_NS 250000000
-
-/* Sets the batch bound from the rate: at most SYNC_PACE_NS of it. */
-static void
-pace_resize(struct conn *c, size_t b)
-{
-	double cap = c->rate * SYNC_PACE_NS / 1e9;
-
-	if ((double)b * 2 <= cap)
-		b *= 2;
-	else if ((double)b > cap)
-		b = cap < SYNC_PACE_MIN ? SYNC_PACE_MIN : (size_t)cap;
-	c->batch_bytes = b > WIRE_BATCH_BYTES ? WIRE_BATCH_BYTES : b;
-}
-
-static size_t
-pace_bound(struct conn *c)
-{
-	if (c->batch_bytes == 0) {
-		c->batch_bytes = SYNC_PACE_START;
-		if (c->peer != NULL && c->peer->rate > 0) {
-			double cap = c->peer->rate * SYNC_PACE_NS / 1e9;
-
-			c->rate = c->peer->rate;
-			c->batch_bytes = cap < SYNC_PACE_MIN ? SYNC_PACE_MIN :
-			    cap > WIRE_BATCH_BYTES ? WIRE_BATCH_BYTES :
-			    (size_t)cap;
-		}
-	}
-	return c->batch_bytes;
-}
-
-/*
- * Tells whether c may send another batch of up to the bound now: always
- * the first, and the second while it fits `window`, so the link never
- * waits for an ACK with nothing behind it (a batch is never less than one
- * commit, which may be more than the bound).  When it may not, the
- * window holds the sender back: the busy period measures the link.
- */
-static int
-pace_room(struct conn *c)
-{
-	size_t b = pace_bound(c), w = SYNC_PACE_WINDOW * b;
-
-	if (c->rate > 0 && (double)w > c->rate)
-		w = (size_t)c->rate;
-	if (w > D.cfg.window)
-		w = D.cfg.window;
-	if (c->inflight == 0 || c->inflight + b <= w ||
-	    (c->batch_out - c->batch_acked < 2 &&
-	    c->inflight + b <= D.cfg.window))
-		return 1;
-	c->busy_held = 1;
-	return 0;
-}
-
-static void
-pace_sent(struct conn *c)
-{
-	if (c->inflight == 0) {
-		c->busy_ns = uv_hrtime();
-		c->busy_bytes = 0;
-		c->busy_held = 0;
-	}
-}
-
-static void
-pace_acked(struct conn *c, size_t bytes)
-{
-	uint64_t now = uv_hrtime(), took = now - c->busy_ns;
-	double sample;
-
-	c->busy_bytes += bytes;
-	if (c->rate == 0 && bytes * 2 >= pace_bound(c) &&
-	    took < SYNC_RATE_NS) {
-		/* Slow start: a full batch came back within the sampling
-		 * time, so the link carries more. */
-		size_t b = 2 * c->batch_bytes;
-
-		c->batch_bytes = b > WIRE_BATCH_BYTES ? WIRE_BATCH_BYTES : b;
-	}
-	if (took >= SYNC_RATE_NS && (!c->busy_held ||
-	    c->busy_bytes < pace_bound(c))) {
-		/* The writer, not the link, set the pace: no sample. */
-		c->busy_ns = now;
-		c->busy_bytes = 0;
-		c->busy_held = 0;
-	} else if (took >= SYNC_RATE_NS) {
-		sample = (double)c->busy_bytes * 1e9 / (double)took;
-		c->rate = c->rate == 0 ? sample : 0.75 * c->rate +
-		    0.25 * sample;
-		if (c->peer != NULL)
-			c->peer->rate = c->rate;
-		pace_resize(c, pace_bound(c));
-		c->busy_ns = now;
-		c->busy_bytes = 0;
-		c->busy_held = 0;
 	}
 }
 
@@ -799,14 +570,7 @@ send_packed(struct conn *c, const struct proto_enc *wire, size_t bytes,
 {
 	if (conn_send(c, wire) != 0)
 		return -1;
-	c->batch_out = batch;
-	c->ring[batch % SYNC_MAX_UNACKED] = bytes;
-	c->ring_n[batch % SYNC_MAX_UNACKED] = (uint32_t)n;
-	pace_sent(c);
-	c->inflight += bytes;
-	c->inflight_commits += n;
-	c->sent_plain += bytes;
-	c->tx_commits += n;
+	session_sent(&c->s, batch, bytes, n, uv_hrtime());
 	if (c->peer != NULL)
 		c->peer->sent += n;
 	return 0;
@@ -851,40 +615,31 @@ struct admin_batch {
 static struct admin_batch admin_batches[ADMIN_BATCHES];
 static unsigned admin_batch_next;
 
-/* Whether read job rj asks for the admin log alone. */
-static int
-admin_only(const struct read_job *rj)
-{
-	return !rj->exact && rj->nw == 1 && memcmp(rj->w[0].origin,
-	    D.info.network, PROTO_KEY_LEN) == 0;
-}
-
-/* The shared batch that c's read job rj would make, or NULL. */
+/* The shared batch that c's read rd would make, or NULL. */
 static struct admin_batch *
-admin_batch_find(struct conn *c, const struct read_job *rj)
+admin_batch_find(struct conn *c, const struct session_read *rd)
 {
 	size_t i;
 
 	for (i = 0; i < ADMIN_BATCHES; i++) {
 		struct admin_batch *a = &admin_batches[i];
 
-		if (a->used && a->z == c->ztx &&
-		    a->batch == c->batch_out + 1 &&
-		    a->from == rj->w[0].from && a->to == rj->w[0].to &&
-		    a->max_bytes == pace_bound(c) &&
-		    a->max_commits == D.cfg.batch_commits)
+		if (a->used && a->z == c->ztx && a->batch == rd->batch &&
+		    a->from == rd->r[0].from && a->to == rd->r[0].to &&
+		    a->max_bytes == rd->max_bytes &&
+		    a->max_commits == rd->max_commits)
 			return a;
 	}
 	return NULL;
 }
 
 /*
- * Names a free entry (none pending) for the batch c's read job rj is
- * about to read, pending until admin_batch_done(); NULL when every entry
- * is pending.
+ * Names a free entry (none pending) for the batch c's read rd is about
+ * to read, pending until admin_batch_done(); NULL when every entry is
+ * pending.
  */
 static struct admin_batch *
-admin_batch_claim(struct conn *c, const struct read_job *rj)
+admin_batch_claim(struct conn *c, const struct session_read *rd)
 {
 	struct admin_batch *a = NULL;
 	size_t i;
@@ -902,11 +657,11 @@ admin_batch_claim(struct conn *c, const struct read_job *rj)
 	memset(a, 0, sizeof(*a));
 	a->used = a->pending = 1;
 	a->z = c->ztx;
-	a->batch = c->batch_out + 1;
-	a->from = rj->w[0].from;
-	a->to = rj->w[0].to;
-	a->max_commits = D.cfg.batch_commits;
-	a->max_bytes = pace_bound(c);
+	a->batch = rd->batch;
+	a->from = rd->r[0].from;
+	a->to = rd->r[0].to;
+	a->max_commits = rd->max_commits;
+	a->max_bytes = rd->max_bytes;
 	return a;
 }
 
@@ -914,7 +669,7 @@ admin_batch_claim(struct conn *c, const struct read_job *rj)
 static void
 admin_batch_send(struct conn *c, const struct admin_batch *a)
 {
-	vv_raise(&c->theirs, D.info.network, a->last);
+	session_peer_has(&c->s, D.info.network, a->last);
 	if (send_packed(c, &a->msg, a->plain, a->batch, a->n) == 0)
 		log_debug("peer %s: sent batch %llu: %zu admin commits, shared",
 		    c->peer ? c->peer->name : c->addr,
@@ -943,7 +698,7 @@ admin_batch_done(struct admin_batch *a, const struct read_job *rj,
 		proto_enc_init(&a->msg);
 		msgpack_sbuffer_write(&a->msg.sb, wire->sb.data,
 		    wire->sb.size);
-		a->last = rj->w[0].last;
+		a->last = rj->rd.r[0].last;
 		a->n = rj->n;
 		a->plain = plain;
 	} else
@@ -951,7 +706,7 @@ admin_batch_done(struct admin_batch *a, const struct read_job *rj,
 	for (i = 0; i < n; i++) {
 		struct conn *c = waiting[i];
 
-		c->reading = 0;
+		session_read_cancel(&c->s);
 		if (!c->closing)
 			sync_pump(c);
 		conn_unref(c);
@@ -966,17 +721,16 @@ read_done(struct job *j)
 	struct conn *c = rj->c;
 	const struct proto_enc *wire;
 	struct proto_enc m, z;
-	size_t i, bytes;
+	size_t bytes;
 	int rc;
 
-	c->reading = 0;
+	if (!j->ran || c->closing)
+		session_read_cancel(&c->s);
+	else
+		session_read_done(&c->s, &rj->rd, rj->n);
 	if (j->ran && !c->closing && rj->n > 0) {
-		for (i = 0; i < rj->nw && !rj->exact; i++)
-			if (rj->w[i].last != 0)
-				vv_raise(&c->theirs, rj->w[i].origin,
-				    rj->w[i].last);
 		proto_enc_init(&m);
-		wire_pack_commits_begin(&m, rj->batch, rj->n);
+		wire_pack_commits_begin(&m, rj->rd.batch, rj->n);
 		msgpack_sbuffer_write(&m.sb, rj->items.sb.data,
 		    rj->items.sb.size);
 		bytes = m.sb.size;
@@ -984,22 +738,20 @@ read_done(struct job *j)
 		if (rj->ab != NULL)
 			admin_batch_done(rj->ab, rj, wire, bytes);
 		rj->ab = NULL;
-		rc = send_packed(c, wire, bytes, rj->batch, rj->n);
+		rc = send_packed(c, wire, bytes, rj->rd.batch, rj->n);
 		proto_enc_free(&z);
 		if (rc == 0)
 			log_debug("peer %s: sent batch %llu: %zu commits, "
 			    "%zu bytes (%zu in flight, bound %zu)",
 			    c->peer ? c->peer->name : c->addr,
-			    (unsigned long long)rj->batch, rj->n, bytes,
-			    c->inflight, c->batch_bytes);
+			    (unsigned long long)rj->rd.batch, rj->n, bytes,
+			    c->s.inflight, c->s.batch_bytes);
 		proto_enc_free(&m);
 		sync_pump(c);
-	} else if (j->ran && !c->closing && rj->exact) {
+	} else if (j->ran && !c->closing && rj->rd.exact) {
 		/* Asked-for commits this node does not hold: nothing to do. */
 	} else if (j->ran && !c->closing) {
 		/* Nothing where the heads said there was: wait for news. */
-		for (i = 0; i < rj->nw; i++)
-			vv_raise(&c->theirs, rj->w[i].origin, rj->w[i].to);
 		log_warnx("peer %s: the store lacks commits its heads "
 		    "announce", c->peer ? c->peer->name : c->addr);
 	}
@@ -1008,7 +760,7 @@ read_done(struct job *j)
 	if (!c->closing)
 		sync_update_state(c);
 	proto_enc_free(&rj->items);
-	free(rj->w);
+	free(rj->rd.r);
 	free(rj);
 	conn_unref(c);
 }
@@ -1018,168 +770,77 @@ static void
 send_extra(struct conn *c)
 {
 	struct proto_enc m;
-	size_t i;
+	uint64_t batch;
+	size_t n;
 
 	proto_enc_init(&m);
-	wire_pack_commits_begin(&m, c->batch_out + 1, c->nextra);
-	for (i = 0; i < c->nextra; i++)
-		proto_bundle_item(&m, c->extra[i].e, c->extra[i].elen,
-		    c->extra[i].sig);
+	batch = session_extra_pack(&c->s, &m, &n);
 	if (m.sb.size <= WIRE_MAX_FRAME)
-		send_batch(c, &m, c->batch_out + 1, c->nextra);
+		send_batch(c, &m, batch, n);
 	proto_enc_free(&m);
-	for (i = 0; i < c->nextra; i++)
-		free(c->extra[i].e);
-	c->nextra = 0;
-}
-
-/* Queues a commit's bytes for the peer of c (fork evidence). */
-static void
-queue_extra(struct conn *c, const uint8_t *e, size_t elen,
-    const uint8_t *sig)
-{
-	struct extra_ent *x;
-
-	if (c->nextra >= SYNC_MAX_EXTRA)
-		return;
-	if (c->extra == NULL)
-		c->extra = xcalloc(SYNC_MAX_EXTRA, sizeof(*c->extra));
-	x = &c->extra[c->nextra++];
-	x->e = xmalloc(elen);
-	memcpy(x->e, e, elen);
-	x->elen = elen;
-	memcpy(x->sig, sig, PROTO_SIG_LEN);
-}
-
-/* Hands a read job for c's next batch to the store thread. */
-static void
-read_submit(struct conn *c, struct read_job *rj, unsigned max_commits)
-{
-	rj->c = c;
-	rj->batch = c->batch_out + 1;
-	rj->max_commits = max_commits;
-	rj->max_bytes = pace_bound(c);
-	rj->j.run = read_run;
-	rj->j.done = read_done;
-	c->reading = 1;
-	c->refs++;
-	worker_submit(&rj->j);
-}
-
-/* Starts reading the commits the peer asked for by seq. */
-static void
-read_wants(struct conn *c)
-{
-	struct read_job *rj = xcalloc(1, sizeof(*rj));
-	size_t i, n = c->nwants < 256 ? c->nwants : 256;
-
-	rj->w = xcalloc(n, sizeof(*rj->w));
-	for (i = 0; i < n; i++) {
-		memcpy(rj->w[i].origin, c->wants[i].origin, PROTO_KEY_LEN);
-		rj->w[i].from = rj->w[i].to = c->wants[i].seq;
-	}
-	rj->nw = n;
-	memmove(c->wants, c->wants + n, (c->nwants - n) * sizeof(*c->wants));
-	c->nwants -= n;
-	rj->exact = 1;
-	read_submit(c, rj, (unsigned)n);
 }
 
 /*
- * Sends what the peer lacks, one batch at a time, while the window has
- * room.  Origins take turns (rr), so one long log does not hold back the
- * others.
+ * Hands c's read rd to the store thread, or, for an admin batch another
+ * connection read or is reading, takes that one.
  */
-void
-sync_pump(struct conn *c)
+static void
+read_submit(struct conn *c, struct session_read *rd)
 {
-	struct admin_batch *ab;
+	struct admin_batch *ab = NULL;
 	struct read_job *rj;
-	size_t i, k, n = D.ours.n;
 
-	if (!c->open || c->closing || !c->got_heads || !c->heads_sent ||
-	    c->reading || D.stopping)
-		return;
-	if (!pace_room(c) ||
-	    c->batch_out - c->batch_acked >= SYNC_MAX_UNACKED)
-		return;
-	/* Fork evidence first: it is small and rare. */
-	if (c->nextra > 0) {
-		send_extra(c);
-		if (c->closing || !pace_room(c) ||
-		    c->batch_out - c->batch_acked >= SYNC_MAX_UNACKED)
-			return;
-	}
-	if (c->nwants > 0) {
-		read_wants(c);
-		return;
-	}
-	rj = NULL;
-	/* k == n is the admin log, first and alone: it says who may write
-	 * the rest. */
-	for (k = n + 1; k-- > 0;) {
-		const struct vv_entry *e;
-		uint64_t have;
-
-		if (k == n) {
-			struct vv_entry *a = NULL;
-			size_t x;
-
-			for (x = 0; x < n && a == NULL; x++)
-				if (memcmp(D.ours.e[x].origin, D.info.network,
-				    PROTO_KEY_LEN) == 0)
-					a = &D.ours.e[x];
-			if (a == NULL)
-				continue;
-			e = a;
-		} else {
-			e = &D.ours.e[(c->rr + (n - 1 - k)) % n];
-			if (memcmp(e->origin, D.info.network,
-			    PROTO_KEY_LEN) == 0)
-				continue;	/* done first */
-		}
-		have = vv_get(&c->theirs, e->origin);
-		if (e->seq <= have || !trust_allows(c, e->origin))
-			continue;
-		if (rj == NULL) {
-			rj = xcalloc(1, sizeof(*rj));
-			rj->w = xreallocarray(NULL, n + 1, sizeof(*rj->w));
-		}
-		i = rj->nw++;
-		memcpy(rj->w[i].origin, e->origin, PROTO_KEY_LEN);
-		rj->w[i].from = have + 1;
-		rj->w[i].to = e->seq;
-		rj->w[i].last = 0;
-		/*
-		 * While the peer lacks admin commits, a batch holds nothing
-		 * else: however large one is, no other origin's commit can
-		 * overtake the admin commit that allows it.
-		 */
-		if (k == n)
-			break;
-	}
-	if (rj == NULL)
-		return;
-	c->rr = (c->rr + 1) % n;
-	if (admin_only(rj)) {
-		if ((ab = admin_batch_find(c, rj)) != NULL) {
+	if (session_read_admin_only(&c->s, rd)) {
+		if ((ab = admin_batch_find(c, rd)) != NULL) {
 			/* Read for another connection: sent, or being read. */
-			free(rj->w);
-			free(rj);
+			free(rd->r);
 			if (!ab->pending) {
+				session_read_cancel(&c->s);
 				admin_batch_send(c, ab);
 				return;
 			}
 			ab->waiting = xreallocarray(ab->waiting,
 			    ab->nwaiting + 1, sizeof(*ab->waiting));
 			ab->waiting[ab->nwaiting++] = c;
-			c->reading = 1;
 			c->refs++;
 			return;
 		}
-		rj->ab = admin_batch_claim(c, rj);
+		ab = admin_batch_claim(c, rd);
 	}
-	read_submit(c, rj, D.cfg.batch_commits);
+	rj = xcalloc(1, sizeof(*rj));
+	rj->c = c;
+	rj->rd = *rd;
+	rj->ab = ab;
+	rj->j.run = read_run;
+	rj->j.done = read_done;
+	c->refs++;
+	worker_submit(&rj->j);
+}
+
+/*
+ * Sends what the peer lacks, one batch at a time, while the window has
+ * room: the session decides what (fork evidence, asked-for commits, the
+ * admin log first and alone, then the other origins in turn).
+ */
+void
+sync_pump(struct conn *c)
+{
+	struct session_read rd;
+
+	c->s.window = D.cfg.window;
+	c->s.batch_commits = D.cfg.batch_commits;
+	while (c->open && !c->closing && !D.stopping) {
+		switch (session_next(&c->s, &rd)) {
+		case SESSION_IDLE:
+			return;
+		case SESSION_SEND_EXTRA:
+			send_extra(c);
+			break;
+		case SESSION_READ:
+			read_submit(c, &rd);
+			return;
+		}
+	}
 }
 
 /*
@@ -1195,7 +856,8 @@ sync_pump_origin(const uint8_t *origin)
 	struct conn *c;
 
 	for (c = D.conns; c != NULL; c = c->next) {
-		if (!trust_allows(c, origin) && vv_get(&c->theirs, origin) == 0)
+		if (!trust_allows(c, origin) &&
+		    vv_get(&c->s.theirs, origin) == 0)
 			continue;
 		sync_pump(c);
 		sync_update_state(c);
@@ -1229,12 +891,12 @@ sync_pump_all(void)
 struct fork_job {
 	struct job j;
 	struct conn *c;
-	struct want_ent *check;      /* the peer's heads at or below ours */
+	struct session_want *check;  /* the peer's heads at or below ours */
 	uint8_t (*hash)[PROTO_HASH_LEN];
 	size_t n;
-	struct want_ent *differ;     /* where our commit differs */
+	struct session_want *differ; /* where our commit differs */
 	size_t ndiffer;
-	struct extra_ent *forks;     /* fork evidence kept here */
+	struct session_extra *forks; /* fork evidence kept here */
 	size_t nforks;
 };
 
@@ -1253,7 +915,7 @@ static int
 fork_collect(const struct store_fork *f, void *arg)
 {
 	struct fork_job *fj = arg;
-	struct extra_ent *x;
+	struct session_extra *x;
 
 	if (fj->nforks >= SYNC_MAX_EXTRA)
 		return 1;
@@ -1298,16 +960,10 @@ fork_done(struct job *j)
 	size_t i, n;
 
 	if (j->ran && !c->closing && fj->ndiffer > 0) {
-		n = fj->ndiffer < WIRE_MAX_WANTS ? fj->ndiffer : WIRE_MAX_WANTS;
+		proto_enc_init(&m);
+		n = session_pack_want(&c->s, fj->differ, fj->ndiffer, &m);
 		log_warnx("peer %s: holds other commits than ours at %zu "
 		    "heads: asking for them as fork evidence", name, n);
-		proto_enc_init(&m);
-		wire_pack_want_begin(&m, n);
-		for (i = 0; i < n; i++) {
-			wire_pack_want(&m, fj->differ[i].origin,
-			    fj->differ[i].seq);
-			vv_raise(&c->wanted, fj->differ[i].origin, 1);
-		}
 		conn_send(c, &m);
 		proto_enc_free(&m);
 	}
@@ -1317,7 +973,7 @@ fork_done(struct job *j)
 		if (j->ran && !c->closing && proto_commit_decode(&pc,
 		    fj->forks[i].e, fj->forks[i].elen, NULL) == 0) {
 			if (trust_allows(c, pc.origin))
-				queue_extra(c, fj->forks[i].e,
+				session_queue_extra(&c->s, fj->forks[i].e,
 				    fj->forks[i].elen, fj->forks[i].sig);
 			proto_commit_free(&pc);
 		}
@@ -1347,8 +1003,7 @@ fork_check(struct conn *c, const struct wire_msg *m)
 
 		/* Only what the peer may read: a WANT, or its absence, would
 		 * tell it how far a log it may not read goes. */
-		if (h->seq == 0 || h->seq > vv_get(&D.ours, h->origin) ||
-		    !trust_allows(c, h->origin))
+		if (!session_head_checkable(&c->s, h->origin, h->seq))
 			continue;
 		memcpy(fj->check[fj->n].origin, h->origin, PROTO_KEY_LEN);
 		fj->check[fj->n].seq = h->seq;
@@ -1364,21 +1019,10 @@ fork_check(struct conn *c, const struct wire_msg *m)
 
 /* Takes a WANT: queue the asked-for commits the peer may read. */
 static int
-on_want(struct conn *c, const struct wire_msg *m)
+on_want(struct conn *c, const struct wire_msg *m, const char **why)
 {
-	size_t i;
-
-	if (c->nwants + m->nheads > SYNC_MAX_WANTS)
+	if (session_on_want(&c->s, m->heads, m->nheads, why) != 0)
 		return -1;
-	if (c->wants == NULL)
-		c->wants = xcalloc(SYNC_MAX_WANTS, sizeof(*c->wants));
-	for (i = 0; i < m->nheads; i++) {
-		if (!trust_allows(c, m->heads[i].origin))
-			continue;
-		memcpy(c->wants[c->nwants].origin, m->heads[i].origin,
-		    PROTO_KEY_LEN);
-		c->wants[c->nwants++].seq = m->heads[i].seq;
-	}
 	sync_pump(c);
 	return 0;
 }
@@ -1690,12 +1334,13 @@ group_kick(void)
 static void
 want_one(struct conn *c, const uint8_t *origin, uint64_t seq)
 {
+	struct session_want w;
 	struct proto_enc m;
 
-	vv_raise(&c->wanted, origin, 1);
+	memcpy(w.origin, origin, PROTO_KEY_LEN);
+	w.seq = seq;
 	proto_enc_init(&m);
-	wire_pack_want_begin(&m, 1);
-	wire_pack_want(&m, origin, seq);
+	(void)session_pack_want(&c->s, &w, 1, &m);
 	conn_send(c, &m);
 	proto_enc_free(&m);
 }
@@ -1707,9 +1352,9 @@ relay_fork(struct conn *from, const struct store_item *it)
 	struct conn *o;
 
 	for (o = D.conns; o != NULL; o = o->next)
-		if (o != from && o->open && !o->closing && o->heads_sent &&
+		if (o != from && o->open && !o->closing && o->s.heads_sent &&
 		    trust_allows(o, it->origin)) {
-			queue_extra(o, it->e, it->elen, it->sig);
+			session_queue_extra(&o->s, it->e, it->elen, it->sig);
 			sync_pump(o);
 		}
 }
@@ -1841,11 +1486,11 @@ apply_done(struct job *j)
 			    D.info.network, PROTO_KEY_LEN) == 0)
 				admin = 1;
 			vv_raise(&D.ours, it->origin, it->seq);
-			vv_raise(&c->theirs, it->origin, it->seq);
+			session_peer_has(&c->s, it->origin, it->seq);
 			continue;
 		}
 		if (it->seq != 0)
-			vv_raise(&c->theirs, it->origin, it->seq);
+			session_peer_has(&c->s, it->origin, it->seq);
 		if (it->result == CS_EPENDING) {
 			/* Held: it lands when the admin log allows it. */
 			pending++;
@@ -1856,7 +1501,7 @@ apply_done(struct job *j)
 		    log_key(it->origin, k), (unsigned long long)it->seq,
 		    it->cause);
 		if (it->result == CS_ECHAIN && it->seq > 1 &&
-		    vv_get(&c->wanted, it->origin) == 0)
+		    !session_wanted(&c->s, it->origin))
 			want_one(c, it->origin, it->seq - 1);
 		if (it->result == CS_EFORK)
 			relay_fork(c, it);
@@ -1874,7 +1519,7 @@ apply_done(struct job *j)
 		c->peer->received += applied;
 	if (!c->closing) {
 		proto_enc_init(&m);
-		wire_pack_ack(&m, b->m.n, applied, refused);
+		session_applied(&c->s, b->m.n, applied, refused, &m);
 		conn_send(c, &m);
 		proto_enc_free(&m);
 	}
@@ -1964,11 +1609,10 @@ on_commits(struct conn *c, const uint8_t *data, size_t len)
 		rx_free(b);
 		return protocol_error(c, cause);
 	}
-	if (b->m.n != c->batch_in + 1) {
+	if (session_on_commits(&c->s, b->m.n, &cause) != 0) {
 		rx_free(b);
-		return protocol_error(c, "protocol: batch out of order");
+		return protocol_error(c, cause);
 	}
-	c->batch_in = b->m.n;
 	b->n = b->m.nitems;
 	b->items = xcalloc(b->n, sizeof(*b->items));
 	for (i = 0, bytes = 0; i < b->n; i++) {
@@ -2212,7 +1856,7 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 		struct proto_enc x;
 		int rc;
 
-		if (!c->got_heads)
+		if (!c->s.got_heads)
 			return protocol_error(c, "protocol: ZCOMMITS before "
 			    "HEADS");
 		proto_enc_init(&x);
@@ -2227,7 +1871,7 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 	/* COMMITS is decoded from its own copy, kept while it is applied. */
 	if (len > 0 && (data[0] & 0xf0) == 0x90 && len > 1 &&
 	    data[1] == WIRE_MSG_COMMITS) {
-		if (!c->got_heads)
+		if (!c->s.got_heads)
 			return protocol_error(c, "protocol: COMMITS before "
 			    "HEADS");
 		if (c->rxq_len >= SYNC_RX_QUEUE + 1)
@@ -2237,21 +1881,17 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 	}
 	if (wire_msg_decode(&m, data, len, &cause) != 0)
 		return protocol_error(c, cause);
-	if (!c->got_heads && m.type != WIRE_MSG_HEADS &&
+	if (!c->s.got_heads && m.type != WIRE_MSG_HEADS &&
 	    m.type != WIRE_MSG_ERROR) {
 		wire_msg_free(&m);
 		return protocol_error(c, "protocol: HEADS must come first");
 	}
 	switch (m.type) {
 	case WIRE_MSG_HEADS:
-		if (c->got_heads) {
+		if (session_on_heads(&c->s, m.heads, m.nheads, &cause) != 0) {
 			wire_msg_free(&m);
-			return protocol_error(c, "protocol: HEADS twice");
+			return protocol_error(c, cause);
 		}
-		for (i = 0; i < m.nheads; i++)
-			vv_raise(&c->theirs, m.heads[i].origin,
-			    m.heads[i].seq);
-		c->got_heads = 1;
 		for (i = 0; i < m.noffer && sync_zdict() != NULL; i++)
 			if (m.offer[i] == zc_dict_id(sync_zdict()))
 				c->ztx = 1;
@@ -2272,21 +1912,22 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 		sync_update_state(c);
 		break;
 	case WIRE_MSG_WANT:
-		if (on_want(c, &m) != 0) {
+		if (on_want(c, &m, &cause) != 0) {
 			wire_msg_free(&m);
-			return protocol_error(c, "protocol: too many wants");
+			return protocol_error(c, cause);
 		}
 		break;
 	case WIRE_MSG_ACK:
-		if (m.n != c->batch_acked + 1 || m.n > c->batch_out) {
+		switch (session_on_ack(&c->s, m.n, uv_hrtime(), &cause)) {
+		case -1:
 			wire_msg_free(&m);
-			return protocol_error(c, "protocol: ACK of a batch "
-			    "not awaiting one");
+			return protocol_error(c, cause);
+		case 1:
+			/* The link's rate, for the next connection too. */
+			if (c->peer != NULL)
+				c->peer->rate = c->s.rate;
+			break;
 		}
-		c->batch_acked = m.n;
-		c->inflight -= c->ring[m.n % SYNC_MAX_UNACKED];
-		c->inflight_commits -= c->ring_n[m.n % SYNC_MAX_UNACKED];
-		pace_acked(c, c->ring[m.n % SYNC_MAX_UNACKED]);
 		if (m.refused > 0 && c->peer != NULL)
 			log_warnx("peer %s: refused %llu commits of batch "
 			    "%llu (see its log)", c->peer->name,
@@ -2298,14 +1939,14 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 	case WIRE_MSG_COMMITS:
 		/* Not the usual encoding: take the slow path. */
 		wire_msg_free(&m);
-		if (!c->got_heads || c->rxq_len >= SYNC_RX_QUEUE + 1)
+		if (!c->s.got_heads || c->rxq_len >= SYNC_RX_QUEUE + 1)
 			return protocol_error(c, "protocol: COMMITS out of "
 			    "place");
 		return on_commits(c, data, len);
 	case WIRE_MSG_PING:
 		/* Our HEADS goes first; a PING that beats it goes unanswered,
 		 * and the peer's next one is answered. */
-		if (!c->heads_sent)
+		if (!c->s.heads_sent)
 			break;
 		proto_enc_init(&e);
 		wire_pack_ping(&e, WIRE_MSG_PONG, m.n);

@@ -169,29 +169,30 @@ set_readable(struct conn *c)
 	const struct store_member *r = &c->reader;
 	size_t i;
 
-	free(c->readable);
-	c->readable = NULL;
-	c->nreadable = 0;
-	c->reads_all = r->role == STORE_ROLE_ADMIN ||
+	free(c->s.scope.set);
+	c->s.scope.set = NULL;
+	c->s.scope.n = 0;
+	c->s.scope.all = r->role == STORE_ROLE_ADMIN ||
 	    r->role == STORE_ROLE_HUB ||
 	    (r->role == STORE_ROLE_CONSULTANT && r->scope_all);
-	if (c->reads_all)
+	if (c->s.scope.all)
 		return;
-	c->readable = xreallocarray(NULL, D.nmembers + 2,
-	    sizeof(*c->readable));
-	memcpy(c->readable[c->nreadable++], D.info.network, PROTO_KEY_LEN);
+	c->s.scope.set = xreallocarray(NULL, D.nmembers + 2,
+	    sizeof(*c->s.scope.set));
+	memcpy(c->s.scope.set[c->s.scope.n++], D.info.network, PROTO_KEY_LEN);
 	if (memcmp(r->key, D.info.network, PROTO_KEY_LEN) != 0)
-		memcpy(c->readable[c->nreadable++], r->key, PROTO_KEY_LEN);
+		memcpy(c->s.scope.set[c->s.scope.n++], r->key, PROTO_KEY_LEN);
 	for (i = 0; i < D.nmembers; i++)
 		if (memcmp(D.members[i].key, r->key, PROTO_KEY_LEN) != 0 &&
 		    store_scope_allows(r, D.info.network, D.members[i].key,
 		    &D.members[i]))
-			memcpy(c->readable[c->nreadable++], D.members[i].key,
+			memcpy(c->s.scope.set[c->s.scope.n++], D.members[i].key,
 			    PROTO_KEY_LEN);
 	/* Sized to what it holds: a site reads a few logs of thousands. */
-	c->readable = xreallocarray(c->readable, c->nreadable,
-	    sizeof(*c->readable));
-	qsort(c->readable, c->nreadable, sizeof(*c->readable), key_cmp);
+	c->s.scope.set = xreallocarray(c->s.scope.set, c->s.scope.n,
+	    sizeof(*c->s.scope.set));
+	qsort(c->s.scope.set, c->s.scope.n, sizeof(*c->s.scope.set),
+	    key_cmp);
 }
 
 /* Returns 1 when key is enrolled (or the admin), -1 revoked, 0 neither. */
@@ -218,7 +219,7 @@ trust_set_reader(struct conn *c)
 
 	store_member_free(&c->reader);
 	memset(&c->reader, 0, sizeof(c->reader));
-	c->reads_all = 0;
+	c->s.scope.all = 0;
 	if (memcmp(c->w.peer, D.info.network, PROTO_KEY_LEN) == 0) {
 		memcpy(c->reader.key, c->w.peer, PROTO_KEY_LEN);
 		c->reader.role = STORE_ROLE_ADMIN;
@@ -234,9 +235,9 @@ void
 trust_conn_free(struct conn *c)
 {
 	store_member_free(&c->reader);
-	free(c->readable);
-	c->readable = NULL;
-	c->nreadable = 0;
+	free(c->s.scope.set);
+	c->s.scope.set = NULL;
+	c->s.scope.n = 0;
 }
 
 /*
@@ -248,10 +249,7 @@ trust_conn_free(struct conn *c)
 int
 trust_allows(const struct conn *c, const uint8_t *origin)
 {
-	if (c->reads_all)
-		return 1;
-	return c->nreadable > 0 && bsearch(origin, c->readable,
-	    c->nreadable, sizeof(*c->readable), key_cmp) != NULL;
+	return session_allows(&c->s, origin);
 }
 
 /* Returns a member's name for logs, or "member". */
