@@ -607,7 +607,7 @@ static void
 test_advice(void **state)
 {
 	uint8_t id[PROTO_ID_LEN];
-	char warn[1024], want[256], all[512], num[16];
+	char warn[1024], want[768], all[512], num[16];
 	unsigned i = 0, j = 0, seen = 0;
 	const struct sch_type *t;
 	const struct sch_field *f;
@@ -630,15 +630,13 @@ test_advice(void **state)
 				fail_msg("no '%s' in '%s'", want, warn);
 			kv_set(&k, f->name, f->tokens[0]);
 			put_ok(t, id, 1, &k, warn);
-			snprintf(want, sizeof(want), "%s misses %s: ",
-			    t->name, f->advice->what);
 			all[0] = '\0';
 			for (x = 1; f->tokens[x] != NULL; x++)
 				snprintf(all + strlen(all), sizeof(all) -
 				    strlen(all), "%s%s", x > 1 ? "," : "",
 				    f->tokens[x]);
-			strncat(want, all, sizeof(want) - strlen(want) -
-			    1);
+			snprintf(want, sizeof(want), "%s misses %s: %s",
+			    t->name, f->advice->what, all);
 			if (!warned(warn, want))
 				fail_msg("no '%s' in '%s'", want, warn);
 			/* Every token: no advice on it. */
