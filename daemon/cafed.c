@@ -92,8 +92,9 @@ now_ms(void)
 }
 
 /*
- * Once a second: keepalive and handshake deadlines, sync deadlines, and
- * a look at the store in case `cafe` wrote without nudging us.
+ * Once a second: keepalive and handshake deadlines, sync deadlines, a
+ * look at a full disk's free space, and a look at the store in case
+ * `cafe` wrote without nudging us.
  */
 static void
 on_tick(uv_timer_t *t)
@@ -108,6 +109,7 @@ on_tick(uv_timer_t *t)
 	}
 	flood_summary(now);
 	listener_kick();
+	sync_room_check();
 	if (store_txnid(D.store) > D.txnid)
 		sync_heads_refresh();
 	control_check_waiters();

@@ -300,6 +300,7 @@ void sync_open(struct conn *c);         /* the handshake is done */
 void sync_pump(struct conn *c);         /* send what the peer lacks */
 void sync_pump_all(void);
 void sync_heads_refresh(void);          /* re-read our heads, then pump */
+void sync_room_check(void);             /* a full disk has room again? */
 void sync_conn_free(struct conn *c);
 /* Counts for status: commits to send and to receive. */
 void sync_counts(const struct conn *c, uint64_t *to_send,

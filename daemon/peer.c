@@ -300,11 +300,13 @@ peer_dial_soon(struct peer *p, int now)
 		return;
 	}
 	/* A full disk backs off as a failed dial does, though the dial
-	 * itself works. */
+	 * itself works, and starts a few doublings in: space comes back
+	 * by someone's hand, not in a second, and the once-a-second look
+	 * at the disk (sync_room_check) dials at once when it does. */
 	shift = p->attempts < PEER_FAST_TRIES ? 0 :
 	    p->attempts - PEER_FAST_TRIES + 1;
-	if (shift < p->store_fails)
-		shift = p->store_fails;
+	if (p->store_fails > 0 && shift < p->store_fails + 2)
+		shift = p->store_fails + 2;
 	if (shift > 20)
 		shift = 20;
 	delay = (uint64_t)D.cfg.backoff_min << shift;

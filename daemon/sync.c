@@ -1403,6 +1403,34 @@ data_free(void)
 	return (uint64_t)sv.f_bavail * sv.f_frsize;
 }
 
+/*
+ * Once a second while the disk is full: when it has clearly more room
+ * than when it filled, says so and dials at once every peer whose
+ * batches could not be stored, instead of waiting out their backoff.
+ */
+void
+sync_room_check(void)
+{
+	struct peer *p;
+	uint64_t avail;
+
+	if (!D.store_full)
+		return;
+	avail = data_free();
+	if (avail < D.full_free + FULL_ROOM)
+		return;
+	D.store_full = 0;
+	log_info("the disk has room again: %llu MB free",
+	    (unsigned long long)(avail >> 20));
+	for (p = D.peers; p != NULL; p = p->next) {
+		if (p->store_fails == 0)
+			continue;
+		p->store_fails = 0;
+		if (p->conn == NULL)
+			peer_dial_soon(p, 1);
+	}
+}
+
 static void
 apply_done(struct job *j)
 {
