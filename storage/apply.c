@@ -1,24 +1,17 @@
 /*
- * apply.c: accepting a commit into the store, and the merge.
+ * apply.c: accepting a commit into the store.
  *
  * A commit is checked in full before anything is written: it decodes
  * strictly; it extends its origin's chain (seq == head+1, prev == head
  * hash, a clock that moves forward); its signature holds for this network;
- * every op validates against the schema.  A commit at a seq already stored
- * is either the same bytes (a duplicate, nothing to do) or, when validly
- * signed, a fork, kept as evidence and never applied.
- *
- * The merge: a record is a map of fields, each a last-writer-wins register
- * ordered by (hlc, origin); a delete is a tombstone register under the
- * same rule.  Each field stores its value and its clock (by index into the
- * record's table of clocks).  Every write that is not a field's winner,
- * and that no edit saw (no op's base names its clock), is kept in the
- * conflicts database.  The seen database remembers every base, so a
- * value is dropped from, or never enters, the conflicts whichever order
- * the writes arrive in: the conflicts converge as the records do.
- * Records are re-encoded canonically, so any order of the same commits
- * gives byte-identical records, and the digest (XOR of BLAKE2b(id ||
- * record) over all records) is the same everywhere.
+ * its author is allowed by the admin log (storage/trust.c) or it is kept
+ * pending (pending.c); every op validates (check.c).  A commit at a seq
+ * already stored is either the same bytes (a duplicate, nothing to do)
+ * or, when validly signed, a fork, kept as evidence and never applied.
+ * An accepted commit's ops are merged into the records by merge.c.  When
+ * the admin log moves, pending commits and the commits of the members it
+ * touched are judged again, so what a node accepts depends on the commits
+ * it holds, never on the order they came in.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -27,927 +20,6 @@
 #include <sodium.h>
 
 #include "internal.h"
-
-/* One field of a record being merged. */
-struct mfield {
-	const char *name;
-	uint32_t nlen;
-	const msgpack_object *val;
-	uint64_t hlc;
-	const uint8_t *origin;
-};
-
-/* A record being merged: its old state unpacked from a private copy. */
-struct mrec {
-	const struct sch_type *type;
-	int exists;
-	int has_del;
-	uint64_t del_hlc;
-	const uint8_t *del_origin;
-	uint32_t n;
-	struct mfield f[PROTO_MAX_FIELDS];
-	struct store_rec old;
-	uint8_t *oldbuf;
-	size_t oldlen;
-};
-
-/* Compares clocks (hlc, origin). */
-static int
-clock_cmp(uint64_t ha, const uint8_t *oa, uint64_t hb, const uint8_t *ob)
-{
-	if (ha != hb)
-		return ha < hb ? -1 : 1;
-	return memcmp(oa, ob, PROTO_KEY_LEN);
-}
-
-/* Compares a field name with a str. */
-static int
-name_cmp(const char *a, uint32_t an, const char *b, uint32_t bn)
-{
-	int c = memcmp(a, b, an < bn ? an : bn);
-
-	return c != 0 ? c : (an > bn) - (an < bn);
-}
-
-/* Loads the record id into m (copying its bytes); returns 0 or CS_EDB. */
-static int
-mrec_load(struct store *s, MDB_txn *txn, const uint8_t *id, struct mrec *m)
-{
-	MDB_val k = { PROTO_ID_LEN, (void *)(uintptr_t)id }, d;
-	const msgpack_object *a;
-	uint32_t i;
-	int rc;
-
-	memset(m, 0, offsetof(struct mrec, old));
-	m->oldbuf = NULL;
-	rc = mdb_get(txn, s->dbi[DB_RECORDS], &k, &d);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	if (rc != 0)
-		return store_mdb_fail(s, rc);
-	m->oldbuf = xmalloc(d.mv_size);
-	memcpy(m->oldbuf, d.mv_data, d.mv_size);
-	m->oldlen = d.mv_size;
-	if (store_rec_unpack(&m->old, id, m->oldbuf, m->oldlen) != 0) {
-		free(m->oldbuf);
-		m->oldbuf = NULL;
-		return CS_EDB;
-	}
-	m->exists = 1;
-	m->type = m->old.type;
-	a = m->old.up.data.via.array.ptr;
-	if (a[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-		const msgpack_object *c =
-		    m->old.clocks[a[1].via.u64].via.array.ptr;
-
-		m->has_del = 1;
-		m->del_hlc = c[0].via.u64;
-		m->del_origin = (const uint8_t *)c[1].via.bin.ptr;
-	}
-	if (m->old.nfields > PROTO_MAX_FIELDS) {
-		msgpack_unpacked_destroy(&m->old.up);
-		free(m->oldbuf);
-		m->oldbuf = NULL;
-		return CS_EDB;
-	}
-	for (i = 0; i < m->old.nfields; i++) {
-		const msgpack_object *e = m->old.fields[i].val.via.array.ptr;
-		const msgpack_object *c = m->old.clocks[e[1].via.u64].via.array.ptr;
-		struct mfield *f = &m->f[m->n++];
-
-		f->name = m->old.fields[i].key.via.str.ptr;
-		f->nlen = m->old.fields[i].key.via.str.size;
-		f->val = &e[0];
-		f->hlc = c[0].via.u64;
-		f->origin = (const uint8_t *)c[1].via.bin.ptr;
-	}
-	return 0;
-}
-
-static void
-mrec_free(struct mrec *m)
-{
-	if (m->exists)
-		msgpack_unpacked_destroy(&m->old.up);
-	free(m->oldbuf);
-	m->oldbuf = NULL;
-}
-
-/* Finds the field named (name, nlen) in m, or NULL. */
-static struct mfield *
-mrec_field(struct mrec *m, const char *name, uint32_t nlen)
-{
-	uint32_t i;
-
-	for (i = 0; i < m->n; i++)
-		if (name_cmp(m->f[i].name, m->f[i].nlen, name, nlen) == 0)
-			return &m->f[i];
-	return NULL;
-}
-
-/* One entry of a record's clock table. */
-struct mclock {
-	uint64_t hlc;
-	const uint8_t *origin;
-};
-
-/*
- * Adds a clock to a sorted, duplicate-free table of n entries; returns
- * the new count.
- */
-static uint32_t
-clock_add(struct mclock *t, uint32_t n, uint64_t hlc, const uint8_t *origin)
-{
-	uint32_t i = n;
-	int cmp = 1;
-
-	while (i > 0 && (cmp = clock_cmp(t[i - 1].hlc, t[i - 1].origin, hlc,
-	    origin)) > 0)
-		i--;
-	if (i > 0 && cmp == 0)
-		return n;
-	memmove(&t[i + 1], &t[i], (n - i) * sizeof(*t));
-	t[i].hlc = hlc;
-	t[i].origin = origin;
-	return n + 1;
-}
-
-/* Returns the index of a clock in a table that holds it. */
-static uint32_t
-clock_index(const struct mclock *t, uint32_t n, uint64_t hlc,
-    const uint8_t *origin)
-{
-	uint32_t i;
-
-	for (i = 0; i < n; i++)
-		if (clock_cmp(t[i].hlc, t[i].origin, hlc, origin) == 0)
-			break;
-	return i;
-}
-
-/*
- * Encodes m canonically into w: [type, del, clocks, fields], where clocks
- * holds each distinct (hlc, origin) of the record once, sorted, and del
- * and every field name a clock by its index.  A record written by one op
- * carries its origin once, not once per field.
- */
-static void
-mrec_encode(const struct mrec *m, struct proto_enc *w)
-{
-	struct mclock t[PROTO_MAX_FIELDS + 1];
-	uint32_t i, n = 0;
-
-	for (i = 0; i < m->n; i++)
-		n = clock_add(t, n, m->f[i].hlc, m->f[i].origin);
-	if (m->has_del)
-		n = clock_add(t, n, m->del_hlc, m->del_origin);
-	proto_enc_reset(w);
-	msgpack_pack_array(&w->pk, 4);
-	proto_pack_cstr(&w->pk, m->type->name);
-	if (m->has_del)
-		msgpack_pack_uint64(&w->pk, clock_index(t, n, m->del_hlc,
-		    m->del_origin));
-	else
-		msgpack_pack_nil(&w->pk);
-	msgpack_pack_array(&w->pk, n);
-	for (i = 0; i < n; i++) {
-		msgpack_pack_array(&w->pk, 2);
-		msgpack_pack_uint64(&w->pk, t[i].hlc);
-		msgpack_pack_bin(&w->pk, PROTO_KEY_LEN);
-		msgpack_pack_bin_body(&w->pk, t[i].origin, PROTO_KEY_LEN);
-	}
-	msgpack_pack_map(&w->pk, m->n);
-	for (i = 0; i < m->n; i++) {
-		const struct mfield *f = &m->f[i];
-
-		msgpack_pack_str(&w->pk, f->nlen);
-		msgpack_pack_str_body(&w->pk, f->name, f->nlen);
-		msgpack_pack_array(&w->pk, 2);
-		msgpack_pack_object(&w->pk, *f->val);
-		msgpack_pack_uint64(&w->pk, clock_index(t, n, f->hlc,
-		    f->origin));
-	}
-}
-
-/* Inserts a field into m keeping names sorted; returns it. */
-static struct mfield *
-mrec_insert(struct mrec *m, const char *name, uint32_t nlen)
-{
-	uint32_t i = m->n;
-
-	while (i > 0 && name_cmp(m->f[i - 1].name, m->f[i - 1].nlen, name,
-	    nlen) > 0) {
-		m->f[i] = m->f[i - 1];
-		i--;
-	}
-	m->n++;
-	memset(&m->f[i], 0, sizeof(m->f[i]));
-	m->f[i].name = name;
-	m->f[i].nlen = nlen;
-	return &m->f[i];
-}
-
-/* Returns the clocks the op saw for a field (uint or array), or NULL. */
-static const msgpack_object *
-op_base(const struct proto_op *op, const char *name, uint32_t nlen)
-{
-	uint32_t i;
-
-	for (i = 0; i < op->nbase; i++)
-		if (name_cmp(op->base[i].key.via.str.ptr,
-		    op->base[i].key.via.str.size, name, nlen) == 0)
-			return &op->base[i].val;
-	return NULL;
-}
-
-/* Returns the i-th clock of a base (a uint or an array), 0 past the end. */
-static uint64_t
-base_clock(const msgpack_object *b, uint32_t i)
-{
-	if (b == NULL)
-		return 0;
-	if (b->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-		return i == 0 ? b->via.u64 : 0;
-	return i < b->via.array.size ? b->via.array.ptr[i].via.u64 : 0;
-}
-
-/* Returns how many clocks a base holds. */
-static uint32_t
-base_count(const msgpack_object *b)
-{
-	if (b == NULL)
-		return 0;
-	return b->type == MSGPACK_OBJECT_ARRAY ? b->via.array.size : 1;
-}
-
-/* Keeps a losing value as a conflict. */
-static int
-conflict_put(struct store *s, MDB_txn *txn, const uint8_t *id,
-    const struct mfield *f, struct proto_enc *scratch)
-{
-	uint8_t key[LAY_CONFLICT_KEY_MAX];
-	MDB_val k, d;
-	int rc;
-
-	if (f->val->type == MSGPACK_OBJECT_NIL)
-		return 0;
-	k.mv_size = lay_conflict_key(key, id, f->name, f->nlen, f->hlc,
-	    f->origin);
-	k.mv_data = key;
-	proto_enc_reset(scratch);
-	msgpack_pack_object(&scratch->pk, *f->val);
-	d.mv_size = scratch->sb.size;
-	d.mv_data = scratch->sb.data;
-	rc = mdb_put(txn, s->dbi[DB_CONFLICTS], &k, &d, 0);
-	return rc == 0 ? 0 : store_mdb_fail(s, rc);
-}
-
-/* Returns whether some edit of (id, field) saw the value at clock hlc. */
-static int
-seen_has(struct store *s, MDB_txn *txn, const uint8_t *id, const char *name,
-    uint32_t nlen, uint64_t hlc)
-{
-	uint8_t key[LAY_SEEN_KEY_MAX];
-	MDB_val k, d;
-
-	k.mv_size = lay_seen_key(key, id, name, nlen, hlc);
-	k.mv_data = key;
-	return mdb_get(txn, s->dbi[DB_SEEN], &k, &d) == 0;
-}
-
-/*
- * Records that an edit saw the value of (id, field) at clock hlc, and
- * drops that value's conflicts: its rival replaced it knowingly.
- */
-static int
-seen_put(struct store *s, MDB_txn *txn, const uint8_t *id, const char *name,
-    uint32_t nlen, uint64_t hlc)
-{
-	static const uint8_t none[PROTO_KEY_LEN];
-	uint8_t key[LAY_CONFLICT_KEY_MAX];
-	size_t plen, klen;
-	MDB_cursor *cur;
-	MDB_val k, d = { 0, NULL };
-	int rc;
-
-	k.mv_size = plen = lay_seen_key(key, id, name, nlen, hlc);
-	k.mv_data = key;
-	if ((rc = mdb_put(txn, s->dbi[DB_SEEN], &k, &d, 0)) != 0)
-		return store_mdb_fail(s, rc);
-	/* The first conflicts key of that value: its smallest origin. */
-	klen = lay_conflict_key(key, id, name, nlen, hlc, none);
-	if ((rc = mdb_cursor_open(txn, s->dbi[DB_CONFLICTS], &cur)) != 0)
-		return store_mdb_fail(s, rc);
-	for (;;) {
-		k.mv_size = klen;
-		k.mv_data = key;
-		rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
-		if (rc != 0 || k.mv_size < plen ||
-		    memcmp(k.mv_data, key, plen) != 0)
-			break;
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			break;
-	}
-	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return store_mdb_fail(s, rc);
-	return 0;
-}
-
-/* Merges one put op's fields into m. */
-static int
-merge_put(struct store *s, MDB_txn *txn, struct mrec *m,
-    const struct proto_op *op, uint64_t hlc, const uint8_t *origin,
-    struct proto_enc *scratch)
-{
-	uint32_t i;
-	int rc;
-
-	for (i = 0; i < op->nfields; i++) {
-		const msgpack_object_kv *kv = &op->fields[i];
-		const char *name = kv->key.via.str.ptr;
-		uint32_t nlen = kv->key.via.str.size;
-		const msgpack_object *bo = op_base(op, name, nlen);
-		struct mfield *f = mrec_field(m, name, nlen);
-		struct mfield lost;
-		uint32_t j;
-		int cmp;
-
-		for (j = 0; j < base_count(bo); j++)
-			if (base_clock(bo, j) != 0 && (rc = seen_put(s, txn,
-			    op->id, name, nlen, base_clock(bo, j))) != 0)
-				return rc;
-		if (f == NULL) {
-			/* validate_ops() admits schema fields only, far
-			 * fewer than this; the bound guards the array. */
-			if (m->n == PROTO_MAX_FIELDS)
-				return CS_ESCHEMA;
-			f = mrec_insert(m, name, nlen);
-			f->val = &kv->val;
-			f->hlc = hlc;
-			f->origin = origin;
-			continue;
-		}
-		cmp = clock_cmp(hlc, origin, f->hlc, f->origin);
-		if (cmp == 0)
-			continue;
-		if (cmp > 0) {
-			/* This write wins; the old value is a conflict
-			 * unless some edit saw it. */
-			if (!seen_has(s, txn, op->id, name, nlen, f->hlc) &&
-			    (rc = conflict_put(s, txn, op->id, f,
-			    scratch)) != 0)
-				return rc;
-			f->val = &kv->val;
-			f->hlc = hlc;
-			f->origin = origin;
-		} else if (!seen_has(s, txn, op->id, name, nlen, hlc)) {
-			/* This write loses, and no edit saw it. */
-			lost.name = name;
-			lost.nlen = nlen;
-			lost.val = &kv->val;
-			lost.hlc = hlc;
-			lost.origin = origin;
-			if ((rc = conflict_put(s, txn, op->id, &lost,
-			    scratch)) != 0)
-				return rc;
-		}
-	}
-	return 0;
-}
-
-/* Index keys a record holds: type, site, date, live or not. */
-struct ikeys {
-	int live;
-	uint8_t type;
-	const uint8_t *site;
-	uint32_t ymd;
-};
-
-static void
-ikeys_of(const struct mrec *m, struct ikeys *ik)
-{
-	const struct mfield *f;
-	uint32_t i;
-
-	memset(ik, 0, sizeof(*ik));
-	if (m->type == NULL)
-		return;
-	ik->live = !m->has_del;
-	ik->type = (uint8_t)store_type_index(m->type);
-	for (i = 0; i < m->n; i++) {
-		f = &m->f[i];
-		if (name_cmp(f->name, f->nlen, "site", 4) == 0 &&
-		    f->val->type == MSGPACK_OBJECT_BIN &&
-		    f->val->via.bin.size == PROTO_ID_LEN)
-			ik->site = (const uint8_t *)f->val->via.bin.ptr;
-		else if (name_cmp(f->name, f->nlen, "date", 4) == 0 &&
-		    f->val->type == MSGPACK_OBJECT_STR)
-			sch_date_parse(f->val->via.str.ptr,
-			    f->val->via.str.size, &ik->ymd);
-	}
-}
-
-/* Returns whether two index key sets are the same. */
-static int
-ikeys_equal(const struct ikeys *a, const struct ikeys *b)
-{
-	if (a->live != b->live || a->type != b->type || a->ymd != b->ymd)
-		return 0;
-	if (a->site == NULL || b->site == NULL)
-		return a->site == b->site;
-	return memcmp(a->site, b->site, PROTO_ID_LEN) == 0;
-}
-
-/* Puts (add) or deletes the index entries of ik for id. */
-static int
-index_apply(struct store *s, MDB_txn *txn, const uint8_t *id,
-    const struct ikeys *ik, int add)
-{
-	MDB_val k, d = { 0, NULL };
-	MDB_dbi dbs[2];
-	size_t lens[2];
-	uint8_t keys[2][LAY_BYSITE_LEN];
-	int i, n = 0, rc;
-
-	if (!ik->live)
-		return 0;
-	lens[n] = lay_bydate_key(keys[n], ik->type, ik->ymd, id);
-	dbs[n++] = s->dbi[DB_BYDATE];
-	if (ik->site != NULL) {
-		lens[n] = lay_bysite_key(keys[n], ik->type, ik->site, ik->ymd,
-		    id);
-		dbs[n++] = s->dbi[DB_BYSITE];
-	}
-	for (i = 0; i < n; i++) {
-		k.mv_size = lens[i];
-		k.mv_data = keys[i];
-		rc = add ? mdb_put(txn, dbs[i], &k, &d, 0) :
-		    mdb_del(txn, dbs[i], &k, NULL);
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			return store_mdb_fail(s, rc);
-	}
-	return 0;
-}
-
-/* XORs BLAKE2b(id || bytes) into digest. */
-void
-store_digest_mix(uint8_t digest[PROTO_HASH_LEN], const uint8_t *id,
-    const void *bytes, size_t len)
-{
-	crypto_generichash_state st;
-	uint8_t h[PROTO_HASH_LEN];
-	int i;
-
-	crypto_generichash_init(&st, NULL, 0, PROTO_HASH_LEN);
-	crypto_generichash_update(&st, id, PROTO_ID_LEN);
-	crypto_generichash_update(&st, bytes, len);
-	crypto_generichash_final(&st, h, PROTO_HASH_LEN);
-	for (i = 0; i < PROTO_HASH_LEN; i++)
-		digest[i] ^= h[i];
-}
-
-/* Most member records one transaction's admin commits touch that are
- * re-judged one by one; past it, every origin is. */
-#define TOUCHED_MAX 64
-
-/* State shared by the ops of one apply transaction. */
-struct apply_ctx {
-	struct store_failed *failed;
-	struct proto_enc rec;
-	struct proto_enc scratch;
-	uint8_t digest[PROTO_HASH_LEN];
-	int digest_loaded;
-	int admin_moved;      /* an admin commit was accepted */
-	int rebuild;          /* accepted commits were withdrawn */
-	size_t ntouched;      /* member records the admin commits touched */
-	uint8_t touched[TOUCHED_MAX][PROTO_ID_LEN];
-	uint64_t drained;     /* pending commits accepted at the end */
-};
-
-/* Merges one op of commit c (index opidx) into its record, of type t. */
-static int
-merge_op(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
-    const struct proto_commit *c, uint32_t opidx, const struct sch_type *t)
-{
-	const struct proto_op *op = &c->ops[opidx];
-	struct mrec m;
-	struct ikeys before, after;
-	MDB_val k, d = { 0, NULL };
-	int rc;
-
-	if ((rc = mrec_load(s, txn, op->id, &m)) != 0)
-		return rc;
-	if (!m.exists)
-		m.type = t;
-	ikeys_of(&m, &before);
-	before.live = m.exists && !m.has_del;
-	if (op->kind == PROTO_OP_DEL) {
-		if (!m.has_del || clock_cmp(c->hlc, c->origin, m.del_hlc,
-		    m.del_origin) > 0) {
-			m.has_del = 1;
-			m.del_hlc = c->hlc;
-			m.del_origin = c->origin;
-		}
-	} else if ((rc = merge_put(s, txn, &m, op, c->hlc, c->origin,
-	    &ax->scratch)) != 0)
-		goto out;
-	mrec_encode(&m, &ax->rec);
-	if (m.exists)
-		store_digest_mix(ax->digest, op->id, m.oldbuf, m.oldlen);
-	store_digest_mix(ax->digest, op->id, ax->rec.sb.data, ax->rec.sb.size);
-	ikeys_of(&m, &after);
-	if (!ikeys_equal(&before, &after) &&
-	    (rc = index_apply(s, txn, op->id, &before, 0)) != 0)
-		goto out;
-	k.mv_size = PROTO_ID_LEN;
-	k.mv_data = (void *)(uintptr_t)op->id;
-	d.mv_size = ax->rec.sb.size;
-	d.mv_data = ax->rec.sb.data;
-	if ((rc = mdb_put(txn, s->dbi[DB_RECORDS], &k, &d, 0)) != 0) {
-		rc = store_mdb_fail(s, rc);
-		goto out;
-	}
-	if ((rc = store_names_apply(s, txn, op->id, m.type,
-	    m.exists ? m.oldbuf : NULL, m.exists ? m.oldlen : 0,
-	    ax->rec.sb.data, ax->rec.sb.size)) != 0)
-		goto out;
-	if (!ikeys_equal(&before, &after) &&
-	    (rc = index_apply(s, txn, op->id, &after, 1)) != 0)
-		goto out;
-out:
-	mrec_free(&m);
-	return rc;
-}
-
-
-/* Deletes every entry of dbi whose key starts with id. */
-static int
-drop_prefix(struct store *s, MDB_txn *txn, MDB_dbi dbi, const uint8_t *id)
-{
-	MDB_val k = { PROTO_ID_LEN, (void *)(uintptr_t)id }, d;
-	MDB_cursor *cur;
-	int rc;
-
-	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
-		return store_mdb_fail(s, rc);
-	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		if (k.mv_size < PROTO_ID_LEN ||
-		    memcmp(k.mv_data, id, PROTO_ID_LEN) != 0)
-			break;
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			break;
-	}
-	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_mdb_fail(s, rc);
-}
-
-/*
- * Derives record id anew, of type t, from the ops of that type its
- * history holds: the record, its index entries, its conflicts and what
- * its edits saw.  Returns 0 or CS_EDB.
- */
-static int
-rebuild_record(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
-    const uint8_t *id, const struct sch_type *t)
-{
-	MDB_val k = { PROTO_ID_LEN, (void *)(uintptr_t)id }, d;
-	uint8_t (*keys)[LAY_HIST_KEY_LEN] = NULL;
-	size_t n = 0, i;
-	struct mrec m;
-	struct ikeys ik;
-	MDB_cursor *cur;
-	int rc;
-
-	/* The record as it stands leaves the digest and the indexes. */
-	if ((rc = mrec_load(s, txn, id, &m)) != 0)
-		return rc;
-	if (m.exists) {
-		ikeys_of(&m, &ik);
-		ik.live = !m.has_del;
-		store_digest_mix(ax->digest, id, m.oldbuf, m.oldlen);
-		rc = index_apply(s, txn, id, &ik, 0);
-		if (rc == 0)
-			rc = store_names_apply(s, txn, id, m.type, m.oldbuf,
-			    m.oldlen, NULL, 0);
-		if (rc == 0 && (rc = mdb_del(txn, s->dbi[DB_RECORDS], &k,
-		    NULL)) != 0)
-			rc = store_mdb_fail(s, rc);
-	}
-	mrec_free(&m);
-	if (rc != 0 || (rc = drop_prefix(s, txn, s->dbi[DB_CONFLICTS],
-	    id)) != 0 || (rc = drop_prefix(s, txn, s->dbi[DB_SEEN], id)) != 0)
-		return rc;
-	/* The ops of type t, from the history (read first: merging writes). */
-	if ((rc = mdb_cursor_open(txn, s->dbi[DB_HISTORY], &cur)) != 0)
-		return store_mdb_fail(s, rc);
-	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		if (k.mv_size != LAY_HIST_KEY_LEN || memcmp(k.mv_data, id,
-		    PROTO_ID_LEN) != 0)
-			break;
-		if (d.mv_size != 1 ||
-		    *(uint8_t *)d.mv_data != store_type_index(t))
-			continue;
-		keys = xreallocarray(keys, n + 1, sizeof(*keys));
-		memcpy(keys[n++], k.mv_data, LAY_HIST_KEY_LEN);
-	}
-	mdb_cursor_close(cur);
-	for (i = 0, rc = 0; i < n && rc == 0; i++) {
-		uint8_t ckey[LAY_SEQKEY_LEN];
-		MDB_val ck = { sizeof(ckey), ckey }, cd;
-		struct proto_commit c;
-		const char *why;
-		uint32_t opidx = lay_hist_op(keys[i]);
-
-		lay_hist_commit(ckey, keys[i]);
-		if (mdb_get(txn, s->dbi[DB_COMMITS], &ck, &cd) != 0 ||
-		    cd.mv_size < LAY_COMMIT_E ||
-		    proto_commit_decode(&c, lay_commit_e(cd.mv_data),
-		    lay_commit_elen(cd.mv_size), &why) != 0) {
-			rc = CS_EDB;
-			break;
-		}
-		rc = opidx < c.nops ? merge_op(s, txn, ax, &c, opidx, t) :
-		    CS_EDB;
-		proto_commit_free(&c);
-	}
-	free(keys);
-	return rc;
-}
-
-/*
- * Applies one op of commit c (index opidx).  Every op enters the history;
- * the record's type is that of its op with the smallest (hlc, origin), so
- * that two authors who give one id two types end with the same record on
- * every node, whatever came first: an op of another type stays in the
- * history and out of the record, and an op that takes the first place
- * with another type derives the record anew from the ops of its type.
- */
-static int
-apply_op(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
-    const struct proto_commit *c, uint32_t opidx)
-{
-	const struct proto_op *op = &c->ops[opidx];
-	const struct sch_type *t = sch_type_find(op->type, op->type_len);
-	const struct sch_type *first;
-	uint8_t hkey[LAY_HIST_KEY_LEN], tix = (uint8_t)store_type_index(t);
-	MDB_val k = { sizeof(hkey), hkey }, d = { 1, &tix }, rk, rd;
-	MDB_cursor *cur;
-	struct store_rec r;
-	int rc, have;
-
-	lay_hist_key(hkey, op->id, c->hlc, c->origin, c->seq, opidx);
-	if ((rc = mdb_put(txn, s->dbi[DB_HISTORY], &k, &d, 0)) != 0)
-		return store_mdb_fail(s, rc);
-	/* The type of the record's first op. */
-	if ((rc = mdb_cursor_open(txn, s->dbi[DB_HISTORY], &cur)) != 0)
-		return store_mdb_fail(s, rc);
-	k.mv_size = PROTO_ID_LEN;
-	k.mv_data = (void *)(uintptr_t)op->id;
-	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
-	first = rc == 0 && d.mv_size == 1 && *(uint8_t *)d.mv_data <
-	    sch_ntypes ? &sch_types[*(uint8_t *)d.mv_data] : t;
-	mdb_cursor_close(cur);
-	if (first != t)
-		return 0;	/* in the history, not in the record */
-	rk.mv_size = PROTO_ID_LEN;
-	rk.mv_data = (void *)(uintptr_t)op->id;
-	have = mdb_get(txn, s->dbi[DB_RECORDS], &rk, &rd) == 0 &&
-	    store_rec_unpack(&r, op->id, rd.mv_data, rd.mv_size) == 0;
-	if (have) {
-		const struct sch_type *was = r.type;
-
-		msgpack_unpacked_destroy(&r.up);
-		if (was != t)
-			return rebuild_record(s, txn, ax, op->id, t);
-	}
-	return merge_op(s, txn, ax, c, opidx, t);
-}
-
-/* Orders ops by id, for the same-id check. */
-static int
-op_id_cmp(const void *a, const void *b)
-{
-	const struct proto_op *x = *(const struct proto_op *const *)a;
-	const struct proto_op *y = *(const struct proto_op *const *)b;
-
-	return memcmp(x->id, y->id, PROTO_ID_LEN);
-}
-
-/* Returns whether two ops of c put one id under two types. */
-static int
-ops_mix_types(const struct proto_commit *c)
-{
-	const struct proto_op **v;
-	uint32_t i;
-	int mixed = 0;
-
-	if (c->nops < 2)
-		return 0;
-	v = xcalloc(c->nops, sizeof(*v));
-	for (i = 0; i < c->nops; i++)
-		v[i] = &c->ops[i];
-	qsort(v, c->nops, sizeof(*v), op_id_cmp);
-	for (i = 1; i < c->nops && !mixed; i++)
-		mixed = memcmp(v[i - 1]->id, v[i]->id, PROTO_ID_LEN) == 0 &&
-		    (v[i - 1]->type_len != v[i]->type_len ||
-		    memcmp(v[i - 1]->type, v[i]->type, v[i]->type_len) != 0);
-	free(v);
-	return mixed;
-}
-
-/*
- * Checks a reference value of an op of c: a record of the author's own
- * (its id carries the author's tag) that the author's own earlier ops
- * gave a type must be of the type the field names.  Only the author's own
- * ops are looked at, in the history: every node applies them before c,
- * so the answer is the same on every node.  A reference to anyone else's
- * record, or to one the author never wrote, is taken as it is (DOMAIN.md:
- * it may arrive later).
- */
-static const char *
-check_ref(struct store *s, MDB_txn *txn, const struct proto_commit *c,
-    const struct sch_field *f, const msgpack_object *v, char *buf,
-    size_t len)
-{
-	const msgpack_object *one = v;
-	uint32_t i, n = 1;
-	MDB_cursor *cur;
-	MDB_val k, d;
-	int rc, bad = 0;
-
-	if (v->type == MSGPACK_OBJECT_ARRAY) {
-		one = v->via.array.ptr;
-		n = v->via.array.size;
-	} else if (v->type != MSGPACK_OBJECT_BIN)
-		return NULL;
-	for (i = 0; i < n && !bad; i++) {
-		const uint8_t *id = (const uint8_t *)one[i].via.bin.ptr;
-		const struct sch_type *t = NULL;
-
-		if (one[i].type != MSGPACK_OBJECT_BIN ||
-		    one[i].via.bin.size != PROTO_ID_LEN ||
-		    !proto_id_owned(id, c->origin))
-			continue;
-		if (mdb_cursor_open(txn, s->dbi[DB_HISTORY], &cur) != 0)
-			continue;
-		k.mv_size = PROTO_ID_LEN;
-		k.mv_data = (void *)(uintptr_t)id;
-		for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
-		    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-			const uint8_t *hk = k.mv_data;
-
-			if (k.mv_size != LAY_HIST_KEY_LEN ||
-			    memcmp(hk, id, PROTO_ID_LEN) != 0)
-				break;
-			if (memcmp(lay_hist_origin(hk), c->origin,
-			    PROTO_KEY_LEN) == 0 &&
-			    d.mv_size == 1 && *(uint8_t *)d.mv_data <
-			    sch_ntypes) {
-				t = &sch_types[*(uint8_t *)d.mv_data];
-				break;
-			}
-		}
-		mdb_cursor_close(cur);
-		if (t != NULL && strcmp(t->name, f->ref) != 0) {
-			char hex[9];
-
-			proto_hex(hex, id, 4);
-			snprintf(buf, len, "field %s: %s... is a %s, not a %s",
-			    f->name, hex, t->name, f->ref);
-			bad = 1;
-		}
-	}
-	return bad ? buf : NULL;
-}
-
-/* Names the record of op in front of why, in buf; returns buf. */
-static const char *
-name_op(const struct proto_op *op, const char *why, char *buf, size_t len)
-{
-	char tmp[160], hex[2 * 8 + 1];
-
-	snprintf(tmp, sizeof(tmp), "%s", why);
-	proto_hex(hex, op->id, 8);
-	/* A long reason is cut: the record comes first. */
-	if ((size_t)snprintf(buf, len, "%.*s %s: %s", (int)op->type_len,
-	    op->type, hex, tmp) >= len && len > 4)
-		memcpy(buf + len - 4, "...", 4);
-	return buf;
-}
-
-/*
- * Validates every op of c against the schema, the record rules of a put
- * (sch_op_check()) and the types of the author's own records it names,
- * for local and received commits alike.  An op on a record of another
- * type is not refused: apply_op() settles which type the record has.
- * Returns NULL or why not (static, or in buf).
- */
-static const char *
-validate_ops(struct store *s, MDB_txn *txn, const struct proto_commit *c,
-    char *buf, size_t len)
-{
-	int admin = memcmp(c->origin, s->info.network, PROTO_KEY_LEN) == 0;
-	uint32_t i, j;
-	const char *why;
-
-	if (ops_mix_types(c))
-		return "two ops put one id under two types";
-
-	for (i = 0; i < c->nops; i++) {
-		const struct proto_op *op = &c->ops[i];
-		const struct sch_type *t = sch_type_find(op->type,
-		    op->type_len);
-		if (t == NULL)
-			return "an op names an unknown record type";
-		for (j = 0; j < op->nfields; j++) {
-			const msgpack_object_kv *kv = &op->fields[j];
-			const struct sch_field *f = sch_field_find(t,
-			    kv->key.via.str.ptr, kv->key.via.str.size);
-
-			if (f == NULL)
-				return name_op(op, "an op names an unknown "
-				    "field", buf, len);
-			if (sch_check(f, &kv->val, &why) != 0) {
-				char fw[160];
-
-				snprintf(fw, sizeof(fw), "field %.*s: %s",
-				    (int)kv->key.via.str.size,
-				    kv->key.via.str.ptr, why);
-				return name_op(op, fw, buf, len);
-			}
-			if (f->ref != NULL && !admin && (why = check_ref(s,
-			    txn, c, f, &kv->val, buf, len)) != NULL)
-				return name_op(op, why, buf, len);
-		}
-		for (j = 0; j < op->nbase; j++)
-			if (sch_field_find(t, op->base[j].key.via.str.ptr,
-			    op->base[j].key.via.str.size) == NULL)
-				return "an op's base names an unknown field";
-		if (op->kind == PROTO_OP_PUT && (why = sch_op_check(t,
-		    op->fields, op->nfields, !op->has_base, buf, len)) != NULL)
-			return name_op(op, why, buf, len);
-
-	}
-	return NULL;
-}
-
-/* Stores a fork as evidence. */
-static int
-fork_put(struct store *s, MDB_txn *txn, const struct store_item *it,
-    const uint8_t hash[PROTO_HASH_LEN])
-{
-	uint8_t key[LAY_FORK_KEY_LEN];
-	MDB_val k = { sizeof(key), key }, d;
-	int rc;
-
-	lay_fork_key(key, it->origin, it->seq, hash);
-	d.mv_size = LAY_FORK_LEN(it->elen);
-	if ((rc = mdb_put(txn, s->dbi[DB_FORKS], &k, &d, MDB_RESERVE)) != 0)
-		return store_mdb_fail(s, rc);
-	lay_fork_pack(d.mv_data, it->sig, it->e, it->elen);
-	return 0;
-}
-
-/* Most forks kept of one origin: evidence enough, and a bound on what a
- * hostile key can make every node store. */
-#define FORKS_PER_ORIGIN 16
-
-/*
- * Tells whether this fork need not be kept: a fork of this (origin, seq)
- * is kept already, or FORKS_PER_ORIGIN forks of this origin are.
- */
-static int
-fork_known(struct store *s, MDB_txn *txn, const struct store_item *it)
-{
-	static const uint8_t none[PROTO_HASH_LEN];
-	uint8_t key[LAY_FORK_KEY_LEN];
-	MDB_val k = { sizeof(key), key }, d;
-	MDB_cursor *cur;
-	unsigned n = 0;
-	int rc, known = 0;
-
-	lay_fork_key(key, it->origin, 0, none);
-	if (mdb_cursor_open(txn, s->dbi[DB_FORKS], &cur) != 0)
-		return 1;
-	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		const uint8_t *kk = k.mv_data;
-
-		if (k.mv_size != sizeof(key) ||
-		    memcmp(kk, it->origin, PROTO_KEY_LEN) != 0)
-			break;
-		if (lay_seqkey_seq(kk) == it->seq ||
-		    ++n >= FORKS_PER_ORIGIN) {
-			known = 1;
-			break;
-		}
-	}
-	mdb_cursor_close(cur);
-	return known;
-}
 
 /* Refuses item it with err and a cause. */
 static void
@@ -984,117 +56,6 @@ failed_add(struct store_failed *f, const struct store_item *it)
 	memcpy(f->origin[f->n++], it->origin, PROTO_KEY_LEN);
 }
 
-/* ---- pending commits ---------------------------------------------------
- *
- * A commit whose author the admin log held does not (yet) allow is kept
- * in DB_PENDING, not refused: with the commits of its origin after it,
- * contiguous from the origin's head + 1.  Whenever an admin commit lands,
- * every origin's pending commits are judged again, in seq order, and
- * applied while they pass; and the accepted commits of every member the
- * admin commits touched are judged again too, so that one the admin log
- * no longer allows (a revocation pinned below it, a narrower role) is
- * withdrawn to pending and the records are derived anew from what stays.
- * So what a node accepts depends on the commits it holds, never on the
- * order they came in (docs/formats.md, "Acceptance").
- */
-
-/* Most commits one origin keeps pending, and all origins together: past
- * them a commit is not kept, and comes again with the next sync. */
-#define PENDING_PER_ORIGIN 4096
-#define PENDING_TOTAL 65536
-
-/* The pending commits of one origin: first and last seq, last hash/hlc. */
-struct ptop {
-	uint64_t first, last;
-	uint8_t hash[PROTO_HASH_LEN];
-	uint64_t hlc;
-};
-
-/* Fills pt with origin's pending range; pt->last is 0 when none. */
-static void
-pending_top(struct store *s, MDB_txn *txn, const uint8_t *origin,
-    struct ptop *pt)
-{
-	uint8_t key[LAY_SEQKEY_LEN];
-	MDB_val k = { sizeof(key), key }, d;
-	MDB_cursor *cur;
-	int rc;
-
-	memset(pt, 0, sizeof(*pt));
-	if (mdb_cursor_open(txn, s->dbi[DB_PENDING], &cur) != 0)
-		return;
-	lay_seqkey_bound(key, origin, 0);
-	if (mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE) != 0 ||
-	    k.mv_size != sizeof(key) ||
-	    memcmp(k.mv_data, origin, PROTO_KEY_LEN) != 0)
-		goto out;
-	pt->first = lay_seqkey_seq(k.mv_data);
-	lay_seqkey_bound(key, origin, 1);
-	k.mv_size = sizeof(key);
-	k.mv_data = key;
-	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
-	rc = rc == 0 ? mdb_cursor_get(cur, &k, &d, MDB_PREV) :
-	    mdb_cursor_get(cur, &k, &d, MDB_LAST);
-	if (rc != 0 || k.mv_size != sizeof(key) || d.mv_size < LAY_PEND_E ||
-	    memcmp(k.mv_data, origin, PROTO_KEY_LEN) != 0)
-		goto out;
-	pt->last = lay_seqkey_seq(k.mv_data);
-	memcpy(pt->hash, lay_pend_hash(d.mv_data), PROTO_HASH_LEN);
-	pt->hlc = lay_pend_hlc(d.mv_data);
-out:
-	mdb_cursor_close(cur);
-}
-
-/* Keeps commit (e, sig) of origin at seq pending; returns 0, CS_EBOUND
- * when the pending bounds are reached, or CS_EDB. */
-static int
-pending_put(struct store *s, MDB_txn *txn, const uint8_t *origin,
-    uint64_t seq, uint64_t hlc, uint64_t recv_ms, const uint8_t *e,
-    size_t elen, const uint8_t *sig, const struct ptop *pt)
-{
-	uint8_t key[LAY_SEQKEY_LEN], hash[PROTO_HASH_LEN];
-	MDB_val k = { sizeof(key), key }, d;
-	MDB_stat st;
-	int rc;
-
-	if ((pt->last != 0 && pt->last - pt->first + 1 >= PENDING_PER_ORIGIN) ||
-	    (mdb_stat(txn, s->dbi[DB_PENDING], &st) == 0 &&
-	    st.ms_entries >= PENDING_TOTAL))
-		return CS_EBOUND;
-	lay_seqkey(key, origin, seq);
-	d.mv_size = LAY_PEND_LEN(elen);
-	if ((rc = mdb_put(txn, s->dbi[DB_PENDING], &k, &d, MDB_RESERVE)) != 0)
-		return store_mdb_fail(s, rc);
-	proto_hash(hash, e, elen, sig);
-	lay_pend_pack(d.mv_data, recv_ms, hash, hlc, sig, e, elen);
-	return 0;
-}
-
-/* Deletes origin's pending commits from seq from on; returns 0 or CS_EDB. */
-static int
-pending_drop(struct store *s, MDB_txn *txn, const uint8_t *origin,
-    uint64_t from)
-{
-	uint8_t key[LAY_SEQKEY_LEN];
-	MDB_val k = { sizeof(key), key }, d;
-	MDB_cursor *cur;
-	int rc;
-
-	if ((rc = mdb_cursor_open(txn, s->dbi[DB_PENDING], &cur)) != 0)
-		return store_mdb_fail(s, rc);
-	lay_seqkey(key, origin, from);
-	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-		if (k.mv_size != sizeof(key) ||
-		    memcmp(k.mv_data, origin, PROTO_KEY_LEN) != 0)
-			break;
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			break;
-	}
-	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_mdb_fail(s, rc);
-}
-
 /*
  * Tells a commit at a seq already held (stored, or pending) with the held
  * bytes (sig, e, elen) apart: the same bytes are a duplicate, other bytes
@@ -1120,12 +81,12 @@ held_again(struct store *s, MDB_txn *txn, struct store_item *it,
 		return;
 	}
 	proto_hash(hash, it->e, it->elen, it->sig);
-	if (fork_known(s, txn, it)) {
+	if (store_fork_known(s, txn, it)) {
 		refuse(it, CS_EDUP, "a fork of this seq (or enough of this "
 		    "origin) is kept as evidence already");
 		return;
 	}
-	if (fork_put(s, txn, it, hash) != 0) {
+	if (store_fork_put(s, txn, it, hash) != 0) {
 		refuse(it, CS_EDB, "cannot store fork evidence");
 		return;
 	}
@@ -1178,7 +139,7 @@ accept_commit(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 	if ((rc = mdb_put(txn, s->dbi[DB_HEADS], &k, &d, 0)) != 0)
 		return store_mdb_fail(s, rc);
 	for (i = 0; i < c->nops; i++)
-		if ((rc = apply_op(s, txn, ax, c, i)) != 0)
+		if ((rc = store_merge_op(s, txn, ax, c, i)) != 0)
 			return rc;
 	/* A clock from far ahead of ours does not pull ours along. */
 	if (HLC_MS(c->hlc) <= store_now_ms() + PROTO_HLC_FUTURE_MS)
@@ -1207,7 +168,7 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 	uint64_t head = 0, head_hlc = 0, top, prev_hlc;
 	char tbuf[sizeof(it->cause)];
 	enum trust_verdict v;
-	struct ptop pt;
+	struct store_ptop pt;
 	MDB_val k = { sizeof(ckey), ckey }, d;
 	int rc;
 
@@ -1234,7 +195,7 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 			refuse(it, CS_EDB, "a stored commit is missing");
 		goto out;
 	}
-	pending_top(s, txn, c.origin, &pt);
+	store_pending_top(s, txn, c.origin, &pt);
 	if (pt.last != 0 && c.seq <= pt.last) {
 		if (mdb_get(txn, s->dbi[DB_PENDING], &k, &d) == 0 &&
 		    d.mv_size >= LAY_PEND_E)
@@ -1279,7 +240,7 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		    "network");
 		goto out;
 	}
-	if ((why = validate_ops(s, txn, &c, tbuf, sizeof(tbuf))) != NULL) {
+	if ((why = store_check_ops(s, txn, &c, tbuf, sizeof(tbuf))) != NULL) {
 		refuse(it, CS_ESCHEMA, why);
 		goto out;
 	}
@@ -1300,7 +261,7 @@ apply_one(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		goto out;
 	}
 	if (v == TRUST_PENDING) {
-		rc = pending_put(s, txn, c.origin, c.seq, c.hlc,
+		rc = store_pending_put(s, txn, c.origin, c.seq, c.hlc,
 		    store_now_ms(), it->e, it->elen, it->sig, &pt);
 		if (rc == CS_EBOUND)
 			refuse(it, CS_ESEQ, "not kept: too many commits wait "
@@ -1348,7 +309,7 @@ drain_origin(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		if (mdb_get(txn, s->dbi[DB_PENDING], &k, &d) != 0 ||
 		    d.mv_size < LAY_PEND_E) {
 			/* Nothing contiguous waits: what is left is stale. */
-			rc = pending_drop(s, txn, origin, 0);
+			rc = store_pending_drop(s, txn, origin, 0);
 			break;
 		}
 		/* The value is read again below: copy it out of the map. */
@@ -1359,10 +320,10 @@ drain_origin(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 		recv = lay_pend_recv(copy);
 		if (proto_commit_decode(&c, lay_pend_e(copy), elen,
 		    &why) != 0) {
-			rc = pending_drop(s, txn, origin, head + 1);
+			rc = store_pending_drop(s, txn, origin, head + 1);
 			break;
 		}
-		if ((why = validate_ops(s, txn, &c, buf, sizeof(buf))) != NULL)
+		if ((why = store_check_ops(s, txn, &c, buf, sizeof(buf))) != NULL)
 			v = TRUST_REFUSE;
 		else
 			v = trust_check(s, txn, &c, buf, sizeof(buf), &why);
@@ -1375,7 +336,7 @@ drain_origin(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 			    hlc)) == 0)
 				ax->drained++;
 		} else if (v == TRUST_REFUSE)
-			rc = pending_drop(s, txn, origin, head + 1);
+			rc = store_pending_drop(s, txn, origin, head + 1);
 		proto_commit_free(&c);
 		if (v != TRUST_OK || rc != 0)
 			break;
@@ -1397,13 +358,13 @@ withdraw(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 	uint8_t key[LAY_SEQKEY_LEN], hv[LAY_HEAD_LEN], hash[PROTO_HASH_LEN];
 	MDB_val k = { sizeof(key), key }, d;
 	struct proto_commit c;
-	struct ptop none;
+	struct store_ptop none;
 	const char *why;
 	uint64_t seq;
 	int rc;
 
 	memset(&none, 0, sizeof(none));
-	if (drop && (rc = pending_drop(s, txn, origin, 0)) != 0)
+	if (drop && (rc = store_pending_drop(s, txn, origin, 0)) != 0)
 		return rc;
 	for (seq = from; seq <= head; seq++) {
 		lay_seqkey(key, origin, seq);
@@ -1422,7 +383,7 @@ withdraw(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 				free(copy);
 				return CS_EDB;
 			}
-			rc = pending_put(s, txn, origin, seq, c.hlc,
+			rc = store_pending_put(s, txn, origin, seq, c.hlc,
 			    lay_commit_recv(copy), e, elen,
 			    lay_commit_sig(copy), &none);
 			proto_commit_free(&c);
@@ -1510,46 +471,6 @@ rejudge(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
 	return withdraw(s, txn, ax, origin, seq, head, v == TRUST_REFUSE);
 }
 
-/* Calls fn for every origin with pending commits; stops on non-zero. */
-static int
-pending_origins(struct store *s, MDB_txn *txn,
-    int (*fn)(struct store *, MDB_txn *, const uint8_t *, void *), void *arg)
-{
-	uint8_t key[LAY_SEQKEY_LEN], origin[PROTO_KEY_LEN];
-	MDB_val k, d;
-	MDB_cursor *cur;
-	int rc, stop = 0;
-
-	memset(key, 0, sizeof(key));
-	k.mv_size = sizeof(key);
-	k.mv_data = key;
-	for (;;) {
-		if ((rc = mdb_cursor_open(txn, s->dbi[DB_PENDING], &cur)) != 0)
-			return store_mdb_fail(s, rc);
-		rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
-		if (rc == 0 && k.mv_size == sizeof(key))
-			memcpy(origin, k.mv_data, PROTO_KEY_LEN);
-		mdb_cursor_close(cur);
-		if (rc != 0 || k.mv_size != sizeof(key))
-			return 0;
-		if ((stop = fn(s, txn, origin, arg)) != 0)
-			return stop;
-		/* The next origin: past every seq of this one. */
-		lay_seqkey_bound(key, origin, 1);
-		k.mv_size = sizeof(key);
-		k.mv_data = key;
-		{
-			int i;
-
-			for (i = (int)sizeof(key) - 1; i >= 0; i--)
-				if (++key[i] != 0)
-					break;
-			if (i < 0)
-				return 0;
-		}
-	}
-}
-
 struct drain_arg {
 	struct apply_ctx *ax;
 	uint64_t *hlc;
@@ -1629,7 +550,7 @@ rebuild(struct store *s, MDB_txn *txn, struct apply_ctx *ax)
 			break;
 		}
 		for (j = 0; j < c.nops && rc == 0; j++)
-			rc = apply_op(s, txn, ax, &c, j);
+			rc = store_merge_op(s, txn, ax, &c, j);
 		proto_commit_free(&c);
 		if (rc != 0)
 			break;
@@ -1677,7 +598,7 @@ settle(struct store *s, MDB_txn *txn, struct apply_ctx *ax, uint64_t *hlc)
 			if (rc != 0)
 				return rc;
 		}
-	if ((rc = pending_origins(s, txn, drain_one, &da)) != 0)
+	if ((rc = store_pending_origins(s, txn, drain_one, &da)) != 0)
 		return rc;
 	if (ax->rebuild) {
 		uint8_t v[8];
@@ -1693,60 +614,6 @@ settle(struct store *s, MDB_txn *txn, struct apply_ctx *ax, uint64_t *hlc)
 			return rc;
 	}
 	return 0;
-}
-
-struct pending_arg {
-	store_pending_fn fn;
-	void *arg;
-};
-
-/* Reports one origin's pending commits, judging the first again. */
-static int
-pending_report(struct store *s, MDB_txn *txn, const uint8_t *origin,
-    void *arg)
-{
-	struct pending_arg *pa = arg;
-	struct proto_commit c;
-	struct ptop pt;
-	uint8_t key[LAY_SEQKEY_LEN];
-	MDB_val k = { sizeof(key), key }, d;
-	const char *why = "waiting for the admin log";
-	char buf[160];
-	int stop;
-
-	pending_top(s, txn, origin, &pt);
-	if (pt.last == 0)
-		return 0;
-	lay_seqkey(key, origin, pt.first);
-	if (mdb_get(txn, s->dbi[DB_PENDING], &k, &d) == 0 &&
-	    d.mv_size > LAY_PEND_E && proto_commit_decode(&c,
-	    lay_pend_e(d.mv_data), lay_pend_elen(d.mv_size), &why) == 0) {
-		if (trust_check(s, txn, &c, buf, sizeof(buf), &why) ==
-		    TRUST_OK)
-			why = "allowed now: lands with the next admin commit "
-			    "or sync";
-		stop = pa->fn(origin, pt.first, pt.last - pt.first + 1, why,
-		    pa->arg);
-		proto_commit_free(&c);
-	} else
-		stop = pa->fn(origin, pt.first, pt.last - pt.first + 1, why,
-		    pa->arg);
-	return stop;
-}
-
-/* Reports the commits waiting for the admin log (storage.h). */
-int
-store_pending(struct store *s, store_pending_fn fn, void *arg)
-{
-	struct pending_arg pa = { fn, arg };
-	MDB_txn *txn;
-	int rc;
-
-	if (store_read_begin(s, &txn) != 0)
-		return CS_EDB;
-	rc = pending_origins(s, txn, pending_report, &pa);
-	mdb_txn_abort(txn);
-	return rc < 0 ? CS_EDB : 0;
 }
 
 struct apply_arg {

@@ -76,6 +76,10 @@ int store_space_low(struct store *s, int rc, char **cause);
 
 /* Records an LMDB error for store_write() and returns CS_EDB. */
 int store_mdb_fail(struct store *s, int rc);
+/* Deletes dbi's entries from key on while they start with its first plen
+ * bytes; returns 0 or CS_EDB. */
+int store_drop_from(struct store *s, MDB_txn *txn, MDB_dbi dbi,
+    const void *key, size_t klen, size_t plen);
 
 /* Opens a read transaction, refreshing the map size when another process
  * grew it.  Returns 0 or CS_EDB. */
@@ -155,5 +159,70 @@ int store_names_apply(struct store *s, MDB_txn *txn, const uint8_t *id,
 /* Unpacks a stored record value into r (which references data). */
 int store_rec_unpack(struct store_rec *r, const uint8_t *id,
     const void *data, size_t len);
+
+/* ---- accepting commits: apply.c, merge.c, check.c, pending.c --------- */
+
+/* Most member records one transaction's admin commits touch that are
+ * re-judged one by one; past it, every origin is. */
+#define TOUCHED_MAX 64
+
+/* State shared by the ops of one apply transaction. */
+struct apply_ctx {
+	struct store_failed *failed;
+	struct proto_enc rec;
+	struct proto_enc scratch;
+	uint8_t digest[PROTO_HASH_LEN];
+	int digest_loaded;
+	int admin_moved;      /* an admin commit was accepted */
+	int rebuild;          /* accepted commits were withdrawn */
+	size_t ntouched;      /* member records the admin commits touched */
+	uint8_t touched[TOUCHED_MAX][PROTO_ID_LEN];
+	uint64_t drained;     /* pending commits accepted at the end */
+};
+
+
+/* Merges op opidx of accepted commit c into its record (merge.c): its
+ * history entry, the record, indexes, names, conflicts and the digest in
+ * ax.  Returns 0 or a CS_ error. */
+int store_merge_op(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
+    const struct proto_commit *c, uint32_t opidx);
+/* Derives record id anew, of type t, from the ops of that type its
+ * history holds (merge.c).  Returns 0 or CS_EDB. */
+int store_merge_rebuild(struct store *s, MDB_txn *txn, struct apply_ctx *ax,
+    const uint8_t *id, const struct sch_type *t);
+
+/* Checks every op of c against the schema and the author's own earlier
+ * ops (check.c); returns NULL, or why not (in buf or static). */
+const char *store_check_ops(struct store *s, MDB_txn *txn,
+    const struct proto_commit *c, char *buf, size_t len);
+/* Keeps item it, a fork with hash, as evidence (check.c). */
+int store_fork_put(struct store *s, MDB_txn *txn, const struct store_item *it,
+    const uint8_t hash[PROTO_HASH_LEN]);
+/* Tells whether a fork like it need not be kept: one of its seq is, or
+ * enough of its origin are (check.c). */
+int store_fork_known(struct store *s, MDB_txn *txn,
+    const struct store_item *it);
+
+/* The pending commits of one origin: first and last seq, last hash/hlc. */
+struct store_ptop {
+	uint64_t first, last;
+	uint8_t hash[PROTO_HASH_LEN];
+	uint64_t hlc;
+};
+
+/* Fills pt with origin's pending range; pt->last is 0 when none. */
+void store_pending_top(struct store *s, MDB_txn *txn, const uint8_t *origin,
+    struct store_ptop *pt);
+/* Keeps commit (e, sig) of origin at seq pending; returns 0, CS_EBOUND
+ * when the pending bounds are reached, or CS_EDB. */
+int store_pending_put(struct store *s, MDB_txn *txn, const uint8_t *origin,
+    uint64_t seq, uint64_t hlc, uint64_t recv_ms, const uint8_t *e,
+    size_t elen, const uint8_t *sig, const struct store_ptop *pt);
+/* Deletes origin's pending commits from seq from on; returns 0 or CS_EDB. */
+int store_pending_drop(struct store *s, MDB_txn *txn, const uint8_t *origin,
+    uint64_t from);
+/* Calls fn for every origin with pending commits; stops on non-zero. */
+int store_pending_origins(struct store *s, MDB_txn *txn,
+    int (*fn)(struct store *, MDB_txn *, const uint8_t *, void *), void *arg);
 
 #endif

@@ -181,7 +181,7 @@ entry(struct store *s, MDB_txn *txn, const uint8_t *id, const void *rec,
 	return rc;
 }
 
-/* Keeps the index in step with one record write (apply.c). */
+/* Keeps the index in step with one record write (merge.c). */
 int
 store_names_apply(struct store *s, MDB_txn *txn, const uint8_t *id,
     const struct sch_type *t, const void *oldrec, size_t oldlen,

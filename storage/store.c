@@ -63,6 +63,31 @@ store_mdb_fail(struct store *s, int rc)
 	return CS_EDB;
 }
 
+/*
+ * Deletes the entries of dbi from key (klen bytes) on while their keys
+ * start with key's first plen bytes.  Returns 0 or CS_EDB.
+ */
+int
+store_drop_from(struct store *s, MDB_txn *txn, MDB_dbi dbi, const void *key,
+    size_t klen, size_t plen)
+{
+	MDB_val k = { klen, (void *)(uintptr_t)key }, d;
+	MDB_cursor *cur;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return store_mdb_fail(s, rc);
+	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, key, plen) != 0)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : store_mdb_fail(s, rc);
+}
+
 /* Opens a read transaction. */
 int
 store_read_begin(struct store *s, MDB_txn **txn)
