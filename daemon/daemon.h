@@ -301,6 +301,14 @@ void sync_pump(struct conn *c);         /* send what the peer lacks */
 void sync_pump_all(void);
 void sync_heads_refresh(void);          /* re-read our heads, then pump */
 void sync_room_check(void);             /* a full disk has room again? */
+/* Between sync.c and the files it dispatches to (forks.c, recv.c, join.c). */
+int sync_protocol_error(struct conn *c, const char *why); /* ERROR, close */
+void sync_restore_check(struct conn *c);  /* restoring: caught up yet? */
+void sync_pump_origin(const uint8_t *origin); /* one origin moved: pump */
+void sync_fork_check(struct conn *c, const struct wire_msg *m); /* HEADS */
+int sync_on_want(struct conn *c, const struct wire_msg *m, const char **why);
+int sync_on_commits(struct conn *c, const uint8_t *data, size_t len);
+int sync_on_join(struct conn *c, const uint8_t *data, size_t len);
 void sync_conn_free(struct conn *c);
 /* Counts for status: commits to send and to receive. */
 void sync_counts(const struct conn *c, uint64_t *to_send,

@@ -17,6 +17,12 @@
  * live push and relay (site A -> hub -> site B).  An interrupted sync
  * resumes from the heads exchanged on the next connection, which reflect
  * what was committed, never from the start.
+ *
+ * This file is the sending half and the dispatch of every message of an
+ * open connection (sync_msg); the decisions themselves (what to send
+ * next, windows, the admin log first, caught up) are proto/session.c's.
+ * Receiving is recv.c, fork detection forks.c, joining with an invite
+ * join.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -461,8 +467,8 @@ restore_done(struct job *j)
  * resumed writing after it would fork its own log; it can only raise how
  * far the node waits.  `cafe init --restore --force` skips the wait.
  */
-static void
-restore_check(struct conn *c)
+void
+sync_restore_check(struct conn *c)
 {
 	struct restore_job *rj;
 	uint64_t theirs;
@@ -850,7 +856,7 @@ sync_pump(struct conn *c)
  * site's commits at a time; pumping every connection for each would cost
  * a walk of every origin of every connection per batch.
  */
-static void
+void
 sync_pump_origin(const uint8_t *origin)
 {
 	struct conn *c;
@@ -862,7 +868,7 @@ sync_pump_origin(const uint8_t *origin)
 		sync_pump(c);
 		sync_update_state(c);
 	}
-	restore_check(NULL);
+	sync_restore_check(NULL);
 }
 
 /* Pumps every open connection. */
@@ -875,818 +881,12 @@ sync_pump_all(void)
 		sync_pump(c);
 		sync_update_state(c);
 	}
-	restore_check(NULL);
-}
-
-/* ---- forks ------------------------------------------------------------ */
-
-/*
- * Two commits of one origin at one seq (one key on two machines) would
- * pass unnoticed if each side only compared seqs.  So after HEADS, each
- * side compares the peer's head hash with its own commit at that seq and,
- * where they differ, asks for the peer's commit (WANT): the store keeps it
- * as evidence of a fork.  Forks already kept go to every peer that reads
- * the origin, so the hub's evidence reaches the replicas.
- */
-struct fork_job {
-	struct job j;
-	struct conn *c;
-	struct session_want *check;  /* the peer's heads at or below ours */
-	uint8_t (*hash)[PROTO_HASH_LEN];
-	size_t n;
-	struct session_want *differ; /* where our commit differs */
-	size_t ndiffer;
-	struct session_extra *forks; /* fork evidence kept here */
-	size_t nforks;
-};
-
-static int
-hash_at(uint64_t seq, const uint8_t *e, size_t elen, const uint8_t *sig,
-    void *arg)
-{
-	uint8_t *out = arg;
-
-	(void)seq;
-	proto_hash(out, e, elen, sig);
-	return 1;
-}
-
-static int
-fork_collect(const struct store_fork *f, void *arg)
-{
-	struct fork_job *fj = arg;
-	struct session_extra *x;
-
-	if (fj->nforks >= SYNC_MAX_EXTRA)
-		return 1;
-	if (f->fork == NULL)
-		return 0;
-	if (fj->forks == NULL)
-		fj->forks = xcalloc(SYNC_MAX_EXTRA, sizeof(*fj->forks));
-	x = &fj->forks[fj->nforks++];
-	x->e = xmalloc(f->fork->elen);
-	memcpy(x->e, f->fork->e, f->fork->elen);
-	x->elen = f->fork->elen;
-	memcpy(x->sig, f->fork->sig, PROTO_SIG_LEN);
-	return 0;
-}
-
-static void
-fork_run(struct job *j)
-{
-	struct fork_job *fj = (struct fork_job *)j;
-	struct store *s = worker_store();
-	uint8_t mine[PROTO_HASH_LEN];
-	size_t i;
-
-	fj->differ = xcalloc(fj->n + 1, sizeof(*fj->differ));
-	for (i = 0; i < fj->n; i++) {
-		memset(mine, 0, sizeof(mine));
-		store_log_raw(s, fj->check[i].origin, fj->check[i].seq,
-		    hash_at, mine);
-		if (memcmp(mine, fj->hash[i], PROTO_HASH_LEN) != 0)
-			fj->differ[fj->ndiffer++] = fj->check[i];
-	}
-	store_forks(s, fork_collect, fj);
-}
-
-static void
-fork_done(struct job *j)
-{
-	struct fork_job *fj = (struct fork_job *)j;
-	struct conn *c = fj->c;
-	struct proto_enc m;
-	const char *name = c->peer ? c->peer->name : c->addr;
-	size_t i, n;
-
-	if (j->ran && !c->closing && fj->ndiffer > 0) {
-		proto_enc_init(&m);
-		n = session_pack_want(&c->s, fj->differ, fj->ndiffer, &m);
-		log_warnx("peer %s: holds other commits than ours at %zu "
-		    "heads: asking for them as fork evidence", name, n);
-		conn_send(c, &m);
-		proto_enc_free(&m);
-	}
-	for (i = 0; i < fj->nforks; i++) {
-		struct proto_commit pc;
-
-		if (j->ran && !c->closing && proto_commit_decode(&pc,
-		    fj->forks[i].e, fj->forks[i].elen, NULL) == 0) {
-			if (trust_allows(c, pc.origin))
-				session_queue_extra(&c->s, fj->forks[i].e,
-				    fj->forks[i].elen, fj->forks[i].sig);
-			proto_commit_free(&pc);
-		}
-		free(fj->forks[i].e);
-	}
-	if (!c->closing)
-		sync_pump(c);
-	free(fj->forks);
-	free(fj->check);
-	free(fj->hash);
-	free(fj->differ);
-	free(fj);
-	conn_unref(c);
-}
-
-/* Checks the peer's heads against our commits at the same seqs. */
-static void
-fork_check(struct conn *c, const struct wire_msg *m)
-{
-	struct fork_job *fj = xcalloc(1, sizeof(*fj));
-	size_t i;
-
-	fj->check = xcalloc(m->nheads + 1, sizeof(*fj->check));
-	fj->hash = xcalloc(m->nheads + 1, sizeof(*fj->hash));
-	for (i = 0; i < m->nheads; i++) {
-		const struct wire_head *h = &m->heads[i];
-
-		/* Only what the peer may read: a WANT, or its absence, would
-		 * tell it how far a log it may not read goes. */
-		if (!session_head_checkable(&c->s, h->origin, h->seq))
-			continue;
-		memcpy(fj->check[fj->n].origin, h->origin, PROTO_KEY_LEN);
-		fj->check[fj->n].seq = h->seq;
-		memcpy(fj->hash[fj->n], h->hash, PROTO_HASH_LEN);
-		fj->n++;
-	}
-	fj->c = c;
-	fj->j.run = fork_run;
-	fj->j.done = fork_done;
-	c->refs++;
-	worker_submit(&fj->j);
-}
-
-/* Takes a WANT: queue the asked-for commits the peer may read. */
-static int
-on_want(struct conn *c, const struct wire_msg *m, const char **why)
-{
-	if (session_on_want(&c->s, m->heads, m->nheads, why) != 0)
-		return -1;
-	sync_pump(c);
-	return 0;
-}
-
-/* ---- receiving -------------------------------------------------------- */
-
-/*
- * A received batch goes through two stages: its signatures are checked
- * on libuv's thread pool, in two halves at once, then the store thread
- * applies it.  Batches are applied in the order they came; while one is
- * written, the next one's signatures are being checked, so both cores
- * stay busy during a large sync.
- */
-struct rx_batch {
-	struct job j;
-	struct conn *c;
-	struct rx_batch *next;
-	struct rx_batch *gnext;    /* in the ready list (apply groups) */
-	uint8_t *buf;              /* the message's bytes, owned */
-	struct wire_msg m;
-	struct store_item *items;
-	size_t n;
-	uv_work_t work[2];
-	int checking;              /* halves still being checked */
-	const uint8_t *one;        /* the items' one origin, or NULL (set
-	                            * once checked: batch_origin()) */
-	int live;                  /* a write just made (SYNC_LIVE_BATCH) */
-	uint64_t ready_ms;         /* when it joined the ready list */
-	int rc;
-	char *cause;
-	uint64_t txnid;
-};
-
-static int protocol_error(struct conn *c, const char *why);
-
-static void
-rx_free(struct rx_batch *b)
-{
-	wire_msg_free(&b->m);
-	free(b->items);
-	free(b->buf);
-	free(b->cause);
-	free(b);
-}
-
-/* Takes the first batch off the connection's queue. */
-static void
-rx_pop(struct conn *c)
-{
-	struct rx_batch *b = c->rxq;
-
-	c->rxq = b->next;
-	if (c->rxq == NULL)
-		c->rxq_tail = &c->rxq;
-	c->rxq_len--;
-}
-
-static void apply_done(struct job *j);
-
-/*
- * Group commit.  A hub that a thousand sites reconnect to at once gets a
- * batch from each, and one LMDB transaction per batch (each with its
- * fsync) would make the store thread the bottleneck.  Batches ready to
- * apply wait in one list; while the store thread writes one group, the
- * next gathers, and is applied in one transaction: the batches of up to
- * APPLY_GROUP_MAX connections, each of one origin, no two of the same
- * origin, from connections with no refused origin.  A commit is checked
- * against its own origin's log, which no other batch of the group
- * touches, and what the store accepts does not depend on the order
- * commits arrive in (an admin commit in the same group lets a waiting
- * one in as it would a moment later), so grouping changes when a batch
- * lands, not what it does; a refused origin is still its connection's
- * alone.  Should the transaction fail as a whole (a full disk), every
- * batch of the group fails with it, as each would have alone.  Any other
- * batch is a group of its own, with its connection's failed set, as
- * before.  A group holds at most APPLY_GROUP_COMMITS commits (besides
- * its first batch's), APPLY_GROUP_COMMITS_IDLE when no live batch came
- * for a while.  Each batch is then acknowledged as if applied alone.
- */
-#define APPLY_GROUP_MAX 64
-/* ... and of at most this many commits, so that a live commit that lands
- * behind a group waits for a short transaction, not a long one (a live
- * batch goes first in the next group, so this bounds its wait) ... */
-#define APPLY_GROUP_COMMITS 128
-/* ... or, with no live batch for APPLY_LIVE_MS, this many: fewer fsyncs
- * for a backlog that no live write waits behind. */
-#define APPLY_GROUP_COMMITS_IDLE 512
-#define APPLY_LIVE_MS 1000
-/* A batch of at most this many commits and bytes of E is live (a write
- * just made): it is checked on the loop at once and goes first in the
- * next group, unless a backlog batch has waited APPLY_LIVE_MS; then that
- * one opens the next group, so a stream of live batches never holds a
- * backlog back. */
-#define SYNC_LIVE_BATCH 4
-#define SYNC_LIVE_BYTES (64 * 1024)
-
-struct apply_group {
-	struct job j;
-	struct rx_batch *b[APPLY_GROUP_MAX];
-	size_t n;
-};
-
-static struct {
-	struct rx_batch *ready, **tail;  /* checked, waiting for the store */
-	int inflight;                    /* a group is with the store */
-	int holding;                     /* group_done() is at work */
-	uint64_t live_ms;                /* the last live batch came then */
-} G = { NULL, &G.ready, 0, 0, 0 };
-
-/* Works out b->one: the one origin of b's items, or NULL (several). */
-static void
-batch_one(struct rx_batch *b)
-{
-	static const uint8_t zero[PROTO_KEY_LEN];
-	size_t i;
-
-	b->one = NULL;
-	if (b->n == 0 || memcmp(b->items[0].origin, zero, PROTO_KEY_LEN) == 0)
-		return;
-	for (i = 1; i < b->n; i++)
-		if (memcmp(b->items[i].origin, b->items[0].origin,
-		    PROTO_KEY_LEN) != 0)
-			return;
-	b->one = b->items[0].origin;
-}
-
-/* The one origin of b's items, or NULL: several, or a refused origin. */
-static const uint8_t *
-batch_origin(const struct rx_batch *b)
-{
-	return b->c->failed.n != 0 ? NULL : b->one;
-}
-
-/* On the store thread: applies a group in one transaction. */
-static void
-group_run(struct job *j)
-{
-	struct apply_group *g = (struct apply_group *)j;
-	struct store *s = worker_store();
-	struct store_failed tmp = { NULL, 0, 0 };
-	struct store_item *all;
-	char *cause = NULL;
-	size_t i, k, n = 0, at = 0;
-	int rc;
-
-	if (g->n == 1) {
-		struct rx_batch *b = g->b[0];
-
-		b->rc = store_apply_ex(s, b->items, b->n, &b->c->failed,
-		    &b->cause);
-		b->txnid = store_txnid(s);
-		return;
-	}
-	for (i = 0; i < g->n; i++)
-		n += g->b[i]->n;
-	all = xreallocarray(NULL, n, sizeof(*all));
-	for (i = 0; i < g->n; i++) {
-		memcpy(all + at, g->b[i]->items, g->b[i]->n * sizeof(*all));
-		at += g->b[i]->n;
-	}
-	rc = store_apply_ex(s, all, n, &tmp, &cause);
-	at = 0;
-	for (i = 0; i < g->n; i++) {
-		struct rx_batch *b = g->b[i];
-
-		memcpy(b->items, all + at, b->n * sizeof(*all));
-		at += b->n;
-		b->rc = rc;
-		b->cause = rc != 0 && cause != NULL ? xstrdup(cause) : NULL;
-		b->txnid = store_txnid(s);
-		/* A refused origin is its connection's, as alone. */
-		for (k = 0; rc == 0 && k < b->n; k++)
-			if (b->items[k].result != 0 &&
-			    b->items[k].result != CS_EDUP &&
-			    b->items[k].result != CS_EPENDING) {
-				b->c->failed.origin = xreallocarray(
-				    b->c->failed.origin, 1,
-				    sizeof(*b->c->failed.origin));
-				memcpy(b->c->failed.origin[0],
-				    b->items[k].origin, PROTO_KEY_LEN);
-				b->c->failed.n = 1;
-				break;
-			}
-	}
-	if (rc == 0)
-		g->b[0]->c->failed.drained += tmp.drained;
-	free(tmp.origin);
-	free(cause);
-	free(all);
-}
-
-static void group_kick(void);
-
-/* Back on the loop: each batch of the group is done as if alone. */
-static void
-group_done(struct job *j)
-{
-	struct apply_group *g = (struct apply_group *)j;
-	size_t i;
-
-	G.inflight = 0;
-	G.holding = 1;
-	for (i = 0; i < g->n; i++) {
-		g->b[i]->j.ran = j->ran;
-		apply_done(&g->b[i]->j);
-	}
-	G.holding = 0;
-	free(g);
-	group_kick();
-}
-
-/*
- * Live batches first: those of at most SYNC_LIVE_BATCH commits (a peer
- * that had little to send: a write just made) move, in their order, to
- * the front of the ready list, so a live write waits for the group the
- * store is writing, not for every backlog batch that arrived before it;
- * the group it opens holds only live batches.
- */
-static void
-ready_live_first(void)
-{
-	struct rx_batch *live = NULL, **lt = &live, **pp = &G.ready, *b;
-
-	while ((b = *pp) != NULL) {
-		if (!b->live) {
-			pp = &b->gnext;
-			continue;
-		}
-		G.live_ms = now_ms();
-		*pp = b->gnext;
-		b->gnext = NULL;
-		*lt = b;
-		lt = &b->gnext;
-	}
-	*lt = G.ready;
-	G.ready = live;
-	/* The oldest backlog batch opens the group once it waited long. */
-	for (pp = &G.ready; (b = *pp) != NULL && b->live; pp = &b->gnext)
-		;
-	if (b != NULL && pp != &G.ready &&
-	    now_ms() - b->ready_ms >= APPLY_LIVE_MS) {
-		*pp = b->gnext;
-		b->gnext = G.ready;
-		G.ready = b;
-	}
-}
-
-/* Hands the next group to the store thread, unless one is there. */
-static void
-group_kick(void)
-{
-	struct apply_group *g;
-	struct rx_batch **pp, *b;
-	const uint8_t *o;
-	size_t i;
-
-	if (G.inflight || G.holding || G.ready == NULL)
-		return;
-	ready_live_first();
-	g = xcalloc(1, sizeof(*g));
-	g->b[g->n++] = b = G.ready;
-	G.ready = b->gnext;
-	if (batch_origin(b) != NULL) {
-		size_t commits = b->n, most = G.live_ms != 0 &&
-		    now_ms() - G.live_ms < APPLY_LIVE_MS ? APPLY_GROUP_COMMITS :
-		    APPLY_GROUP_COMMITS_IDLE;
-		/* A group that a live batch opens holds only live ones: a
-		 * short transaction. */
-		size_t cap = b->live ? SYNC_LIVE_BATCH : most;
-
-		for (pp = &G.ready; *pp != NULL && g->n < APPLY_GROUP_MAX &&
-		    commits < most;) {
-			b = *pp;
-			o = commits + b->n <= most && b->n <= cap &&
-			    (b->live || cap > SYNC_LIVE_BATCH) ?
-			    batch_origin(b) : NULL;
-			for (i = 0; o != NULL && i < g->n; i++)
-				if (memcmp(batch_origin(g->b[i]), o,
-				    PROTO_KEY_LEN) == 0)
-					o = NULL;
-			if (o == NULL) {
-				pp = &b->gnext;
-				continue;
-			}
-			*pp = b->gnext;
-			g->b[g->n++] = b;
-			commits += b->n;
-		}
-	}
-	for (G.tail = &G.ready; *G.tail != NULL; G.tail = &(*G.tail)->gnext)
-		;
-	g->j.run = group_run;
-	g->j.done = group_done;
-	if (D.stopping) {
-		/* Not stored: the peers send them again next time.  The
-		 * store thread may be gone: done() at once, unrun. */
-		g->j.ran = 0;
-		group_done(&g->j);
-		return;
-	}
-	G.inflight = 1;
-	worker_submit(&g->j);
-}
-
-/*
- * The peer's commit at seq + 1 does not follow ours at seq: ask for its
- * commit at seq, which the store keeps as a fork's evidence.
- */
-static void
-want_one(struct conn *c, const uint8_t *origin, uint64_t seq)
-{
-	struct session_want w;
-	struct proto_enc m;
-
-	memcpy(w.origin, origin, PROTO_KEY_LEN);
-	w.seq = seq;
-	proto_enc_init(&m);
-	(void)session_pack_want(&c->s, &w, 1, &m);
-	conn_send(c, &m);
-	proto_enc_free(&m);
-}
-
-/* Passes a newly kept fork on to every other peer that reads its origin. */
-static void
-relay_fork(struct conn *from, const struct store_item *it)
-{
-	struct conn *o;
-
-	for (o = D.conns; o != NULL; o = o->next)
-		if (o != from && o->open && !o->closing && o->s.heads_sent &&
-		    trust_allows(o, it->origin)) {
-			session_queue_extra(&o->s, it->e, it->elen, it->sig);
-			sync_pump(o);
-		}
-}
-
-/* Hands the first batch to the store thread once it is checked. */
-static void
-apply_next(struct conn *c)
-{
-	struct rx_batch *b = c->rxq;
-
-	if (c->applying || b == NULL || b->checking > 0)
-		return;
-	if (D.stopping) {
-		/* Not stored: the peer sends it again next time. */
-		while ((b = c->rxq) != NULL && b->checking == 0) {
-			int more;
-
-			rx_pop(c);
-			rx_free(b);
-			more = c->rxq != NULL;
-			conn_unref(c);    /* may free c when it was the last */
-			if (!more)
-				return;
-		}
-		return;
-	}
-	c->applying = 1;
-	b->gnext = NULL;
-	b->ready_ms = now_ms();
-	*G.tail = b;
-	G.tail = &b->gnext;
-	group_kick();
-}
-
-/* Free bytes a full disk must gain before it is said to have room again. */
-#define FULL_ROOM ((uint64_t)8 << 20)
-
-/* Returns the free bytes on the data directory's disk (0: unknown). */
-static uint64_t
-data_free(void)
-{
-	struct statvfs sv;
-
-	if (statvfs(D.data, &sv) != 0)
-		return 0;
-	return (uint64_t)sv.f_bavail * sv.f_frsize;
-}
-
-/*
- * Once a second while the disk is full: when it has clearly more room
- * than when it filled, says so and dials at once every peer whose
- * batches could not be stored, instead of waiting out their backoff.
- */
-void
-sync_room_check(void)
-{
-	struct peer *p;
-	uint64_t avail;
-
-	if (!D.store_full)
-		return;
-	avail = data_free();
-	if (avail < D.full_free + FULL_ROOM)
-		return;
-	D.store_full = 0;
-	log_info("the disk has room again: %llu MB free",
-	    (unsigned long long)(avail >> 20));
-	for (p = D.peers; p != NULL; p = p->next) {
-		if (p->store_fails == 0)
-			continue;
-		p->store_fails = 0;
-		if (p->conn == NULL)
-			peer_dial_soon(p, 1);
-	}
-}
-
-static void
-apply_done(struct job *j)
-{
-	struct rx_batch *b = (struct rx_batch *)j;
-	struct conn *c = b->c;
-	const char *name = c->peer ? c->peer->name : c->addr;
-	uint64_t applied = 0, refused = 0, pending = 0, drained;
-	struct proto_enc m;
-	uint8_t moved[PROTO_KEY_LEN];    /* the one origin applied, if one */
-	char k[17];
-	size_t i;
-	int admin = 0, many = 0;
-
-	c->applying = 0;
-	rx_pop(c);
-	/*
-	 * A batch behind one that failed (the connection is closing) says
-	 * nothing worth a line: its commits follow the failed batch's.  What
-	 * it may still have stored, the heads read again tell.
-	 */
-	if (!j->ran || D.stopping || c->closing) {
-		if (j->ran && !D.stopping && b->rc == 0)
-			sync_heads_refresh();
-		rx_free(b);
-		apply_next(c);
-		conn_unref(c);
-		return;
-	}
-	if (b->rc != 0) {
-		/* A full disk: one line when it fills, then quiet; the peer
-		 * is dialed again on the failed-dial schedule, and the next
-		 * batch stored says the space is back. */
-		if (b->rc != CS_ENOSPC || !D.store_full)
-			log_warnx("peer %s: batch %llu not stored: %s", name,
-			    (unsigned long long)b->m.n, b->cause ? b->cause :
-			    cs_strerror(b->rc));
-		else
-			log_debug("peer %s: batch %llu not stored: %s", name,
-			    (unsigned long long)b->m.n, b->cause ? b->cause :
-			    cs_strerror(b->rc));
-		if (b->rc == CS_ENOSPC && !D.store_full) {
-			D.store_full = 1;
-			D.full_free = data_free();
-		}
-		if (c->peer != NULL)
-			c->peer->store_fails++;
-		conn_close(c, b->rc == CS_ENOSPC ? "this node's disk is full" :
-		    "a batch could not be stored");
-		rx_free(b);
-		apply_next(c);
-		conn_unref(c);
-		return;
-	}
-	if (b->txnid > D.txnid)
-		D.txnid = b->txnid;
-	/*
-	 * Small batches still fit now and then on a full disk: the disk has
-	 * room again only when it has clearly more free than when it filled.
-	 */
-	if (D.store_full && data_free() >= D.full_free + FULL_ROOM) {
-		D.store_full = 0;
-		log_info("peer %s: batch %llu stored: the disk has room again",
-		    name, (unsigned long long)b->m.n);
-	}
-	/* The backoff holds while the disk stays full. */
-	if (c->peer != NULL && !D.store_full)
-		c->peer->store_fails = 0;
-	drained = c->failed.drained;
-	c->failed.drained = 0;
-	for (i = 0; i < b->n; i++) {
-		const struct store_item *it = &b->items[i];
-
-		if (it->result == 0 || it->result == CS_EDUP) {
-			applied += it->result == 0;
-			if (it->result == 0 && applied == 1)
-				memcpy(moved, it->origin, PROTO_KEY_LEN);
-			else if (it->result == 0 && memcmp(moved, it->origin,
-			    PROTO_KEY_LEN) != 0)
-				many = 1;
-			if (it->result == 0 && memcmp(it->origin,
-			    D.info.network, PROTO_KEY_LEN) == 0)
-				admin = 1;
-			vv_raise(&D.ours, it->origin, it->seq);
-			session_peer_has(&c->s, it->origin, it->seq);
-			continue;
-		}
-		if (it->seq != 0)
-			session_peer_has(&c->s, it->origin, it->seq);
-		if (it->result == CS_EPENDING) {
-			/* Held: it lands when the admin log allows it. */
-			pending++;
-			continue;
-		}
-		refused++;
-		log_warnx("peer %s: refused commit %s:%llu: %s", name,
-		    log_key(it->origin, k), (unsigned long long)it->seq,
-		    it->cause);
-		if (it->result == CS_ECHAIN && it->seq > 1 &&
-		    !session_wanted(&c->s, it->origin))
-			want_one(c, it->origin, it->seq - 1);
-		if (it->result == CS_EFORK)
-			relay_fork(c, it);
-	}
-	if (pending > 0)
-		log_info("peer %s: %llu commits wait for the admin log (cafe "
-		    "status names them)", name, (unsigned long long)pending);
-	if (drained > 0)
-		log_info("peer %s: %llu waiting commits were let in by the "
-		    "admin log", name, (unsigned long long)drained);
-	applied += pending;
-	c->rx_commits += applied;
-	c->rx_refused += refused;
-	if (c->peer != NULL)
-		c->peer->received += applied;
-	if (!c->closing) {
-		proto_enc_init(&m);
-		session_applied(&c->s, b->m.n, applied, refused, &m);
-		conn_send(c, &m);
-		proto_enc_free(&m);
-	}
-	log_debug("peer %s: batch %llu: %llu applied, %llu refused", name,
-	    (unsigned long long)b->m.n, (unsigned long long)applied,
-	    (unsigned long long)refused);
-	rx_free(b);
-	apply_next(c);
-	if (c->rxq_len < SYNC_RX_QUEUE)
-		conn_resume(c);
-	restore_check(c);
-	if (admin)
-		trust_reload();
-	/* Waiting commits that landed, or accepted ones withdrawn, moved
-	 * heads that no item of this batch names. */
-	if (drained > 0 || admin)
-		sync_heads_refresh();
-	/* Our heads moved: relay to every peer that lacks the news. */
-	if (applied > 0 && (many || drained > 0 || admin))
-		sync_pump_all();
-	else if (applied > 0) {
-		sync_pump_origin(moved);
-		sync_update_state(c);
-	} else
-		sync_update_state(c);
-	conn_unref(c);
-}
-
-/* Checks the signatures of b's items from .. to - 1. */
-static void
-check_range(struct rx_batch *b, size_t from, size_t to)
-{
-	size_t i;
-
-	store_verify_items(D.store, b->items, from, to);
-	/* Each item's origin, for the apply groups (the store fills it
-	 * again as it applies; one that does not decode keeps zeros). */
-	for (i = from; i < to; i++) {
-		struct proto_commit pc;
-
-		if (proto_commit_decode(&pc, b->items[i].e, b->items[i].elen,
-		    NULL) != 0)
-			continue;
-		memcpy(b->items[i].origin, pc.origin, PROTO_KEY_LEN);
-		proto_commit_free(&pc);
-	}
-}
-
-/* On the thread pool: checks one half of a batch's signatures. */
-static void
-check_half(uv_work_t *w)
-{
-	struct rx_batch *b = w->data;
-	size_t half = b->n / 2;
-
-	if (w == &b->work[0])
-		check_range(b, 0, half);
-	else
-		check_range(b, half, b->n);
-}
-
-static void
-check_done(uv_work_t *w, int status)
-{
-	struct rx_batch *b = w->data;
-
-	(void)status;
-	if (--b->checking == 0) {
-		batch_one(b);
-		apply_next(b->c);
-	}
-}
-
-/* Takes a COMMITS message: check it, then queue it for the store. */
-static int
-on_commits(struct conn *c, const uint8_t *data, size_t len)
-{
-	struct rx_batch *b = xcalloc(1, sizeof(*b));
-	const char *cause;
-	size_t i, bytes;
-	int k;
-
-	b->c = c;
-	b->buf = xmalloc(len);
-	memcpy(b->buf, data, len);
-	if (wire_msg_decode(&b->m, b->buf, len, &cause) != 0) {
-		rx_free(b);
-		return protocol_error(c, cause);
-	}
-	if (session_on_commits(&c->s, b->m.n, &cause) != 0) {
-		rx_free(b);
-		return protocol_error(c, cause);
-	}
-	b->n = b->m.nitems;
-	b->items = xcalloc(b->n, sizeof(*b->items));
-	for (i = 0, bytes = 0; i < b->n; i++) {
-		b->items[i].e = b->m.items[i].e;
-		b->items[i].elen = b->m.items[i].elen;
-		b->items[i].sig = b->m.items[i].sig;
-		bytes += b->items[i].elen;
-	}
-	b->live = b->n <= SYNC_LIVE_BATCH && bytes <= SYNC_LIVE_BYTES;
-	c->refs++;
-	if (c->rxq_tail == NULL)
-		c->rxq_tail = &c->rxq;
-	*c->rxq_tail = b;
-	c->rxq_tail = &b->next;
-	c->rxq_len++;
-	/*
-	 * A live batch is checked here, at once: a few signatures cost the
-	 * loop less than a wait behind every backlog batch queued on the
-	 * thread pool.
-	 */
-	if (b->live) {
-		check_range(b, 0, b->n);
-		batch_one(b);
-		apply_next(c);
-		if (c->rxq_len >= SYNC_RX_QUEUE)
-			conn_pause(c);
-		return 0;
-	}
-	b->checking = 2;
-	for (k = 0; k < 2; k++) {
-		b->work[k].data = b;
-		if (uv_queue_work(D.loop, &b->work[k], check_half,
-		    check_done) != 0) {
-			/* The store thread checks what is left unchecked. */
-			b->checking--;
-		}
-	}
-	apply_next(c);
-	if (c->rxq_len >= SYNC_RX_QUEUE)
-		conn_pause(c);
-	return 0;
+	sync_restore_check(NULL);
 }
 
 /* Sends ERROR with a reason, then closes. */
-static int
-protocol_error(struct conn *c, const char *why)
+int
+sync_protocol_error(struct conn *c, const char *why)
 {
 	struct proto_enc m;
 
@@ -1696,173 +896,6 @@ protocol_error(struct conn *c, const char *why)
 	proto_enc_free(&m);
 	conn_close(c, why);
 	return -1;
-}
-
-/* ---- joining ---------------------------------------------------------- */
-
-/*
- * Failed joins per source address: at JOIN_FAILS_MAX failures within
- * JOIN_FAIL_WINDOW_MS, an address's joins are refused unread until the
- * window ends, so invite secrets cannot be guessed at speed.  The table
- * is small and fixed; a full table reuses its oldest slot.
- */
-#define JOIN_FAILS_MAX 5
-#define JOIN_FAIL_WINDOW_MS 60000
-#define JOIN_FAIL_SLOTS 64
-
-static struct join_fail {
-	char host[64];
-	uint64_t since_ms;
-	unsigned fails;
-} join_fails[JOIN_FAIL_SLOTS];
-
-/* The host part of "host:port" or "[v6]:port" into host. */
-static void
-addr_host(const char *addr, char *host, size_t size)
-{
-	const char *colon = strrchr(addr, ':');
-	size_t n = colon != NULL ? (size_t)(colon - addr) : strlen(addr);
-
-	snprintf(host, size, "%.*s", (int)n, addr);
-}
-
-/* The slot of addr's host, made (oldest reused) when make is set. */
-static struct join_fail *
-join_fail_slot(const char *addr, int make)
-{
-	struct join_fail *f, *old = &join_fails[0];
-	uint64_t now = now_ms();
-	char host[64];
-
-	addr_host(addr, host, sizeof(host));
-	for (f = join_fails; f < join_fails + JOIN_FAIL_SLOTS; f++) {
-		if (f->fails > 0 && now - f->since_ms >= JOIN_FAIL_WINDOW_MS)
-			f->fails = 0;
-		if (f->fails > 0 && strcmp(f->host, host) == 0)
-			return f;
-		if (f->fails == 0 || (old->fails > 0 &&
-		    f->since_ms < old->since_ms))
-			old = f;
-	}
-	if (!make)
-		return NULL;
-	snprintf(old->host, sizeof(old->host), "%s", host);
-	old->since_ms = now;
-	old->fails = 0;
-	return old;
-}
-
-/* Counts a failed join from addr; says so once when the limit is hit. */
-static void
-join_failed(const char *addr)
-{
-	struct join_fail *f = join_fail_slot(addr, 1);
-
-	if (++f->fails == JOIN_FAILS_MAX)
-		log_warnx("joins from %s: %u failed within %d s; refusing "
-		    "its joins for the rest of that time", f->host, f->fails,
-		    JOIN_FAIL_WINDOW_MS / 1000);
-}
-
-struct join_job {
-	struct job j;
-	struct conn *c;
-	uint8_t invite[WIRE_INVITE_LEN];
-	uint8_t secret[WIRE_SECRET_LEN];
-	uint8_t key[PROTO_KEY_LEN];
-	char name[WIRE_MAX_NAME + 1];
-	const char *role;
-	char *cause;
-	int rc;
-};
-
-static void
-join_run(struct job *j)
-{
-	struct join_job *jj = (struct join_job *)j;
-
-	jj->rc = store_invite_redeem(worker_store(), jj->invite, jj->secret,
-	    jj->key, jj->name, &jj->role, &jj->cause);
-}
-
-static void
-join_done(struct job *j)
-{
-	struct join_job *jj = (struct join_job *)j;
-	struct conn *c = jj->c;
-	struct proto_enc m;
-	char k[17];
-
-	log_key(jj->key, k);
-	if (j->ran && jj->rc == 0) {
-		log_info("%s (%s) joined with an invite as %s", jj->name, k,
-		    jj->role);
-		trust_reload();
-		sync_heads_refresh();
-	} else if (j->ran) {
-		log_warnx("connection from %s: join of %s refused: %s",
-		    c->addr, k, jj->cause ? jj->cause : "failed");
-		join_failed(c->addr);
-	}
-	if (j->ran && !c->closing) {
-		proto_enc_init(&m);
-		if (jj->rc == 0)
-			wire_pack_joined(&m, jj->role);
-		else
-			wire_pack_error(&m, jj->cause ? jj->cause :
-			    "join refused");
-		conn_send(c, &m);
-		proto_enc_free(&m);
-		/* Closed once the answer is written. */
-		conn_finish(c, "join answered");
-	}
-	sodium_memzero(jj->secret, sizeof(jj->secret));
-	free(jj->cause);
-	free(jj);
-	conn_unref(c);
-}
-
-/* A joining node's only message: redeem its invite on the store thread. */
-static int
-on_join(struct conn *c, const uint8_t *data, size_t len)
-{
-	struct join_job *jj;
-	struct join_fail *f;
-	struct proto_enc e;
-	struct wire_msg m;
-	const char *cause;
-
-	if (wire_msg_decode(&m, data, len, &cause) != 0)
-		return protocol_error(c, cause);
-	if (m.type != WIRE_MSG_JOIN || c->joining > 1) {
-		wire_msg_free(&m);
-		return protocol_error(c, "protocol: a joining node sends one "
-		    "JOIN and nothing else");
-	}
-	c->joining = 2;
-	if ((f = join_fail_slot(c->addr, 0)) != NULL &&
-	    f->fails >= JOIN_FAILS_MAX) {
-		proto_enc_init(&e);
-		wire_pack_error(&e, "too many failed joins from this address; "
-		    "try again in a minute");
-		conn_send(c, &e);
-		proto_enc_free(&e);
-		conn_finish(c, "join refused: too many failed joins");
-		return 0;
-	}
-	jj = xcalloc(1, sizeof(*jj));
-	jj->c = c;
-	memcpy(jj->invite, m.invite, WIRE_INVITE_LEN);
-	memcpy(jj->secret, m.secret, WIRE_SECRET_LEN);
-	memcpy(jj->key, c->w.peer, PROTO_KEY_LEN);
-	snprintf(jj->name, sizeof(jj->name), "%.*s", (int)m.reason_len,
-	    m.reason);
-	wire_msg_free(&m);
-	jj->j.run = join_run;
-	jj->j.done = join_done;
-	c->refs++;
-	worker_submit(&jj->j);
-	return 0;
 }
 
 /* Handles one message from an open connection. */
@@ -1877,7 +910,7 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 	size_t i;
 
 	if (c->joining)
-		return on_join(c, data, len);
+		return sync_on_join(c, data, len);
 	/* ZCOMMITS: expanded (bounded) into the COMMITS it stands for. */
 	if (len > 1 && (data[0] & 0xf0) == 0x90 &&
 	    data[1] == WIRE_MSG_ZCOMMITS) {
@@ -1885,12 +918,12 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 		int rc;
 
 		if (!c->s.got_heads)
-			return protocol_error(c, "protocol: ZCOMMITS before "
+			return sync_protocol_error(c, "protocol: ZCOMMITS before "
 			    "HEADS");
 		proto_enc_init(&x);
 		if (zc_expand(sync_zdict(), data, len, &x, &cause) != 0) {
 			proto_enc_free(&x);
-			return protocol_error(c, cause);
+			return sync_protocol_error(c, cause);
 		}
 		rc = sync_msg(c, (const uint8_t *)x.sb.data, x.sb.size);
 		proto_enc_free(&x);
@@ -1900,25 +933,25 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 	if (len > 0 && (data[0] & 0xf0) == 0x90 && len > 1 &&
 	    data[1] == WIRE_MSG_COMMITS) {
 		if (!c->s.got_heads)
-			return protocol_error(c, "protocol: COMMITS before "
+			return sync_protocol_error(c, "protocol: COMMITS before "
 			    "HEADS");
 		if (c->rxq_len >= SYNC_RX_QUEUE + 1)
-			return protocol_error(c, "protocol: batches beyond "
+			return sync_protocol_error(c, "protocol: batches beyond "
 			    "flow control");
-		return on_commits(c, data, len);
+		return sync_on_commits(c, data, len);
 	}
 	if (wire_msg_decode(&m, data, len, &cause) != 0)
-		return protocol_error(c, cause);
+		return sync_protocol_error(c, cause);
 	if (!c->s.got_heads && m.type != WIRE_MSG_HEADS &&
 	    m.type != WIRE_MSG_ERROR) {
 		wire_msg_free(&m);
-		return protocol_error(c, "protocol: HEADS must come first");
+		return sync_protocol_error(c, "protocol: HEADS must come first");
 	}
 	switch (m.type) {
 	case WIRE_MSG_HEADS:
 		if (session_on_heads(&c->s, m.heads, m.nheads, &cause) != 0) {
 			wire_msg_free(&m);
-			return protocol_error(c, cause);
+			return sync_protocol_error(c, cause);
 		}
 		for (i = 0; i < m.noffer && sync_zdict() != NULL; i++)
 			if (m.offer[i] == zc_dict_id(sync_zdict()))
@@ -1934,22 +967,22 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 		/* A backlog worth watching: status shows its bytes at once. */
 		if (s >= SYNC_BACKLOG_SHOW)
 			sync_backlog_refresh();
-		restore_check(c);
-		fork_check(c, &m);
+		sync_restore_check(c);
+		sync_fork_check(c, &m);
 		sync_pump(c);
 		sync_update_state(c);
 		break;
 	case WIRE_MSG_WANT:
-		if (on_want(c, &m, &cause) != 0) {
+		if (sync_on_want(c, &m, &cause) != 0) {
 			wire_msg_free(&m);
-			return protocol_error(c, cause);
+			return sync_protocol_error(c, cause);
 		}
 		break;
 	case WIRE_MSG_ACK:
 		switch (session_on_ack(&c->s, m.n, uv_hrtime(), &cause)) {
 		case -1:
 			wire_msg_free(&m);
-			return protocol_error(c, cause);
+			return sync_protocol_error(c, cause);
 		case 1:
 			/* The link's rate, for the next connection too. */
 			if (c->peer != NULL)
@@ -1968,9 +1001,9 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 		/* Not the usual encoding: take the slow path. */
 		wire_msg_free(&m);
 		if (!c->s.got_heads || c->rxq_len >= SYNC_RX_QUEUE + 1)
-			return protocol_error(c, "protocol: COMMITS out of "
+			return sync_protocol_error(c, "protocol: COMMITS out of "
 			    "place");
-		return on_commits(c, data, len);
+		return sync_on_commits(c, data, len);
 	case WIRE_MSG_PING:
 		/* Our HEADS goes first; a PING that beats it goes unanswered,
 		 * and the peer's next one is answered. */
@@ -1998,7 +1031,7 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 		return -1;
 	default:
 		wire_msg_free(&m);
-		return protocol_error(c, "protocol: unexpected message");
+		return sync_protocol_error(c, "protocol: unexpected message");
 	}
 	wire_msg_free(&m);
 	return 0;
