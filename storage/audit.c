@@ -573,19 +573,34 @@ out:
 	return rc;
 }
 
-/* Compares the stored records with the scratch store's. */
-static void
-replay_compare(struct audit *a, struct store *scr)
+/*
+ * Compares the stored records with the scratch store's.  Returns 0, or
+ * CS_EDB with *cause when either cannot be read: an audit that could not
+ * compare must not pass for one that found nothing.
+ */
+static int
+replay_compare(struct audit *a, struct store *scr, char **cause)
 {
 	MDB_txn *stx;
 	MDB_cursor *cs, *cr;
 	MDB_val ks, ds, kr, dr;
 	int rs, rr, c;
 
-	if (store_read_begin(scr, &stx) != 0)
-		return;
-	mdb_cursor_open(a->txn, a->s->dbi[DB_RECORDS], &cs);
-	mdb_cursor_open(stx, scr->dbi[DB_RECORDS], &cr);
+	if (store_read_begin(scr, &stx) != 0) {
+		*cause = xstrdup("cannot read the replayed copy to compare");
+		return CS_EDB;
+	}
+	if (mdb_cursor_open(a->txn, a->s->dbi[DB_RECORDS], &cs) != 0) {
+		mdb_txn_abort(stx);
+		*cause = xstrdup("cannot read the stored records to compare");
+		return CS_EDB;
+	}
+	if (mdb_cursor_open(stx, scr->dbi[DB_RECORDS], &cr) != 0) {
+		mdb_cursor_close(cs);
+		mdb_txn_abort(stx);
+		*cause = xstrdup("cannot read the replayed copy to compare");
+		return CS_EDB;
+	}
 	rs = mdb_cursor_get(cs, &ks, &ds, MDB_FIRST);
 	rr = mdb_cursor_get(cr, &kr, &dr, MDB_FIRST);
 	while (rs == 0 || rr == 0) {
@@ -623,6 +638,7 @@ replay_compare(struct audit *a, struct store *scr)
 	mdb_cursor_close(cs);
 	mdb_cursor_close(cr);
 	mdb_txn_abort(stx);
+	return 0;
 }
 
 /* Replays the verified commits into a scratch store and compares. */
@@ -641,8 +657,8 @@ replay(struct audit *a, char **cause)
 	/* An empty log has no items array: qsort() must not see NULL. */
 	if (a->nitems > 0)
 		qsort(a->items, a->nitems, sizeof(*a->items), item_cmp);
-	if ((rc = replay_apply(a, &scr, cause)) == 0) {
-		replay_compare(a, &scr);
+	if ((rc = replay_apply(a, &scr, cause)) == 0 &&
+	    (rc = replay_compare(a, &scr, cause)) == 0) {
 		audit_derived_compare(a->s, a->txn, &scr, derived_report, a);
 		a->st->replayed = 1;
 	}

@@ -84,6 +84,9 @@ int store_drop_from(struct store *s, MDB_txn *txn, MDB_dbi dbi,
 /* Opens a read transaction, refreshing the map size when another process
  * grew it.  Returns 0 or CS_EDB. */
 int store_read_begin(struct store *s, MDB_txn **txn);
+/* A read transaction and a cursor on dbi in it; returns 0 or CS_EDB. */
+int store_read_cursor(struct store *s, MDB_txn **txn, MDB_dbi dbi,
+    MDB_cursor **cur);
 
 /* Returns the index of t in sch_types. */
 unsigned store_type_index(const struct sch_type *t);

@@ -295,9 +295,17 @@ lay_bysite_from(uint8_t k[LAY_BYSITE_LEN], uint8_t type, const uint8_t *site,
 
 /* ---- bydate: type(1) ymd(4) id(16) -> "" ------------------------------ */
 
+#define LAY_BYDATE_TYPE 0
 #define LAY_BYDATE_YMD 1
 #define LAY_BYDATE_ID (1 + 4)
 #define LAY_BYDATE_LEN (LAY_BYDATE_ID + PROTO_ID_LEN)
+
+/* The type index of a bydate key (its entries sort by it first). */
+static inline uint8_t
+lay_bydate_type(const uint8_t *k)
+{
+	return k[LAY_BYDATE_TYPE];
+}
 
 static inline size_t
 lay_bydate_key(uint8_t k[LAY_BYDATE_LEN], uint8_t type, uint32_t ymd,
@@ -496,5 +504,62 @@ lay_sk_pk(const uint8_t sk[PROTO_SK_LEN])
 /* ---- meta "schema": format(4) ----------------------------------------- */
 
 #define LAY_SCHEMA_LEN 4
+
+/* ---- names: type(1) fold(name) NUL id(16) -> the name as written ------
+ * and, under LAY_SUFFIX_TAG in place of a type, every id's hex digits
+ * reversed(16) -> id (storage/names.c). */
+
+#define LAY_NAME_FOLD 1
+#define LAY_NAME_LEN(flen) (LAY_NAME_FOLD + (size_t)(flen) + 1 + PROTO_ID_LEN)
+
+/* Where a name's folded bytes go (the caller folds into it). */
+static inline uint8_t *
+lay_name_fold(uint8_t *k)
+{
+	return k + LAY_NAME_FOLD;
+}
+
+/* Completes a name key whose flen folded bytes are in place; returns its
+ * length. */
+static inline size_t
+lay_name_key(uint8_t *k, uint8_t type, size_t flen, const uint8_t *id)
+{
+	k[0] = type;
+	k[LAY_NAME_FOLD + flen] = '\0';
+	memcpy(k + LAY_NAME_FOLD + flen + 1, id, PROTO_ID_LEN);
+	return LAY_NAME_LEN(flen);
+}
+
+/* The id of a name key of len bytes. */
+static inline const uint8_t *
+lay_name_id(const uint8_t *k, size_t len)
+{
+	return k + len - PROTO_ID_LEN;
+}
+
+#define LAY_SUFFIX_TAG 0xfe
+#define LAY_SUFFIX_REV 1
+#define LAY_SUFFIX_LEN (LAY_SUFFIX_REV + PROTO_ID_LEN)
+
+/* The reversed-id key of id: its hex digits last to first, as bytes. */
+static inline void
+lay_suffix_key(uint8_t k[LAY_SUFFIX_LEN], const uint8_t *id)
+{
+	int i;
+
+	k[0] = LAY_SUFFIX_TAG;
+	for (i = 0; i < PROTO_ID_LEN; i++)
+		k[LAY_SUFFIX_REV + PROTO_ID_LEN - 1 - i] =
+		    (uint8_t)(id[i] << 4 | id[i] >> 4);
+}
+
+/* Whether a names key of len bytes is a reversed-id entry. */
+static inline int
+lay_is_suffix(const uint8_t *k, size_t len)
+{
+	return len == LAY_SUFFIX_LEN && k[0] == LAY_SUFFIX_TAG;
+}
+
+LAY_PTR(lay_suffix_rev, LAY_SUFFIX_REV)
 
 #endif /* CAFESYNC_STORAGE_LAYOUT_H */

@@ -50,12 +50,11 @@ store_log(struct store *s, const uint8_t *origin, uint64_t from,
 	uint8_t start[LAY_SEQKEY_LEN];
 	int rc, err;
 
-	if (store_read_begin(s, &txn) != 0)
-		return CS_EDB;
 	lay_seqkey(start, origin != NULL ? origin : none, from);
 	k.mv_size = sizeof(start);
 	k.mv_data = start;
-	mdb_cursor_open(txn, s->dbi[DB_COMMITS], &cur);
+	if (store_read_cursor(s, &txn, s->dbi[DB_COMMITS], &cur) != 0)
+		return CS_EDB;
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		if (origin != NULL && memcmp(k.mv_data, origin,
@@ -81,12 +80,11 @@ store_log_raw(struct store *s, const uint8_t origin[PROTO_KEY_LEN],
 	uint64_t want = from;
 	int rc, r = 0;
 
-	if (store_read_begin(s, &txn) != 0)
-		return CS_EDB;
 	lay_seqkey(start, origin, from);
 	k.mv_size = sizeof(start);
 	k.mv_data = start;
-	mdb_cursor_open(txn, s->dbi[DB_COMMITS], &cur);
+	if (store_read_cursor(s, &txn, s->dbi[DB_COMMITS], &cur) != 0)
+		return CS_EDB;
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		const uint8_t *v = d.mv_data;
@@ -136,11 +134,10 @@ store_history(struct store *s, const uint8_t id[PROTO_ID_LEN],
 	struct history_arg ha = { 0, fn, arg };
 	int rc, err;
 
-	if (store_read_begin(s, &txn) != 0)
-		return CS_EDB;
 	k.mv_size = PROTO_ID_LEN;
 	k.mv_data = (void *)(uintptr_t)id;
-	mdb_cursor_open(txn, s->dbi[DB_HISTORY], &cur);
+	if (store_read_cursor(s, &txn, s->dbi[DB_HISTORY], &cur) != 0)
+		return CS_EDB;
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		const uint8_t *key = k.mv_data;
@@ -172,9 +169,8 @@ store_heads(struct store *s, store_head_fn fn, void *arg)
 	MDB_val k, d;
 	int rc;
 
-	if (store_read_begin(s, &txn) != 0)
+	if (store_read_cursor(s, &txn, s->dbi[DB_HEADS], &cur) != 0)
 		return CS_EDB;
-	mdb_cursor_open(txn, s->dbi[DB_HEADS], &cur);
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
 		if (k.mv_size == PROTO_KEY_LEN && d.mv_size == LAY_HEAD_LEN &&
@@ -219,10 +215,10 @@ store_epoch(struct store *s)
 	return e;
 }
 
-/* Counts the entries of dbi whose key starts with one byte b; sets *bad
- * when LMDB cannot read the database to the end of them. */
+/* Counts the bydate entries of type index b; sets *bad when LMDB cannot
+ * read the database to the end of them. */
 static uint64_t
-count_prefix(MDB_txn *txn, MDB_dbi dbi, uint8_t b, int *bad)
+count_type(MDB_txn *txn, MDB_dbi dbi, uint8_t b, int *bad)
 {
 	MDB_cursor *cur;
 	MDB_val k = { 1, &b }, d;
@@ -234,7 +230,7 @@ count_prefix(MDB_txn *txn, MDB_dbi dbi, uint8_t b, int *bad)
 		return 0;
 	}
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
-	    rc == 0 && ((uint8_t *)k.mv_data)[0] == b;
+	    rc == 0 && lay_bydate_type(k.mv_data) == b;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
 		n++;
 	if (rc != 0 && rc != MDB_NOTFOUND)
@@ -256,7 +252,7 @@ store_status(struct store *s, struct store_status *st)
 	if (store_read_begin(s, &txn) != 0)
 		return CS_EDB;
 	for (i = 0; i < sch_ntypes && i < 16; i++)
-		st->counts[i] = count_prefix(txn, s->dbi[DB_BYDATE],
+		st->counts[i] = count_type(txn, s->dbi[DB_BYDATE],
 		    (uint8_t)i, &bad);
 	if (mdb_stat(txn, s->dbi[DB_COMMITS], &ms) == 0)
 		st->commits = ms.ms_entries;
@@ -320,9 +316,8 @@ store_verify(struct store *s, store_fault_fn fn, void *arg)
 	va.s = s;
 	va.fn = fn;
 	va.arg = arg;
-	if (store_read_begin(s, &txn) != 0)
+	if (store_read_cursor(s, &txn, s->dbi[DB_COMMITS], &cur) != 0)
 		return CS_EDB;
-	mdb_cursor_open(txn, s->dbi[DB_COMMITS], &cur);
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		const uint8_t *key = k.mv_data;

@@ -19,7 +19,7 @@
  * shortest end of the id (its last hex digits) that no other stored
  * record shares (removed ones included), as git abbreviates object names
  * from the part that differs, and never fewer than 4 digits.  The same
- * database keeps, under the type byte SUFFIX_TAG, every id with its hex
+ * database keeps, under the type byte LAY_SUFFIX_TAG, every id with its hex
  * digits reversed -> the id, so both the short form and the look-up of
  * a typed end are one cursor seek.
  */
@@ -31,30 +31,16 @@
 /* Meta key set once the index holds every named record and every id. */
 #define NAMES_META "names_index"
 
-/* The type byte of the reversed-id entries (no type has this index). */
-#define SUFFIX_TAG 0xfe
-
-/* Writes the id's hex digits in reverse order, as bytes. */
-static void
-id_reverse(const uint8_t id[PROTO_ID_LEN], uint8_t rev[PROTO_ID_LEN])
-{
-	int i;
-
-	for (i = 0; i < PROTO_ID_LEN; i++)
-		rev[PROTO_ID_LEN - 1 - i] = (uint8_t)(id[i] << 4 | id[i] >> 4);
-}
-
 /* Puts the reversed-id entry of id. */
 static int
 suffix_put(struct store *s, MDB_txn *txn, const uint8_t *id)
 {
-	uint8_t key[1 + PROTO_ID_LEN];
+	uint8_t key[LAY_SUFFIX_LEN];
 	MDB_val k = { sizeof(key), key }, d = { PROTO_ID_LEN,
 		(void *)(uintptr_t)id };
 	int rc;
 
-	key[0] = SUFFIX_TAG;
-	id_reverse(id, key + 1);
+	lay_suffix_key(key, id);
 	rc = mdb_put(txn, s->dbi[DB_NAMES], &k, &d, 0);
 	return rc == 0 ? 0 : store_mdb_fail(s, rc);
 }
@@ -142,15 +128,14 @@ name_key(const struct store_rec *r, uint8_t *key, size_t max,
 	if (r->deleted || !named(r->type) ||
 	    (v = store_rec_value(r, "name")) == NULL ||
 	    v->type != MSGPACK_OBJECT_STR || v->via.str.size == 0 ||
-	    v->via.str.size + 2 + PROTO_ID_LEN > max)
+	    LAY_NAME_LEN(v->via.str.size) > max)
 		return 0;
-	key[0] = (uint8_t)store_type_index(r->type);
-	n = fold_into(v->via.str.ptr, v->via.str.size, (char *)key + 1);
-	key[1 + n] = '\0';
-	memcpy(key + 2 + n, r->id, PROTO_ID_LEN);
+	n = fold_into(v->via.str.ptr, v->via.str.size,
+	    (char *)lay_name_fold(key));
 	*name = v->via.str.ptr;
 	*nlen = v->via.str.size;
-	return 2 + n + PROTO_ID_LEN;
+	return lay_name_key(key, (uint8_t)store_type_index(r->type), n,
+	    r->id);
 }
 
 /* Puts or deletes the index entry of a record's bytes (NULL: none). */
@@ -223,13 +208,18 @@ build_fn(struct store *s, MDB_txn *txn, void *arg)
 		    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 			const uint8_t *key = k.mv_data;
 
-			if (k.mv_size != 5 + PROTO_ID_LEN || key[0] != i)
+			uint32_t ymd;
+			const uint8_t *id;
+
+			if (k.mv_size != LAY_BYDATE_LEN || key[0] != i ||
+			    lay_index_entry(key, k.mv_size, LAY_BYDATE_YMD,
+			    &ymd, &id) != 0)
 				break;
 			rk.mv_size = PROTO_ID_LEN;
-			rk.mv_data = (void *)(uintptr_t)(key + 5);
+			rk.mv_data = (void *)(uintptr_t)id;
 			if (mdb_get(txn, s->dbi[DB_RECORDS], &rk, &rd) != 0)
 				continue;
-			if ((rc = entry(s, txn, key + 5, rd.mv_data, rd.mv_size,
+			if ((rc = entry(s, txn, id, rd.mv_data, rd.mv_size,
 			    1)) != 0) {
 				mdb_cursor_close(cur);
 				return rc;
@@ -290,7 +280,7 @@ store_names_find(struct store *s, const struct sch_type *t, const char *text,
 	unsigned i;
 	int rc, stop = 0;
 
-	if (n + 2 + PROTO_ID_LEN > sizeof(key))
+	if (LAY_NAME_LEN(n) > sizeof(key))
 		return 0;
 	if (names_ready(s) != 0 || store_read_begin(s, &txn) != 0)
 		return CS_EDB;
@@ -302,25 +292,25 @@ store_names_find(struct store *s, const struct sch_type *t, const char *text,
 		if ((t != NULL && &sch_types[i] != t) || !named(&sch_types[i]))
 			continue;
 		key[0] = (uint8_t)i;
-		fl = fold_into(text, n, (char *)key + 1);
+		fl = fold_into(text, n, (char *)lay_name_fold(key));
 		if (fl == 0)
 			break;
-		k.mv_size = 1 + fl;
+		k.mv_size = LAY_NAME_FOLD + fl;
 		k.mv_data = key;
 		for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
 		    rc == 0 && !stop; rc = mdb_cursor_get(cur, &k, &d,
 		    MDB_NEXT)) {
 			const uint8_t *kk = k.mv_data;
 
-			if (k.mv_size < 2 + fl + PROTO_ID_LEN ||
-			    memcmp(kk, key, 1 + fl) != 0)
+			if (k.mv_size < LAY_NAME_LEN(fl) ||
+			    memcmp(kk, key, LAY_NAME_FOLD + fl) != 0)
 				break;
 			if (d.mv_size > PROTO_MAX_VALUE)
 				continue;
 			memcpy(name, d.mv_data, d.mv_size);
 			name[d.mv_size] = '\0';
-			stop = fn(&sch_types[i], kk + k.mv_size - PROTO_ID_LEN,
-			    name, k.mv_size == 2 + fl + PROTO_ID_LEN, arg);
+			stop = fn(&sch_types[i], lay_name_id(kk, k.mv_size),
+			    name, k.mv_size == LAY_NAME_LEN(fl), arg);
 		}
 	}
 	mdb_cursor_close(cur);
@@ -344,22 +334,21 @@ common_nibbles(const uint8_t *a, const uint8_t *b)
 static int
 is_suffix(const MDB_val *k)
 {
-	return k->mv_size == 1 + PROTO_ID_LEN &&
-	    ((const uint8_t *)k->mv_data)[0] == SUFFIX_TAG;
+	return lay_is_suffix(k->mv_data, k->mv_size);
 }
 
 /* Returns the length of id's shortest unique end, in hex digits. */
 int
 store_id_short(struct store *s, const uint8_t id[PROTO_ID_LEN])
 {
-	uint8_t key[1 + PROTO_ID_LEN];
+	uint8_t key[LAY_SUFFIX_LEN];
+	const uint8_t *rev = lay_suffix_rev(key);
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k = { sizeof(key), key }, d;
 	int n = 0, c;
 
-	key[0] = SUFFIX_TAG;
-	id_reverse(id, key + 1);
+	lay_suffix_key(key, id);
 	if (names_ready(s) != 0 || store_read_begin(s, &txn) != 0)
 		return 2 * PROTO_ID_LEN;
 	if (mdb_cursor_open(txn, s->dbi[DB_NAMES], &cur) != 0) {
@@ -370,21 +359,21 @@ store_id_short(struct store *s, const uint8_t id[PROTO_ID_LEN])
 		if (is_suffix(&k) && memcmp(k.mv_data, key, sizeof(key)) == 0) {
 			if (mdb_cursor_get(cur, &k, &d, MDB_NEXT) == 0 &&
 			    is_suffix(&k))
-				n = common_nibbles(key + 1,
-				    (const uint8_t *)k.mv_data + 1);
+				n = common_nibbles(rev,
+				    lay_suffix_rev(k.mv_data));
 			k.mv_size = sizeof(key);
 			k.mv_data = key;
 			mdb_cursor_get(cur, &k, &d, MDB_SET);
 		} else if (is_suffix(&k))
-			n = common_nibbles(key + 1,
-			    (const uint8_t *)k.mv_data + 1);
+			n = common_nibbles(rev,
+			    lay_suffix_rev(k.mv_data));
 		if (mdb_cursor_get(cur, &k, &d, MDB_PREV) == 0 &&
-		    is_suffix(&k) && (c = common_nibbles(key + 1,
-		    (const uint8_t *)k.mv_data + 1)) > n)
+		    is_suffix(&k) && (c = common_nibbles(rev,
+		    lay_suffix_rev(k.mv_data))) > n)
 			n = c;
 	} else if (mdb_cursor_get(cur, &k, &d, MDB_LAST) == 0 &&
 	    is_suffix(&k))
-		n = common_nibbles(key + 1, (const uint8_t *)k.mv_data + 1);
+		n = common_nibbles(rev, lay_suffix_rev(k.mv_data));
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	n++;
@@ -398,7 +387,7 @@ int
 store_id_ends(struct store *s, const char *text,
     int (*fn)(const uint8_t id[PROTO_ID_LEN], void *arg), void *arg)
 {
-	uint8_t key[1 + PROTO_ID_LEN];
+	uint8_t key[LAY_SUFFIX_LEN];
 	size_t n = strlen(text), i;
 	MDB_txn *txn;
 	MDB_cursor *cur;
@@ -408,7 +397,7 @@ store_id_ends(struct store *s, const char *text,
 	if (n == 0 || n > 2 * PROTO_ID_LEN)
 		return 0;
 	memset(key, 0, sizeof(key));
-	key[0] = SUFFIX_TAG;
+	key[0] = LAY_SUFFIX_TAG;
 	/* The reversed digits: the last typed comes first. */
 	for (i = 0; i < n; i++) {
 		char ch = text[n - 1 - i];
@@ -418,7 +407,7 @@ store_id_ends(struct store *s, const char *text,
 
 		if (v < 0)
 			return 0;
-		key[1 + i / 2] |= (uint8_t)(i % 2 ? v : v << 4);
+		key[LAY_SUFFIX_REV + i / 2] |= (uint8_t)(i % 2 ? v : v << 4);
 	}
 	if (names_ready(s) != 0 || store_read_begin(s, &txn) != 0)
 		return CS_EDB;
@@ -426,12 +415,13 @@ store_id_ends(struct store *s, const char *text,
 		mdb_txn_abort(txn);
 		return CS_EDB;
 	}
-	k.mv_size = 1 + (n + 1) / 2;
+	k.mv_size = LAY_SUFFIX_REV + (n + 1) / 2;
 	k.mv_data = key;
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		if (!is_suffix(&k) || d.mv_size != PROTO_ID_LEN ||
-		    common_nibbles(key + 1, (const uint8_t *)k.mv_data + 1) <
+		    common_nibbles(lay_suffix_rev(key),
+		    lay_suffix_rev(k.mv_data)) <
 		    (int)n)
 			break;
 		if (fn(d.mv_data, arg) != 0)

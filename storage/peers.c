@@ -115,9 +115,8 @@ store_peers(struct store *s, store_peer_fn fn, void *arg)
 	struct store_peer p;
 	int rc;
 
-	if (store_read_begin(s, &txn) != 0)
+	if (store_read_cursor(s, &txn, s->dbi[DB_PEERS], &cur) != 0)
 		return CS_EDB;
-	mdb_cursor_open(txn, s->dbi[DB_PEERS], &cur);
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
 		if (peer_unpack(&p, &k, &d) == 0 && fn(&p, arg) != 0)

@@ -209,11 +209,10 @@ resolve(struct store *s, const char *text, const struct sch_type *type,
 		    "digits)", text);
 		return CS_EUSAGE;
 	}
-	if (store_read_begin(s, &txn) != 0) {
+	if (store_read_cursor(s, &txn, s->dbi[DB_RECORDS], &cur) != 0) {
 		*cause = xstrdup("cannot read the store");
 		return CS_EDB;
 	}
-	mdb_cursor_open(txn, s->dbi[DB_RECORDS], &cur);
 	k.mv_size = PROTO_ID_LEN;
 	k.mv_data = prefix;
 	rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
@@ -331,7 +330,10 @@ store_list(struct store *s, const struct store_query *q, store_rec_fn fn,
 		    plen + LAY_YMD_LEN : plen;
 	}
 	k.mv_data = start;
-	mdb_cursor_open(txn, dbi, &cur);
+	if (mdb_cursor_open(txn, dbi, &cur) != 0) {
+		mdb_txn_abort(txn);
+		return CS_EDB;
+	}
 	rc = mdb_cursor_get(cur, &k, &d, scan ? MDB_FIRST : MDB_SET_RANGE);
 	for (; rc == 0 && !stop; rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		const uint8_t *key = k.mv_data, *id = key;
@@ -385,7 +387,10 @@ store_conflicts(struct store *s, const uint8_t *id, store_conflict_fn fn,
 		return CS_EDB;
 	k.mv_size = PROTO_ID_LEN;
 	k.mv_data = (void *)(uintptr_t)(id != NULL ? id : zero);
-	mdb_cursor_open(txn, s->dbi[DB_CONFLICTS], &cur);
+	if (mdb_cursor_open(txn, s->dbi[DB_CONFLICTS], &cur) != 0) {
+		mdb_txn_abort(txn);
+		return CS_EDB;
+	}
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		const uint8_t *key = k.mv_data, *name, *origin;

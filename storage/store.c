@@ -102,7 +102,21 @@ store_read_begin(struct store *s, MDB_txn **txn)
 	return rc == 0 ? 0 : CS_EDB;
 }
 
-/* Runs fn in a write transaction, growing the map as needed. */
+/* Opens a read transaction and a cursor on dbi in it; on failure neither
+ * stays open.  Returns 0 or CS_EDB. */
+int
+store_read_cursor(struct store *s, MDB_txn **txn, MDB_dbi dbi,
+    MDB_cursor **cur)
+{
+	if (store_read_begin(s, txn) != 0)
+		return CS_EDB;
+	if (mdb_cursor_open(*txn, dbi, cur) != 0) {
+		mdb_txn_abort(*txn);
+		return CS_EDB;
+	}
+	return 0;
+}
+
 /* Below this much free space a failed write is taken for a full disk. */
 #define SPACE_LOW ((unsigned long long)16 << 20)
 
@@ -346,7 +360,7 @@ create_fn(struct store *s, MDB_txn *txn, void *arg)
 	int rc;
 
 	put_be32(ver, STORE_SCHEMA_VERSION);
-	if ((rc = store_meta_put(s, txn, "schema", ver, 4)) != 0 ||
+	if ((rc = store_meta_put(s, txn, "schema", ver, sizeof(ver))) != 0 ||
 	    (rc = store_meta_put(s, txn, "node", s->info.node, PROTO_KEY_LEN)) != 0 ||
 	    (rc = store_meta_put(s, txn, "network", s->info.network,
 	    PROTO_KEY_LEN)) != 0 ||
