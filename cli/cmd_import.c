@@ -111,7 +111,7 @@ export_one(const struct store_rec *r, void *arg)
 
 		sch_format(f, v, ea->buf, PROTO_MAX_VALUE * 4);
 		csv_cell(ea->buf, 0);
-		if (ea->excel && (f->type == SCH_REF || f->type == SCH_REFS)) {
+		if (ea->excel && sch_ftypes[f->type].refs) {
 			/* The names beside, for people; import skips them. */
 			names_of(ea->c, f, v, ea->buf, PROTO_MAX_VALUE * 4);
 			csv_cell(ea->buf, 0);
@@ -155,8 +155,7 @@ cmd_export(struct cli *c)
 			char name[PROTO_MAX_NAME + 8];
 
 			csv_cell(f->name, 0);
-			if (ea.excel && (f->type == SCH_REF ||
-			    f->type == SCH_REFS)) {
+			if (ea.excel && sch_ftypes[f->type].refs) {
 				snprintf(name, sizeof(name), "%s_name",
 				    f->name);
 				csv_cell(name, 0);

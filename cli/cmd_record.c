@@ -275,7 +275,7 @@ referrers(struct cli *c, const uint8_t id[PROTO_ID_LEN],
 			const struct sch_field *f = &sch_types[i].fields[j];
 			struct store_query q;
 
-			if ((f->type != SCH_REF && f->type != SCH_REFS) ||
+			if (!sch_ftypes[f->type].refs ||
 			    strcmp(f->ref, t->name) != 0)
 				continue;
 			memset(&q, 0, sizeof(q));
@@ -598,18 +598,13 @@ where_match(const struct store_rec *r, const struct where *w, char *buf)
 	char *item, *save = NULL;
 
 	sch_format(w->f, v, buf, PROTO_MAX_VALUE * 4);
-	switch (w->f->type) {
-	case SCH_SET:
-	case SCH_LIST:
-	case SCH_REFS:
-		for (item = strtok_r(buf, ",", &save); item != NULL;
-		    item = strtok_r(NULL, ",", &save))
-			if (strcmp(item, want) == 0)
-				return 1;
-		return 0;
-	default:
+	if (!sch_ftypes[w->f->type].list)
 		return strcmp(buf, want) == 0;
-	}
+	for (item = strtok_r(buf, ",", &save); item != NULL;
+	    item = strtok_r(NULL, ",", &save))
+		if (strcmp(item, want) == 0)
+			return 1;
+	return 0;
 }
 
 /* Keeps one row of cells. */
@@ -774,15 +769,12 @@ cmd_list(struct cli *c)
 			goto out;
 		}
 		la.w[i].value = eq + 1;
-		if (la.w[i].f->type == SCH_SET || la.w[i].f->type == SCH_ENUM ||
-		    la.w[i].f->type == SCH_REF || la.w[i].f->type == SCH_REFS) {
+		if (sch_ftypes[la.w[i].f->type].tokens ||
+		    sch_ftypes[la.w[i].f->type].refs) {
 			struct sch_field one = *la.w[i].f;
 
 			/* One token or reference, whatever the field holds. */
-			if (one.type == SCH_SET)
-				one.type = SCH_ENUM;
-			else if (one.type == SCH_REFS)
-				one.type = SCH_REF;
+			one.type = sch_ftypes[one.type].item;
 			one.required = 0;
 			la.w[i].canon = cli_field_value(c, &one, la.w[i].value,
 			    &msg);
@@ -846,7 +838,7 @@ json_human(struct cli *c, const struct sch_field *f, json_t *v, char *buf,
 	size_t i, pos = 0;
 	char *s;
 
-	if (f != NULL && (f->type == SCH_REF || f->type == SCH_REFS) &&
+	if (f != NULL && sch_ftypes[f->type].refs &&
 	    (json_is_string(v) || json_is_array(v))) {
 		buf[0] = '\0';
 		for (i = 0; i < (json_is_array(v) ? json_array_size(v) : 1);

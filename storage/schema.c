@@ -256,17 +256,6 @@ sch_field_find(const struct sch_type *t, const char *name, size_t len)
 	return NULL;
 }
 
-/* Names a field type for help text. */
-const char *
-sch_ftype_name(enum sch_ftype t)
-{
-	static const char *const names[] = { "text", "one of", "set of",
-		"list", "date (YYYY-MM-DD, 1900-2999)", "count", "decimal",
-		"id", "ids", "key" };
-
-	return names[t];
-}
-
 /* Returns the index of token s (len bytes) in tokens, or -1. */
 static int
 token_index(const char *const *tokens, const char *s, size_t len)
@@ -476,19 +465,372 @@ text_clean(const char *s)
 	return utf8_clean((const unsigned char *)s, strlen(s)) ? 0 : -1;
 }
 
+/* ---- field types: one row of behaviour each ---------------------------
+ *
+ * What a field type does is one row of the table below (as Redis keeps a
+ * type's operations in one table): how typed text becomes a value
+ * (parse, after the spaces around it are dropped unless the type keeps
+ * them), how a received value is checked (check: a scalar, or each item
+ * of a list), and the traits other layers ask about (sch_ftypes[] in
+ * storage.h).  A list type names its item type; its text is split at
+ * commas, and its items parse with parse_items.
+ */
+
+/* What a parse needs besides the field and the text. */
+struct pctx {
+	msgpack_packer *pk;
+	sch_resolve_fn resolve;
+	void *rarg;
+	char **cause;
+	char **warn;
+};
+
+static int
+parse_text(const struct sch_field *f, const char *text, struct pctx *x)
+{
+	if (strlen(text) > f->max) {
+		*x->cause = xasprintf("field %s: longer than %u bytes",
+		    f->name, (unsigned)f->max);
+		return CS_EUSAGE;
+	}
+	if (text_clean(text) != 0) {
+		*x->cause = xasprintf("field %s: is not UTF-8 text, or holds a "
+		    "control character or a bidirectional override", f->name);
+		return CS_EUSAGE;
+	}
+	proto_pack_cstr(x->pk, text);
+	return 0;
+}
+
+static int
+parse_enum(const struct sch_field *f, const char *text, struct pctx *x)
+{
+	char *list;
+
+	if (token_index(f->tokens, text, strlen(text)) < 0) {
+		list = token_list(f->tokens);
+		*x->cause = xasprintf("field %s: '%s' is not one of: %s",
+		    f->name, text, list);
+		free(list);
+		return CS_EUSAGE;
+	}
+	proto_pack_cstr(x->pk, text);
+	return 0;
+}
+
+static int
+parse_date(const struct sch_field *f, const char *text, struct pctx *x)
+{
+	uint32_t ymd;
+
+	if (sch_date_parse(text, strlen(text), &ymd) != 0) {
+		*x->cause = xasprintf("field %s: '%s' is not a date "
+		    "(YYYY-MM-DD)", f->name, text);
+		return CS_EUSAGE;
+	}
+	proto_pack_cstr(x->pk, text);
+	return 0;
+}
+
+static int
+parse_count(const struct sch_field *f, const char *text, struct pctx *x)
+{
+	uint64_t v;
+
+	if (parse_uint(text, &v) != 0 || v < f->min || v > f->max) {
+		*x->cause = xasprintf("field %s: '%s' is not a whole number "
+		    "from %u to %u", f->name, text, (unsigned)f->min,
+		    (unsigned)f->max);
+		return CS_EUSAGE;
+	}
+	msgpack_pack_uint64(x->pk, v);
+	return 0;
+}
+
+static int
+parse_decimal(const struct sch_field *f, const char *text, struct pctx *x)
+{
+	uint64_t v;
+
+	if (parse_dec2(text, &v) != 0 || v < f->min || v > f->max) {
+		*x->cause = xasprintf("field %s: '%s' is not a number from "
+		    "%u.%02u to %u.%02u with at most two decimals", f->name,
+		    text, (unsigned)f->min / 100, (unsigned)f->min % 100,
+		    (unsigned)f->max / 100, (unsigned)f->max % 100);
+		return CS_EUSAGE;
+	}
+	msgpack_pack_uint64(x->pk, v);
+	return 0;
+}
+
+/* Resolves one reference into id; warns (once) of one not here yet. */
+static int
+resolve_one(const struct sch_field *f, const char *text, uint8_t *id,
+    struct pctx *x)
+{
+	char *rcause;
+	int rc = x->resolve(x->rarg, f->ref, text, id, &rcause);
+
+	if (rc < 0) {
+		*x->cause = xasprintf("field %s: %s", f->name, rcause);
+		free(rcause);
+		return CS_EUSAGE;
+	}
+	if (rc == 1 && x->warn != NULL && *x->warn == NULL)
+		*x->warn = xasprintf("field %s: %s %s is not on this node yet",
+		    f->name, f->ref, text);
+	return 0;
+}
+
+static int
+parse_ref(const struct sch_field *f, const char *text, struct pctx *x)
+{
+	uint8_t id[PROTO_ID_LEN];
+
+	if (resolve_one(f, text, id, x) != 0)
+		return CS_EUSAGE;
+	msgpack_pack_bin(x->pk, PROTO_ID_LEN);
+	msgpack_pack_bin_body(x->pk, id, PROTO_ID_LEN);
+	return 0;
+}
+
+static int
+parse_key(const struct sch_field *f, const char *text, struct pctx *x)
+{
+	uint8_t key[PROTO_KEY_LEN];
+
+	if (proto_unhex(key, PROTO_KEY_LEN, text) != 0) {
+		*x->cause = xasprintf("field %s: '%s' is not a node id "
+		    "(64 hex digits)", f->name, text);
+		return CS_EUSAGE;
+	}
+	msgpack_pack_bin(x->pk, PROTO_KEY_LEN);
+	msgpack_pack_bin_body(x->pk, key, PROTO_KEY_LEN);
+	return 0;
+}
+
+/* A set: distinct tokens, packed in the tokens' order. */
+static int
+items_set(const struct sch_field *f, char **items, int n, struct pctx *x)
+{
+	int idx[64], i, j;
+	char *list;
+
+	for (i = 0; i < n; i++) {
+		idx[i] = token_index(f->tokens, items[i], strlen(items[i]));
+		if (idx[i] < 0) {
+			list = token_list(f->tokens);
+			*x->cause = xasprintf("field %s: '%s' is not one of: "
+			    "%s", f->name, items[i], list);
+			free(list);
+			return CS_EUSAGE;
+		}
+		for (j = 0; j < i; j++)
+			if (idx[j] == idx[i]) {
+				*x->cause = xasprintf("field %s: '%s' is given "
+				    "twice", f->name, items[i]);
+				return CS_EUSAGE;
+			}
+	}
+	sort_ints(idx, n);
+	msgpack_pack_array(x->pk, (size_t)n);
+	for (i = 0; i < n; i++)
+		proto_pack_cstr(x->pk, f->tokens[idx[i]]);
+	return 0;
+}
+
+/* A list: texts, as given. */
+static int
+items_list(const struct sch_field *f, char **items, int n, struct pctx *x)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strlen(items[i]) > f->max || text_clean(items[i]) != 0) {
+			*x->cause = xasprintf("field %s: item '%.40s' is longer "
+			    "than %u bytes or holds a control character",
+			    f->name, items[i], (unsigned)f->max);
+			return CS_EUSAGE;
+		}
+	msgpack_pack_array(x->pk, (size_t)n);
+	for (i = 0; i < n; i++)
+		proto_pack_cstr(x->pk, items[i]);
+	return 0;
+}
+
+/* References: every one resolved before any is packed. */
+static int
+items_refs(const struct sch_field *f, char **items, int n, struct pctx *x)
+{
+	uint8_t (*ids)[PROTO_ID_LEN] = xcalloc((size_t)n, PROTO_ID_LEN);
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (resolve_one(f, items[i], ids[i], x) != 0) {
+			free(ids);
+			return CS_EUSAGE;
+		}
+	msgpack_pack_array(x->pk, (size_t)n);
+	for (i = 0; i < n; i++) {
+		msgpack_pack_bin(x->pk, PROTO_ID_LEN);
+		msgpack_pack_bin_body(x->pk, ids[i], PROTO_ID_LEN);
+	}
+	free(ids);
+	return 0;
+}
+
+/* Checks a str object against an enum's tokens. */
+static int
+is_token(const char *const *tokens, const msgpack_object *o)
+{
+	return o->type == MSGPACK_OBJECT_STR &&
+	    token_index(tokens, o->via.str.ptr, o->via.str.size) >= 0;
+}
+
+/* Returns whether a received str is clean text. */
+static int
+str_clean(const msgpack_object *o)
+{
+	return utf8_clean((const unsigned char *)o->via.str.ptr,
+	    o->via.str.size);
+}
+
+/* The checks of one received scalar or list item; 0 when it fits.  last
+ * is the previous item's token index (sets: strictly increasing). */
+static int
+check_text(const struct sch_field *f, const msgpack_object *o, int *last)
+{
+	(void)last;
+	return o->type == MSGPACK_OBJECT_STR && o->via.str.size <= f->max &&
+	    str_clean(o) ? 0 : -1;
+}
+
+static int
+check_item_text(const struct sch_field *f, const msgpack_object *o,
+    int *last)
+{
+	return o->type == MSGPACK_OBJECT_STR && o->via.str.size > 0 ?
+	    check_text(f, o, last) : -1;
+}
+
+static int
+check_enum(const struct sch_field *f, const msgpack_object *o, int *last)
+{
+	(void)last;
+	return is_token(f->tokens, o) ? 0 : -1;
+}
+
+static int
+check_set_item(const struct sch_field *f, const msgpack_object *o, int *last)
+{
+	int k;
+
+	if (o->type != MSGPACK_OBJECT_STR)
+		return -1;
+	k = token_index(f->tokens, o->via.str.ptr, o->via.str.size);
+	if (k <= *last)
+		return -1;
+	*last = k;
+	return 0;
+}
+
+static int
+check_date(const struct sch_field *f, const msgpack_object *o, int *last)
+{
+	uint32_t ymd;
+
+	(void)f;
+	(void)last;
+	return o->type == MSGPACK_OBJECT_STR &&
+	    sch_date_parse(o->via.str.ptr, o->via.str.size, &ymd) == 0 ? 0 : -1;
+}
+
+static int
+check_number(const struct sch_field *f, const msgpack_object *o, int *last)
+{
+	(void)last;
+	return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	    o->via.u64 >= f->min && o->via.u64 <= f->max ? 0 : -1;
+}
+
+static int
+check_id(const struct sch_field *f, const msgpack_object *o, int *last)
+{
+	(void)f;
+	(void)last;
+	return o->type == MSGPACK_OBJECT_BIN &&
+	    o->via.bin.size == PROTO_ID_LEN ? 0 : -1;
+}
+
+static int
+check_key(const struct sch_field *f, const msgpack_object *o, int *last)
+{
+	(void)f;
+	(void)last;
+	return o->type == MSGPACK_OBJECT_BIN &&
+	    o->via.bin.size == PROTO_KEY_LEN ? 0 : -1;
+}
+
+/* The behaviour of each field type, by enum sch_ftype. */
+static const struct ftype_ops {
+	int (*parse)(const struct sch_field *, const char *, struct pctx *);
+	int (*parse_items)(const struct sch_field *, char **, int,
+	    struct pctx *);
+	int (*check)(const struct sch_field *, const msgpack_object *, int *);
+} ftype_ops[] = {
+	[SCH_TEXT] = { parse_text, NULL, check_text },
+	[SCH_ENUM] = { parse_enum, NULL, check_enum },
+	[SCH_SET] = { NULL, items_set, check_set_item },
+	[SCH_LIST] = { NULL, items_list, check_item_text },
+	[SCH_DATE] = { parse_date, NULL, check_date },
+	[SCH_UINT] = { parse_count, NULL, check_number },
+	[SCH_DEC2] = { parse_decimal, NULL, check_number },
+	[SCH_REF] = { parse_ref, NULL, check_id },
+	[SCH_REFS] = { NULL, items_refs, check_id },
+	[SCH_KEY] = { parse_key, NULL, check_key },
+};
+
+_Static_assert(sizeof(ftype_ops) / sizeof(ftype_ops[0]) == SCH_FTYPE_COUNT,
+    "one row of behaviour per field type");
+
+/* The traits of each field type (storage.h). */
+const struct sch_ftype_info sch_ftypes[SCH_FTYPE_COUNT] = {
+	/*          name                 list trim refs tokens dec item */
+	[SCH_TEXT] = { "text",               0, 0, 0, 0, 0, SCH_TEXT },
+	[SCH_ENUM] = { "one of",             0, 1, 0, 1, 0, SCH_ENUM },
+	[SCH_SET] =  { "set of",             1, 1, 0, 1, 0, SCH_ENUM },
+	[SCH_LIST] = { "list",               1, 0, 0, 0, 0, SCH_TEXT },
+	[SCH_DATE] = { "date (YYYY-MM-DD, 1900-2999)",
+	                                     0, 1, 0, 0, 0, SCH_DATE },
+	[SCH_UINT] = { "count",              0, 1, 0, 0, 0, SCH_UINT },
+	[SCH_DEC2] = { "decimal",            0, 1, 0, 0, 2, SCH_DEC2 },
+	[SCH_REF] =  { "id",                 0, 1, 1, 0, 0, SCH_REF },
+	[SCH_REFS] = { "ids",                1, 1, 1, 0, 0, SCH_REF },
+	[SCH_KEY] =  { "key",                0, 1, 0, 0, 0, SCH_KEY },
+};
+
+/* Names a field type for help text. */
+const char *
+sch_ftype_name(enum sch_ftype t)
+{
+	return sch_ftypes[t].name;
+}
+
+/* The most items a list type's text may hold. */
+#define SET_MAX_ITEMS 64
+
 /* Parses text for field f and packs its value. */
 int
 sch_parse(const struct sch_field *f, const char *text, msgpack_packer *pk,
     sch_resolve_fn resolve, void *rarg, char **cause, char **warn)
 {
-	char *copy = NULL, *items[PROTO_MAX_ITEMS], *list = NULL, *rcause;
-	uint8_t id[PROTO_ID_LEN];
-	uint64_t v;
-	uint32_t ymd;
-	int n, i, idx[64], rc = CS_EUSAGE;
+	const struct ftype_ops *ops = &ftype_ops[f->type];
+	struct pctx x = { pk, resolve, rarg, cause, warn };
+	char *copy = NULL, *items[PROTO_MAX_ITEMS];
+	int n, i, rc = CS_EUSAGE;
 
 	*cause = NULL;
-	if (f->type != SCH_TEXT && f->type != SCH_LIST) {
+	if (sch_ftypes[f->type].trim) {
 		/* Spaces around a token, number, date or id mean nothing. */
 		size_t tl;
 
@@ -513,92 +855,11 @@ sch_parse(const struct sch_field *f, const char *text, msgpack_packer *pk,
 		msgpack_pack_nil(pk);
 		return 0;
 	}
-	switch (f->type) {
-	case SCH_TEXT:
-		if (strlen(text) > f->max) {
-			*cause = xasprintf("field %s: longer than %u bytes",
-			    f->name, (unsigned)f->max);
-			return CS_EUSAGE;
-		}
-		if (text_clean(text) != 0) {
-			*cause = xasprintf("field %s: is not UTF-8 text, or "
-			    "holds a control character or a bidirectional "
-			    "override", f->name);
-			return CS_EUSAGE;
-		}
-		proto_pack_cstr(pk, text);
-		return 0;
-	case SCH_ENUM:
-		if (token_index(f->tokens, text, strlen(text)) < 0) {
-			list = token_list(f->tokens);
-			*cause = xasprintf("field %s: '%s' is not one of: %s",
-			    f->name, text, list);
-			free(list);
-			return CS_EUSAGE;
-		}
-		proto_pack_cstr(pk, text);
-		return 0;
-	case SCH_DATE:
-		if (sch_date_parse(text, strlen(text), &ymd) != 0) {
-			*cause = xasprintf("field %s: '%s' is not a date "
-			    "(YYYY-MM-DD)", f->name, text);
-			return CS_EUSAGE;
-		}
-		proto_pack_cstr(pk, text);
-		return 0;
-	case SCH_UINT:
-		if (parse_uint(text, &v) != 0 || v < f->min || v > f->max) {
-			*cause = xasprintf("field %s: '%s' is not a whole "
-			    "number from %u to %u", f->name, text,
-			    (unsigned)f->min, (unsigned)f->max);
-			return CS_EUSAGE;
-		}
-		msgpack_pack_uint64(pk, v);
-		return 0;
-	case SCH_DEC2:
-		if (parse_dec2(text, &v) != 0 || v < f->min || v > f->max) {
-			*cause = xasprintf("field %s: '%s' is not a number "
-			    "from %u.%02u to %u.%02u with at most two decimals",
-			    f->name, text, (unsigned)f->min / 100,
-			    (unsigned)f->min % 100, (unsigned)f->max / 100,
-			    (unsigned)f->max % 100);
-			return CS_EUSAGE;
-		}
-		msgpack_pack_uint64(pk, v);
-		return 0;
-	case SCH_REF:
-		rc = resolve(rarg, f->ref, text, id, &rcause);
-		if (rc < 0) {
-			*cause = xasprintf("field %s: %s", f->name, rcause);
-			free(rcause);
-			return CS_EUSAGE;
-		}
-		if (rc == 1 && warn != NULL)
-			*warn = xasprintf("field %s: %s %s is not on this "
-			    "node yet", f->name, f->ref, text);
-		msgpack_pack_bin(pk, PROTO_ID_LEN);
-		msgpack_pack_bin_body(pk, id, PROTO_ID_LEN);
-		return 0;
-	case SCH_KEY: {
-		uint8_t key[PROTO_KEY_LEN];
-
-		if (proto_unhex(key, PROTO_KEY_LEN, text) != 0) {
-			*cause = xasprintf("field %s: '%s' is not a node id "
-			    "(64 hex digits)", f->name, text);
-			return CS_EUSAGE;
-		}
-		msgpack_pack_bin(pk, PROTO_KEY_LEN);
-		msgpack_pack_bin_body(pk, key, PROTO_KEY_LEN);
-		return 0;
-	}
-	case SCH_SET:
-	case SCH_LIST:
-	case SCH_REFS:
-		break;
-	}
-	/* The list types. */
+	if (!sch_ftypes[f->type].list)
+		return ops->parse(f, text, &x);
 	copy = xstrdup(text);
-	n = split_list(copy, items, f->type == SCH_SET ? 64 : PROTO_MAX_ITEMS);
+	n = split_list(copy, items, f->type == SCH_SET ? SET_MAX_ITEMS :
+	    PROTO_MAX_ITEMS);
 	if (n < 0) {
 		*cause = xasprintf("field %s: too many items", f->name);
 		goto out;
@@ -609,90 +870,10 @@ sch_parse(const struct sch_field *f, const char *text, msgpack_packer *pk,
 			    f->name);
 			goto out;
 		}
-	if (f->type == SCH_SET) {
-		for (i = 0; i < n; i++) {
-			int j;
-
-			idx[i] = token_index(f->tokens, items[i],
-			    strlen(items[i]));
-			if (idx[i] < 0) {
-				list = token_list(f->tokens);
-				*cause = xasprintf("field %s: '%s' is not one "
-				    "of: %s", f->name, items[i], list);
-				goto out;
-			}
-			for (j = 0; j < i; j++)
-				if (idx[j] == idx[i]) {
-					*cause = xasprintf("field %s: '%s' is "
-					    "given twice", f->name, items[i]);
-					goto out;
-				}
-		}
-		sort_ints(idx, n);
-		msgpack_pack_array(pk, (size_t)n);
-		for (i = 0; i < n; i++)
-			proto_pack_cstr(pk, f->tokens[idx[i]]);
-	} else if (f->type == SCH_LIST) {
-		for (i = 0; i < n; i++)
-			if (strlen(items[i]) > f->max ||
-			    text_clean(items[i]) != 0) {
-				*cause = xasprintf("field %s: item '%.40s' is "
-				    "longer than %u bytes or holds a control "
-				    "character", f->name, items[i],
-				    (unsigned)f->max);
-				goto out;
-			}
-		msgpack_pack_array(pk, (size_t)n);
-		for (i = 0; i < n; i++)
-			proto_pack_cstr(pk, items[i]);
-	} else {
-		uint8_t (*ids)[PROTO_ID_LEN] = xcalloc((size_t)n,
-		    PROTO_ID_LEN);
-
-		for (i = 0; i < n; i++) {
-			int r = resolve(rarg, f->ref, items[i], ids[i],
-			    &rcause);
-
-			if (r < 0) {
-				*cause = xasprintf("field %s: %s", f->name,
-				    rcause);
-				free(rcause);
-				free(ids);
-				goto out;
-			}
-			if (r == 1 && warn != NULL && *warn == NULL)
-				*warn = xasprintf("field %s: %s %s is not on "
-				    "this node yet", f->name, f->ref,
-				    items[i]);
-		}
-		msgpack_pack_array(pk, (size_t)n);
-		for (i = 0; i < n; i++) {
-			msgpack_pack_bin(pk, PROTO_ID_LEN);
-			msgpack_pack_bin_body(pk, ids[i], PROTO_ID_LEN);
-		}
-		free(ids);
-	}
-	rc = 0;
+	rc = ops->parse_items(f, items, n, &x);
 out:
-	free(list);
 	free(copy);
 	return rc;
-}
-
-/* Checks a str object against an enum's tokens. */
-static int
-is_token(const char *const *tokens, const msgpack_object *o)
-{
-	return o->type == MSGPACK_OBJECT_STR &&
-	    token_index(tokens, o->via.str.ptr, o->via.str.size) >= 0;
-}
-
-/* Returns whether a received str is clean text. */
-static int
-str_clean(const msgpack_object *o)
-{
-	return utf8_clean((const unsigned char *)o->via.str.ptr,
-	    o->via.str.size);
 }
 
 /* Checks a decoded value against field f. */
@@ -700,71 +881,22 @@ int
 sch_check(const struct sch_field *f, const msgpack_object *v,
     const char **cause)
 {
-	uint32_t i, ymd;
+	const struct ftype_ops *ops = &ftype_ops[f->type];
+	uint32_t i;
 	int last = -1;
 
 	if (v->type == MSGPACK_OBJECT_NIL)
 		return 0;
-	switch (f->type) {
-	case SCH_TEXT:
-		if (v->type != MSGPACK_OBJECT_STR || v->via.str.size > f->max ||
-		    !str_clean(v))
+	if (!sch_ftypes[f->type].list) {
+		if (ops->check(f, v, &last) != 0)
 			goto bad;
 		return 0;
-	case SCH_ENUM:
-		if (!is_token(f->tokens, v))
-			goto bad;
-		return 0;
-	case SCH_DATE:
-		if (v->type != MSGPACK_OBJECT_STR ||
-		    sch_date_parse(v->via.str.ptr, v->via.str.size, &ymd) != 0)
-			goto bad;
-		return 0;
-	case SCH_UINT:
-	case SCH_DEC2:
-		if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-		    v->via.u64 < f->min || v->via.u64 > f->max)
-			goto bad;
-		return 0;
-	case SCH_REF:
-		if (v->type != MSGPACK_OBJECT_BIN ||
-		    v->via.bin.size != PROTO_ID_LEN)
-			goto bad;
-		return 0;
-	case SCH_KEY:
-		if (v->type != MSGPACK_OBJECT_BIN ||
-		    v->via.bin.size != PROTO_KEY_LEN)
-			goto bad;
-		return 0;
-	case SCH_SET:
-	case SCH_LIST:
-	case SCH_REFS:
-		break;
 	}
 	if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size == 0)
 		goto bad;
-	for (i = 0; i < v->via.array.size; i++) {
-		const msgpack_object *o = &v->via.array.ptr[i];
-
-		if (f->type == SCH_SET) {
-			int k;
-
-			if (o->type != MSGPACK_OBJECT_STR)
-				goto bad;
-			k = token_index(f->tokens, o->via.str.ptr,
-			    o->via.str.size);
-			if (k <= last)
-				goto bad;
-			last = k;
-		} else if (f->type == SCH_LIST) {
-			if (o->type != MSGPACK_OBJECT_STR ||
-			    o->via.str.size == 0 || o->via.str.size > f->max ||
-			    !str_clean(o))
-				goto bad;
-		} else if (o->type != MSGPACK_OBJECT_BIN ||
-		    o->via.bin.size != PROTO_ID_LEN)
+	for (i = 0; i < v->via.array.size; i++)
+		if (ops->check(f, &v->via.array.ptr[i], &last) != 0)
 			goto bad;
-	}
 	return 0;
 bad:
 	if (cause != NULL)
@@ -805,7 +937,7 @@ format_item(const msgpack_object *o, enum sch_ftype t, char *out,
 		}
 		break;
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		if (t == SCH_DEC2)
+		if (sch_ftypes[t].decimals == 2)
 			snprintf(buf, sizeof(buf), "%llu.%02llu",
 			    (unsigned long long)(o->via.u64 / 100),
 			    (unsigned long long)(o->via.u64 % 100));

@@ -37,6 +37,21 @@ enum sch_ftype {
 	SCH_REFS,  /* array of bin 16 ids of records of type ref */
 	SCH_KEY,   /* bin 32: a node's key (its ed25519 public key) */
 };
+/* Outside the enum, so that a switch over it must name every type. */
+#define SCH_FTYPE_COUNT (SCH_KEY + 1)
+
+/* What other layers ask of a field type (one row each, by enum sch_ftype;
+ * how each parses and checks is schema.c's table beside it). */
+struct sch_ftype_info {
+	const char *name;   /* as help text says it */
+	int list;           /* an array of items; text separates them by commas */
+	int trim;           /* spaces around typed text mean nothing */
+	int refs;           /* the ids of records of type ref */
+	int tokens;         /* values from the field's tokens */
+	int decimals;       /* digits after the point of a stored number */
+	enum sch_ftype item; /* the type of one item (a scalar: itself) */
+};
+extern const struct sch_ftype_info sch_ftypes[SCH_FTYPE_COUNT];
 
 /* Roles, as bits of a type's writers mask. */
 #define SCH_ROLE_ADMIN 0x1
