@@ -107,9 +107,14 @@ $(CAFE): $(CLI_OBJ) $(LIBMIRROR) $(LIBSTORAGE) $(LIBPROTO)
 $(CAFED): $(DAEMON_OBJ) $(LIBMIRROR) $(LIBSTORAGE) $(LIBPROTO)
 	$(CC) $(LDFLAGS) -o $@ $(DAEMON_OBJ) $(LIBMIRROR) $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_DAEMON)
 
+# The tests of storage/ (test_store_*.c) share tests/unit/store_fixture.c;
+# a unit test links the objects among its prerequisites.
+STORE_FIXTURE_OBJ = $(BUILD)/tests/unit/store_fixture.o
+$(filter $(BUILD)/tests/test_store_%,$(UNIT_BIN)): $(STORE_FIXTURE_OBJ)
+
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBSTORAGE) $(LIBPROTO)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_CORE) -lcmocka
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBSTORAGE) $(LIBPROTO) $(LDLIBS_CORE) -lcmocka
 
 # The fan-in load tool runs its many sites on libuv.
 $(BUILD)/tests/bench_fanin: tests/bench/bench_fanin.c $(LIBSTORAGE) $(LIBPROTO)

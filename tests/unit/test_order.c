@@ -336,7 +336,7 @@ static const char *rletters(size_t n)
 	return sdup("%s", buf);
 }
 
-/* ---- hand-built commits (as tests/unit/test_store.c) ------------------ */
+/* ---- hand-built commits (as tests/unit/store_fixture.c) -------------- */
 
 struct citem {
 	uint8_t *e;
