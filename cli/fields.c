@@ -393,6 +393,181 @@ pack_value(const struct sch_field *f, const char *text, msgpack_sbuffer *sb,
 }
 
 /*
+ * How the command line reads one field type's typed text before the
+ * schema's rules (sch_parse) see it: one function per type that needs
+ * more than the text as typed, in the table below.  Each returns the
+ * text to check (malloc'd), or NULL with *msg.
+ */
+typedef char *cli_value_fn(struct cli *c, const struct sch_field *f,
+    const char *text, char **msg);
+
+/* Text: "@FILE" reads the file's text, "@@" stands for one "@". */
+static char *
+text_value(struct cli *c, const struct sch_field *f, const char *text,
+    char **msg)
+{
+	char *out = NULL;
+
+	(void)c;
+	if (text[0] == '@' && text[1] == '@')
+		return xstrdup(text + 1);
+	if (text[0] == '@' && text[1] != '\0')
+		return read_text_file(text + 1, &out, msg, f) != 0 ? NULL : out;
+	return xstrdup(text);
+}
+
+/* One of: the token as the schema spells it, from a unique start. */
+static char *
+enum_value(struct cli *c, const struct sch_field *f, const char *text,
+    char **msg)
+{
+	const char *tok;
+	char *t = xstrdup(text), *e, *out = NULL;
+
+	(void)c;
+	for (e = t + strlen(t); e > t && e[-1] == ' '; )
+		*--e = '\0';
+	for (e = t; *e == ' '; e++)
+		;
+	if (*e == '\0')
+		out = xstrdup("");
+	else if ((tok = match_token(f, e, msg)) != NULL)
+		out = xstrdup(tok);
+	free(t);
+	return out;
+}
+
+/* Set of: each item as enum_value() reads it; "all" for every token. */
+static char *
+set_value(struct cli *c, const struct sch_field *f, const char *text,
+    char **msg)
+{
+	char **items = NULL, *out = NULL, *m = NULL;
+	int n, i;
+
+	(void)c;
+	if (strspn(text, " ") == strlen(text))
+		return xstrdup("");
+	if (strcasecmp(text, "all") == 0) {
+		for (i = 0; f->tokens[i] != NULL; i++)
+			list_append(&out, f->tokens[i]);
+		return out;
+	}
+	n = split_items(text, &items);
+	for (i = 0; i < n; i++) {
+		const char *tok;
+
+		if (items[i][0] == '\0') {
+			list_append(&out, "");
+			continue;
+		}
+		if ((tok = match_token(f, items[i], &m)) == NULL) {
+			free(*msg);
+			*msg = m;
+			m = NULL;
+			break;
+		}
+		list_append(&out, tok);
+	}
+	free_items(items, n);
+	if (*msg != NULL) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* Date: YYYY-MM-DD, "today" and "yesterday" for a café's date, and a
+ * guess at what a date written otherwise meant. */
+static char *
+date_value(struct cli *c, const struct sch_field *f, const char *text,
+    char **msg)
+{
+	const char *t = text;
+	char buf[32];
+	uint32_t ymd;
+
+	(void)c;
+	while (*t == ' ')
+		t++;
+	if (strcmp(f->name, "date") == 0 && strcmp(t, "today") == 0) {
+		cli_local_date(0, buf);
+		return xstrdup(buf);
+	}
+	if (strcmp(f->name, "date") == 0 && strcmp(t, "yesterday") == 0) {
+		cli_local_date(-1, buf);
+		return xstrdup(buf);
+	}
+	if (*t == '\0' || sch_date_parse(t, strlen(t), &ymd) == 0)
+		return xstrdup(t);
+	if (date_guess(t, buf) == 0)
+		*msg = xasprintf("field %s: '%s' is not a date: dates are "
+		    "YYYY-MM-DD: %s?", f->name, text, buf);
+	else if (strlen(t) == 10 && t[4] == '-' && t[7] == '-')
+		*msg = xasprintf("field %s: '%s' is not a date (YYYY-MM-DD): "
+		    "there is no such day", f->name, text);
+	else
+		*msg = xasprintf("field %s: '%s' is not a date (YYYY-MM-DD%s)",
+		    f->name, text, strcmp(f->name, "date") == 0 ?
+		    ", today or yesterday" : "");
+	return NULL;
+}
+
+/* Id or ids: each a name, a short id or a full id, made a full id. */
+static char *
+refs_value(struct cli *c, const struct sch_field *f, const char *text,
+    char **msg)
+{
+	const struct sch_type *rt = sch_type_find(f->ref, strlen(f->ref));
+	char **items = NULL, *out = NULL, *m = NULL;
+	char hex[2 * PROTO_ID_LEN + 1];
+	uint8_t id[PROTO_ID_LEN];
+	int one = !sch_ftypes[f->type].list, n, i, rc;
+
+	if (strspn(text, " ") == strlen(text))
+		return xstrdup("");
+	n = one ? 1 : split_items(text, &items);
+	for (i = 0; i < n; i++) {
+		const char *it = one ? text : items[i];
+
+		if (!one && it[0] == '\0') {
+			list_append(&out, "");
+			continue;
+		}
+		rc = cli_ref_resolve(c, rt, it, 0, id, &m);
+		if (rc < 0) {
+			*msg = xasprintf("field %s: %s", f->name, m);
+			free(m);
+			m = NULL;
+			break;
+		}
+		if (rc == 1) {
+			list_append(&out, it);
+			continue;
+		}
+		proto_hex(hex, id, PROTO_ID_LEN);
+		list_append(&out, hex);
+	}
+	if (items != NULL)
+		free_items(items, n);
+	if (*msg != NULL) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* By enum sch_ftype; NULL: the text as typed. */
+static cli_value_fn *const cli_values[SCH_FTYPE_COUNT] = {
+	[SCH_TEXT] = text_value,
+	[SCH_ENUM] = enum_value,
+	[SCH_SET] = set_value,
+	[SCH_DATE] = date_value,
+	[SCH_REF] = refs_value,
+	[SCH_REFS] = refs_value,
+};
+
+/*
  * Makes one field's typed text ready: canonical tokens, full ids, a date,
  * a file's text.  Returns the text to store (malloc'd) or NULL with *msg.
  */
@@ -400,150 +575,14 @@ char *
 cli_field_value(struct cli *c, const struct sch_field *f, const char *text,
     char **msg)
 {
-	char **items = NULL, *out = NULL, *m = NULL, buf[32];
-	char hex[2 * PROTO_ID_LEN + 1];
-	uint8_t id[PROTO_ID_LEN];
 	msgpack_sbuffer sb;
-	int n, i, rc;
+	char *out;
 
 	*msg = NULL;
-	switch (f->type) {
-	case SCH_TEXT:
-		if (text[0] == '@' && text[1] == '@')
-			out = xstrdup(text + 1);
-		else if (text[0] == '@' && text[1] != '\0') {
-			if (read_text_file(text + 1, &out, msg, f) != 0)
-				return NULL;
-		} else
-			out = xstrdup(text);
-		break;
-	case SCH_ENUM: {
-		const char *tok;
-		char *t = xstrdup(text), *e;
-
-		for (e = t + strlen(t); e > t && e[-1] == ' '; )
-			*--e = '\0';
-		for (e = t; *e == ' '; e++)
-			;
-		if (*e == '\0')
-			out = xstrdup("");
-		else if ((tok = match_token(f, e, msg)) != NULL)
-			out = xstrdup(tok);
-		free(t);
-		if (out == NULL)
-			return NULL;
-		break;
-	}
-	case SCH_SET:
-		if (strspn(text, " ") == strlen(text)) {
-			out = xstrdup("");
-			break;
-		}
-		/* "all": every token of the set. */
-		if (strcasecmp(text, "all") == 0) {
-			for (i = 0; f->tokens[i] != NULL; i++)
-				list_append(&out, f->tokens[i]);
-			break;
-		}
-		n = split_items(text, &items);
-		for (i = 0; i < n; i++) {
-			const char *tok;
-
-			if (items[i][0] == '\0') {
-				list_append(&out, "");
-				continue;
-			}
-			if ((tok = match_token(f, items[i], &m)) == NULL) {
-				free(*msg);
-				*msg = m;
-				m = NULL;
-				break;
-			}
-			list_append(&out, tok);
-		}
-		free_items(items, n);
-		if (*msg != NULL) {
-			free(out);
-			return NULL;
-		}
-		break;
-	case SCH_DATE: {
-		const char *t = text;
-		uint32_t ymd;
-
-		while (*t == ' ')
-			t++;
-		if (strcmp(f->name, "date") == 0 && strcmp(t, "today") == 0) {
-			cli_local_date(0, buf);
-			out = xstrdup(buf);
-		} else if (strcmp(f->name, "date") == 0 &&
-		    strcmp(t, "yesterday") == 0) {
-			cli_local_date(-1, buf);
-			out = xstrdup(buf);
-		} else if (*t == '\0' || sch_date_parse(t, strlen(t),
-		    &ymd) == 0)
-			out = xstrdup(t);
-		else if (date_guess(t, buf) == 0) {
-			*msg = xasprintf("field %s: '%s' is not a date: dates "
-			    "are YYYY-MM-DD: %s?", f->name, text, buf);
-			return NULL;
-		} else if (strlen(t) == 10 && t[4] == '-' && t[7] == '-') {
-			*msg = xasprintf("field %s: '%s' is not a date "
-			    "(YYYY-MM-DD): there is no such day", f->name,
-			    text);
-			return NULL;
-		} else {
-			*msg = xasprintf("field %s: '%s' is not a date "
-			    "(YYYY-MM-DD%s)", f->name, text,
-			    strcmp(f->name, "date") == 0 ?
-			    ", today or yesterday" : "");
-			return NULL;
-		}
-		break;
-	}
-	case SCH_REF:
-	case SCH_REFS: {
-		const struct sch_type *rt = sch_type_find(f->ref,
-		    strlen(f->ref));
-
-		if (strspn(text, " ") == strlen(text)) {
-			out = xstrdup("");
-			break;
-		}
-		n = f->type == SCH_REF ? 1 : split_items(text, &items);
-		for (i = 0; i < n; i++) {
-			const char *it = f->type == SCH_REF ? text : items[i];
-
-			if (f->type == SCH_REFS && it[0] == '\0') {
-				list_append(&out, "");
-				continue;
-			}
-			rc = cli_ref_resolve(c, rt, it, 0, id, &m);
-			if (rc < 0) {
-				*msg = xasprintf("field %s: %s", f->name, m);
-				free(m);
-				m = NULL;
-				break;
-			}
-			if (rc == 1) {
-				list_append(&out, it);
-				continue;
-			}
-			proto_hex(hex, id, PROTO_ID_LEN);
-			list_append(&out, hex);
-		}
-		if (items != NULL)
-			free_items(items, n);
-		if (*msg != NULL) {
-			free(out);
-			return NULL;
-		}
-		break;
-	}
-	default:
-		out = xstrdup(text);
-		break;
-	}
+	out = cli_values[f->type] != NULL ? cli_values[f->type](c, f, text,
+	    msg) : xstrdup(text);
+	if (out == NULL)
+		return NULL;
 	/* Every other rule: the schema's. */
 	msgpack_sbuffer_init(&sb);
 	if (pack_value(f, out, &sb, msg) != 0) {
