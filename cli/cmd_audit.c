@@ -581,8 +581,11 @@ print_integrity(json_t *in)
 	json_t *forks = json_object_get(in, "forks");
 	size_t i, nf = json_array_size(faults), nk = json_array_size(forks);
 
-	if (nf == 0 && nk == 0)
+	if (nf == 0 && nk == 0 && json_is_true(json_object_get(in, "ok")))
 		printf("integrity: ok\n");
+	else if (nf == 0 && nk == 0)
+		printf("integrity: NOT ESTABLISHED: the records could not be "
+		    "re-derived from the log\n");
 	else
 		printf("integrity: FAILED: %zu fault%s, %zu fork%s\n", nf,
 		    nf == 1 ? "" : "s", nk, nk == 1 ? "" : "s");
@@ -796,8 +799,10 @@ cmd_audit(struct cli *c)
 	free(ss.v);
 
 	in = json_object();
+	/* An audit that could not re-derive the records proves less than
+	 * it should: not ok, whatever else held. */
 	json_object_set_new(in, "ok", json_boolean(nfaults == 0 &&
-	    json_array_size(forks) == 0));
+	    json_array_size(forks) == 0 && st.replayed));
 	json_object_set_new(in, "damaged", json_false());
 	json_object_set_new(in, "commits", json_integer((json_int_t)st.commits));
 	json_object_set_new(in, "origins", json_integer((json_int_t)st.origins));
@@ -820,9 +825,6 @@ cmd_audit(struct cli *c)
 	json_object_set_new(out, "integrity", in);
 	json_object_set_new(out, "clock_warnings", clocks);
 	json_object_set_new(out, "sites", sites);
-	if (st.replay_error[0] != '\0')
-		cli_warn("audit: records not re-derived from the log: %s",
-		    st.replay_error);
 	if (json)
 		cli_print_json(json_incref(out));
 	else {
@@ -831,7 +833,10 @@ cmd_audit(struct cli *c)
 		for (i = 0; i < json_array_size(sites); i++)
 			print_site(json_array_get(sites, i));
 	}
-	if (rc != EXIT_OK)
+	if (rc != EXIT_OK && nfaults == 0 && json_array_size(forks) == 0)
+		cli_msg(c->cmd, "integrity not established: the records could "
+		    "not be re-derived from the log (%s)", st.replay_error);
+	else if (rc != EXIT_OK)
 		cli_msg(c->cmd, "integrity does not hold: %d fault%s, %zu "
 		    "fork%s", nfaults, nfaults == 1 ? "" : "s",
 		    json_array_size(forks), json_array_size(forks) == 1 ?

@@ -15,6 +15,7 @@
  * store is a separate LMDB environment in a temporary directory, written
  * by the same apply code that accepts commits from peers.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -439,8 +440,8 @@ scratch_open(struct store *scr, const struct store *s, char **dirp,
 	*dirp = xasprintf("%s/cafe-audit.XXXXXX", tmp != NULL && *tmp != '\0' ?
 	    tmp : "/tmp");
 	if (mkdtemp(*dirp) == NULL) {
-		*cause = xasprintf("%s: cannot make a scratch directory",
-		    *dirp);
+		*cause = xasprintf("%s: cannot make a scratch directory: %s",
+		    *dirp, strerror(errno));
 		free(*dirp);
 		*dirp = NULL;
 		return CS_EIO;
@@ -573,72 +574,38 @@ out:
 	return rc;
 }
 
+/* Reports one record the replay derives otherwise. */
+static void
+record_diff(enum audit_diff d, const MDB_val *k, void *arg)
+{
+	fault(arg, STORE_AUDIT_RECORD, NULL, 0, k->mv_data,
+	    d == AUDIT_EXTRA ? "stored, but no commit in the log makes it" :
+	    d == AUDIT_MISSING ? "the log makes it, but it is not stored" :
+	    "the stored record differs from the one the log makes");
+}
+
 /*
  * Compares the stored records with the scratch store's.  Returns 0, or
- * CS_EDB with *cause when either cannot be read: an audit that could not
- * compare must not pass for one that found nothing.
+ * CS_EDB with *cause when either cannot be read to the end: an audit that
+ * could not compare must not pass for one that found nothing.
  */
 static int
 replay_compare(struct audit *a, struct store *scr, char **cause)
 {
 	MDB_txn *stx;
-	MDB_cursor *cs, *cr;
-	MDB_val ks, ds, kr, dr;
-	int rs, rr, c;
+	int rc;
 
 	if (store_read_begin(scr, &stx) != 0) {
 		*cause = xstrdup("cannot read the replayed copy to compare");
 		return CS_EDB;
 	}
-	if (mdb_cursor_open(a->txn, a->s->dbi[DB_RECORDS], &cs) != 0) {
-		mdb_txn_abort(stx);
-		*cause = xstrdup("cannot read the stored records to compare");
-		return CS_EDB;
-	}
-	if (mdb_cursor_open(stx, scr->dbi[DB_RECORDS], &cr) != 0) {
-		mdb_cursor_close(cs);
-		mdb_txn_abort(stx);
-		*cause = xstrdup("cannot read the replayed copy to compare");
-		return CS_EDB;
-	}
-	rs = mdb_cursor_get(cs, &ks, &ds, MDB_FIRST);
-	rr = mdb_cursor_get(cr, &kr, &dr, MDB_FIRST);
-	while (rs == 0 || rr == 0) {
-		if (rs != 0)
-			c = 1;
-		else if (rr != 0)
-			c = -1;
-		else {
-			size_t m = ks.mv_size < kr.mv_size ? ks.mv_size :
-			    kr.mv_size;
-
-			c = memcmp(ks.mv_data, kr.mv_data, m);
-			if (c == 0)
-				c = (ks.mv_size > kr.mv_size) -
-				    (ks.mv_size < kr.mv_size);
-		}
-		if (c < 0) {
-			fault(a, STORE_AUDIT_RECORD, NULL, 0, ks.mv_data,
-			    "stored, but no commit in the log makes it");
-			rs = mdb_cursor_get(cs, &ks, &ds, MDB_NEXT);
-		} else if (c > 0) {
-			fault(a, STORE_AUDIT_RECORD, NULL, 0, kr.mv_data,
-			    "the log makes it, but it is not stored");
-			rr = mdb_cursor_get(cr, &kr, &dr, MDB_NEXT);
-		} else {
-			if (ds.mv_size != dr.mv_size ||
-			    memcmp(ds.mv_data, dr.mv_data, ds.mv_size) != 0)
-				fault(a, STORE_AUDIT_RECORD, NULL, 0,
-				    ks.mv_data, "the stored record differs from "
-				    "the one the log makes");
-			rs = mdb_cursor_get(cs, &ks, &ds, MDB_NEXT);
-			rr = mdb_cursor_get(cr, &kr, &dr, MDB_NEXT);
-		}
-	}
-	mdb_cursor_close(cs);
-	mdb_cursor_close(cr);
+	rc = audit_table_diff(a->txn, a->s->dbi[DB_RECORDS], stx,
+	    scr->dbi[DB_RECORDS], record_diff, a);
 	mdb_txn_abort(stx);
-	return 0;
+	if (rc != 0)
+		*cause = xstrdup("cannot read the records database to the end "
+		    "to compare it");
+	return rc;
 }
 
 /* Replays the verified commits into a scratch store and compares. */
@@ -658,10 +625,10 @@ replay(struct audit *a, char **cause)
 	if (a->nitems > 0)
 		qsort(a->items, a->nitems, sizeof(*a->items), item_cmp);
 	if ((rc = replay_apply(a, &scr, cause)) == 0 &&
-	    (rc = replay_compare(a, &scr, cause)) == 0) {
-		audit_derived_compare(a->s, a->txn, &scr, derived_report, a);
+	    (rc = replay_compare(a, &scr, cause)) == 0 &&
+	    (rc = audit_derived_compare(a->s, a->txn, &scr, derived_report, a,
+	    cause)) == 0)
 		a->st->replayed = 1;
-	}
 	scratch_close(&scr, dir);
 	a->st->replay_ms = store_now_ms() - t0;
 	return rc;
@@ -701,6 +668,14 @@ store_audit(struct store *s, int replay_log, store_audit_fault_fn fn,
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT))
 		check_commit(&a, &k, &d);
 	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		/* The log could not be read to its end: nothing said about
+		 * it would hold. */
+		mdb_txn_abort(a.txn);
+		free(a.items);
+		free(a.bad);
+		return CS_EDB;
+	}
 	check_head(&a);
 	check_heads_stored(&a);
 	audit_received(s, a.txn, store_now_ms(), derived_report, &a);

@@ -923,20 +923,25 @@ missing_text(int db)
 	}
 }
 
-/* Compares table db of the audited store with the replay's. */
-static void
-compare_table(struct store *s, MDB_txn *txn, struct store *scr,
-    MDB_txn *stx, int db, audit_report_fn fn, void *ctx)
+/*
+ * Walks dbi a (in txn) and dbi b (in stx) side by side in key order and
+ * calls fn for each key only one holds and each key whose values differ.
+ * Returns 0, or CS_EDB when either cannot be read to the end (a walk cut
+ * short must not pass for one that found nothing).
+ */
+int
+audit_table_diff(MDB_txn *txn, MDB_dbi a, MDB_txn *stx, MDB_dbi b,
+    audit_diff_fn fn, void *arg)
 {
 	MDB_cursor *cs, *cr;
 	MDB_val ks, ds, kr, dr;
 	int rs, rr, c;
 
-	if (mdb_cursor_open(txn, s->dbi[db], &cs) != 0)
-		return;
-	if (mdb_cursor_open(stx, scr->dbi[db], &cr) != 0) {
+	if (mdb_cursor_open(txn, a, &cs) != 0)
+		return CS_EDB;
+	if (mdb_cursor_open(stx, b, &cr) != 0) {
 		mdb_cursor_close(cs);
-		return;
+		return CS_EDB;
 	}
 	rs = mdb_cursor_get(cs, &ks, &ds, MDB_FIRST);
 	rr = mdb_cursor_get(cr, &kr, &dr, MDB_FIRST);
@@ -955,41 +960,72 @@ compare_table(struct store *s, MDB_txn *txn, struct store *scr,
 				    (ks.mv_size < kr.mv_size);
 		}
 		if (c < 0) {
-			derived_fault(db, &ks, "is extra: the store holds it "
-			    "but no commit in the log makes it", fn, ctx);
+			fn(AUDIT_EXTRA, &ks, arg);
 			rs = mdb_cursor_get(cs, &ks, &ds, MDB_NEXT);
 		} else if (c > 0) {
-			derived_fault(db, &kr, missing_text(db), fn, ctx);
+			fn(AUDIT_MISSING, &kr, arg);
 			rr = mdb_cursor_get(cr, &kr, &dr, MDB_NEXT);
 		} else {
 			if (ds.mv_size != dr.mv_size ||
 			    (ds.mv_size > 0 && memcmp(ds.mv_data, dr.mv_data,
 			    ds.mv_size) != 0))
-				derived_fault(db, &ks, "differs from the one "
-				    "the log makes", fn, ctx);
+				fn(AUDIT_DIFFERS, &ks, arg);
 			rs = mdb_cursor_get(cs, &ks, &ds, MDB_NEXT);
 			rr = mdb_cursor_get(cr, &kr, &dr, MDB_NEXT);
 		}
 	}
 	mdb_cursor_close(cs);
 	mdb_cursor_close(cr);
+	return (rs == MDB_NOTFOUND || rs == 0) &&
+	    (rr == MDB_NOTFOUND || rr == 0) ? 0 : CS_EDB;
+}
+
+/* Where table_diff_one() reports a derived table's differences. */
+struct table_diff {
+	int db;
+	audit_report_fn fn;
+	void *ctx;
+};
+
+/* Reports one difference of a derived table. */
+static void
+table_diff_one(enum audit_diff d, const MDB_val *k, void *arg)
+{
+	const struct table_diff *t = arg;
+
+	derived_fault(t->db, k, d == AUDIT_EXTRA ? "is extra: the store "
+	    "holds it but no commit in the log makes it" :
+	    d == AUDIT_MISSING ? missing_text(t->db) :
+	    "differs from the one the log makes", t->fn, t->ctx);
 }
 
 /* Compares the derived tables with the replay's. */
-void
+int
 audit_derived_compare(struct store *s, MDB_txn *txn, struct store *scr,
-    audit_report_fn fn, void *ctx)
+    audit_report_fn fn, void *ctx, char **cause)
 {
 	static const int tables[] = { DB_BYDATE, DB_BYSITE, DB_CONFLICTS,
 		DB_SEEN, DB_NAMES };
+	struct table_diff t = { 0, fn, ctx };
 	MDB_txn *stx;
 	size_t i;
 
-	if (store_read_begin(scr, &stx) != 0)
-		return;
-	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
-		compare_table(s, txn, scr, stx, tables[i], fn, ctx);
+	if (store_read_begin(scr, &stx) != 0) {
+		*cause = xstrdup("cannot read the replayed copy to compare");
+		return CS_EDB;
+	}
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		t.db = tables[i];
+		if (audit_table_diff(txn, s->dbi[t.db], stx, scr->dbi[t.db],
+		    table_diff_one, &t) != 0) {
+			mdb_txn_abort(stx);
+			*cause = xasprintf("cannot read the %s database to the "
+			    "end to compare it", store_db_names[t.db]);
+			return CS_EDB;
+		}
+	}
 	mdb_txn_abort(stx);
+	return 0;
 }
 
 /* ---- received times --------------------------------------------------- */

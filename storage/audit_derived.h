@@ -63,11 +63,28 @@ int audit_structure(struct store *s, MDB_txn *txn, audit_report_fn fn,
  * store (read in txn) with the scratch store scr that replayed the log,
  * entry by entry.  Reports each difference as STORE_AUDIT_DERIVED, naming
  * the table, the entry and whether it is missing, extra or different.
+ * Returns 0, or CS_EDB with *cause when a table cannot be read to the end.
  * The heads and the history are checked against the log directly by
  * audit.c; the digest by check_digest().
  */
-void audit_derived_compare(struct store *s, MDB_txn *txn, struct store *scr,
-    audit_report_fn fn, void *ctx);
+int audit_derived_compare(struct store *s, MDB_txn *txn, struct store *scr,
+    audit_report_fn fn, void *ctx, char **cause);
+
+/* One difference between two tables walked side by side. */
+enum audit_diff {
+	AUDIT_EXTRA,    /* the audited store holds the key, the replay not */
+	AUDIT_MISSING,  /* the replay holds it, the audited store not */
+	AUDIT_DIFFERS,  /* both, with other values */
+};
+typedef void audit_diff_fn(enum audit_diff d, const MDB_val *key, void *arg);
+
+/*
+ * Walks dbi a (in txn) and dbi b (in stx) side by side in key order,
+ * calling fn for each difference.  Returns 0, or CS_EDB when either
+ * cannot be read to the end.
+ */
+int audit_table_diff(MDB_txn *txn, MDB_dbi a, MDB_txn *stx, MDB_dbi b,
+    audit_diff_fn fn, void *arg);
 
 /*
  * Checks the received time kept before each stored commit, and the node's

@@ -835,7 +835,8 @@ struct store_audit_stats {
  * /tmp; removed before returning), in the order this node received them,
  * and compares the records it derives with the stored ones byte for byte:
  * this costs about as much as importing the whole log once.  When the
- * scratch store cannot be made or written, st->replay_error says why and
+ * scratch store cannot be made, written or read back to compare (or this
+ * store's tables cannot be read for it), st->replay_error says why and
  * st->replayed stays 0.  Calls fn for each fault.  Returns the number of
  * faults (0 when all hold), or CS_EDB when the store cannot be read.
  */

@@ -122,6 +122,26 @@ like "$TXT" "$A1 open +due 2000-01-15 OVERDUE" "text: overdue action flagged"
 like "$TXT" 'step reached +2 of 6' "text: step reached"
 like "$TXT" "last change .* by $SPFX:7\$" "text: last change names the site's commit"
 
+# ---- an audit that cannot replay the log proves less: not ok ----------------------
+# The replay's scratch store goes under $TMPDIR; one that is a file, not a
+# directory, cannot hold it.  Every other check still runs and holds, but
+# the records were not re-derived from the log, so the audit is not ok.
+: >"$T/not-a-dir"
+TMPDIR="$T/not-a-dir" cafe_in "$H" audit --json
+is "$RC" 1 "audit exits 1 when the log cannot be replayed"
+jq_is "$OUT" '.integrity.ok' false "--json: integrity not ok"
+jq_is "$OUT" '.integrity.replayed' false "--json: not replayed"
+jq_is "$OUT" '.integrity.faults | length' 0 "--json: and no fault found"
+like "$(jq -r '.integrity.replay_error' <<<"$OUT")" '.' "--json: replay_error says why"
+like "$ERR" 'integrity not established: the records could not be re-derived from the log' \
+	"stderr: integrity not established, and why"
+TMPDIR="$T/not-a-dir" cafe_in "$H" audit
+is "$RC" 1 "text: exits 1 as well"
+like "$OUT" '^integrity: NOT ESTABLISHED' "text: integrity not established, not ok"
+like "$OUT" 'records NOT re-derived: .*Not a directory' "text: says the records were not re-derived, and why"
+cafe_in "$H" audit --json
+jq_is "$OUT" '.integrity.ok' true "with a usable TMPDIR the same store audits ok"
+
 # ---- --site -----------------------------------------------------------------------
 cafe_in "$H" audit --site "${SB:0:20}" --json
 is "$RC" 0 "audit --site PREFIX exits 0"
