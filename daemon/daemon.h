@@ -15,7 +15,11 @@
  *   worker.c   the store thread and its job queue
  *   peer.c     the peer list, outbound dialing with backoff, listening
  *   conn.c     one connection: handshake, frames, messages, keepalive
- *   sync.c     anti-entropy: heads, batches, acks, flow control, relay
+ *   sync.c     anti-entropy: heads, sending batches, flow control, relay,
+ *              and the dispatch of each message (proto/session.c decides)
+ *   recv.c     received batches: signatures, group commit, acks, full disk
+ *   forks.c    fork detection against the peer's head hashes
+ *   join.c     a joining node's invite, and the bound on failed joins
  *   control.c  the control socket that `cafe` talks to
  *   trust.c    the enrolled and revoked keys, for the handshake
  *   mirror.c   the PostgreSQL mirror, in a child process of its own
@@ -300,6 +304,7 @@ void sync_open(struct conn *c);         /* the handshake is done */
 void sync_pump(struct conn *c);         /* send what the peer lacks */
 void sync_pump_all(void);
 void sync_heads_refresh(void);          /* re-read our heads, then pump */
+/* recv.c */
 void sync_room_check(void);             /* a full disk has room again? */
 /* Between sync.c and the files it dispatches to (forks.c, recv.c, join.c). */
 int sync_protocol_error(struct conn *c, const char *why); /* ERROR, close */

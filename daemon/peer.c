@@ -299,13 +299,16 @@ peer_dial_soon(struct peer *p, int now)
 		dial(p);
 		return;
 	}
-	/* A full disk backs off as a failed dial does, though the dial
-	 * itself works, and starts a few doublings in: space comes back
-	 * by someone's hand, not in a second, and the once-a-second look
-	 * at the disk (sync_room_check) dials at once when it does. */
+	/* A batch that could not be stored backs off as a failed dial
+	 * does, though the dial itself works; on a full disk it starts a
+	 * few doublings in: space comes back by someone's hand, not in a
+	 * second, and the once-a-second look at the free space
+	 * (sync_room_check) dials at once when it does. */
 	shift = p->attempts < PEER_FAST_TRIES ? 0 :
 	    p->attempts - PEER_FAST_TRIES + 1;
-	if (p->store_fails > 0 && shift < p->store_fails + 2)
+	if (shift < p->store_fails)
+		shift = p->store_fails;
+	if (D.store_full && p->store_fails > 0 && shift < p->store_fails + 2)
 		shift = p->store_fails + 2;
 	if (shift > 20)
 		shift = 20;

@@ -384,24 +384,19 @@ data_free(void)
 }
 
 /*
- * Once a second while the disk is full: when it has clearly more room
- * than when it filled, says so and dials at once every peer whose
- * batches could not be stored, instead of waiting out their backoff.
+ * The disk has room again (avail bytes free): says so, and dials at once
+ * every peer whose batches could not be stored, instead of waiting out
+ * its backoff.  how says what saw it: the look at the free space, or a
+ * batch that was stored.
  */
-void
-sync_room_check(void)
+static void
+room_again(uint64_t avail, const char *how)
 {
 	struct peer *p;
-	uint64_t avail;
 
-	if (!D.store_full)
-		return;
-	avail = data_free();
-	if (avail < D.full_free + FULL_ROOM)
-		return;
 	D.store_full = 0;
-	log_info("the disk has room again: %llu MB free",
-	    (unsigned long long)(avail >> 20));
+	log_info("the disk has room again: %llu MB free (%s)",
+	    (unsigned long long)(avail >> 20), how);
 	for (p = D.peers; p != NULL; p = p->next) {
 		if (p->store_fails == 0)
 			continue;
@@ -409,6 +404,17 @@ sync_room_check(void)
 		if (p->conn == NULL)
 			peer_dial_soon(p, 1);
 	}
+}
+
+/* Once a second while the disk is full: has it clearly more room than
+ * when it filled? */
+void
+sync_room_check(void)
+{
+	uint64_t avail;
+
+	if (D.store_full && (avail = data_free()) >= D.full_free + FULL_ROOM)
+		room_again(avail, "seen in the free space");
 }
 
 static void
@@ -441,8 +447,10 @@ apply_done(struct job *j)
 	}
 	if (b->rc != 0) {
 		/* A full disk: one line when it fills, then quiet; the peer
-		 * is dialed again on the failed-dial schedule, and the next
-		 * batch stored says the space is back. */
+		 * is dialed again on the failed-dial schedule, a few
+		 * doublings in, or at once when the once-a-second look at
+		 * the free space (sync_room_check) or a batch stored says the
+		 * space is back. */
 		if (b->rc != CS_ENOSPC || !D.store_full)
 			log_warnx("peer %s: batch %llu not stored: %s", name,
 			    (unsigned long long)b->m.n, b->cause ? b->cause :
@@ -470,10 +478,11 @@ apply_done(struct job *j)
 	 * Small batches still fit now and then on a full disk: the disk has
 	 * room again only when it has clearly more free than when it filled.
 	 */
-	if (D.store_full && data_free() >= D.full_free + FULL_ROOM) {
-		D.store_full = 0;
-		log_info("peer %s: batch %llu stored: the disk has room again",
-		    name, (unsigned long long)b->m.n);
+	if (D.store_full) {
+		uint64_t avail = data_free();
+
+		if (avail >= D.full_free + FULL_ROOM)
+			room_again(avail, "a batch was stored");
 	}
 	/* The backoff holds while the disk stays full. */
 	if (c->peer != NULL && !D.store_full)

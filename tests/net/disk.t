@@ -61,10 +61,10 @@ caught_up() {
 }
 ok wait_for 90 caught_up -- "the replica catches up by itself" || diag "$(tail -5 "$T/rep.log")"
 like "$(cat "$T/rep.log")" 'the disk has room again' "... and says the disk has room again"
-# The once-a-second look at the free space, not a batch that happened to
-# fit, saw the room, and the replica dialed again after it said so.
+# The room is said with how much is free (seen once a second in the free
+# space, or by a batch stored), and the replica dials again after it.
 ROOM_LINE="$(grep -n 'the disk has room again: [0-9]* MB free' "$T/rep.log" | head -1 | cut -d: -f1)"
-ok test -n "$ROOM_LINE" -- "the free space is watched: 'the disk has room again: N MB free'"
+ok test -n "$ROOM_LINE" -- "the room is said with how much is free: 'the disk has room again: N MB free'"
 ok test -n "$ROOM_LINE" -a "$(sed -n "${ROOM_LINE:-1},\$p" "$T/rep.log" | grep -c 'connected (outbound')" -ge 1 -- \
 	"... and the replica dials the hub after it"
 converged "replica and hub converged" hub rep
