@@ -25,7 +25,7 @@ item_json(enum sch_ftype t, const msgpack_object *o)
 		    o->via.bin.size);
 		return json_string(hex);
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		if (sch_ftypes[t].decimals > 0)
+		if (sch_ftypes[t].decimals == 2)
 			return json_real((double)o->via.u64 / 100.0);
 		return json_integer((json_int_t)o->via.u64);
 	default:

@@ -3,9 +3,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
-
-#include <sodium.h>
 
 #include "daemon.h"
 

@@ -7,8 +7,6 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-#include <sodium.h>
-
 #include "daemon.h"
 
 /*

@@ -26,9 +26,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
-
-#include <sodium.h>
 
 #include "daemon.h"
 

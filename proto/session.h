@@ -14,7 +14,8 @@
  * ahead of the rest and bounded, the order of the peer's batches and
  * ACKs, and when the two sides are caught up.
  *
- * The caller (daemon/sync.c) moves the bytes and the store jobs: it feeds
+ * The caller (daemon/sync.c, recv.c, forks.c) moves the bytes and the
+ * store jobs: it feeds
  * the session the peer's messages and the store's answers, and does what
  * the session answers (read this, send that, this is a protocol error).
  * Time comes in as an argument (now_ns, monotonic nanoseconds), never

@@ -588,7 +588,7 @@ static const struct shape {
 	{ DB_FORKS, LAY_FORK_KEY_LEN, LAY_FORK_KEY_LEN, LAY_FORK_E + 1,
 	    SIZE_MAX },
 	{ DB_SEEN, LAY_SEEN_KEY_MIN, LAY_SEEN_KEY_MAX, 0, 0 },
-	{ DB_NAMES, 1 + PROTO_ID_LEN, 512, 1, SIZE_MAX },
+	{ DB_NAMES, LAY_SUFFIX_LEN, LAY_NAME_KEY_MAX, 1, SIZE_MAX },
 	{ DB_LASTSEEN, PROTO_KEY_LEN, PROTO_KEY_LEN, LAY_LASTSEEN_LEN,
 	    LAY_LASTSEEN_LEN },
 };
@@ -819,11 +819,12 @@ static void
 entry_text(int db, const MDB_val *k, char *buf, size_t len,
     const uint8_t **id)
 {
-	const uint8_t *p = k->mv_data, *name, *origin;
+	const uint8_t *p = k->mv_data, *name, *origin, *fold;
 	char a[80], b[2 * PROTO_ID_LEN + 1], hx[2 * 24 + 1];
 	uint64_t hlc;
 	uint32_t ymd;
-	size_t fl;
+	size_t fl, flen;
+	uint8_t ntype;
 
 	*id = NULL;
 	switch (db) {
@@ -864,19 +865,17 @@ entry_text(int db, const MDB_val *k, char *buf, size_t len,
 		    a, b);
 		return;
 	case DB_NAMES:
-		if (k->mv_size == 1 + PROTO_ID_LEN && p[0] == 0xfe) {
+		if (lay_is_suffix(p, k->mv_size)) {
 			snprintf(buf, len, "names: the short-id entry of a "
 			    "record");
 			return;
 		}
-		if (k->mv_size < 2 + PROTO_ID_LEN ||
-		    p[k->mv_size - PROTO_ID_LEN - 1] != 0)
+		if (lay_name_parse(p, k->mv_size, &ntype, &fold, &flen,
+		    id) != 0)
 			break;
-		*id = p + k->mv_size - PROTO_ID_LEN;
 		snprintf(buf, len, "names: the name \"%.*s\" of a %s",
-		    (int)(k->mv_size - PROTO_ID_LEN - 2 < 60 ?
-		    k->mv_size - PROTO_ID_LEN - 2 : 60),
-		    (const char *)p + 1, type_text(p[0]));
+		    (int)(flen < 60 ? flen : 60), (const char *)fold,
+		    type_text(ntype));
 		return;
 	default:
 		break;

@@ -124,7 +124,6 @@ enum trust_verdict {
 enum trust_verdict trust_check(struct store *s, MDB_txn *txn,
     const struct proto_commit *c, char *buf, size_t len, const char **why);
 
-
 /* Reads key's membership inside txn (the admin is synthesized); returns 0
  * or CS_ENOTFOUND.  Free m with store_member_free(). */
 int trust_member(struct store *s, MDB_txn *txn,
@@ -141,7 +140,6 @@ int store_batch_commit_post(struct store_batch *b, store_write_fn post,
 /* Reads the head of origin inside txn; returns 0 or CS_ENOTFOUND. */
 int store_head_get(struct store *s, MDB_txn *txn, const uint8_t *origin,
     uint64_t *seq, uint8_t hash[PROTO_HASH_LEN], uint64_t *hlc);
-
 
 /*
  * Applies the node's own fresh commits inside txn, without re-verifying
@@ -182,7 +180,6 @@ struct apply_ctx {
 	uint8_t touched[TOUCHED_MAX][PROTO_ID_LEN];
 	uint64_t drained;     /* pending commits accepted at the end */
 };
-
 
 /* Merges op opidx of accepted commit c into its record (merge.c): its
  * history entry, the record, indexes, names, conflicts and the digest in

@@ -14,7 +14,8 @@
  * below); audit_derived.c's shape table checks every entry from them.
  *
  * Values that are MessagePack (records, peers, conflicts' values) are
- * described where they are written: docs/formats.md and store.c.
+ * described in docs/formats.md and where they are written: merge.c
+ * (records, conflicts), peers.c (peers).
  */
 #ifndef CAFESYNC_STORAGE_LAYOUT_H
 #define CAFESYNC_STORAGE_LAYOUT_H
@@ -509,14 +510,41 @@ lay_sk_pk(const uint8_t sk[PROTO_SK_LEN])
  * and, under LAY_SUFFIX_TAG in place of a type, every id's hex digits
  * reversed(16) -> id (storage/names.c). */
 
+#define LAY_NAME_TYPE 0
 #define LAY_NAME_FOLD 1
 #define LAY_NAME_LEN(flen) (LAY_NAME_FOLD + (size_t)(flen) + 1 + PROTO_ID_LEN)
+/* The longest names key: a longer name is not indexed. */
+#define LAY_NAME_KEY_MAX 512
 
 /* Where a name's folded bytes go (the caller folds into it). */
 static inline uint8_t *
 lay_name_fold(uint8_t *k)
 {
 	return k + LAY_NAME_FOLD;
+}
+
+/* Starts a name key (or the prefix of a look-up) of type; returns where
+ * its folded bytes go. */
+static inline uint8_t *
+lay_name_start(uint8_t *k, uint8_t type)
+{
+	k[LAY_NAME_TYPE] = type;
+	return k + LAY_NAME_FOLD;
+}
+
+/* Reads a name key of len bytes: its type, folded name and id.  Returns
+ * 0, or -1 when it is too short or has no NUL after the name. */
+static inline int
+lay_name_parse(const uint8_t *k, size_t len, uint8_t *type,
+    const uint8_t **fold, size_t *flen, const uint8_t **id)
+{
+	if (len < LAY_NAME_LEN(0) || k[len - PROTO_ID_LEN - 1] != '\0')
+		return -1;
+	*type = k[LAY_NAME_TYPE];
+	*fold = k + LAY_NAME_FOLD;
+	*flen = len - LAY_NAME_LEN(0);
+	*id = k + len - PROTO_ID_LEN;
+	return 0;
 }
 
 /* Completes a name key whose flen folded bytes are in place; returns its
@@ -547,7 +575,7 @@ lay_suffix_key(uint8_t k[LAY_SUFFIX_LEN], const uint8_t *id)
 {
 	int i;
 
-	k[0] = LAY_SUFFIX_TAG;
+	k[LAY_NAME_TYPE] = LAY_SUFFIX_TAG;
 	for (i = 0; i < PROTO_ID_LEN; i++)
 		k[LAY_SUFFIX_REV + PROTO_ID_LEN - 1 - i] =
 		    (uint8_t)(id[i] << 4 | id[i] >> 4);
@@ -557,7 +585,7 @@ lay_suffix_key(uint8_t k[LAY_SUFFIX_LEN], const uint8_t *id)
 static inline int
 lay_is_suffix(const uint8_t *k, size_t len)
 {
-	return len == LAY_SUFFIX_LEN && k[0] == LAY_SUFFIX_TAG;
+	return len == LAY_SUFFIX_LEN && k[LAY_NAME_TYPE] == LAY_SUFFIX_TAG;
 }
 
 LAY_PTR(lay_suffix_rev, LAY_SUFFIX_REV)

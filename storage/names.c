@@ -143,7 +143,7 @@ static int
 entry(struct store *s, MDB_txn *txn, const uint8_t *id, const void *rec,
     size_t len, int add)
 {
-	uint8_t key[512];
+	uint8_t key[LAY_NAME_KEY_MAX];
 	struct store_rec r;
 	const char *name = NULL;
 	size_t klen, nlen = 0;
@@ -206,12 +206,11 @@ build_fn(struct store *s, MDB_txn *txn, void *arg)
 		k.mv_data = &start;
 		for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
 		    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-			const uint8_t *key = k.mv_data;
-
+			const uint8_t *key = k.mv_data, *id;
 			uint32_t ymd;
-			const uint8_t *id;
 
-			if (k.mv_size != LAY_BYDATE_LEN || key[0] != i ||
+			if (k.mv_size != LAY_BYDATE_LEN ||
+			    lay_bydate_type(key) != i ||
 			    lay_index_entry(key, k.mv_size, LAY_BYDATE_YMD,
 			    &ymd, &id) != 0)
 				break;
@@ -271,7 +270,7 @@ int
 store_names_find(struct store *s, const struct sch_type *t, const char *text,
     store_name_fn fn, void *arg)
 {
-	uint8_t key[512];
+	uint8_t key[LAY_NAME_KEY_MAX];
 	char name[PROTO_MAX_VALUE + 1];
 	MDB_txn *txn;
 	MDB_cursor *cur;
@@ -291,8 +290,8 @@ store_names_find(struct store *s, const struct sch_type *t, const char *text,
 	for (i = 0; i < sch_ntypes && !stop; i++) {
 		if ((t != NULL && &sch_types[i] != t) || !named(&sch_types[i]))
 			continue;
-		key[0] = (uint8_t)i;
-		fl = fold_into(text, n, (char *)lay_name_fold(key));
+		fl = fold_into(text, n, (char *)lay_name_start(key,
+		    (uint8_t)i));
 		if (fl == 0)
 			break;
 		k.mv_size = LAY_NAME_FOLD + fl;
@@ -397,7 +396,7 @@ store_id_ends(struct store *s, const char *text,
 	if (n == 0 || n > 2 * PROTO_ID_LEN)
 		return 0;
 	memset(key, 0, sizeof(key));
-	key[0] = LAY_SUFFIX_TAG;
+	key[LAY_NAME_TYPE] = LAY_SUFFIX_TAG;
 	/* The reversed digits: the last typed comes first. */
 	for (i = 0; i < n; i++) {
 		char ch = text[n - 1 - i];

@@ -1,7 +1,8 @@
 /*
  * records.c: reading records back: a record's value and clocks, by id or
- * by a short id or name (store_resolve), listings and queries by type,
- * site and date, and the conflicts kept beside the records.
+ * by a unique prefix of one (store_resolve; short ids and names are
+ * names.c's), listings and queries by type, site and date, and the
+ * conflicts kept beside the records.
  */
 #include <stdlib.h>
 #include <string.h>

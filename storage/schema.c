@@ -609,11 +609,14 @@ parse_key(const struct sch_field *f, const char *text, struct pctx *x)
 	return 0;
 }
 
+/* The most items a set's text may hold. */
+#define SET_MAX_ITEMS 64
+
 /* A set: distinct tokens, packed in the tokens' order. */
 static int
 items_set(const struct sch_field *f, char **items, int n, struct pctx *x)
 {
-	int idx[64], i, j;
+	int idx[SET_MAX_ITEMS], i, j;
 	char *list;
 
 	for (i = 0; i < n; i++) {
@@ -790,9 +793,6 @@ static const struct ftype_ops {
 	[SCH_KEY] = { parse_key, NULL, check_key },
 };
 
-_Static_assert(sizeof(ftype_ops) / sizeof(ftype_ops[0]) == SCH_FTYPE_COUNT,
-    "one row of behaviour per field type");
-
 /* The traits of each field type (storage.h). */
 const struct sch_ftype_info sch_ftypes[SCH_FTYPE_COUNT] = {
 	/*          name                 list trim refs tokens dec item */
@@ -809,15 +809,32 @@ const struct sch_ftype_info sch_ftypes[SCH_FTYPE_COUNT] = {
 	[SCH_KEY] =  { "key",                0, 1, 0, 0, 0, SCH_KEY },
 };
 
+/* Tells whether type t has a whole row in both tables (storage.h). */
+int
+sch_ftype_whole(enum sch_ftype t)
+{
+	const struct ftype_ops *o;
+	const struct sch_ftype_info *i;
+
+	if ((unsigned)t >= SCH_FTYPE_COUNT ||
+	    (unsigned)t >= sizeof(ftype_ops) / sizeof(ftype_ops[0]))
+		return 0;
+	o = &ftype_ops[t];
+	i = &sch_ftypes[t];
+	if (i->name == NULL || o->check == NULL ||
+	    (unsigned)i->item >= SCH_FTYPE_COUNT ||
+	    sch_ftypes[i->item].list)
+		return 0;
+	return i->list ? o->parse_items != NULL && o->parse == NULL :
+	    o->parse != NULL && o->parse_items == NULL && i->item == t;
+}
+
 /* Names a field type for help text. */
 const char *
 sch_ftype_name(enum sch_ftype t)
 {
 	return sch_ftypes[t].name;
 }
-
-/* The most items a list type's text may hold. */
-#define SET_MAX_ITEMS 64
 
 /* Parses text for field f and packs its value. */
 int

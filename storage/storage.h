@@ -52,6 +52,10 @@ struct sch_ftype_info {
 	enum sch_ftype item; /* the type of one item (a scalar: itself) */
 };
 extern const struct sch_ftype_info sch_ftypes[SCH_FTYPE_COUNT];
+/* Tells whether type t has a whole row of traits and of behaviour: a
+ * name, a check, a parse of a scalar or of a list's items (as its list
+ * trait says), and a scalar item type (its own, for a scalar). */
+int sch_ftype_whole(enum sch_ftype t);
 
 /* Roles, as bits of a type's writers mask. */
 #define SCH_ROLE_ADMIN 0x1

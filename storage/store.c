@@ -149,6 +149,7 @@ store_space_low(struct store *s, int rc, char **cause)
 	return 1;
 }
 
+/* Runs fn in a write transaction, growing the map as needed. */
 int
 store_write(struct store *s, store_write_fn fn, void *arg, char **cause)
 {

@@ -112,6 +112,10 @@ flip history "$HEXC" key -1 0 history "not in its record's history" "a history k
 flip conflicts "$HEXC" key -1 0 derived "conflicts: the overwritten value of field topic .* is missing" "a conflicts key"
 flip conflicts "$HEXC" value -1 0 derived "conflicts: the overwritten value of field topic .* differs" "a conflicts value"
 flip seen "$HEXC" key -1 0 derived "seen: the base of field [a-z]+ at clock .* is missing" "a seen key"
+# A name entry ends with its record's id; a short-id entry is the tag fe
+# and the id's hex digits reversed.
+flip names "$SA" key -1 0 derived "names: the name .alpha frc. of a site is missing" "a name entry"
+flip names "fe$(rev <<<"$SA")" key -1 0 derived "names: the short-id entry of a record is missing" "a short-id entry"
 flip heads "${HID}" value 12 0 head "hash is not the hash of the last commit" "a head's hash"
 flip heads "${HID}" value 44 0 head "clock is not the last commit's" "a head's clock"
 flip meta "$(printf digest | od -An -tx1 | tr -d ' \n')" value 0 0 digest "not the digest of the stored records" "the digest"

@@ -10,7 +10,8 @@
  * sets, counts, decimals, text length and control characters, lists,
  * empty values, references that match nothing, ambiguous prefixes, and a
  * full id not on this node accepted with a warning) and through sch_check
- * of received values; text that must be UTF-8, typed or received.
+ * of received values; text that must be UTF-8, typed or received; the
+ * field-type table (a whole row per type, lists as sch_check sees them).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -443,6 +444,61 @@ static void test_schema_check(void **state)
 	free(big);
 }
 
+/*
+ * The field-type table: every type has a whole row, and its list trait is
+ * what sch_check() does: a scalar field refuses an array of one value it
+ * would take, a list field refuses the value alone and an empty array.
+ * Every field of every record type, so a row that lies fails here.
+ */
+static void test_ftype_table(void **state)
+{
+	unsigned t, i;
+	size_t off;
+	(void)state;
+
+	for (t = 0; t < SCH_FTYPE_COUNT; t++)
+		if (!sch_ftype_whole((enum sch_ftype)t))
+			fail_msg("field type %u has no whole row", t);
+	assert_false(sch_ftype_whole((enum sch_ftype)SCH_FTYPE_COUNT));
+	for (t = 0; t < sch_ntypes; t++)
+		for (i = 0; i < sch_types[t].nfields; i++) {
+			const struct sch_field *f = &sch_types[t].fields[i];
+			msgpack_sbuffer sb;
+			msgpack_packer pk;
+			msgpack_unpacked up;
+			const char *why;
+
+			assert_true(sch_ftype_whole(f->type));
+			msgpack_sbuffer_init(&sb);
+			msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+			/* One positive integer: only counts and decimals take
+			 * it alone, and no list takes it. */
+			msgpack_pack_uint64(&pk, f->min);
+			msgpack_pack_array(&pk, 1);
+			msgpack_pack_uint64(&pk, f->min);
+			msgpack_pack_array(&pk, 0);
+			msgpack_unpacked_init(&up);
+			off = 0;
+			assert_int_equal(msgpack_unpack_next(&up, sb.data,
+			    sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+			assert_int_equal(sch_check(f, &up.data, &why) == 0,
+			    f->type == SCH_UINT || f->type == SCH_DEC2);
+			assert_int_equal(msgpack_unpack_next(&up, sb.data,
+			    sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+			/* An array: never a scalar's value. */
+			if (!sch_ftypes[f->type].list)
+				assert_int_equal(sch_check(f, &up.data, &why),
+				    CS_ESCHEMA);
+			assert_int_equal(msgpack_unpack_next(&up, sb.data,
+			    sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+			/* An empty array: no field's value. */
+			assert_int_equal(sch_check(f, &up.data, &why),
+			    CS_ESCHEMA);
+			msgpack_unpacked_destroy(&up);
+			msgpack_sbuffer_destroy(&sb);
+		}
+}
+
 /* Text must be UTF-8, typed or received. */
 static void test_text_utf8(void **state)
 {
@@ -478,6 +534,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_schema_parse, test_teardown),
 		cmocka_unit_test_teardown(test_schema_check, test_teardown),
 		cmocka_unit_test(test_text_utf8),
+		cmocka_unit_test(test_ftype_table),
 	};
 	return cmocka_run_group_tests_name("store_schema", tests, group_setup,
 	    group_teardown);
