@@ -234,6 +234,7 @@ deb-test: deps deb-deps
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--library=.ci/jansson.cfg \
 		--inline-suppr -I. proto storage cli daemon
 
 clean:

@@ -62,9 +62,12 @@ static json_t *
 old_fields(const struct store_rec *old, const struct cli_put *p)
 {
 	json_t *o = json_object();
-	char *buf = xmalloc(PROTO_MAX_VALUE * 4);
+	char *buf;
 	size_t i;
 
+	if (p == NULL)
+		return o;
+	buf = xmalloc(PROTO_MAX_VALUE * 4);
 	for (i = 0; i < p->n; i++) {
 		const struct sch_field *f = p->fv[i].f;
 		const msgpack_object *v = store_rec_value(old, f->name);

@@ -76,7 +76,8 @@ enum audit_diff {
 	AUDIT_MISSING,  /* the replay holds it, the audited store not */
 	AUDIT_DIFFERS,  /* both, with other values */
 };
-typedef void audit_diff_fn(enum audit_diff d, const MDB_val *key, void *arg);
+typedef void (*audit_diff_fn)(enum audit_diff d, const MDB_val *key,
+    void *arg);
 
 /*
  * Walks dbi a (in txn) and dbi b (in stx) side by side in key order,

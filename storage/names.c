@@ -189,7 +189,7 @@ build_fn(struct store *s, MDB_txn *txn, void *arg)
 {
 	MDB_cursor *cur;
 	MDB_val k, d, rk, rd;
-	uint8_t one = 1, start;
+	uint8_t one = 1, start[LAY_BYDATE_LEN];
 	unsigned i;
 	int rc;
 
@@ -201,9 +201,9 @@ build_fn(struct store *s, MDB_txn *txn, void *arg)
 	for (i = 0; i < sch_ntypes; i++) {
 		if (!named(&sch_types[i]))
 			continue;
-		start = (uint8_t)i;
-		k.mv_size = 1;
-		k.mv_data = &start;
+		/* Every entry of the type, whatever its date. */
+		k.mv_size = lay_bydate_from(start, (uint8_t)i, 0);
+		k.mv_data = start;
 		for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
 		    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 			const uint8_t *key = k.mv_data, *id;
