@@ -909,8 +909,7 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 	if (c->joining)
 		return sync_on_join(c, data, len);
 	/* ZCOMMITS: expanded (bounded) into the COMMITS it stands for. */
-	if (len > 1 && (data[0] & 0xf0) == 0x90 &&
-	    data[1] == WIRE_MSG_ZCOMMITS) {
+	if (wire_msg_peek_type(data, len) == WIRE_MSG_ZCOMMITS) {
 		struct proto_enc x;
 		int rc;
 
@@ -927,8 +926,7 @@ sync_msg(struct conn *c, const uint8_t *data, size_t len)
 		return rc;
 	}
 	/* COMMITS is decoded from its own copy, kept while it is applied. */
-	if (len > 0 && (data[0] & 0xf0) == 0x90 && len > 1 &&
-	    data[1] == WIRE_MSG_COMMITS) {
+	if (wire_msg_peek_type(data, len) == WIRE_MSG_COMMITS) {
 		if (!c->s.got_heads)
 			return sync_protocol_error(c, "protocol: COMMITS before "
 			    "HEADS");

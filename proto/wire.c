@@ -693,6 +693,16 @@ decode_commits(struct wire_msg *m, const msgpack_object *a, uint32_t n,
 	return NULL;
 }
 
+/* The type of an encoded message, from its first two bytes (a fixarray
+ * whose first element is the type), or -1; decodes nothing else. */
+int
+wire_msg_peek_type(const uint8_t *buf, size_t len)
+{
+	if (len < 2 || (buf[0] & 0xf0) != 0x90 || buf[1] > 0x7f)
+		return -1;
+	return buf[1];
+}
+
 /* Decodes one message strictly. */
 int
 wire_msg_decode(struct wire_msg *m, const uint8_t *buf, size_t len,

@@ -309,6 +309,13 @@ struct wire_msg {
 };
 
 /*
+ * The type of the encoded message in buf (len bytes), read from its first
+ * two bytes only, or -1 when they are not an array and a type: what a
+ * receiver needs to hand COMMITS and ZCOMMITS to their own decoders.
+ */
+int wire_msg_peek_type(const uint8_t *buf, size_t len);
+
+/*
  * Decodes one message strictly: the shape above, sizes checked (origins
  * and hashes of their exact length, E at most PROTO_MAX_COMMIT, sig of
  * PROTO_SIG_LEN, reason at most WIRE_MAX_REASON, COMMITS with at least one

@@ -1830,6 +1830,43 @@ static void test_msg_reason_bound(void **state)
 	proto_enc_free(&w);
 }
 
+/*
+ * wire_msg_peek_type(): every packed message's type, whatever its length,
+ * and -1 for what is not an array opening with a type.
+ */
+static void test_msg_peek_type(void **state)
+{
+	static const uint8_t map[] = { 0x82, 0x20, 0x01 };
+	static const uint8_t neg[] = { 0x92, 0xe0, 0x01 };
+	static const uint8_t big[] = { 0xdc, 0x00, 0x02, 0x20, 0x01 };
+	struct proto_enc w;
+
+	(void)state;
+	proto_enc_init(&w);
+	wire_pack_ping(&w, WIRE_MSG_PING, 7);
+	assert_int_equal(wire_msg_peek_type((const uint8_t *)w.sb.data,
+	    w.sb.size), WIRE_MSG_PING);
+	proto_enc_reset(&w);
+	wire_pack_ping(&w, WIRE_MSG_PONG, 7);
+	assert_int_equal(wire_msg_peek_type((const uint8_t *)w.sb.data,
+	    w.sb.size), WIRE_MSG_PONG);
+	proto_enc_reset(&w);
+	wire_pack_error(&w, "no");
+	assert_int_equal(wire_msg_peek_type((const uint8_t *)w.sb.data,
+	    w.sb.size), WIRE_MSG_ERROR);
+	/* Two bytes are enough; fewer are not. */
+	assert_int_equal(wire_msg_peek_type((const uint8_t *)w.sb.data, 2),
+	    WIRE_MSG_ERROR);
+	assert_int_equal(wire_msg_peek_type((const uint8_t *)w.sb.data, 1),
+	    -1);
+	assert_int_equal(wire_msg_peek_type(NULL, 0), -1);
+	/* A map, a negative type, an array16 (never sent): no type. */
+	assert_int_equal(wire_msg_peek_type(map, sizeof(map)), -1);
+	assert_int_equal(wire_msg_peek_type(neg, sizeof(neg)), -1);
+	assert_int_equal(wire_msg_peek_type(big, sizeof(big)), -1);
+	proto_enc_free(&w);
+}
+
 /* Counts that could never fit, and nesting deeper than a message's. */
 static void test_msg_huge_counts(void **state)
 {
@@ -1899,6 +1936,7 @@ int main(void)
 		cmocka_unit_test(test_msg_commit_bound),
 		cmocka_unit_test(test_msg_reason_bound),
 		cmocka_unit_test(test_msg_huge_counts),
+		cmocka_unit_test(test_msg_peek_type),
 	};
 
 	return cmocka_run_group_tests(tests, setup_group, NULL);
