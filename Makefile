@@ -26,7 +26,8 @@ PKGS = lmdb libuv libsodium msgpack jansson cmocka
 DEB_PKGS = build-essential pkg-config liblmdb-dev libuv1-dev libmsgpack-dev \
 	libsodium-dev libjansson-dev libcsv-dev libcmocka-dev libinih-dev \
 	libsystemd-dev libpq-dev libzstd-dev zstd postgresql perl jq python3 \
-	lmdb-utils faketime chromium poppler-utils tmux tzdata iproute2 bc
+	lmdb-utils faketime chromium poppler-utils tmux tzdata iproute2 bc \
+	clang cppcheck
 DEB_HEADERS = /usr/include/lmdb.h /usr/include/uv.h /usr/include/msgpack.h \
 	/usr/include/sodium.h /usr/include/jansson.h /usr/include/csv.h \
 	/usr/include/cmocka.h /usr/include/ini.h /usr/include/systemd/sd-daemon.h \
@@ -134,7 +135,7 @@ $(BUILD)/tests/%: tests/net/%.c $(LIBSTORAGE) $(LIBPROTO)
 # when a header is missing.
 deps:
 	@missing=0; for h in $(DEB_HEADERS); do [ -e $$h ] || missing=1; done; \
-	for c in prove jq python3 mdb_dump zstd faketime chromium pdftotext pg_config tmux; do command -v $$c >/dev/null || missing=1; done; \
+	for c in prove jq python3 mdb_dump zstd faketime chromium pdftotext pg_config tmux clang cppcheck; do command -v $$c >/dev/null || missing=1; done; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing=1; \
 	[ -e /usr/share/zoneinfo/America/Denver ] || missing=1; \
 	if [ $$missing = 1 ]; then \

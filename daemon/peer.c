@@ -65,6 +65,9 @@ peer_set_state(struct peer *p, enum peer_state st, const char *error)
 		    state_names[st]);
 	p->state = st;
 	if (st == PEER_IDLE) {
+		/* Caught up: what could not be stored before has been. */
+		if (!D.store_full)
+			p->store_fails = 0;
 		p->last_sync_ms = store_now_ms();
 		/* Kept in the store, so it outlives this process. */
 		lastseen_note(p->key, p->last_sync_ms);

@@ -698,7 +698,8 @@ decode_commits(struct wire_msg *m, const msgpack_object *a, uint32_t n,
 int
 wire_msg_peek_type(const uint8_t *buf, size_t len)
 {
-	if (len < 2 || (buf[0] & 0xf0) != 0x90 || buf[1] > 0x7f)
+	if (len < 2 || (buf[0] & 0xf0) != 0x90 || buf[0] == 0x90 ||
+	    buf[1] > 0x7f)
 		return -1;
 	return buf[1];
 }

@@ -944,7 +944,10 @@ audit_table_diff(MDB_txn *txn, MDB_dbi a, MDB_txn *stx, MDB_dbi b,
 	}
 	rs = mdb_cursor_get(cs, &ks, &ds, MDB_FIRST);
 	rr = mdb_cursor_get(cr, &kr, &dr, MDB_FIRST);
-	while (rs == 0 || rr == 0) {
+	/* To the end of both, or the first read error (then no fault is
+	 * made up from what the other side still holds). */
+	while ((rs == 0 || rr == 0) && (rs == 0 || rs == MDB_NOTFOUND) &&
+	    (rr == 0 || rr == MDB_NOTFOUND)) {
 		if (rs != 0)
 			c = 1;
 		else if (rr != 0)

@@ -842,7 +842,8 @@ struct store_audit_stats {
  * scratch store cannot be made, written or read back to compare (or this
  * store's tables cannot be read for it), st->replay_error says why and
  * st->replayed stays 0.  Calls fn for each fault.  Returns the number of
- * faults (0 when all hold), or CS_EDB when the store cannot be read.
+ * faults (0 when all hold, and with replay only if st->replayed is set),
+ * or CS_EDB when the store cannot be read.
  */
 int store_audit(struct store *s, int replay, store_audit_fault_fn fn,
     void *arg, struct store_audit_stats *st);

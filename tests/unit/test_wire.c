@@ -1839,6 +1839,7 @@ static void test_msg_peek_type(void **state)
 	static const uint8_t map[] = { 0x82, 0x20, 0x01 };
 	static const uint8_t neg[] = { 0x92, 0xe0, 0x01 };
 	static const uint8_t big[] = { 0xdc, 0x00, 0x02, 0x20, 0x01 };
+	static const uint8_t empty[] = { 0x90, 0x20 };
 	struct proto_enc w;
 
 	(void)state;
@@ -1864,6 +1865,8 @@ static void test_msg_peek_type(void **state)
 	assert_int_equal(wire_msg_peek_type(map, sizeof(map)), -1);
 	assert_int_equal(wire_msg_peek_type(neg, sizeof(neg)), -1);
 	assert_int_equal(wire_msg_peek_type(big, sizeof(big)), -1);
+	/* An empty array has no type, whatever follows it. */
+	assert_int_equal(wire_msg_peek_type(empty, sizeof(empty)), -1);
 	proto_enc_free(&w);
 }
 
