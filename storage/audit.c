@@ -63,6 +63,7 @@ struct audit {
 	uint8_t last_hash[PROTO_HASH_LEN];
 	int last_bad;              /* the last commit's hash cannot be trusted */
 	int origin_bad;            /* some commit of this origin faulted */
+	int unread;                /* a table could not be read to its end */
 };
 
 /* Reports one fault. */
@@ -292,8 +293,10 @@ check_heads_stored(struct audit *a)
 	uint64_t seq;
 	int rc;
 
-	if (mdb_cursor_open(a->txn, a->s->dbi[DB_HEADS], &cur) != 0)
+	if (mdb_cursor_open(a->txn, a->s->dbi[DB_HEADS], &cur) != 0) {
+		a->unread = 1;
 		return;
+	}
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		if (k.mv_size != PROTO_KEY_LEN || d.mv_size != LAY_HEAD_LEN) {
@@ -311,6 +314,8 @@ check_heads_stored(struct audit *a)
 		    "not stored", (unsigned long long)seq);
 		fault(a, STORE_AUDIT_HEAD, k.mv_data, seq, NULL, why);
 	}
+	if (rc != MDB_NOTFOUND)
+		a->unread = 1;
 	mdb_cursor_close(cur);
 }
 
@@ -330,8 +335,10 @@ check_history_entries(struct audit *a)
 	int have = 0, rc;
 
 	memset(&c, 0, sizeof(c));
-	if (mdb_cursor_open(a->txn, a->s->dbi[DB_HISTORY], &cur) != 0)
+	if (mdb_cursor_open(a->txn, a->s->dbi[DB_HISTORY], &cur) != 0) {
+		a->unread = 1;
 		return;
+	}
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		const uint8_t *key = k.mv_data, *origin;
@@ -383,6 +390,8 @@ check_history_entries(struct audit *a)
 	}
 	if (have)
 		proto_commit_free(&c);
+	if (rc != MDB_NOTFOUND)
+		a->unread = 1;
 	mdb_cursor_close(cur);
 }
 
@@ -395,8 +404,10 @@ check_digest(struct audit *a)
 	uint8_t digest[PROTO_HASH_LEN] = { 0 }, stored[PROTO_HASH_LEN];
 	int rc;
 
-	if (mdb_cursor_open(a->txn, a->s->dbi[DB_RECORDS], &cur) != 0)
+	if (mdb_cursor_open(a->txn, a->s->dbi[DB_RECORDS], &cur) != 0) {
+		a->unread = 1;
 		return;
+	}
 	for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
 		a->st->records++;
@@ -404,6 +415,11 @@ check_digest(struct audit *a)
 			store_digest_mix(digest, k.mv_data, d.mv_data, d.mv_size);
 	}
 	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND) {
+		/* Not every record was read: no digest to compare. */
+		a->unread = 1;
+		return;
+	}
 	if (store_meta_get(a->txn, a->s->dbi[DB_META], "digest", stored,
 	    sizeof(stored), NULL) != 0)
 		memset(stored, 0, sizeof(stored));
@@ -684,6 +700,13 @@ store_audit(struct store *s, int replay_log, store_audit_fault_fn fn,
 	if (st->history != st->ops)
 		check_history_entries(&a);
 	check_digest(&a);
+	if (a.unread) {
+		/* A table read short: what the audit found is not all. */
+		mdb_txn_abort(a.txn);
+		free(a.items);
+		free(a.bad);
+		return CS_EDB;
+	}
 	if (replay_log && replay(&a, &cause) != 0) {
 		snprintf(st->replay_error, sizeof(st->replay_error), "%s",
 		    cause != NULL ? cause : "the scratch store failed");
