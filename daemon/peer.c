@@ -287,7 +287,7 @@ void
 peer_dial_soon(struct peer *p, int now)
 {
 	uint64_t delay;
-	unsigned shift;
+	unsigned shift, want;
 
 	if (p->addr[0] == '\0' || D.stopping)
 		return;
@@ -309,10 +309,9 @@ peer_dial_soon(struct peer *p, int now)
 	 * (sync_room_check) dials at once when it does. */
 	shift = p->attempts < PEER_FAST_TRIES ? 0 :
 	    p->attempts - PEER_FAST_TRIES + 1;
-	if (shift < p->store_fails)
-		shift = p->store_fails;
-	if (D.store_full && p->store_fails > 0 && shift < p->store_fails + 2)
-		shift = p->store_fails + 2;
+	want = p->store_fails + (D.store_full && p->store_fails > 0 ? 2 : 0);
+	if (shift < want)
+		shift = want;
 	if (shift > 20)
 		shift = 20;
 	delay = (uint64_t)D.cfg.backoff_min << shift;

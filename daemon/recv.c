@@ -382,16 +382,19 @@ data_free(void)
 }
 
 /*
- * The disk has room again (avail bytes free): says so, and dials at once
- * every peer whose batches could not be stored, instead of waiting out
- * its backoff.  how says what saw it: the look at the free space, or a
- * batch that was stored.
+ * While the disk is full: when it has clearly more room than when it
+ * filled, says so and dials at once every peer whose batches could not be
+ * stored, instead of waiting out its backoff.  how says what looked: the
+ * once-a-second look at the free space, or a batch that was stored.
  */
 static void
-room_again(uint64_t avail, const char *how)
+room_check(const char *how)
 {
 	struct peer *p;
+	uint64_t avail;
 
+	if (!D.store_full || (avail = data_free()) < D.full_free + FULL_ROOM)
+		return;
 	D.store_full = 0;
 	log_info("the disk has room again: %llu MB free (%s)",
 	    (unsigned long long)(avail >> 20), how);
@@ -404,15 +407,11 @@ room_again(uint64_t avail, const char *how)
 	}
 }
 
-/* Once a second while the disk is full: has it clearly more room than
- * when it filled? */
+/* Once a second: a full disk has room again? */
 void
 sync_room_check(void)
 {
-	uint64_t avail;
-
-	if (D.store_full && (avail = data_free()) >= D.full_free + FULL_ROOM)
-		room_again(avail, "seen in the free space");
+	room_check("seen in the free space");
 }
 
 static void
@@ -476,12 +475,7 @@ apply_done(struct job *j)
 	 * Small batches still fit now and then on a full disk: the disk has
 	 * room again only when it has clearly more free than when it filled.
 	 */
-	if (D.store_full) {
-		uint64_t avail = data_free();
-
-		if (avail >= D.full_free + FULL_ROOM)
-			room_again(avail, "a batch was stored");
-	}
+	room_check("a batch was stored");
 	/* The backoff holds while the disk stays full. */
 	if (c->peer != NULL && !D.store_full)
 		c->peer->store_fails = 0;

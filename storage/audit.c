@@ -687,10 +687,8 @@ store_audit(struct store *s, int replay_log, store_audit_fault_fn fn,
 	if (rc != MDB_NOTFOUND) {
 		/* The log could not be read to its end: nothing said about
 		 * it would hold. */
-		mdb_txn_abort(a.txn);
-		free(a.items);
-		free(a.bad);
-		return CS_EDB;
+		a.unread = 1;
+		goto out;
 	}
 	check_head(&a);
 	check_heads_stored(&a);
@@ -700,22 +698,17 @@ store_audit(struct store *s, int replay_log, store_audit_fault_fn fn,
 	if (st->history != st->ops)
 		check_history_entries(&a);
 	check_digest(&a);
-	if (a.unread) {
-		/* A table read short: what the audit found is not all. */
-		mdb_txn_abort(a.txn);
-		free(a.items);
-		free(a.bad);
-		return CS_EDB;
-	}
-	if (replay_log && replay(&a, &cause) != 0) {
+	/* A table read short: what the audit found is not all. */
+	if (!a.unread && replay_log && replay(&a, &cause) != 0) {
 		snprintf(st->replay_error, sizeof(st->replay_error), "%s",
 		    cause != NULL ? cause : "the scratch store failed");
 		free(cause);
 	}
+out:
 	mdb_txn_abort(a.txn);
 	free(a.items);
 	free(a.bad);
-	return a.faults;
+	return a.unread ? CS_EDB : a.faults;
 }
 
 /* Decodes a stored commit value (recv_ms sig E) into sc and c. */
